@@ -1,0 +1,35 @@
+# Two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
+
+.PHONY: run test test-fast demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/modelgov demo --if-missing
+	$(BIN)/streamlit run app/main.py --server.port $(PORT) --server.headless true
+
+demo: $(STAMP)
+	$(BIN)/modelgov demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q tests -m "not e2e"
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

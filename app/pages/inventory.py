@@ -1,0 +1,72 @@
+"""Inventory: every model, searchable and filterable, with status and risk badges."""
+
+import streamlit as st
+
+from app import session
+from app.components import badges
+from core import registry
+from core.errors import CoreError
+
+me = session.guard("view")
+store = session.store()
+st.title("Inventory")
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _choices(db_path: str) -> tuple[list[str], list[str]]:
+    return registry.list_owners(store), registry.list_tags(store)
+
+
+owners, tags = _choices(str(store.db_path))
+f1, f2, f3, f4, f5 = st.columns([3, 2, 2, 2, 2])
+text = f1.text_input("Search", key="inv_search", placeholder="name, description or owner")
+owner = f2.selectbox("Owner", ["Any"] + owners, key="inv_owner")
+tier = f3.selectbox("Risk tier", ["Any", *registry.RISK_TIERS], key="inv_tier")
+status = f4.selectbox("Status", ["Any", *registry.MODEL_STATUSES], key="inv_status")
+tag = f5.selectbox("Tag", ["Any"] + tags, key="inv_tag")
+s1, s2, s3 = st.columns([2, 2, 6])
+sort = s1.selectbox("Sort by", list(registry.SORTS), key="inv_sort")
+descending = s2.toggle("Descending", key="inv_desc")
+per_page = 50
+page = int(st.session_state.get("inv_page", 1))
+
+try:
+    result = registry.search_models(store, text or None, owner=None if owner == "Any" else owner,
+                                    risk_tier=None if tier == "Any" else tier,
+                                    status=None if status == "Any" else status,
+                                    tag=None if tag == "Any" else tag, sort=sort, descending=descending,
+                                    page=page, per_page=per_page)
+except CoreError as e:
+    st.error(str(e))
+    st.stop()
+
+if result.total == 0:
+    if any([text, owner != "Any", tier != "Any", status != "Any", tag != "Any"]):
+        st.info("No model matches these filters. Clear the search or set a filter back to 'Any'.")
+    else:
+        st.info("The inventory is empty. Run `modelgov demo` for the demo, or register a model with "
+                "`modelgov register NAME --model FILE --train-data FILE --target COLUMN`.")
+    st.stop()
+if page > result.pages:
+    st.session_state["inv_page"] = 1
+    st.rerun()
+
+rows = [{"Model": m.name, "Status": badges.model_status(m.status), "Risk": badges.risk(m.risk_tier),
+         "Owner": m.owner, "Latest": m.latest_version, "Versions": m.versions, "Business unit": m.business_unit,
+         "Tags": ", ".join(m.tags), "Description": m.description} for m in result.items]
+st.caption(f"{result.total} model(s) · page {result.page} of {result.pages}. Select a row to open the model.")
+event = st.dataframe(rows, hide_index=True, key="inv_table", on_select="rerun", selection_mode="single-row")
+selected = event.selection.rows if event is not None and hasattr(event, "selection") else []
+
+p1, p2, p3, p4 = st.columns([1, 1, 4, 3])
+if p1.button("◀ Previous", key="inv_prev", disabled=result.page <= 1):
+    st.session_state["inv_page"] = result.page - 1
+    st.rerun()
+if p2.button("Next ▶", key="inv_next", disabled=result.page >= result.pages):
+    st.session_state["inv_page"] = result.page + 1
+    st.rerun()
+choice = p4.selectbox("Open a model", [m.name for m in result.items], key="inv_open_choice",
+                      index=selected[0] if selected else 0)
+if selected or p4.button("Open", key="inv_open"):
+    st.session_state["model_name"] = result.items[selected[0]].name if selected else choice
+    st.switch_page("pages/model.py")

@@ -1,0 +1,107 @@
+"""Model: versions with metrics, the model card, deployments and history."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from app import session
+from app.components import badges, charts
+from core import queries, registry
+from core.errors import CoreError
+from core.identity import allowed
+
+me = session.guard("view")
+store = session.store()
+
+names = queries.model_names(store)
+if not names:
+    st.title("Model")
+    st.info("No models yet. Run `modelgov demo`, or register one with `modelgov register`.")
+    st.stop()
+wanted = st.query_params.get("model") or st.session_state.get("model_name")
+if st.session_state.get("model_pick") not in names:
+    st.session_state["model_pick"] = wanted if wanted in names else names[0]
+name = st.sidebar.selectbox("Model", names, key="model_pick")
+st.session_state["model_name"] = name
+st.query_params["model"] = name
+
+try:
+    model = registry.get_model(store, name)
+except CoreError as e:
+    st.error(str(e))
+    st.stop()
+
+st.title(model.name)
+st.markdown(f"{badges.risk(model.risk_tier)} risk · owner **{model.owner}**"
+            + (f" · {model.business_unit}" if model.business_unit else "")
+            + (f" · tags: {', '.join(model.tags)}" if model.tags else ""))
+if model.description:
+    st.write(model.description)
+
+tab_versions, tab_card, tab_deploy, tab_history = st.tabs(["Versions", "Model card", "Deployments", "History"])
+
+with tab_versions:
+    if not model.versions:
+        st.info(f"{model.name} has no version yet. Register one with "
+                f"`modelgov register {model.name} --model FILE --train-data FILE --target COLUMN --test-data FILE`.")
+    else:
+        rows = []
+        for v in reversed(model.versions):
+            rows.append({"version": v.version, "status": badges.version_status(v.status), "estimator": v.estimator,
+                         **{k: v.metrics.get(k) for k in v.metrics}, "created": v.created_at,
+                         "by": v.created_by, "sha256": v.sha256[:12], "code": v.code_ref})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="model_versions_table")
+        metric_names = sorted({k for v in model.versions for k in v.metrics})
+        with_metrics = [v for v in model.versions if v.metrics]
+        if with_metrics:
+            frame = pd.DataFrame([{"version": v.version, **v.metrics} for v in with_metrics])
+            st.plotly_chart(charts.version_metrics(frame, metric_names), key="model_metrics_chart")
+        else:
+            st.caption("No hold-out metrics: register versions with `--test-data` to measure them.")
+        pick = st.selectbox("Version details", [v.version for v in reversed(model.versions)], key="model_version_pick")
+        v = next(x for x in model.versions if x.version == pick)
+        c1, c2 = st.columns(2)
+        with c1:
+            st.markdown(f"**Signature** ({len(v.signature)} inputs → target `{v.target}`, {v.task.replace('_', ' ')})")
+            st.dataframe(pd.DataFrame(v.signature), hide_index=True, key="model_signature", height=250)
+        with c2:
+            st.markdown(f"**Artifact** `{v.sha256}` ({v.artifact_size / 1024:.0f} KiB, {v.artifact_format})")
+            st.markdown(f"**Code** `{v.code_ref or 'not recorded'}`")
+            with st.expander("Parameters"):
+                st.json(v.parameters, expanded=False)
+
+with tab_card:
+    done = model.card_completeness()
+    st.progress(done, text=f"Model card {done:.0%} complete")
+    labels = {f: f.replace("_", " ").capitalize() for f in registry.CARD_FIELDS}
+    if allowed(me, "register-model"):
+        with st.form("model_card_form"):
+            values = {f: st.text_area(labels[f], model.card.get(f, ""), key=f"card_{f}") for f in registry.CARD_FIELDS}
+            if st.form_submit_button("Save model card"):
+                try:
+                    registry.update_model(store, me, model.name, **values)
+                except CoreError as e:
+                    st.error(str(e))
+                else:
+                    st.success("Model card saved.")
+                    st.rerun()
+    else:
+        for f in registry.CARD_FIELDS:
+            st.markdown(f"**{labels[f]}**")
+            st.write(model.card.get(f) or "_Not filled in yet._")
+
+with tab_deploy:
+    deployments = queries.model_deployments(store, model.name)
+    if deployments.empty:
+        st.info("Never deployed. A data scientist requests a deployment; a risk officer approves it.")
+    else:
+        st.dataframe(deployments, hide_index=True, key="model_deployments_table")
+
+with tab_history:
+    history = queries.model_history(store, model.name)
+    if history.empty:
+        st.info("No recorded changes yet.")
+    else:
+        history["payload"] = history["payload"].map(lambda p: json.dumps(json.loads(p))[:200])
+        st.dataframe(history, hide_index=True, key="model_history_table")

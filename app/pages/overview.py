@@ -1,0 +1,55 @@
+"""Overview: the portfolio at a glance and what needs attention."""
+
+import streamlit as st
+
+from app import session
+from app.components import badges, charts
+from core import queries
+from core.errors import CoreError
+
+me = session.guard("view")
+store = session.store()
+st.title("Overview")
+st.caption("Every model the company runs, how healthy each one is, and what needs attention.")
+
+try:
+    df = queries.portfolio(store)
+except CoreError as e:
+    st.error(str(e))
+    st.stop()
+
+if df.empty:
+    st.info("No models yet. Build the demo store with `modelgov demo`, or register your first model with "
+            "`modelgov register NAME --model FILE --train-data FILE --target COLUMN`.")
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Models", len(df))
+c2.metric("Versions", int(df["versions"].sum()))
+c3.metric("In production", int((df["status"] == "production").sum()))
+c4.metric("High risk", int((df["risk_tier"] == "high").sum()))
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Models by status and risk tier")
+    st.plotly_chart(charts.portfolio_bars(df), key="overview_status_chart")
+with right:
+    st.subheader("Needs attention")
+    items = queries.attention_items(store, df)
+    if not items:
+        st.success("Nothing needs attention right now.")
+    for item in items[:12]:
+        icon = {"high": "🔴", "medium": "🟠", "low": "🟢"}[item.severity]
+        st.markdown(f"{icon} **{item.model}** {item.reason} — {item.action}")
+    if len(items) > 12:
+        st.caption(f"…and {len(items) - 12} more.")
+
+st.subheader("Portfolio")
+view = df.assign(status=df["status"].map(badges.model_status), risk_tier=df["risk_tier"].map(badges.risk),
+                 card=(df["card_completeness"] * 100).round())
+st.dataframe(view[["name", "status", "risk_tier", "owner", "business_unit", "versions", "card"]],
+             hide_index=True, key="overview_table",
+             column_config={"name": "Model", "status": "Status", "risk_tier": "Risk", "owner": "Owner",
+                            "business_unit": "Business unit", "versions": "Versions",
+                            "card": st.column_config.ProgressColumn("Model card", format="%d%%",
+                                                                    min_value=0, max_value=100)})

@@ -1,0 +1,3 @@
+"""ModelGov core: every action and rule, usable without Streamlit."""
+
+__version__ = "0.1.0"

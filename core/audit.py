@@ -1,0 +1,105 @@
+"""The audit trail: append-only and hash-chained.
+
+Each row carries the SHA-256 of its own content and of the previous row's
+hash, so an edited, deleted or inserted row breaks the chain at a sequence
+number that `verify_chain` names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+
+from .errors import Forbidden
+from .identity import Identity
+
+GENESIS = "0" * 64
+
+
+def utcnow() -> datetime:
+    """Now in UTC, naive (the store keeps UTC timestamps without zone)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One thing that happened: an action on an entity, with its details."""
+
+    action: str
+    entity_type: str
+    entity_id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _row_hash(seq: int, ts: str, actor: str, action: str, entity_type: str, entity_id: str,
+              outcome: str, payload: str, prev_hash: str) -> str:
+    body = canonical_json([seq, ts, actor, action, entity_type, entity_id, outcome, payload, prev_hash])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _ts_text(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _append(con: duckdb.DuckDBPyConnection, actor: str, action: str, entity_type: str,
+            entity_id: str, outcome: str, payload: dict[str, Any]) -> int:
+    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    ts = utcnow()
+    payload_text = canonical_json(payload)
+    digest = _row_hash(seq, _ts_text(ts), actor, action, entity_type, entity_id, outcome, payload_text, prev)
+    con.execute(
+        "INSERT INTO audit_log (seq, ts, actor, action, entity_type, entity_id, outcome, payload, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [seq, ts, actor, action, entity_type, entity_id, outcome, payload_text, prev, digest],
+    )
+    return seq
+
+
+def record(con: duckdb.DuckDBPyConnection, actor: Identity, event: AuditEvent) -> int:
+    """Append `event` by `actor` inside the caller's transaction; returns its sequence number."""
+    return _append(con, actor.email, event.action, event.entity_type, str(event.entity_id), "ok", event.payload)
+
+
+def record_refusal(con: duckdb.DuckDBPyConnection, refused: Forbidden) -> int:
+    """Append a refused attempt (called by `Store.transaction` after the rollback)."""
+    return _append(con, refused.actor or "anonymous", refused.action, refused.entity_type or "",
+                   refused.entity_id or "", "refused", {"reason": str(refused)})
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    rows: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+def verify_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
+    """Walk the chain in order; name the first sequence number where it breaks."""
+    rows = con.execute(
+        "SELECT seq, ts, actor, action, entity_type, entity_id, outcome, CAST(payload AS VARCHAR),"
+        " prev_hash, hash FROM audit_log ORDER BY seq"
+    ).fetchall()
+    prev = GENESIS
+    expected_seq = 1
+    for seq, ts, actor, action, etype, eid, outcome, payload, prev_hash, digest in rows:
+        if seq != expected_seq:
+            what = "missing (deleted)" if seq > expected_seq else "duplicated"
+            return ChainCheck(False, len(rows), expected_seq, f"row {expected_seq} is {what}")
+        if prev_hash != prev:
+            return ChainCheck(False, len(rows), seq, f"row {seq} does not follow the row before it")
+        if _row_hash(seq, _ts_text(ts), actor, action, etype, eid, outcome, payload, prev_hash) != digest:
+            return ChainCheck(False, len(rows), seq, f"row {seq} was changed after it was written")
+        prev = digest
+        expected_seq += 1
+    return ChainCheck(True, len(rows))

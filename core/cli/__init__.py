@@ -1,0 +1,137 @@
+"""`modelgov`: a thin shell over core for people and CI/CD pipelines.
+
+Conventions for every command: `--json` prints machine-readable JSON on stdout
+only; errors are one sentence on stderr; exit codes 0 success, 1 a check found
+a problem, 2 invalid input or usage, 3 forbidden, 4 conflict, 5 not found.
+The acting person is `--as EMAIL` (or `MODELGOV_USER`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from ..errors import CoreError, InvalidInput
+from ..identity import Identity, identity_for
+from ..store import Store
+
+EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_FORBIDDEN, EXIT_CONFLICT, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
+
+# Each module defines `register(subparsers, common)`; add new command groups here.
+COMMAND_MODULES = [
+    "core.cli.registry_cmds",
+    "core.cli.users_cmds",
+]
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one sentence (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see '{self.prog} --help').")
+
+
+@dataclass
+class Ctx:
+    args: argparse.Namespace
+    store: Store
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    def actor(self) -> Identity:
+        """The acting person with their granted roles; refuses when nobody is named."""
+        email = self.args.as_ or os.environ.get("MODELGOV_USER")
+        if not email:
+            raise InvalidInput("Name the acting person with --as EMAIL (or set MODELGOV_USER).")
+        return identity_for(self.store, email)
+
+    def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
+        if self.json:
+            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False))
+        elif text is not None:
+            print(text() if callable(text) else text)
+        else:
+            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False))
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
+        try:
+            return _clean(value.item())
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """A plain aligned text table."""
+    cells = [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="modelgov", description="ModelGov: model governance from the command line.")
+    parser.add_argument("--as", dest="as_", metavar="EMAIL", help="act as this person (or MODELGOV_USER)")
+    parser.add_argument("--home", metavar="DIR", help="the ModelGov home (or MODELGOV_HOME; default ./data)")
+    common = Parser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as e:
+        print(f"modelgov: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store(args.home) if args.home else Store()
+    try:
+        code = args.handler(Ctx(args, store))
+        return int(code or 0)
+    except CoreError as e:
+        print(f"modelgov: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("modelgov: interrupted; nothing was half-written (each change is one transaction).", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # last resort: one sentence, never a traceback, unless asked for
+        if os.environ.get("MODELGOV_DEBUG"):
+            raise
+        print(f"modelgov: unexpected error ({type(e).__name__}: {e}); "
+              "run again with MODELGOV_DEBUG=1 for details and report it.", file=sys.stderr)
+        return EXIT_CHECK
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

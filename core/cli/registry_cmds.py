@@ -1,0 +1,164 @@
+"""init, demo, models, register, datasets, verify."""
+
+from __future__ import annotations
+
+import sys
+
+from .. import registry, users
+from ..datasets import search_datasets
+from ..errors import CheckFailed, InvalidInput
+from . import EXIT_CHECK, Ctx, table
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("init", parents=[common], help="create or upgrade the store")
+    p.add_argument("--admin", metavar="EMAIL", help="make this person the first administrator")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("demo", parents=[common], help="build the demo store with real models")
+    p.add_argument("--if-missing", action="store_true", help="do nothing when the store already has models")
+    p.add_argument("--quick", action="store_true", help="smaller models and less traffic (for tests)")
+    p.set_defaults(handler=cmd_demo)
+
+    models = sub.add_parser("models", help="list, show and edit models").add_subparsers(
+        dest="models_command", metavar="SUBCOMMAND")
+    models.required = True
+    p = models.add_parser("list", parents=[common], help="list models")
+    p.add_argument("--search", metavar="TEXT")
+    p.add_argument("--owner")
+    p.add_argument("--risk-tier", choices=registry.RISK_TIERS)
+    p.add_argument("--status", choices=registry.MODEL_STATUSES)
+    p.add_argument("--tag")
+    p.add_argument("--sort", default="name", choices=list(registry.SORTS))
+    p.add_argument("--desc", action="store_true", help="sort descending")
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--per-page", type=int, default=1000)
+    p.set_defaults(handler=cmd_models_list)
+    p = models.add_parser("show", parents=[common], help="show one model and its versions")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_models_show)
+    p = models.add_parser("update", parents=[common], help="edit a model's description or card")
+    p.add_argument("name")
+    for f in registry.EDITABLE_FIELDS:
+        if f != "tags":
+            p.add_argument(f"--{f.replace('_', '-')}", dest=f)
+    p.add_argument("--tags", help="comma-separated tags (replaces the list)")
+    p.set_defaults(handler=cmd_models_update)
+
+    p = sub.add_parser("register", parents=[common], help="register a model file as the next version")
+    p.add_argument("name")
+    p.add_argument("--model", required=True, metavar="FILE", help="joblib or skops file of a fitted estimator")
+    p.add_argument("--train-data", required=True, metavar="FILE", help="CSV or Parquet the model was trained on")
+    p.add_argument("--target", required=True, metavar="COLUMN")
+    p.add_argument("--test-data", metavar="FILE", help="hold-out CSV or Parquet for validation metrics")
+    p.add_argument("--owner")
+    p.add_argument("--risk-tier", choices=registry.RISK_TIERS)
+    p.add_argument("--description")
+    p.add_argument("--code-ref", help="code reference (default: git commit of the model file's checkout)")
+    p.set_defaults(handler=cmd_register)
+
+    p = sub.add_parser("verify", parents=[common], help="re-hash every artifact (exit 1 on a mismatch)")
+    p.set_defaults(handler=cmd_verify)
+
+    ds = sub.add_parser("datasets", help="registered datasets").add_subparsers(dest="datasets_command",
+                                                                               metavar="SUBCOMMAND")
+    ds.required = True
+    p = ds.add_parser("list", parents=[common], help="list datasets")
+    p.set_defaults(handler=cmd_datasets_list)
+
+
+def cmd_init(ctx: Ctx) -> int:
+    made = users.init_store(ctx.store, ctx.args.admin)
+    msg = f"Store ready at {ctx.store.db_path}."
+    if made:
+        msg += f" {ctx.args.admin} is its first administrator."
+    ctx.emit({"store": str(ctx.store.db_path), "admin": ctx.args.admin if made else None}, msg)
+    return 0
+
+
+def cmd_demo(ctx: Ctx) -> int:
+    from .. import demo
+
+    if ctx.args.if_missing and demo.has_models(ctx.store):
+        if not ctx.json:
+            print(f"Demo store already present at {ctx.store.db_path}; skipping.", file=sys.stderr)
+        return 0
+    summary = demo.build(ctx.store, quick=ctx.args.quick, progress=None if ctx.json else _progress)
+    ctx.emit(summary, lambda: f"Demo store built at {ctx.store.db_path}: " +
+             ", ".join(f"{m['name']} ({m['versions']} versions)" for m in summary["models"]))
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def cmd_models_list(ctx: Ctx) -> int:
+    a = ctx.args
+    result = registry.search_models(ctx.store, a.search, owner=a.owner, risk_tier=a.risk_tier, status=a.status,
+                                    tag=a.tag, sort=a.sort, descending=a.desc, page=a.page, per_page=a.per_page)
+    data = [m.as_dict() for m in result.items]
+    ctx.emit(data, lambda: table([(m.name, m.owner, m.risk_tier, m.status, m.latest_version, m.versions)
+                                  for m in result.items],
+                                 ["NAME", "OWNER", "RISK", "STATUS", "LATEST", "VERSIONS"])
+             + f"\n{result.total} model(s)" + (f", page {result.page} of {result.pages}" if result.pages > 1 else ""))
+    return 0
+
+
+def cmd_models_show(ctx: Ctx) -> int:
+    m = registry.get_model(ctx.store, ctx.args.name)
+
+    def text() -> str:
+        head = [f"{m.name}  ({m.risk_tier} risk, owner {m.owner})", m.description or "(no description)", ""]
+        rows = [(v.version, v.status, v.estimator, _fmt_metrics(v.metrics), v.created_by, v.sha256[:12])
+                for v in m.versions]
+        return "\n".join(head) + table(rows, ["VERSION", "STATUS", "ESTIMATOR", "METRICS", "BY", "SHA256"])
+
+    ctx.emit(m.as_dict(), text)
+    return 0
+
+
+def _fmt_metrics(metrics: dict) -> str:
+    return " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, (int, float))) or "-"
+
+
+def cmd_models_update(ctx: Ctx) -> int:
+    changes = {f: getattr(ctx.args, f) for f in registry.EDITABLE_FIELDS
+               if f != "tags" and getattr(ctx.args, f) is not None}
+    if ctx.args.tags is not None:
+        changes["tags"] = [t.strip() for t in ctx.args.tags.split(",") if t.strip()]
+    if not changes:
+        raise InvalidInput("Nothing to change; pass at least one field, e.g. --description TEXT.")
+    m = registry.update_model(ctx.store, ctx.actor(), ctx.args.name, **changes)
+    ctx.emit(m.as_dict(), f"Updated {m.name}.")
+    return 0
+
+
+def cmd_register(ctx: Ctx) -> int:
+    a = ctx.args
+    v = registry.register_version(ctx.store, ctx.actor(), a.name, a.model, a.train_data, a.target,
+                                  test_data=a.test_data, owner=a.owner, risk_tier=a.risk_tier,
+                                  description=a.description, code_ref=a.code_ref)
+    ctx.emit({"name": v.model, "version": v.version, "sha256": v.sha256, "metrics": v.metrics},
+             f"Registered {v.ref} (sha256 {v.sha256[:12]}…) {_fmt_metrics(v.metrics)}")
+    return 0
+
+
+def cmd_verify(ctx: Ctx) -> int:
+    rows = registry.verify_artifacts(ctx.store)
+    bad = [r for r in rows if r["problem"]]
+    ctx.emit({"ok": not bad, "checked": len(rows), "mismatches": bad},
+             lambda: "\n".join([f"{r['model']}:{r['version']} {r['problem']}" for r in bad]
+                               + [f"{len(rows)} artifact(s) checked, {len(bad)} problem(s)."]))
+    if bad and not ctx.json:
+        raise CheckFailed(f"{len(bad)} artifact(s) do not match the registry; do not serve them.")
+    return EXIT_CHECK if bad else 0
+
+
+def cmd_datasets_list(ctx: Ctx) -> int:
+    items = search_datasets(ctx.store)
+    ctx.emit([{"name": d.name, "version": d.version, "location": d.location, "fingerprint": d.fingerprint,
+               "rows": d.n_rows, "columns": d.n_columns} for d in items],
+             lambda: table([(d.name, d.version, d.n_rows, d.n_columns, d.location) for d in items],
+                           ["NAME", "VERSION", "ROWS", "COLUMNS", "LOCATION"]))
+    return 0

@@ -1,0 +1,206 @@
+"""The demo store: real models trained on real data, also the fixture for tests.
+
+`credit-default` is trained on the UCI "default of credit card clients" data
+shipped in `data/demo/credit_default.csv` (CC BY 4.0, Yeh & Lien 2009) with a
+seeded 70/30 stratified hold-out split, so every metric shown is honest. Three
+more models use scikit-learn's bundled datasets. The store is built in a
+temporary folder and moved into place whole.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from . import config, registry, users
+from .errors import Conflict, NotFound
+from .identity import identity_for
+from .store import Store
+
+SEED = 20261122
+CREDIT_CSV = config.PROJECT_ROOT / "data" / "demo" / "credit_default.csv"
+CREDIT_CATEGORICAL = ["SEX", "EDUCATION", "MARRIAGE"]
+
+DEMO_USERS = {
+    "ada@modelgov.demo": ("Ada Lovelace", ["data_scientist"]),
+    "grace@modelgov.demo": ("Grace Hopper", ["data_scientist"]),
+    "rita@modelgov.demo": ("Rita Levi", ["risk_officer"]),
+    "raj@modelgov.demo": ("Raj Patel", ["risk_officer"]),
+    "vera@modelgov.demo": ("Vera Brooks", ["viewer"]),
+    "alan@modelgov.demo": ("Alan Turing", ["admin"]),
+}
+ADMIN = "alan@modelgov.demo"
+
+Progress = Callable[[str], None] | None
+
+
+def has_models(store: Store) -> bool:
+    if not store.exists():
+        return False
+    with store.read() as con:
+        return con.execute("SELECT count(*) FROM models").fetchone()[0] > 0
+
+
+def credit_frame() -> pd.DataFrame:
+    if not CREDIT_CSV.exists():
+        raise NotFound(f"The demo data {CREDIT_CSV} is missing; restore it from the repository.")
+    return pd.read_csv(CREDIT_CSV)
+
+
+def credit_split(seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The seeded 70/30 stratified split every credit-default version uses."""
+    df = credit_frame()
+    train, test = train_test_split(df, test_size=0.3, random_state=seed, stratify=df["default"])
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def credit_champion(quick: bool = False) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(max_iter=60 if quick else 250, learning_rate=0.05, max_leaf_nodes=15,
+                                          l2_regularization=1.0, random_state=SEED)
+
+
+def credit_challenger(features: list[str], quick: bool = False) -> Pipeline:
+    numeric = [c for c in features if c not in CREDIT_CATEGORICAL]
+    return Pipeline([
+        ("prep", ColumnTransformer([
+            ("num", StandardScaler(), numeric),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CREDIT_CATEGORICAL),
+        ])),
+        ("clf", LogisticRegression(max_iter=300 if quick else 1000, C=0.5)),
+    ])
+
+
+def build(store: Store, *, quick: bool = False, force: bool = False, progress: Progress = None) -> dict[str, Any]:
+    """Train and register the demo models into `store` (which must hold no models unless `force`)."""
+    if has_models(store) and not force:
+        raise Conflict(f"The store {store.db_path} already holds models; the demo only fills an empty store "
+                       "(use another MODELGOV_HOME, or delete the store to rebuild it).")
+    say = progress or (lambda _m: None)
+    store.home.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=store.home))
+    try:
+        staging = Store(tmp, lock_timeout=store.lock_timeout)
+        summary = _fill(staging, quick, say)
+        _move_into_place(tmp, store)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    say(f"Done: {len(summary['models'])} models.")
+    return summary
+
+
+def _move_into_place(tmp: Path, store: Store) -> None:
+    for p in (store.db_path, store.db_path.with_suffix(".duckdb.wal")):
+        p.unlink(missing_ok=True)
+    for name in ("artifacts", "datasets", "inputs"):
+        target = store.home / name
+        if (tmp / name).exists():
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.move(str(tmp / name), str(target))
+    shutil.move(str(tmp / "modelgov.duckdb"), str(store.db_path))
+    from . import store as store_module
+
+    store_module._migrated.discard(str(store.db_path))
+    # Lineage names the input files by absolute path; they now live under store.home.
+    with store.transaction() as con:
+        for table, col in (("lineage_nodes", "id"), ("lineage_edges", "src"), ("lineage_edges", "dst"),
+                           ("datasets", "location")):
+            con.execute(f"UPDATE {table} SET {col} = replace({col}, ?, ?)", [str(tmp), str(store.home)])
+        con.execute("UPDATE lineage_nodes SET attributes = replace(CAST(attributes AS VARCHAR), ?, ?)",
+                    [str(tmp), str(store.home)])
+
+
+def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, Any]:
+    users.init_store(store, ADMIN)
+    admin = identity_for(store, ADMIN)
+    for email, (_name, roles) in DEMO_USERS.items():
+        for role in roles:
+            users.grant_role(store, admin, email, role)
+    ada = identity_for(store, "ada@modelgov.demo")
+    grace = identity_for(store, "grace@modelgov.demo")
+    inputs = store.home / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+
+    say("Training credit-default on 21,000 clients (gradient boosting and a logistic challenger)…")
+    train, test = credit_split()
+    train_path, test_path = inputs / "credit_default_train.csv", inputs / "credit_default_test.csv"
+    train.to_csv(train_path, index=False)
+    test.to_csv(test_path, index=False)
+    features = [c for c in train.columns if c != "default"]
+    X, y = train[features], train["default"]
+    card = dict(
+        intended_use="Rank credit-card clients by their probability of defaulting next month, to prioritise "
+                     "early collection contact. Decision support only; a person reviews every action.",
+        limitations="Trained on Taiwanese clients in 2005; behaviour under other economies, products or "
+                    "currencies is unknown. Scores are probabilities, calibrated on the 2005 hold-out.",
+        training_data_summary="UCI 'default of credit card clients' (30,000 clients, 23 inputs, 22% default); "
+                              "70/30 stratified split with a fixed seed.",
+        ethical_considerations="Inputs include sex, marital status and age; monitor outcomes by segment and "
+                               "do not use the score to deny credit without review.",
+        caveats="Repayment-status inputs (PAY_*) dominate; a change in how they are recorded will shift scores.",
+    )
+    champion = credit_champion(quick).fit(X, y)
+    registry.register_version(store, ada, "credit-default", champion, train_path, "default", test_data=test_path,
+                              owner="ada@modelgov.demo", risk_tier="high",
+                              description="Probability that a credit-card client defaults next month.",
+                              tags=["credit", "retail", "pd"], code_ref="demo:credit_champion", **card)
+    registry.update_model(store, ada, "credit-default", business_unit="Retail credit",
+                          use_case="Collections prioritisation")
+    challenger = credit_challenger(features, quick).fit(X, y)
+    registry.register_version(store, grace, "credit-default", challenger, train_path, "default",
+                              test_data=test_path, code_ref="demo:credit_challenger")
+
+    say("Training credit-limit-advisor (ridge regression on the same clients)…")
+    limit_features = ["AGE", "EDUCATION", "MARRIAGE", "BILL_AMT1", "BILL_AMT2", "PAY_AMT1", "PAY_AMT2"]
+    limit = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=1.0))]).fit(
+        train[limit_features], train["LIMIT_BAL"])
+    registry.register_version(
+        store, grace, "credit-limit-advisor", limit, train[limit_features + ["LIMIT_BAL"]], "LIMIT_BAL",
+        test_data=test[limit_features + ["LIMIT_BAL"]], owner="grace@modelgov.demo", risk_tier="low",
+        description="Suggests a starting credit limit for a client from their profile and recent bills.",
+        tags=["credit", "pricing"], train_name="credit-limit-train", test_name="credit-limit-test",
+        code_ref="demo:credit_limit", intended_use="Suggest a starting limit for a human underwriter.")
+
+    say("Training breast-cancer-screening (logistic regression on scikit-learn's bundled data)…")
+    bc = load_breast_cancer(as_frame=True).frame
+    bc_train, bc_test = train_test_split(bc, test_size=0.3, random_state=SEED, stratify=bc["target"])
+    bc_features = [c for c in bc.columns if c != "target"]
+    bc_model = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=2000))]).fit(
+        bc_train[bc_features], bc_train["target"])
+    registry.register_version(
+        store, grace, "breast-cancer-screening", bc_model, bc_train, "target", test_data=bc_test,
+        owner="grace@modelgov.demo", risk_tier="high", tags=["health", "research"],
+        description="Flags fine-needle-aspirate images whose cell nuclei look benign (1) or malignant (0).",
+        train_name="breast-cancer-train", test_name="breast-cancer-test", code_ref="demo:breast_cancer",
+        intended_use="Research prototype; never a diagnosis.",
+        limitations="569 samples from one Wisconsin hospital (1995).")
+
+    say("Training diabetes-progression (random forest on scikit-learn's bundled data)…")
+    db = load_diabetes(as_frame=True).frame
+    db_train, db_test = train_test_split(db, test_size=0.3, random_state=SEED)
+    db_features = [c for c in db.columns if c != "target"]
+    rf = RandomForestRegressor(n_estimators=50 if quick else 200, max_depth=6, random_state=SEED, n_jobs=1)
+    rf.fit(db_train[db_features], db_train["target"])
+    registry.register_version(
+        store, ada, "diabetes-progression", rf, db_train, "target", test_data=db_test,
+        owner="ada@modelgov.demo", risk_tier="medium", tags=["health"],
+        description="Predicts disease progression one year after baseline (scikit-learn diabetes data).",
+        train_name="diabetes-train", test_name="diabetes-test", code_ref="demo:diabetes")
+
+    registry.create_model(store, grace, "churn-early-warning", owner="grace@modelgov.demo", risk_tier="medium",
+                          description="Planned: warn account managers before a client leaves. No version yet.",
+                          tags=["retail", "planned"], business_unit="Retail credit")
+
+    models = registry.search_models(store).items
+    return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
+            "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}

@@ -1,0 +1,47 @@
+"""Typed errors whose message is one sentence a person can act on."""
+
+from __future__ import annotations
+
+
+class CoreError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    exit_code = 1
+
+
+class InvalidInput(CoreError):
+    """The caller gave something malformed or inconsistent."""
+
+    exit_code = 2
+
+
+class Forbidden(CoreError):
+    """The acting person lacks the permission for this action."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, actor: str = "", action: str = "",
+                 entity_type: str = "", entity_id: str = "") -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.action = action
+        self.entity_type = entity_type
+        self.entity_id = entity_id
+
+
+class Conflict(CoreError):
+    """The action clashes with the current state (duplicate, busy, already decided)."""
+
+    exit_code = 4
+
+
+class NotFound(CoreError):
+    """The named thing does not exist."""
+
+    exit_code = 5
+
+
+class CheckFailed(CoreError):
+    """A check ran and found a problem (exit 1 in the CLI)."""
+
+    exit_code = 1

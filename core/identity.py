@@ -1,0 +1,134 @@
+"""Who is acting, which roles they hold, and the one permission matrix.
+
+Every mutating core function calls `require()` inside its transaction; a page
+may call `allowed()` to hide a button, which never replaces `require()`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import duckdb
+
+from .errors import Forbidden, InvalidInput
+
+VIEWER, DATA_SCIENTIST, RISK_OFFICER, ADMIN = "viewer", "data_scientist", "risk_officer", "admin"
+ROLES: tuple[str, ...] = (VIEWER, DATA_SCIENTIST, RISK_OFFICER, ADMIN)
+ROLE_LABELS = {
+    VIEWER: "Viewer (business stakeholder)",
+    DATA_SCIENTIST: "Data scientist",
+    RISK_OFFICER: "Risk officer",
+    ADMIN: "Administrator",
+}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The acting person: an e-mail (the stable id) and the roles they hold now."""
+
+    email: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+SYSTEM = Identity("system@modelgov", frozenset(ROLES), "ModelGov")
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A named action and the roles that may perform it."""
+
+    name: str
+    description: str
+    roles: frozenset[str]
+
+
+def _p(name: str, description: str, *roles: str) -> Permission:
+    return Permission(name, description, frozenset(roles))
+
+
+ALL = (VIEWER, DATA_SCIENTIST, RISK_OFFICER, ADMIN)
+PERMISSIONS: dict[str, Permission] = {p.name: p for p in [
+    _p("view", "Browse models, health, drift, explanations and lineage", *ALL),
+    _p("compute-results", "Compute and cache derived results (drift, explanations)", *ALL),
+    _p("register-model", "Register models, versions and datasets; edit model cards", DATA_SCIENTIST),
+    _p("log-predictions", "Score data and log predictions and outcomes", DATA_SCIENTIST),
+    _p("edit-lineage", "Add lineage nodes and edges, import OpenLineage events", DATA_SCIENTIST),
+    _p("request-deployment", "Request deployment of a version", DATA_SCIENTIST),
+    _p("approve-deployment", "Approve or reject a deployment request", RISK_OFFICER),
+    _p("deploy", "Deploy an approved request", DATA_SCIENTIST, RISK_OFFICER),
+    _p("rollback", "Roll an environment back to its previous champion", RISK_OFFICER),
+    _p("recertify", "Re-certify a deployed model", RISK_OFFICER),
+    _p("manage-alerts", "Acknowledge and resolve alerts", DATA_SCIENTIST, RISK_OFFICER),
+    _p("read-audit", "Read and export the audit trail", RISK_OFFICER, ADMIN),
+    _p("manage-users", "Grant and revoke roles", ADMIN),
+    _p("set-policy", "Set policy thresholds and settings", ADMIN),
+]}
+
+
+def permission_matrix() -> list[dict[str, object]]:
+    """The matrix as rows (action, description, one bool per role), for docs and pages."""
+    return [
+        {"action": p.name, "description": p.description, **{r: r in p.roles for r in ROLES}}
+        for p in PERMISSIONS.values()
+    ]
+
+
+def allowed(actor: Identity | None, action: str) -> bool:
+    """Whether `actor` may perform `action` (a courtesy for hiding controls)."""
+    if action not in PERMISSIONS:
+        raise KeyError(f"Unknown action {action!r}")
+    return actor is not None and bool(actor.roles & PERMISSIONS[action].roles)
+
+
+def require(actor: Identity | None, action: str, entity_type: str = "", entity_id: object = "") -> None:
+    """Raise `Forbidden` unless `actor` may perform `action`.
+
+    Call it inside `store.transaction()`: the transaction rolls back and
+    records the refusal in the audit trail.
+    """
+    if allowed(actor, action):
+        return
+    who = actor.email if actor else "anonymous"
+    roles = ", ".join(sorted(actor.roles)) if actor and actor.roles else "no role"
+    need = " or ".join(sorted(PERMISSIONS[action].roles))
+    raise Forbidden(
+        f"{who} ({roles}) may not {action.replace('-', ' ')}: that needs the role {need}; "
+        "ask an administrator for it.",
+        actor=who, action=action, entity_type=entity_type, entity_id=str(entity_id),
+    )
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not _EMAIL.match(email):
+        raise InvalidInput(f"{email!r} is not an e-mail address; name people by e-mail, e.g. ada@example.com.")
+    return email
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    return role
+
+
+def granted_roles(con: duckdb.DuckDBPyConnection, email: str) -> frozenset[str]:
+    rows = con.execute("SELECT role FROM role_grants WHERE email = ?", [email.lower()]).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def identity_for(store, email: str, *, extra_roles: frozenset[str] = frozenset(), name: str = "") -> Identity:
+    """The identity of `email` with the roles granted in the store (plus `extra_roles`)."""
+    email = normalise_email(email)
+    with store.read() as con:
+        roles = granted_roles(con, email)
+    return Identity(email, roles | extra_roles, name)

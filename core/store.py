@@ -1,0 +1,197 @@
+"""The DuckDB store: short-lived connections, transactions, migrations.
+
+DuckDB lets one process hold the database file at a time, so nobody keeps it
+open between actions: every unit of work opens the file, does its work and
+closes it. Opening waits and retries while another process holds the lock,
+and turns a lasting lock into a `Conflict` with a sentence saying what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from . import config
+from .errors import Conflict, CoreError, Forbidden
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """The numbered SQL migrations shipped with core, in order."""
+    found = []
+    for entry in resources.files("core.migrations").iterdir():
+        m = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text()))
+    found.sort(key=lambda m: m.number)
+    numbers = [m.number for m in found]
+    if len(set(numbers)) != len(numbers):
+        raise RuntimeError(f"Two migrations share a number: {numbers}")
+    return found
+
+
+class Store:
+    """A ModelGov home: the DuckDB file plus the artifact and dataset folders."""
+
+    def __init__(self, home: str | Path | None = None, *, db_path: str | Path | None = None,
+                 lock_timeout: float | None = None) -> None:
+        self.home = Path(home).expanduser().resolve() if home else config.default_home()
+        import os
+        env_db = os.environ.get("MODELGOV_DB") if home is None else None
+        self.db_path = Path(db_path or env_db or self.home / "modelgov.duckdb").resolve()
+        self.artifacts_dir = self.home / "artifacts"
+        self.datasets_dir = self.home / "datasets"
+        self.lock_timeout = config.lock_timeout() if lock_timeout is None else lock_timeout
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.home)!r})"
+
+    def exists(self) -> bool:
+        return self.db_path.exists()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(str(self.db_path))
+            except duckdb.IOException as e:
+                if not any(marker in str(e) for marker in _LOCK_MARKERS):
+                    raise CoreError(f"Cannot open the store at {self.db_path}: {e}") from e
+                if time.monotonic() >= deadline:
+                    raise Conflict(
+                        f"The store {self.db_path} stayed locked by another process for "
+                        f"{self.lock_timeout:g} s; try again when it has finished "
+                        "(or raise MODELGOV_LOCK_TIMEOUT)."
+                    ) from e
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.25)
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one unit of work; the file is released when it closes."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        con = self._open()
+        try:
+            key = str(self.db_path)
+            if key not in _migrated:
+                with _migrate_lock:
+                    if key not in _migrated:
+                        migrate(con)
+                        _migrated.add(key)
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction: the change and its audit event commit together, or neither.
+
+        A `Forbidden` raised inside rolls the change back and then records the
+        refusal in the audit trail in a transaction of its own.
+        """
+        refused: Forbidden | None = None
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except Forbidden as e:
+                con.execute("ROLLBACK")
+                refused = e
+            except duckdb.TransactionException as e:
+                _rollback_quietly(con)
+                raise Conflict(
+                    "Someone else changed the same record at the same moment; "
+                    "reload and try again."
+                ) from e
+            except BaseException:
+                _rollback_quietly(con)
+                raise
+            if refused is not None:
+                from . import audit
+
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    audit.record_refusal(con, refused)
+                    con.execute("COMMIT")
+                except BaseException:
+                    _rollback_quietly(con)
+                    raise
+        if refused is not None:
+            raise refused
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for reads (no explicit transaction)."""
+        with self.connect() as con:
+            yield con
+
+
+def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        # The transaction may already be aborted by DuckDB itself; nothing to undo.
+        return
+
+
+def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    return [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every migration not yet recorded, each in one transaction with its record."""
+    done = set(applied_migrations(con))
+    applied = []
+    for m in migrations():
+        if m.number in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(m.sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [m.number, m.name])
+            con.execute("COMMIT")
+        except duckdb.Error as e:
+            _rollback_quietly(con)
+            raise CoreError(f"Migration {m.number:04d}_{m.name} failed and was rolled back: {e}") from e
+        applied.append(m.number)
+    return applied
+
+
+def schema_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The schema as CREATE statements, sorted, for the snapshot test."""
+    rows = con.execute(
+        "SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
+        "UNION ALL SELECT sql FROM duckdb_indexes() WHERE database_name = current_database() AND sql IS NOT NULL "
+        "UNION ALL SELECT sql FROM duckdb_views() WHERE database_name = current_database() AND NOT internal "
+        "UNION ALL SELECT 'CREATE SEQUENCE ' || sequence_name || ';' FROM duckdb_sequences() "
+        "WHERE database_name = current_database() "
+        "ORDER BY 1"
+    ).fetchall()
+    return "\n".join(r[0] for r in rows) + "\n"

@@ -1,0 +1,85 @@
+"""Role grants: the first admin of a store, grants and revocations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .audit import AuditEvent, record, utcnow
+from .errors import Conflict, NotFound
+from .identity import ADMIN, SYSTEM, Identity, check_role, normalise_email, require
+
+
+@dataclass(frozen=True)
+class UserRoles:
+    email: str
+    roles: list[str]
+    granted_at: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"email": self.email, "roles": self.roles,
+                "granted_at": self.granted_at.isoformat() if self.granted_at else None}
+
+
+def init_store(store, admin_email: str | None = None) -> bool:
+    """Create (or upgrade) the store; with `admin_email`, make the first admin.
+
+    Records `user.grant` by the system. Raises Conflict when the store already has an admin.
+    Returns True when an admin was made.
+    """
+    with store.transaction() as con:
+        if admin_email is None:
+            return False
+        email = normalise_email(admin_email)
+        if con.execute("SELECT 1 FROM role_grants WHERE role = 'admin' LIMIT 1").fetchone():
+            raise Conflict("This store already has an administrator; ask them to grant roles "
+                           "with 'modelgov users grant'.")
+        _grant(con, SYSTEM, email, ADMIN)
+        return True
+
+
+def _grant(con, actor: Identity, email: str, role: str) -> bool:
+    if con.execute("SELECT 1 FROM role_grants WHERE email = ? AND role = ?", [email, role]).fetchone():
+        return False
+    con.execute("INSERT INTO role_grants (email, role, granted_by, granted_at) VALUES (?, ?, ?, ?)",
+                [email, role, actor.email, utcnow()])
+    record(con, actor, AuditEvent("user.grant", "user", email, {"role": role}))
+    return True
+
+
+def grant_role(store, actor: Identity, email: str, role: str) -> bool:
+    """Grant `role` to `email`; False when they already had it.
+
+    Needs `manage-users`. Records `user.grant`. Raises InvalidInput, Forbidden.
+    """
+    email = normalise_email(email)
+    check_role(role)
+    with store.transaction() as con:
+        require(actor, "manage-users", "user", email)
+        return _grant(con, actor, email, role)
+
+
+def revoke_role(store, actor: Identity, email: str, role: str) -> None:
+    """Revoke `role` from `email`.
+
+    Needs `manage-users`. Records `user.revoke`. Raises InvalidInput, Forbidden,
+    NotFound (no such grant), Conflict (it would remove the last admin).
+    """
+    email = normalise_email(email)
+    check_role(role)
+    with store.transaction() as con:
+        require(actor, "manage-users", "user", email)
+        if not con.execute("SELECT 1 FROM role_grants WHERE email = ? AND role = ?", [email, role]).fetchone():
+            raise NotFound(f"{email} does not hold the role {role}. See 'modelgov users list'.")
+        if role == ADMIN and con.execute("SELECT count(*) FROM role_grants WHERE role = 'admin'").fetchone()[0] == 1:
+            raise Conflict(f"{email} is the last administrator; grant the role to someone else first.")
+        con.execute("DELETE FROM role_grants WHERE email = ? AND role = ?", [email, role])
+        record(con, actor, AuditEvent("user.revoke", "user", email, {"role": role}))
+
+
+def list_users(store) -> list[UserRoles]:
+    """Everyone holding a granted role, with their roles."""
+    with store.read() as con:
+        rows = con.execute("SELECT email, list(role ORDER BY role), min(granted_at) FROM role_grants"
+                           " GROUP BY email ORDER BY email").fetchall()
+    return [UserRoles(e, list(r), g) for e, r, g in rows]

@@ -1,0 +1,118 @@
+"""Shared fixtures: a migrated template store copied per test, the demo store, people, makers."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from core import demo, registry, users
+from core.identity import Identity, identity_for
+from core.store import Store
+
+PEOPLE = {
+    "admin": ("alan@example.com", ["admin"]),
+    "ds": ("ada@example.com", ["data_scientist"]),
+    "ds2": ("grace@example.com", ["data_scientist"]),
+    "ro": ("rita@example.com", ["risk_officer"]),
+    "ro2": ("raj@example.com", ["risk_officer"]),
+    "viewer": ("vera@example.com", ["viewer"]),
+}
+NOBODY = Identity("nobody@example.com", frozenset())
+
+
+def _copy_home(src: Path, dst: Path) -> Store:
+    shutil.copytree(src, dst)
+    return Store(dst)
+
+
+@pytest.fixture(scope="session")
+def _template_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("template") / "home"
+    s = Store(home)
+    users.init_store(s, PEOPLE["admin"][0])
+    admin = identity_for(s, PEOPLE["admin"][0])
+    for email, roles in PEOPLE.values():
+        for role in roles:
+            users.grant_role(s, admin, email, role)
+    return home
+
+
+@pytest.fixture
+def store(_template_home, tmp_path) -> Store:
+    """An empty migrated store with the PEOPLE granted their roles."""
+    return _copy_home(_template_home, tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def _demo_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("demo") / "home"
+    demo.build(Store(home), quick=True)
+    return home
+
+
+@pytest.fixture
+def demo_store(_demo_home, tmp_path) -> Store:
+    """A copy of the quick demo store (real models on real data)."""
+    return _copy_home(_demo_home, tmp_path / "demo")
+
+
+@pytest.fixture
+def people(store) -> dict[str, Identity]:
+    return {k: identity_for(store, email) for k, (email, _r) in PEOPLE.items()} | {"nobody": NOBODY}
+
+
+@pytest.fixture
+def demo_people(demo_store) -> dict[str, Identity]:
+    return {k: identity_for(demo_store, email) for k, (email, _r) in demo.DEMO_USERS.items()}
+
+
+def synthetic_classification(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    y = (x1 + 0.5 * x2 + rng.normal(scale=0.8, size=n) > 0).astype(int)
+    return pd.DataFrame({"x1": x1, "x2": x2, "y": y})
+
+
+def synthetic_regression(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    return pd.DataFrame({"x1": x1, "x2": x2, "y": 3 * x1 - x2 + rng.normal(scale=0.5, size=n)})
+
+
+def make_version(store: Store, actor: Identity, name: str = "toy-model", *, regression: bool = False,
+                 seed: int = 0, **kwargs) -> registry.ModelVersion:
+    """Register a small real model trained on synthetic data (with hold-out metrics)."""
+    df = synthetic_regression(seed=seed) if regression else synthetic_classification(seed=seed)
+    train, test = df.iloc[:300], df.iloc[300:]
+    est = (LinearRegression() if regression else LogisticRegression()).fit(train[["x1", "x2"]], train["y"])
+    return registry.register_version(store, actor, name, est, train, "y", test_data=test, **kwargs)
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli():
+    """Run `modelgov` in-process: cli(store, "models", "list", as_="ada@example.com")."""
+    from core.cli import main
+
+    def run(store: Store, *args: str, as_: str | None = None) -> CliResult:
+        argv = ["--home", str(store.home)] + (["--as", as_] if as_ else []) + list(args)
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(argv)
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run

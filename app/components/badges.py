@@ -1,4 +1,8 @@
-"""Text badges for risk tiers and statuses, used the same way on every page."""
+"""Badges for risk tiers and statuses, used the same way on every page.
+
+Tables get plain words (the grid is a canvas and not every machine has an
+emoji font); markdown gets coloured `:color-badge[...]` labels.
+"""
 
 RISK = {"high": "🔴 high", "medium": "🟠 medium", "low": "🟢 low"}
 MODEL_STATUS = {"production": "🚀 production", "staging": "🧪 staging", "development": "🛠️ development",
@@ -10,13 +14,25 @@ STATUS_COLORS = {"production": "#1f77b4", "staging": "#9467bd", "development": "
                  "retired": "#c7c7c7", "draft": "#e0e0e0"}
 
 
+_BADGE_COLOR = {"high": "red", "medium": "orange", "low": "green", "production": "blue", "staging": "violet",
+                "challenger": "violet", "development": "gray", "registered": "gray", "retired": "gray",
+                "archived": "gray", "draft": "gray"}
+
+
 def risk(tier: str) -> str:
-    return RISK.get(tier, tier)
+    """Plain text for tables."""
+    return f"{tier} risk"
 
 
 def model_status(status: str) -> str:
-    return MODEL_STATUS.get(status, status)
+    return status
 
 
 def version_status(status: str) -> str:
-    return VERSION_STATUS.get(status, status)
+    return status
+
+
+def md(label: str, key: str | None = None) -> str:
+    """A coloured markdown badge; `label` must not come from user input unescaped."""
+    color = _BADGE_COLOR.get(key or label, "gray")
+    return f":{color}-badge[{label}]"

@@ -67,6 +67,6 @@ if p2.button("Next ▶", key="inv_next", disabled=result.page >= result.pages):
     st.rerun()
 choice = p4.selectbox("Open a model", [m.name for m in result.items], key="inv_open_choice",
                       index=selected[0] if selected else 0)
-if selected or p4.button("Open", key="inv_open"):
+if selected or p4.button("Open model", key="inv_open"):
     st.session_state["model_name"] = result.items[selected[0]].name if selected else choice
     st.switch_page("pages/model.py")

@@ -33,7 +33,7 @@ except CoreError as e:
     st.stop()
 
 st.title(model.name)
-st.markdown(f"{badges.risk(model.risk_tier)} risk · owner **{model.owner}**"
+st.markdown(f"{badges.md(model.risk_tier + ' risk', model.risk_tier)} · owner **{model.owner}**"
             + (f" · {model.business_unit}" if model.business_unit else "")
             + (f" · tags: {', '.join(model.tags)}" if model.tags else ""))
 if model.description:

@@ -19,4 +19,4 @@ def test_dashboard_lists_demo_models(demo_store, page):
         page.get_by_role("button", name="Open model", exact=True).click()
         page.get_by_role("heading", name="credit-default").wait_for()
         page.get_by_text("Probability that a credit-card client defaults").wait_for()
-        assert page.locator("td", has_text="HistGradientBoostingClassifier").count() >= 1
+        page.locator("td", has_text="HistGradientBoostingClassifier").first.wait_for(state="attached")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import tempfile
 import zipfile
@@ -47,10 +48,49 @@ def _trusted_load(data: bytes, what: str) -> Any:
     return sio.loads(data, trusted=sio.get_untrusted_types(data=data))
 
 
+def _deterministic_zip(data: bytes) -> bytes:
+    """Rewrite skops' zip deterministically, so the same model always has the same SHA-256.
+
+    skops names array files after Python object ids and stamps the current
+    time; we rename each file after its content hash and fix the timestamps.
+    """
+    entries: dict[str, bytes] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        schema = src.read("schema.json").decode()
+        for info in src.infolist():
+            if info.filename == "schema.json":
+                continue
+            body = src.read(info.filename)
+            suffix = Path(info.filename).suffix
+            new = f"{sha256_bytes(body)[:32]}{suffix}"
+            schema = schema.replace(f'"{info.filename}"', f'"{new}"')
+            entries[new] = body
+    ids: dict[int, int] = {}
+
+    def renumber(node: Any) -> Any:
+        # "__id__" values are Python object ids used to restore shared references;
+        # numbering them by first appearance keeps the sharing and drops the randomness.
+        if isinstance(node, dict):
+            return {k: (ids.setdefault(v, len(ids) + 1) if k == "__id__" else renumber(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [renumber(v) for v in node]
+        return node
+
+    entries["schema.json"] = json.dumps(renumber(json.loads(schema)), indent=2).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, entries[name])
+    return out.getvalue()
+
+
 def serialise(estimator: Any) -> bytes:
     """The skops bytes of `estimator`, refused if they would need untrusted types to load."""
     try:
-        data = sio.dumps(estimator)
+        data = _deterministic_zip(sio.dumps(estimator))
     except Exception as e:  # skops raises many types for objects it cannot persist
         raise InvalidInput(f"The model cannot be stored safely with skops: {e}") from e
     _trusted_load(data, "The model")

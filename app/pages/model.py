@@ -76,8 +76,8 @@ with tab_card:
     st.progress(done, text=f"Model card {done:.0%} complete")
     labels = {f: f.replace("_", " ").capitalize() for f in registry.CARD_FIELDS}
     if allowed(me, "register-model"):
-        with st.form("model_card_form"):
-            values = {f: st.text_area(labels[f], model.card.get(f, ""), key=f"card_{f}") for f in registry.CARD_FIELDS}
+        with st.form(f"model_card_form_{model.name}"):
+            values = {f: st.text_area(labels[f], model.card.get(f, ""), key=f"card_{model.name}_{f}") for f in registry.CARD_FIELDS}
             if st.form_submit_button("Save model card"):
                 try:
                     registry.update_model(store, me, model.name, **values)

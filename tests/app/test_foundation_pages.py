@@ -1,0 +1,80 @@
+"""Overview, Inventory and Model pages under AppTest, on the demo store and on an empty one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import registry
+
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
+
+
+def open_app(home: Path, monkeypatch, who: str | None = "ada@modelgov.demo", page: str | None = None) -> AppTest:
+    monkeypatch.setenv("MODELGOV_HOME", str(home))
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    if who:
+        at.session_state["demo_user"] = who
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(str(m.value) for m in [*at.markdown, *at.info, *at.caption, *at.title, *at.error, *at.warning])
+
+
+def test_overview_shows_the_portfolio_and_what_needs_attention(demo_store, monkeypatch):
+    at = open_app(demo_store.home, monkeypatch)
+    assert at.title[0].value == "Overview"
+    assert any(m.label == "Models" and m.value == "5" for m in at.metric)
+    assert "churn-early-warning" in texts(at)  # has no version yet: needs attention
+    assert "Demo mode" in texts(at)
+
+
+@pytest.mark.parametrize("who", ["vera@modelgov.demo", "rita@modelgov.demo", "ada@modelgov.demo"])
+def test_inventory_filters_and_opens_a_model(demo_store, monkeypatch, who):
+    at = open_app(demo_store.home, monkeypatch, who, "pages/inventory.py")
+    assert "5 model(s)" in texts(at)
+    at.selectbox(key="inv_tier").select("high").run()
+    assert "2 model(s)" in texts(at)
+    at.text_input(key="inv_search").input("credit").run()
+    assert "1 model(s)" in texts(at)
+    at.text_input(key="inv_search").input("no such thing").run()
+    assert "No model matches these filters" in texts(at)
+    at.text_input(key="inv_search").input("").run()
+    at.selectbox(key="inv_open_choice").select("credit-default").run()
+    at.button(key="inv_open").click().run()
+    assert not at.exception
+    assert at.title[0].value == "credit-default"
+
+
+def test_model_page_shows_versions_card_and_history(demo_store, monkeypatch):
+    at = open_app(demo_store.home, monkeypatch, "vera@modelgov.demo", "pages/model.py")
+    at.selectbox(key="model_pick").select("credit-default").run()
+    assert at.title[0].value == "credit-default"
+    assert len(at.dataframe) >= 2
+    # A viewer reads the card but gets no form to change it.
+    assert "Save model card" not in [b.label for b in at.button]
+    assert "Rank credit-card clients" in texts(at)
+
+
+def test_a_data_scientist_edits_the_model_card_through_core(demo_store, monkeypatch):
+    at = open_app(demo_store.home, monkeypatch, "grace@modelgov.demo", "pages/model.py")
+    at.selectbox(key="model_pick").select("churn-early-warning").run()
+    assert "has no version yet" in texts(at)
+    at.text_area(key="card_churn-early-warning_intended_use").input("Warn account managers early.")
+    submit = next(b for b in at.button if b.label == "Save model card")
+    submit.click().run()
+    assert not at.exception
+    assert registry.get_model(demo_store, "churn-early-warning").card["intended_use"] == "Warn account managers early."
+
+
+def test_empty_store_says_what_to_do_next(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "empty", monkeypatch, who=None)
+    assert "modelgov demo" in texts(at) or "modelgov init" in " ".join(str(i.value) for i in at.sidebar.info)

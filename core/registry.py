@@ -323,14 +323,19 @@ def create_model(store, actor: Identity, name: str, *, owner: str | None = None,
     """
     validate_name(name)
     validate_tier(risk_tier)
-    unknown = set(card) - set(CARD_FIELDS)
-    if unknown:
-        raise InvalidInput(f"Unknown model-card field(s) {', '.join(sorted(unknown))}; use {', '.join(CARD_FIELDS)}.")
+    _check_card_fields(card)
     with store.transaction() as con:
         require(actor, "register-model", "model", name)
         _insert_model(con, actor, name, owner or actor.email, risk_tier, description, business_unit,
                       use_case, tags or [], card)
         return get_model_tx(con, name)
+
+
+def _check_card_fields(card: dict[str, Any]) -> None:
+    # Card keys become column names in SQL, so only the known fields may pass.
+    unknown = set(card) - set(CARD_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown model-card field(s) {', '.join(sorted(unknown))}; use {', '.join(CARD_FIELDS)}.")
 
 
 def _insert_model(con, actor: Identity, name: str, owner: str, risk_tier: str, description: str,
@@ -516,6 +521,7 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
     validate_name(name)
     if risk_tier is not None:
         validate_tier(risk_tier)
+    _check_card_fields(card)
     with store.transaction():  # fail fast (and audited) before the heavy work
         require(actor, "register-model", "model", name)
     source = "the estimator"

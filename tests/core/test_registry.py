@@ -110,6 +110,8 @@ def _bad_cases(tmp_path):
                            "outside scikit-learn and numpy"),
         "bad tier": (dict(model=fitted, train=df, target="y", risk_tier="extreme"), InvalidInput, "Risk tier 'extreme'"),
         "viewer": (dict(model=fitted, train=df, target="y", who="viewer"), Forbidden, "may not register model"),
+        "unknown card field": (dict(model=fitted, train=df, target="y", **{"owner_phone": "x"}), InvalidInput,
+                               "Unknown model-card field"),
         "test lacks target": (dict(model=fitted, train=df, target="y", test_data=df.drop(columns="y")), InvalidInput,
                               "Target column 'y' is not in the test data"),
     }
@@ -117,7 +119,7 @@ def _bad_cases(tmp_path):
 
 @pytest.mark.parametrize("case", ["bad name", "missing target", "not a model file", "missing model file",
                                   "cannot score columns", "unfitted", "multiclass", "untrusted type", "bad tier",
-                                  "viewer", "test lacks target"])
+                                  "viewer", "unknown card field", "test lacks target"])
 def test_bad_input_is_one_sentence_and_nothing_is_half_written(store, people, tmp_path, case):
     kwargs, error, message = _bad_cases(tmp_path)[case]
     before, files_before = _state(store), _files(store)

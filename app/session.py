@@ -140,7 +140,7 @@ def _signed_in_identity() -> Identity | None:
         if me.name:
             st.caption(me.email)
         if me.roles:
-            st.caption("Roles: " + ", ".join(f"{ROLE_LABELS[r]} ({signed.source_of(r)})" for r in sorted(me.roles)))
+            st.caption("Roles: " + "; ".join(f"{ROLE_LABELS[r]} · {signed.source_of(r)}" for r in sorted(me.roles)))
         else:
             st.caption("Roles: none")
     _sign_out_button()

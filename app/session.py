@@ -230,13 +230,35 @@ def guard(permission: str) -> Identity:
     """The current person, or a refusal and a stop when they lack `permission`.
 
     `main.py` already refuses a forbidden page before running it; this second
-    check covers a page script run directly (Streamlit runs `app/pages/x.py`
-    itself for the very first request of a fresh server, and in AppTest).
+    check covers a page script run without `main.py`: because `app/pages/`
+    exists, Streamlit runs `app/pages/x.py` by itself for a deep link before
+    any run has called `st.navigation` (the first request to a fresh server,
+    and every `AppTest.switch_page`). Then the sign-in, banner and gates are
+    drawn here, so such a run behaves like one through `main.py`.
     """
     from core.identity import allowed
 
+    if _running_without_main():
+        sidebar_identity()
+        page = gate()
+        if page is not None:
+            page()
+            st.stop()
     me = current()
     if not allowed(me, permission):
         st.error(refusal_message(permission), icon=":material/block:")
         st.stop()
     return me
+
+
+def _running_without_main() -> bool:
+    """Whether this run executes a page file directly (Streamlit's pages-directory mode).
+
+    `st.navigation` switches that mode off for the whole process, so once
+    `main.py` has run in this process it is False, and then `main.py` ran first.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without it has no pages-directory mode
+        return False
+    return bool(PagesManager.uses_pages_directory)

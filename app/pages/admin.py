@@ -16,11 +16,17 @@ people_tab, access_tab, matrix_tab, history_tab = st.tabs(
     ["People and roles", "Sign-in", "Permission matrix", "History"])
 
 
-def _refresh() -> None:
+def _done(message: str) -> None:
+    """Show `message` after a rerun, so the table above already includes the change."""
     session._known_people.clear()
+    st.session_state["admin_flash"] = message
+    st.rerun()
 
 
 with people_tab:
+    flash = st.session_state.pop("admin_flash", None)
+    if flash:
+        st.success(flash)
     try:
         people = users.list_users(store)
     except CoreError as e:
@@ -48,11 +54,8 @@ with people_tab:
                 except CoreError as e:
                     st.error(str(e))
                 else:
-                    _refresh()
-                    if changed:
-                        st.success(f"{email.strip().lower()} now holds the role {ROLE_LABELS[role]}.")
-                    else:
-                        st.info(f"{email.strip().lower()} already held the role {ROLE_LABELS[role]}.")
+                    held_before = "now holds" if changed else "already held"
+                    _done(f"{email.strip().lower()} {held_before} the role {ROLE_LABELS[role]}.")
     with revoke_col:
         st.subheader("Revoke a role")
         if not people:
@@ -69,9 +72,7 @@ with people_tab:
                 except CoreError as e:
                     st.error(str(e))
                 else:
-                    _refresh()
-                    st.success(f"{who} no longer holds the role {ROLE_LABELS[role]}.")
-                    st.rerun()
+                    _done(f"{who} no longer holds the role {ROLE_LABELS[role]}.")
 
 with access_tab:
     mode = session.auth_mode()

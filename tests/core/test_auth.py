@@ -126,3 +126,21 @@ def test_require_auth_setting(value, expected):
 def test_every_role_name_is_recognised_as_a_group():
     for role in ROLES:
         assert auth.roles_from_claims({"groups": [role.upper()]}) == {role}
+
+
+def test_the_secrets_example_configures_a_provider_and_a_valid_mapping():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    example = tomllib.loads((root / ".streamlit" / "secrets.toml.example").read_text())
+    assert auth.providers(example["auth"]) == ["default"]
+    assert example["auth"]["redirect_uri"].endswith("/oauth2callback")
+    settings = auth.settings_from(example["modelgov"], env={})
+    assert settings.roles_claim == "groups"
+    assert auth.roles_from_claims({"groups": ["Model Risk Management", "ML Engineering"]}, settings) == {
+        "risk_officer", "data_scientist"}
+    doc = (root / "docs" / "authentication.md").read_text()
+    for key in ("server_metadata_url", "client_id", "client_secret", "redirect_uri", "cookie_secret",
+                "roles_claim", "group_roles", "MODELGOV_REQUIRE_AUTH", "MODELGOV_ROLES_CLAIM"):
+        assert key in doc, key

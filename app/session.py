@@ -151,7 +151,8 @@ def _sign_out_button() -> None:
     if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
         for key in ("identity", STATE_KEY, "auth_problem"):
             st.session_state.pop(key, None)
-        st.logout()
+        st.logout()  # redirects the browser to the provider's sign-out, then back here
+        st.stop()
 
 
 def current() -> Identity | None:

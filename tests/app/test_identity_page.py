@@ -223,3 +223,20 @@ def test_admin_page_turns_auto_viewer_on(app, store, people):
     at.toggle(key="admin_auto_viewer").set_value(True).run()
     assert not at.exception
     assert auth.auto_viewer(store)
+
+
+def test_signing_out_leaves_only_the_sign_in_page_whatever_the_url(app, menus):
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": True, "email": "rita@example.com", "name": "Rita", "groups": []}
+    app.run()
+    assert "Signed in as" in _texts(app) and "Overview" in menus[-1]["visible"]
+    # AppTest runs a page file directly once a page is chosen; stay on one so widget ids stay stable.
+    app.switch_page("pages/inventory.py").run()
+    assert [t.value for t in app.title][-1] == "Inventory" and "Signed in as" in _texts(app)
+    app.sidebar.button(key="sign_out").click().run()  # st.logout(): the browser is sent to the provider
+    assert not app.exception
+    assert app.user == {"is_logged_in": False}
+    app.run()  # and comes back
+    assert not app.exception
+    assert [b.label for b in app.button] == ["Sign in"] and "Signed in as" not in _texts(app)
+    assert "Inventory" not in [t.value for t in app.title]

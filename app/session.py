@@ -135,6 +135,12 @@ def _signed_in_identity() -> Identity | None:
         return None
     me = signed.identity
     st.session_state[STATE_KEY] = "signed_in" if me.roles else "no_role"
+    if st.session_state.get("sign_in_recorded") != me.email:
+        try:
+            auth.record_sign_in(store(), signed)
+            st.session_state["sign_in_recorded"] = me.email
+        except CoreError as e:  # the store is busy: try again on the next run
+            st.sidebar.caption(f"Sign-in not yet recorded: {e}")
     with st.sidebar:
         st.markdown(f"**Signed in as** {me.name or me.email}")
         if me.name:
@@ -149,7 +155,7 @@ def _signed_in_identity() -> Identity | None:
 
 def _sign_out_button() -> None:
     if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
-        for key in ("identity", STATE_KEY, "auth_problem"):
+        for key in ("identity", STATE_KEY, "auth_problem", "sign_in_recorded"):
             st.session_state.pop(key, None)
         st.logout()  # redirects the browser to the provider's sign-out, then back here
         st.stop()

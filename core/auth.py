@@ -198,3 +198,46 @@ def providers(auth_section: Mapping[str, Any] | None) -> list[str]:
         if isinstance(value, Mapping) and all(value.get(k) for k in PROVIDER_KEYS):
             found.append(str(name))
     return found
+
+
+def record_sign_in(store, signed: SignedIn) -> None:
+    """Record `user.sign_in` with the roles the provider gave and those granted in the store.
+
+    Signing in needs no permission (a person without a role may sign in and
+    see that they have none); the event lets an administrator see who came in
+    with which provider roles, which the store's grants alone do not show.
+    """
+    me = signed.identity
+    with store.transaction() as con:
+        record(con, me, AuditEvent("user.sign_in", "user", me.email, {
+            "from_provider": sorted(signed.from_claims), "granted": sorted(signed.from_grants),
+            "auto_viewer": signed.auto_viewer, "roles": sorted(me.roles)}))
+
+
+@dataclass(frozen=True)
+class SignInSummary:
+    email: str
+    last_sign_in: Any
+    sign_ins: int
+    roles: list[str]
+    from_provider: list[str]
+
+
+def recent_sign_ins(store, actor: Identity, limit: int = 500) -> list[SignInSummary]:
+    """Everyone who signed in, newest first, with the roles they had at their last sign-in.
+
+    Needs `manage-users`; a refusal is audited. Raises Forbidden.
+    """
+    import json
+
+    with store.transaction() as con:
+        require(actor, "manage-users", "user", "*")
+        rows = con.execute(
+            "SELECT entity_id, max(ts), count(*), arg_max(CAST(payload AS VARCHAR), seq) FROM audit_log "
+            "WHERE action = 'user.sign_in' AND outcome = 'ok' GROUP BY entity_id ORDER BY max(ts) DESC LIMIT ?",
+            [int(limit)]).fetchall()
+    out = []
+    for email, ts, n, payload in rows:
+        data = json.loads(payload)
+        out.append(SignInSummary(email, ts, n, list(data.get("roles", [])), list(data.get("from_provider", []))))
+    return out

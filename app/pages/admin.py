@@ -41,6 +41,18 @@ with people_tab:
                    "are added when they sign in and are not listed here.")
     else:
         st.info("Nobody holds a granted role yet. Grant the first one below.")
+    try:
+        seen = auth.recent_sign_ins(store, me)
+    except CoreError as e:
+        st.error(str(e))
+        seen = []
+    if seen:
+        with st.expander(f"Signed in so far: {len(seen)} person(s), with the roles of their last sign-in",
+                         key="admin_seen_expander"):
+            st.dataframe([{"Person": s.email, "Last sign-in (UTC)": s.last_sign_in, "Sign-ins": s.sign_ins,
+                           "Roles": ", ".join(s.roles) or "none",
+                           "From the identity provider": ", ".join(s.from_provider)} for s in seen],
+                         hide_index=True, key="admin_seen", width="stretch")
 
     grant_col, revoke_col = st.columns(2)
     with grant_col:

@@ -179,8 +179,12 @@ def _admin_page(app, people):
     return app
 
 
-def test_admin_page_lists_people_and_shows_the_matrix(app, people):
+def test_admin_page_lists_people_and_shows_the_matrix(app, store, people):
+    auth.record_sign_in(store, auth.identity_from_claims(store, {"email": "idp@example.com",
+                                                                 "groups": ["viewer"]}))
     at = _admin_page(app, people)
+    seen = _tab(at, "People and roles").expander[0].dataframe[0].value
+    assert list(seen["Person"]) == ["idp@example.com"] and list(seen["From the identity provider"]) == ["viewer"]
     assert [t.value for t in at.title] == ["Administration"]
     people_table = _tab(at, "People and roles").dataframe[0].value
     assert set(people_table["Person"]) == {e.email for k, e in people.items() if k != "nobody"}
@@ -240,3 +244,12 @@ def test_signing_out_leaves_only_the_sign_in_page_whatever_the_url(app, menus):
     assert not app.exception
     assert [b.label for b in app.button] == ["Sign in"] and "Signed in as" not in _texts(app)
     assert "Inventory" not in [t.value for t in app.title]
+
+
+def test_a_session_records_one_sign_in(app, store, people):
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": True, "email": "vera@example.com", "groups": ["risk_officer"]}
+    app.run()
+    app.run()
+    seen = auth.recent_sign_ins(store, people["admin"])
+    assert [(s.email, s.sign_ins, s.roles) for s in seen] == [("vera@example.com", 1, ["risk_officer", "viewer"])]

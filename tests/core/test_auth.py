@@ -144,3 +144,27 @@ def test_the_secrets_example_configures_a_provider_and_a_valid_mapping():
     for key in ("server_metadata_url", "client_id", "client_secret", "redirect_uri", "cookie_secret",
                 "roles_claim", "group_roles", "MODELGOV_REQUIRE_AUTH", "MODELGOV_ROLES_CLAIM"):
         assert key in doc, key
+
+
+def test_sign_ins_are_recorded_and_summarised_for_admins_only(store, people):
+    claims = {"email": "rita@example.com", "groups": ["data_scientist", "finance"]}
+    auth.record_sign_in(store, auth.identity_from_claims(store, claims))
+    auth.record_sign_in(store, auth.identity_from_claims(store, {"email": "new@example.com"}))
+    auth.record_sign_in(store, auth.identity_from_claims(store, claims))
+    seen = {s.email: s for s in auth.recent_sign_ins(store, people["admin"])}
+    assert set(seen) == {"rita@example.com", "new@example.com"}
+    assert seen["rita@example.com"].sign_ins == 2
+    assert seen["rita@example.com"].roles == ["data_scientist", "risk_officer"]
+    assert seen["rita@example.com"].from_provider == ["data_scientist"]
+    assert seen["new@example.com"].roles == [] and seen["new@example.com"].sign_ins == 1
+    with pytest.raises(Forbidden):
+        auth.recent_sign_ins(store, people["ro"])
+    with store.read() as con:
+        from core.audit import verify_chain
+        assert verify_chain(con).ok
+
+
+def test_core_auth_does_not_import_streamlit():
+    import inspect
+
+    assert "streamlit" not in inspect.getsource(auth)

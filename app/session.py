@@ -240,17 +240,22 @@ def guard(permission: str) -> Identity:
     check covers a page script run without `main.py`: because `app/pages/`
     exists, Streamlit runs `app/pages/x.py` by itself for a deep link before
     any run has called `st.navigation` (the first request to a fresh server,
-    and every `AppTest.switch_page`). Then the sign-in, banner and gates are
-    drawn here, so such a run behaves like one through `main.py`.
+    and every `AppTest.switch_page`). Then the sign-in, banner, gates and the
+    person's menu are drawn here, so such a run looks like one through `main.py`.
     """
     from core.identity import allowed
 
     if _running_without_main():
-        sidebar_identity()
+        from app import navigation
+
+        me = sidebar_identity()
         page = gate()
+        # Replace Streamlit's menu of every file in app/pages/ with this person's menu.
         if page is not None:
+            _replace_menu(navigation.gate_pages(page), position="hidden")
             page()
             st.stop()
+        _replace_menu(navigation.pages_for(me))
     me = current()
     if not allowed(me, permission):
         st.error(refusal_message(permission), icon=":material/block:")
@@ -269,3 +274,20 @@ def _running_without_main() -> bool:
     except ImportError:  # a Streamlit without it has no pages-directory mode
         return False
     return bool(PagesManager.uses_pages_directory)
+
+
+def _replace_menu(pages, **kwargs) -> None:
+    """st.navigation from inside a page file run directly, leaving Streamlit's mode as it was.
+
+    st.navigation switches pages-directory mode off for the process; an
+    `st.rerun()` later in this same run would then go through `main.py` and
+    give the page's widgets other ids than the next run's (AppTest resets the
+    mode on every run), losing their values. So the mode is put back.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    before = PagesManager.uses_pages_directory
+    try:
+        st.navigation(pages, **kwargs)
+    finally:
+        PagesManager.uses_pages_directory = before

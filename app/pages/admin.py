@@ -123,7 +123,7 @@ with matrix_tab:
     frame = pd.DataFrame([{"Action": r["action"], "What it allows": r["description"],
                            **{ROLE_LABELS[role].split(" (")[0]: ("✓" if r[role] else "") for role in ROLES}}
                           for r in rows])
-    st.dataframe(frame, hide_index=True, key="admin_matrix", width="stretch")
+    st.dataframe(frame, hide_index=True, key="admin_matrix", width="stretch", height=35 * (len(frame) + 1) + 3)
     st.caption("The core enforces this matrix on every action, whatever the pages show; refusals are audited.")
 
 with history_tab:

@@ -85,6 +85,12 @@ def test_risk_officer_and_viewer_sign_in_see_their_pages_and_sign_out(store, pro
     # The provider's pages load a stylesheet from a CDN; nothing here may reach the internet.
     page.route("**/cdn.jsdelivr.net/**", lambda route: route.abort())
     with serve_app(store.home, {"MODELGOV_REQUIRE_AUTH": "1"}, secrets=_secrets(provider)) as url:
+        # The very first request to a fresh server, a deep link: Streamlit runs app/pages/admin.py by
+        # itself then (pages-directory mode); it must still show only the sign-in page, no menu.
+        page.goto(url + "/admin")
+        page.get_by_role("button", name="Sign in").wait_for()
+        assert page.locator("[data-testid='stSidebarNavLink']").count() == 0
+        assert page.get_by_text("Grant a role").count() == 0
         page.goto(url)
         page.get_by_role("button", name="Sign in").wait_for()
         assert page.get_by_text("Demo mode").count() == 0

@@ -11,7 +11,7 @@ import streamlit as st  # noqa: E402
 
 from app import navigation, session  # noqa: E402
 
-st.set_page_config(page_title="ModelGov", page_icon=":material/verified_user:", layout="wide")
+session.configure_page()
 me = session.sidebar_identity()
 gate = session.gate()
 if gate is not None:

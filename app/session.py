@@ -30,6 +30,10 @@ def store() -> Store:
     return Store()
 
 
+def configure_page() -> None:
+    st.set_page_config(page_title="ModelGov", page_icon=":material/verified_user:", layout="wide")
+
+
 # -- configuration -----------------------------------------------------------------------
 
 def _secrets_section(name: str) -> Mapping[str, Any] | None:
@@ -248,6 +252,7 @@ def guard(permission: str) -> Identity:
     if _running_without_main():
         from app import navigation
 
+        configure_page()
         me = sidebar_identity()
         page = gate()
         # Replace Streamlit's menu of every file in app/pages/ with this person's menu.

@@ -36,10 +36,6 @@ def specs_for(me: Identity | None) -> list[PageSpec]:
     return [p for p in PAGES if allowed(me, p.permission)]
 
 
-def spec_for_url(url_path: str) -> PageSpec | None:
-    return next((p for p in PAGES if p.url_path == url_path), None)
-
-
 def _page(spec: PageSpec, *, default: bool = False, hidden: bool = False) -> st.Page:
     page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=default,
                    visibility="hidden" if hidden else "visible")

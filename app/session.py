@@ -210,6 +210,12 @@ def _admins() -> list[str]:
 
 def no_role_page() -> None:
     me = current()
+    if st.session_state.get(STATE_KEY) == "demo":
+        st.title("Nobody to act as")
+        st.info("Demo mode acts as one of the store's people, and nobody holds a role in this store yet. "
+                "Run `modelgov demo` for the demo store, or `modelgov init --admin EMAIL` to start your own.",
+                icon=":material/info:")
+        return
     st.title("No access yet")
     who = f"You are signed in as {me.email}, but" if me else "You are signed in, but"
     st.info(f"{who} you hold no role in ModelGov, so there is nothing you may see yet.",

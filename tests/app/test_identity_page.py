@@ -253,3 +253,12 @@ def test_a_session_records_one_sign_in(app, store, people):
     app.run()
     seen = auth.recent_sign_ins(store, people["admin"])
     assert [(s.email, s.sign_ins, s.roles) for s in seen] == [("vera@example.com", 1, ["risk_officer", "viewer"])]
+
+
+def test_demo_mode_on_a_store_without_people_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELGOV_HOME", str(tmp_path / "empty"))
+    monkeypatch.delenv("MODELGOV_REQUIRE_AUTH", raising=False)
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Nobody to act as"]
+    assert "modelgov init --admin EMAIL" in at.info[0].value and "Demo mode" in _texts(at)

@@ -1,4 +1,4 @@
-"""ModelGov dashboard: one entry script; navigation follows the signed-in role."""
+"""ModelGov dashboard: one entry script; sign-in, then navigation follows the person's roles."""
 
 import sys
 from pathlib import Path
@@ -11,7 +11,13 @@ import streamlit as st  # noqa: E402
 
 from app import navigation, session  # noqa: E402
 
-st.set_page_config(page_title="ModelGov", page_icon=":material/verified_user:", layout="wide")
+session.configure_page()
 me = session.sidebar_identity()
-page = st.navigation(navigation.pages_for(me))
-page.run()
+gate = session.gate()
+if gate is not None:
+    # Signed out, refused, or no role: this page and nothing else, whatever the URL.
+    st.navigation(navigation.gate_pages(gate), position="hidden")
+    gate()
+else:
+    page = st.navigation(navigation.pages_for(me))
+    navigation.run_page(me, page)

@@ -28,6 +28,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "view", default=True),
     PageSpec("pages/inventory.py", "Inventory", ":material/inventory_2:", "view"),
     PageSpec("pages/model.py", "Model", ":material/model_training:", "view"),
+    PageSpec("pages/admin.py", "Admin", ":material/admin_panel_settings:", "manage-users", "Administration"),
 ]
 
 
@@ -35,19 +36,48 @@ def specs_for(me: Identity | None) -> list[PageSpec]:
     return [p for p in PAGES if allowed(me, p.permission)]
 
 
+def _page(spec: PageSpec, *, default: bool = False, hidden: bool = False) -> st.Page:
+    page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=default,
+                   visibility="hidden" if hidden else "visible")
+    page.modelgov_spec = spec  # st.navigation returns this very object; run_page reads the spec back
+    return page
+
+
 def pages_for(me: Identity | None) -> dict[str, list[st.Page]] | list[st.Page]:
-    """st.Page objects grouped by section, only those `me` may open."""
+    """st.Page objects grouped by section: the pages `me` may open, then the others hidden.
+
+    The hidden ones keep their URL, so opening one by link resolves to it and
+    `main.py` shows a refusal instead of running it (see `run_page`).
+    """
     from app import session
 
     specs = specs_for(me)
+    forbidden = [p for p in PAGES if p not in specs]
     if not specs:
-        return [st.Page(session.no_role_page, title="No access", icon=":material/block:", default=True)]
+        return [st.Page(session.no_role_page, title="No access", icon=":material/block:", default=True)] + [
+            _page(p, hidden=True) for p in forbidden]
+    default = next((p for p in specs if p.default), specs[0])
     groups: dict[str, list[st.Page]] = {}
     for spec in specs:
-        groups.setdefault(spec.section, []).append(
-            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=spec.default))
-    if not any(p.default for p in specs):
-        first = next(iter(groups.values()))
-        spec0 = specs[0]
-        first[0] = st.Page(spec0.path, title=spec0.title, icon=spec0.icon, url_path=spec0.url_path, default=True)
+        groups.setdefault(spec.section, []).append(_page(spec, default=spec is default))
+    # A section holding only hidden pages could still show its header, so they join the first one.
+    first = next(iter(groups))
+    groups[first] += [_page(p, hidden=True) for p in forbidden]
     return groups
+
+
+def gate_pages(gate) -> list[st.Page]:
+    """When no page may run (signed out, refused, no role): the gate page, and every page's URL hidden."""
+    return [st.Page(gate, title="ModelGov", icon=":material/verified_user:", url_path="welcome", default=True)] + [
+        _page(p, hidden=True) for p in PAGES]
+
+
+def run_page(me: Identity | None, page: st.Page) -> None:
+    """Run the page `st.navigation` resolved, or show a refusal when `me` may not open it."""
+    from app import session
+
+    spec = getattr(page, "modelgov_spec", None)
+    if spec is not None and not allowed(me, spec.permission):
+        session.refusal(spec.title, spec.permission)
+        return
+    page.run()

@@ -1,22 +1,69 @@
 """The store and the current person for a page run.
 
-With no identity provider configured the app runs in demo mode: a picker in
-the sidebar chooses one of the store's people, and a banner says so.
+Three ways a run can go, decided by `auth_mode()`:
+
+- "oidc": an `[auth]` section in `.streamlit/secrets.toml` configures an OpenID
+  Connect provider; people sign in with `st.login` and their roles come from
+  the ID token's roles claim plus the grants in the store (`core.auth`);
+- "demo": no provider is configured; a picker in the sidebar chooses one of the
+  store's people and a banner says so on every page;
+- "refused": `MODELGOV_REQUIRE_AUTH=1` but no provider is configured; the app
+  shows only a sentence saying what to configure.
 """
 
 from __future__ import annotations
 
+from typing import Any, Callable, Mapping
+
 import streamlit as st
 
+from core import auth
 from core.errors import CoreError
 from core.identity import ROLE_LABELS, Identity, identity_for
 from core.store import Store
 
 DEMO_KEY = "demo_user"
+STATE_KEY = "auth_state"  # "demo" | "signed_in" | "signed_out" | "no_role" | "refused" | "problem"
 
 
 def store() -> Store:
     return Store()
+
+
+def configure_page() -> None:
+    st.set_page_config(page_title="ModelGov", page_icon=":material/verified_user:", layout="wide")
+
+
+# -- configuration -----------------------------------------------------------------------
+
+def _secrets_section(name: str) -> Mapping[str, Any] | None:
+    try:
+        value = st.secrets.get(name)
+    except Exception:  # no secrets.toml at all, or an unreadable one: nothing configured
+        return None
+    if value is None:
+        return None
+    return value.to_dict() if hasattr(value, "to_dict") else dict(value)
+
+
+def provider_names() -> list[str]:
+    return auth.providers(_secrets_section("auth"))
+
+
+def auth_mode() -> str:
+    if provider_names():
+        return "oidc"
+    return "refused" if auth.require_auth() else "demo"
+
+
+def auth_settings() -> auth.AuthSettings:
+    return auth.settings_from(_secrets_section("modelgov"))
+
+
+# -- who is acting -----------------------------------------------------------------------
+
+def _short(role: str) -> str:
+    return ROLE_LABELS[role].split(" (")[0]
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -28,7 +75,23 @@ def _known_people(db_path: str) -> list[tuple[str, list[str]]]:
 
 
 def sidebar_identity() -> Identity | None:
-    """The acting person (demo picker), with the banner and sidebar summary."""
+    """The acting person (signed in, or picked in demo mode), with the sidebar summary.
+
+    Sets `st.session_state[STATE_KEY]`; `gate()` then says whether any page may run.
+    """
+    st.session_state.pop("identity", None)
+    mode = auth_mode()
+    if mode == "refused":
+        st.session_state[STATE_KEY] = "refused"
+        return None
+    me = _demo_identity() if mode == "demo" else _signed_in_identity()
+    if me is not None:
+        st.session_state["identity"] = me
+    return me
+
+
+def _demo_identity() -> Identity | None:
+    st.session_state[STATE_KEY] = "demo"
     s = store()
     st.warning("**Demo mode**: no identity provider is configured, so you pick who you are. "
                "Do not use demo mode in production.", icon=":material/theater_comedy:")
@@ -42,7 +105,7 @@ def sidebar_identity() -> Identity | None:
                         "or `modelgov init --admin EMAIL` to start your own.")
         return None
     emails = [e for e, _ in people]
-    labels = {e: f"{e} · {', '.join(ROLE_LABELS[r].split(' (')[0] for r in roles)}" for e, roles in people}
+    labels = {e: f"{e} · {', '.join(_short(r) for r in roles)}" for e, roles in people}
     if st.session_state.get(DEMO_KEY) not in emails:
         st.session_state[DEMO_KEY] = emails[0]
     email = st.sidebar.selectbox("Acting as (demo)", emails, key=DEMO_KEY, format_func=labels.get)
@@ -52,26 +115,190 @@ def sidebar_identity() -> Identity | None:
         st.sidebar.error(str(e))
         return None
     st.sidebar.caption("Roles: " + (", ".join(ROLE_LABELS[r] for r in sorted(me.roles)) or "none"))
-    st.session_state["identity"] = me
     return me
+
+
+def _user_claims() -> dict[str, Any]:
+    try:
+        return dict(st.user.to_dict())
+    except Exception:  # st.user outside a session: nobody is signed in
+        return {}
+
+
+def _signed_in_identity() -> Identity | None:
+    claims = _user_claims()
+    if not claims.get("is_logged_in"):
+        st.session_state[STATE_KEY] = "signed_out"
+        return None
+    try:
+        signed = auth.identity_from_claims(store(), claims, auth_settings())
+    except CoreError as e:
+        st.session_state[STATE_KEY] = "problem"
+        st.session_state["auth_problem"] = str(e)
+        _sign_out_button()
+        return None
+    me = signed.identity
+    st.session_state[STATE_KEY] = "signed_in" if me.roles else "no_role"
+    if st.session_state.get("sign_in_recorded") != me.email:
+        try:
+            auth.record_sign_in(store(), signed)
+            st.session_state["sign_in_recorded"] = me.email
+        except CoreError as e:  # the store is busy: try again on the next run
+            st.sidebar.caption(f"Sign-in not yet recorded: {e}")
+    with st.sidebar:
+        st.markdown(f"**Signed in as** {me.name or me.email}")
+        if me.name:
+            st.caption(me.email)
+        if me.roles:
+            st.caption("Roles: " + "; ".join(f"{ROLE_LABELS[r]} · {signed.source_of(r)}" for r in sorted(me.roles)))
+        else:
+            st.caption("Roles: none")
+    _sign_out_button()
+    return me
+
+
+def _sign_out_button() -> None:
+    if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
+        for key in ("identity", STATE_KEY, "auth_problem", "sign_in_recorded"):
+            st.session_state.pop(key, None)
+        st.logout()  # redirects the browser to the provider's sign-out, then back here
+        st.stop()
 
 
 def current() -> Identity | None:
     return st.session_state.get("identity")
 
 
+# -- pages that replace the app when nobody may see any page -----------------------------
+
+def gate() -> Callable[[], None] | None:
+    """The only page to show when the run may show nothing else (signed out, refused, a problem)."""
+    return {"refused": refused_page, "signed_out": sign_in_page, "problem": problem_page,
+            "no_role": no_role_page}.get(st.session_state.get(STATE_KEY))
+
+
+def refused_page() -> None:
+    st.title("Sign-in is not configured")
+    st.error("ModelGov refuses to start: MODELGOV_REQUIRE_AUTH=1 is set but no identity provider is "
+             "configured. Add an [auth] section to .streamlit/secrets.toml (see docs/authentication.md) "
+             "or unset MODELGOV_REQUIRE_AUTH to run the demo.", icon=":material/gpp_bad:")
+
+
+def sign_in_page() -> None:
+    st.title("ModelGov")
+    st.write("Model governance: inventory, health, drift, explanations, lineage and approvals. "
+             "Sign in with your company account to continue.")
+    names = provider_names()
+    for name in names:
+        label = "Sign in" if name == "default" else f"Sign in with {name}"
+        if st.button(label, key=f"sign_in_{name}", type="primary", icon=":material/login:"):
+            st.login(None if name == "default" else name)
+
+
+def problem_page() -> None:
+    st.title("Sign-in problem")
+    st.error(st.session_state.get("auth_problem") or "Your sign-in could not be read.")
+    st.write("Sign out and try again, or show this message to your administrator.")
+
+
+def _admins() -> list[str]:
+    try:
+        return [e for e, roles in _known_people(str(store().db_path)) if "admin" in roles]
+    except CoreError:
+        return []
+
+
 def no_role_page() -> None:
+    me = current()
+    if st.session_state.get(STATE_KEY) == "demo":
+        st.title("Nobody to act as")
+        st.info("Demo mode acts as one of the store's people, and nobody holds a role in this store yet. "
+                "Run `modelgov demo` for the demo store, or `modelgov init --admin EMAIL` to start your own.",
+                icon=":material/info:")
+        return
     st.title("No access yet")
-    st.info("You are signed in but hold no role in ModelGov. Ask an administrator to grant you one "
-            "(viewer, data scientist, risk officer or admin).")
+    who = f"You are signed in as {me.email}, but" if me else "You are signed in, but"
+    st.info(f"{who} you hold no role in ModelGov, so there is nothing you may see yet.",
+            icon=":material/lock:")
+    admins = _admins()
+    if admins:
+        st.write("Ask an administrator to grant you a role (viewer, data scientist, risk officer or admin): "
+                 + ", ".join(admins) + ".")
+    else:
+        st.write("Ask an administrator to grant you a role (viewer, data scientist, risk officer or admin).")
+    st.caption("If your company manages ModelGov roles through groups, ask to be added to the group that "
+               "carries the role; it takes effect the next time you sign in.")
+
+
+def refusal_message(permission: str) -> str:
+    from core.identity import PERMISSIONS
+
+    need = " or ".join(_short(r) for r in sorted(PERMISSIONS[permission].roles))
+    return f"You do not have access to this page: it needs the role {need}. Ask an administrator for it."
+
+
+def refusal(title: str, permission: str) -> None:
+    """What a page opened by URL without the role shows instead of its content."""
+    st.title(title)
+    st.error(refusal_message(permission), icon=":material/block:")
 
 
 def guard(permission: str) -> Identity:
-    """The current person, or a refusal and a stop when they lack `permission`."""
+    """The current person, or a refusal and a stop when they lack `permission`.
+
+    `main.py` already refuses a forbidden page before running it; this second
+    check covers a page script run without `main.py`: because `app/pages/`
+    exists, Streamlit runs `app/pages/x.py` by itself for a deep link before
+    any run has called `st.navigation` (the first request to a fresh server,
+    and every `AppTest.switch_page`). Then the sign-in, banner, gates and the
+    person's menu are drawn here, so such a run looks like one through `main.py`.
+    """
     from core.identity import allowed
 
+    if _running_without_main():
+        from app import navigation
+
+        configure_page()
+        me = sidebar_identity()
+        page = gate()
+        # Replace Streamlit's menu of every file in app/pages/ with this person's menu.
+        if page is not None:
+            _replace_menu(navigation.gate_pages(page), position="hidden")
+            page()
+            st.stop()
+        _replace_menu(navigation.pages_for(me))
     me = current()
     if not allowed(me, permission):
-        st.error("You do not have access to this page. Ask an administrator for the role it needs.")
+        st.error(refusal_message(permission), icon=":material/block:")
         st.stop()
     return me
+
+
+def _running_without_main() -> bool:
+    """Whether this run executes a page file directly (Streamlit's pages-directory mode).
+
+    `st.navigation` switches that mode off for the whole process, so once
+    `main.py` has run in this process it is False, and then `main.py` ran first.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without it has no pages-directory mode
+        return False
+    return bool(PagesManager.uses_pages_directory)
+
+
+def _replace_menu(pages, **kwargs) -> None:
+    """st.navigation from inside a page file run directly, leaving Streamlit's mode as it was.
+
+    st.navigation switches pages-directory mode off for the process; an
+    `st.rerun()` later in this same run would then go through `main.py` and
+    give the page's widgets other ids than the next run's (AppTest resets the
+    mode on every run), losing their values. So the mode is put back.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    before = PagesManager.uses_pages_directory
+    try:
+        st.navigation(pages, **kwargs)
+    finally:
+        PagesManager.uses_pages_directory = before

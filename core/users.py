@@ -83,3 +83,31 @@ def list_users(store) -> list[UserRoles]:
         rows = con.execute("SELECT email, list(role ORDER BY role), min(granted_at) FROM role_grants"
                            " GROUP BY email ORDER BY email").fetchall()
     return [UserRoles(e, list(r), g) for e, r, g in rows]
+
+
+@dataclass(frozen=True)
+class AccessEvent:
+    """One grant, revocation, access-setting change or refused user management, from the audit trail."""
+
+    seq: int
+    ts: Any
+    actor: str
+    action: str
+    person: str
+    outcome: str
+    detail: str
+
+
+def access_history(store, actor: Identity, limit: int = 200) -> list[AccessEvent]:
+    """The latest grants, revocations and access-setting changes (newest first), refusals included.
+
+    Needs `manage-users`; a refusal is audited. Raises Forbidden.
+    """
+    with store.transaction() as con:
+        require(actor, "manage-users", "user", "*")
+        rows = con.execute(
+            "SELECT seq, ts, actor, action, entity_id, outcome, CAST(payload AS VARCHAR) FROM audit_log "
+            "WHERE entity_type IN ('user', 'setting') AND (action LIKE 'user.%' OR action = 'setting.update' "
+            "OR action = 'manage-users') ORDER BY seq DESC LIMIT ?", [int(limit)]).fetchall()
+    return [AccessEvent(seq, ts, who, action, entity, outcome, str(payload)) for seq, ts, who, action, entity,
+            outcome, payload in rows]

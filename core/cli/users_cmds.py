@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import users
+from .. import auth, users
 from ..identity import ROLES, require
 from . import Ctx, table
 
@@ -21,6 +21,10 @@ def register(sub, common) -> None:
     p.set_defaults(handler=cmd_revoke)
     p = grp.add_parser("list", parents=[common], help="everyone with a granted role")
     p.set_defaults(handler=cmd_list)
+    p = grp.add_parser("auto-viewer", parents=[common],
+                       help="whether signed-in people without a role get viewer (default off)")
+    p.add_argument("state", nargs="?", choices=["on", "off"], help="turn it on or off; omit to show it")
+    p.set_defaults(handler=cmd_auto_viewer)
 
 
 def cmd_grant(ctx: Ctx) -> int:
@@ -44,4 +48,16 @@ def cmd_list(ctx: Ctx) -> int:
     items = users.list_users(ctx.store)
     ctx.emit([u.as_dict() for u in items],
              lambda: table([(u.email, ", ".join(u.roles)) for u in items], ["EMAIL", "ROLES"]))
+    return 0
+
+
+def cmd_auto_viewer(ctx: Ctx) -> int:
+    if ctx.args.state is None:
+        on = auth.auto_viewer(ctx.store)
+    else:
+        on = ctx.args.state == "on"
+        auth.set_auto_viewer(ctx.store, ctx.actor(), on)
+    ctx.emit({"auto_viewer": on},
+             f"Signed-in people without a role {'get viewer automatically' if on else 'see only the no-access page'}"
+             f" (auto-viewer {'on' if on else 'off'}).")
     return 0

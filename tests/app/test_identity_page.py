@@ -1,0 +1,264 @@
+"""AppTest: each role sees exactly its pages; sign-in gates; forbidden pages refused; the Admin page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit
+from streamlit.testing.v1 import AppTest
+
+from app.navigation import PAGES, specs_for
+from core import auth, users
+from core.identity import identity_for, permission_matrix
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = str(ROOT / "app/main.py")
+PROVIDER = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
+            "client_id": "modelgov", "client_secret": "s3cret",
+            "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+
+
+@pytest.fixture
+def menus(monkeypatch):
+    """Spy on st.navigation: the titles of the visible and hidden pages of each call."""
+    calls: list[dict[str, list[str]]] = []
+    real = streamlit.navigation
+
+    def spy(pages, **kwargs):
+        flat = [p for group in (pages.values() if isinstance(pages, dict) else [pages]) for p in group]
+        calls.append({"visible": [p.title for p in flat if p.visibility == "visible"],
+                      "hidden": [p.title for p in flat if p.visibility == "hidden"],
+                      "position": kwargs.get("position", "sidebar")})
+        return real(pages, **kwargs)
+
+    monkeypatch.setattr(streamlit, "navigation", spy)
+    return calls
+
+
+@pytest.fixture
+def app(store, monkeypatch):
+    monkeypatch.setenv("MODELGOV_HOME", str(store.home))
+    monkeypatch.delenv("MODELGOV_REQUIRE_AUTH", raising=False)
+    monkeypatch.delenv("MODELGOV_ROLES_CLAIM", raising=False)
+    return AppTest.from_file(MAIN, default_timeout=30)
+
+
+def _texts(at) -> str:
+    parts = [e.value for kind in (at.title, at.markdown, at.error, at.info, at.warning, at.caption) for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("who", ["admin", "ds", "ro", "viewer"])
+def test_each_role_sees_exactly_its_pages_in_demo_mode(app, people, menus, who):
+    app.session_state["demo_user"] = people[who].email
+    app.run()
+    assert not app.exception
+    expected = [s.title for s in specs_for(people[who])]
+    assert menus[-1]["visible"] == expected
+    assert sorted(menus[-1]["hidden"]) == sorted(s.title for s in PAGES if s.title not in expected)
+    assert "Demo mode" in _texts(app)
+    assert ("Admin" in expected) == (who == "admin")
+
+
+@pytest.mark.parametrize("who", ["ds", "ro", "viewer"])
+def test_a_forbidden_page_opened_directly_shows_a_refusal_not_its_content(app, people, who):
+    app.session_state["demo_user"] = people[who].email
+    app.run()
+    app.switch_page("pages/admin.py").run()
+    assert not app.exception
+    assert any("You do not have access to this page" in e.value for e in app.error)
+    assert "Grant a role" not in _texts(app) and not app.tabs
+
+
+def test_the_demo_banner_is_on_every_page(app, people):
+    app.session_state["demo_user"] = people["admin"].email
+    app.run()
+    for spec in PAGES:
+        app.switch_page(spec.path).run()
+        assert not app.exception, spec.path
+        assert any("Demo mode" in w.value for w in app.warning) or "Demo mode" in _texts(app), spec.path
+
+
+def test_require_auth_without_a_provider_refuses_and_shows_nothing_else(app, monkeypatch, people, menus):
+    monkeypatch.setenv("MODELGOV_REQUIRE_AUTH", "1")
+    app.session_state["demo_user"] = people["admin"].email
+    app.run()
+    assert not app.exception
+    assert [t.value for t in app.title] == ["Sign-in is not configured"]
+    assert "MODELGOV_REQUIRE_AUTH=1" in app.error[0].value
+    assert "Demo mode" not in _texts(app) and not app.selectbox and not app.sidebar.children
+    assert menus[-1]["visible"] == ["ModelGov"] and menus[-1]["position"] == "hidden"
+    app.switch_page("pages/admin.py").run()
+    assert "Grant a role" not in _texts(app)
+
+
+def test_a_provider_switches_demo_mode_off_and_asks_to_sign_in(app, people):
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": False}
+    app.session_state["demo_user"] = people["admin"].email
+    app.run()
+    assert not app.exception
+    assert "Demo mode" not in _texts(app) and not app.selectbox
+    assert [b.label for b in app.button] == ["Sign in"]
+
+
+def test_a_signed_in_person_without_a_role_sees_only_whom_to_ask(app, menus):
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": True, "email": "newcomer@example.com", "name": "New Comer",
+                "groups": ["finance"]}
+    app.run()
+    assert not app.exception
+    assert [t.value for t in app.title] == ["No access yet"]
+    text = _texts(app)
+    assert "newcomer@example.com" in text and "alan@example.com" in text  # the admin to ask
+    assert menus[-1]["visible"] == ["ModelGov"]  # no page of the app is offered
+    assert [b.label for b in app.sidebar.button] == ["Sign out"]
+
+
+def test_auto_viewer_lets_people_without_a_role_in_as_viewers(app, store, people, menus):
+    auth.set_auto_viewer(store, people["admin"], True)
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": True, "email": "newcomer@example.com", "groups": []}
+    app.run()
+    assert not app.exception
+    assert menus[-1]["visible"] == [s.title for s in PAGES if s.permission == "view"]
+    assert "automatic viewer" in _texts(app)
+
+
+@pytest.mark.parametrize("groups, grant, expected_role", [
+    (["risk_officer"], None, "risk_officer"),
+    (["viewer"], None, "viewer"),
+    ([], "admin", "admin"),
+])
+def test_signed_in_roles_come_from_claims_and_grants(app, store, people, menus, groups, grant, expected_role):
+    email = "someone@corp.example"
+    if grant:
+        users.grant_role(store, people["admin"], email, grant)
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": True, "email": email, "name": "Some One", "groups": groups}
+    app.run()
+    assert not app.exception
+    me = identity_for(store, email, extra_roles=frozenset({expected_role}))
+    assert menus[-1]["visible"] == [s.title for s in specs_for(me)]
+    text = _texts(app)
+    assert "Some One" in text and "Demo mode" not in text
+    assert [b.label for b in app.sidebar.button] == ["Sign out"]
+
+
+def test_the_roles_claim_can_be_renamed(app, monkeypatch, menus):
+    monkeypatch.setenv("MODELGOV_ROLES_CLAIM", "roles")
+    app.secrets = {"auth": PROVIDER, "modelgov": {"group_roles": {"ModelGov Admins": "admin"}}}
+    app.user = {"is_logged_in": True, "email": "boss@corp.example", "groups": ["viewer"],
+                "roles": ["ModelGov Admins"]}
+    app.run()
+    assert not app.exception
+    assert "Admin" in menus[-1]["visible"]
+
+
+def test_a_token_without_an_email_gets_a_clear_problem_page(app):
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": True, "sub": "12345", "groups": ["admin"]}
+    app.run()
+    assert not app.exception
+    assert [t.value for t in app.title] == ["Sign-in problem"]
+    assert "no e-mail address" in app.error[0].value
+
+
+# -- the Admin page ---------------------------------------------------------------------------
+
+def _tab(at, label):
+    return next(t for t in at.tabs if t.label == label)
+
+
+def _admin_page(app, people):
+    app.session_state["demo_user"] = people["admin"].email
+    app.run()
+    app.switch_page("pages/admin.py").run()
+    assert not app.exception
+    return app
+
+
+def test_admin_page_lists_people_and_shows_the_matrix(app, store, people):
+    auth.record_sign_in(store, auth.identity_from_claims(store, {"email": "idp@example.com",
+                                                                 "groups": ["viewer"]}))
+    at = _admin_page(app, people)
+    seen = _tab(at, "People and roles").expander[0].dataframe[0].value
+    assert list(seen["Person"]) == ["idp@example.com"] and list(seen["From the identity provider"]) == ["viewer"]
+    assert [t.value for t in at.title] == ["Administration"]
+    people_table = _tab(at, "People and roles").dataframe[0].value
+    assert set(people_table["Person"]) == {e.email for k, e in people.items() if k != "nobody"}
+    matrix = _tab(at, "Permission matrix").dataframe[0].value
+    assert list(matrix["Action"]) == [p["action"] for p in permission_matrix()]
+    assert matrix.set_index("Action").loc["manage-users", "Administrator"] == "✓"
+    assert matrix.set_index("Action").loc["manage-users", "Viewer"] == ""
+
+
+def test_admin_page_grants_and_revokes_through_the_core(app, store, people):
+    at = _admin_page(app, people)
+    at.text_input(key="admin_grant_email").input("newbie@example.com")
+    at.selectbox(key="admin_grant_role").select("data_scientist")
+    at.button(key="admin_grant_submit").click().run()
+    assert not at.exception
+    assert any("now holds the role Data scientist" in s.value for s in at.success)
+    assert identity_for(store, "newbie@example.com").roles == {"data_scientist"}
+
+    at.selectbox(key="admin_revoke_email").select("newbie@example.com").run()
+    at.selectbox(key="admin_revoke_role").select("data_scientist")
+    at.button(key="admin_revoke_submit").click().run()
+    assert not at.exception
+    assert identity_for(store, "newbie@example.com").roles == frozenset()
+    history = _tab(at, "History").dataframe[0].value
+    assert list(history["What"][:2]) == ["user.revoke", "user.grant"]
+    assert set(history["Who"][:2]) == {"alan@example.com"}
+
+
+def test_admin_page_refuses_to_remove_the_last_admin(app, store, people):
+    at = _admin_page(app, people)
+    at.selectbox(key="admin_revoke_email").select("alan@example.com").run()
+    at.selectbox(key="admin_revoke_role").select("admin")
+    at.button(key="admin_revoke_submit").click().run()
+    assert any("last administrator" in e.value for e in at.error)
+    assert identity_for(store, "alan@example.com").roles == {"admin"}
+
+
+def test_admin_page_turns_auto_viewer_on(app, store, people):
+    at = _admin_page(app, people)
+    at.toggle(key="admin_auto_viewer").set_value(True).run()
+    assert not at.exception
+    assert auth.auto_viewer(store)
+
+
+def test_signing_out_leaves_only_the_sign_in_page_whatever_the_url(app, menus):
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": True, "email": "rita@example.com", "name": "Rita", "groups": []}
+    app.run()
+    assert "Signed in as" in _texts(app) and "Overview" in menus[-1]["visible"]
+    # AppTest runs a page file directly once a page is chosen; stay on one so widget ids stay stable.
+    app.switch_page("pages/inventory.py").run()
+    assert [t.value for t in app.title][-1] == "Inventory" and "Signed in as" in _texts(app)
+    app.sidebar.button(key="sign_out").click().run()  # st.logout(): the browser is sent to the provider
+    assert not app.exception
+    assert app.user == {"is_logged_in": False}
+    app.run()  # and comes back
+    assert not app.exception
+    assert [b.label for b in app.button] == ["Sign in"] and "Signed in as" not in _texts(app)
+    assert "Inventory" not in [t.value for t in app.title]
+
+
+def test_a_session_records_one_sign_in(app, store, people):
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": True, "email": "vera@example.com", "groups": ["risk_officer"]}
+    app.run()
+    app.run()
+    seen = auth.recent_sign_ins(store, people["admin"])
+    assert [(s.email, s.sign_ins, s.roles) for s in seen] == [("vera@example.com", 1, ["risk_officer", "viewer"])]
+
+
+def test_demo_mode_on_a_store_without_people_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELGOV_HOME", str(tmp_path / "empty"))
+    monkeypatch.delenv("MODELGOV_REQUIRE_AUTH", raising=False)
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Nobody to act as"]
+    assert "modelgov init --admin EMAIL" in at.info[0].value and "Demo mode" in _texts(at)

@@ -1,0 +1,81 @@
+"""Deployments: which model version serves which environment, in which role.
+
+This module holds the read side every area shares (scoring, comparison,
+lineage); the approvals workflow adds the actions that change deployments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import InvalidInput
+from .registry import get_model_tx
+
+ENVIRONMENTS = ("staging", "production")
+ROLES = ("champion", "challenger")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: int
+    model: str
+    version: int
+    version_id: int
+    environment: str
+    role: str
+    since: datetime
+    until: datetime | None
+    deployed_by: str
+    approval_id: int | None
+    end_reason: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.until is None
+
+
+def validate_environment(env: str) -> str:
+    if env not in ENVIRONMENTS:
+        raise InvalidInput(f"Unknown environment '{env}': use one of {', '.join(ENVIRONMENTS)}.")
+    return env
+
+
+_COLUMNS = ("d.id, m.name, v.version, d.version_id, d.environment, d.role, d.since, d.until, d.deployed_by,"
+            " d.approval_id, d.end_reason")
+
+
+def active_tx(con, model: str, environment: str) -> list[Deployment]:
+    """The model's live deployments in `environment`: the champion first, then challengers by age."""
+    validate_environment(environment)
+    m = get_model_tx(con, model)
+    rows = con.execute(
+        f"SELECT {_COLUMNS} FROM deployments d JOIN model_versions v ON v.id = d.version_id"
+        " JOIN models m ON m.id = v.model_id"
+        " WHERE m.id = ? AND d.environment = ? AND d.until IS NULL"
+        " ORDER BY d.role = 'champion' DESC, d.since, d.id", [m.id, environment]).fetchall()
+    return [Deployment(*r) for r in rows]
+
+
+def active(store, model: str, environment: str) -> list[Deployment]:
+    with store.read() as con:
+        return active_tx(con, model, environment)
+
+
+def champion(store, model: str, environment: str) -> Deployment | None:
+    """The live champion of `model` in `environment`, or None when nothing is deployed there."""
+    live = active(store, model, environment)
+    return live[0] if live and live[0].role == "champion" else None
+
+
+def history(store, model: str | None = None) -> list[Deployment]:
+    """Every deployment, newest first; one model's when `model` is given."""
+    sql = (f"SELECT {_COLUMNS} FROM deployments d JOIN model_versions v ON v.id = d.version_id"
+           " JOIN models m ON m.id = v.model_id")
+    params: list = []
+    with store.read() as con:
+        if model is not None:
+            sql += " WHERE m.id = ?"
+            params.append(get_model_tx(con, model).id)
+        rows = con.execute(sql + " ORDER BY d.since DESC, d.id DESC", params).fetchall()
+    return [Deployment(*r) for r in rows]

@@ -1,0 +1,42 @@
+"""The shared read side of deployments: live champion and challengers per environment."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from core import deployments
+from core.errors import InvalidInput, NotFound
+from tests.conftest import make_version
+
+
+def _insert(store, version_id, env, role, since, until=None):
+    with store.transaction() as con:
+        con.execute("INSERT INTO deployments (version_id, environment, role, since, until, deployed_by)"
+                    " VALUES (?, ?, ?, ?, ?, 'test@example.com')", [version_id, env, role, since, until])
+
+
+def test_active_lists_champion_first_and_ignores_ended(store, people):
+    v1 = make_version(store, people["ds"], "risk-model")
+    v2 = make_version(store, people["ds"], "risk-model")
+    t0 = datetime(2026, 1, 1)
+    _insert(store, v1.id, "production", "champion", t0 - timedelta(days=9), t0)  # retired
+    _insert(store, v2.id, "production", "challenger", t0)
+    _insert(store, v1.id, "production", "champion", t0 + timedelta(days=1))
+    _insert(store, v2.id, "staging", "champion", t0)
+    live = deployments.active(store, "risk-model", "production")
+    assert [(d.version, d.role) for d in live] == [(v1.version, "champion"), (v2.version, "challenger")]
+    assert deployments.champion(store, "risk-model", "production").version == v1.version
+    assert deployments.champion(store, "risk-model", "staging").version == v2.version
+    assert len(deployments.history(store, "risk-model")) == 4
+    assert deployments.history(store, "risk-model")[0].since == t0 + timedelta(days=1)
+
+
+def test_unknown_environment_and_model_are_clear(store, people):
+    make_version(store, people["ds"], "risk-model")
+    with pytest.raises(InvalidInput, match="Unknown environment 'prod'"):
+        deployments.active(store, "risk-model", "prod")
+    with pytest.raises(NotFound):
+        deployments.active(store, "no-such-model", "production")
+    assert deployments.champion(store, "risk-model", "production") is None

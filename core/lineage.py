@@ -29,6 +29,16 @@ def model_node_id(name: str, version: int) -> str:
     return f"model:{name}:{version}"
 
 
+def deployment_node_id(model: str, environment: str, deployment_id: int) -> str:
+    """A deployment of a version: `version → deployment` with relation `deployed_as`."""
+    return f"deployment:{model}:{environment}:{deployment_id}"
+
+
+def result_node_id(kind: str, model: str, version: int, key: str) -> str:
+    """A result computed about a version (kind `monitoring`, `explanation`, `comparison`, …)."""
+    return f"{kind}:{model}:{version}:{key}"
+
+
 def upsert_node(con: duckdb.DuckDBPyConnection, node_id: str, kind: str, name: str,
                 attributes: dict[str, Any] | None = None) -> None:
     """Create the node, or merge `attributes` into an existing one."""
@@ -67,3 +77,23 @@ def record_registration(con: duckdb.DuckDBPyConnection, actor: Identity, version
         upsert_node(con, did, "dataset", ds.ref, {"fingerprint": ds.fingerprint, "rows": ds.n_rows,
                                                   "location": ds.location})
         add_edge_tx(con, actor, did, mid, relation)
+
+
+def record_deployment_tx(con: duckdb.DuckDBPyConnection, actor: Identity, model: str, version: int,
+                         environment: str, deployment_id: int, role: str) -> str:
+    """Lineage of a deployment: `model:NAME:VERSION → deployment:NAME:ENV:ID` (`deployed_as`)."""
+    nid = deployment_node_id(model, environment, deployment_id)
+    upsert_node(con, nid, "deployment", f"{model}:{version} in {environment}",
+                {"environment": environment, "role": role, "status": "active"})
+    add_edge_tx(con, actor, model_node_id(model, version), nid, "deployed_as")
+    return nid
+
+
+def record_result_tx(con: duckdb.DuckDBPyConnection, actor: Identity, kind: str, model: str, version: int,
+                     key: str, name: str, attributes: dict[str, Any] | None = None) -> str:
+    """Lineage of a result about a version: `model:NAME:VERSION → KIND:NAME:VERSION:KEY` (`describes`,
+    read as "the result describes the version it hangs from")."""
+    nid = result_node_id(kind, model, version, key)
+    upsert_node(con, nid, kind, name, attributes)
+    add_edge_tx(con, actor, model_node_id(model, version), nid, "describes")
+    return nid

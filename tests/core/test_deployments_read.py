@@ -40,3 +40,19 @@ def test_unknown_environment_and_model_are_clear(store, people):
     with pytest.raises(NotFound):
         deployments.active(store, "no-such-model", "production")
     assert deployments.champion(store, "risk-model", "production") is None
+
+
+def test_deployment_and_result_lineage_hang_from_the_version(store, people):
+    from core import lineage
+
+    v = make_version(store, people["ds"], "risk-model")
+    with store.transaction() as con:
+        dep = lineage.record_deployment_tx(con, people["ds"], "risk-model", v.version, "production", 7, "champion")
+        res = lineage.record_result_tx(con, people["ds"], "explanation", "risk-model", v.version, "abc123",
+                                       "SHAP on 500 rows")
+        edges = con.execute("SELECT src, dst, relation FROM lineage_edges WHERE src = ? ORDER BY relation",
+                            [lineage.model_node_id("risk-model", v.version)]).fetchall()
+    assert dep == "deployment:risk-model:production:7"
+    assert res == f"explanation:risk-model:{v.version}:abc123"
+    assert edges == [(f"model:risk-model:{v.version}", dep, "deployed_as"),
+                     (f"model:risk-model:{v.version}", res, "describes")]

@@ -146,6 +146,24 @@ def test_the_secrets_example_configures_a_provider_and_a_valid_mapping():
         assert key in doc, key
 
 
+def test_the_readme_configuration_parses_like_the_example():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    shown = tomllib.loads(block)
+    example = tomllib.loads((root / ".streamlit" / "secrets.toml.example").read_text())
+    assert set(shown["auth"]) == {"redirect_uri", "cookie_secret", "client_id", "client_secret",
+                                  "server_metadata_url"} <= set(example["auth"])
+    settings = auth.settings_from(shown["modelgov"], env={})
+    assert auth.roles_from_claims({"groups": ["Model Risk Management"]}, settings) == {"risk_officer"}
+    for provider in ("Keycloak", "Entra ID", "Okta", "MODELGOV_REQUIRE_AUTH=1"):
+        assert provider in readme, provider
+
+
 def test_sign_ins_are_recorded_and_summarised_for_admins_only(store, people):
     claims = {"email": "rita@example.com", "groups": ["data_scientist", "finance"]}
     auth.record_sign_in(store, auth.identity_from_claims(store, claims))

@@ -257,8 +257,9 @@ def segment_labels(values: pd.Series, bins: int = 5) -> tuple[pd.Series, list[st
     kind = column_type(values)
     if kind in ("integer", "float") and values.nunique() > 10:
         cut = pd.qcut(values.astype(float), q=bins, duplicates="drop")
-        order = [str(c) for c in cut.cat.categories]
-        labels = cut.astype("string")
+        names = {c: f"({c.left:.4g}, {c.right:.4g}]" for c in cut.cat.categories}
+        order = list(names.values())
+        labels = cut.map(names).astype("string")
     else:
         labels = values.astype("string")
         counts = labels.value_counts()

@@ -212,8 +212,10 @@ def _scores(store, v: ModelVersion, frame: pd.DataFrame) -> np.ndarray:
 def compare_holdout(store, champion: str | ModelVersion, challenger: str | ModelVersion,
                     data: pd.DataFrame | Dataset | str | Path, target: str | None = None, *,
                     segment: str | None = None, bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
-                    top: int = TOP_DISAGREEMENTS) -> dict[str, Any]:
+                    top: int = TOP_DISAGREEMENTS, data_ref: str | None = None) -> dict[str, Any]:
     """Compare two registered versions on the same labelled rows (read-only; see `save_comparison`).
+
+    `data_ref` names the rows in the record (default: the file path or dataset reference).
 
     Raises NotFound (version, file), InvalidInput (target, columns, classes, task mismatch).
     """
@@ -224,7 +226,8 @@ def compare_holdout(store, champion: str | ModelVersion, challenger: str | Model
                            f"{vb.task.replace('_', ' ')}; compare versions of the same kind.")
     if va.task == "binary_classification" and list(va.classes or []) != list(vb.classes or []):
         raise InvalidInput(f"{va.ref} predicts classes {va.classes} but {vb.ref} predicts {vb.classes}.")
-    frame, data_ref = _frame(store, data)
+    frame, default_ref = _frame(store, data)
+    data_ref = data_ref or default_ref
     target = target or va.target
     if target not in frame.columns:
         raise InvalidInput(f"Target column {target!r} is not in the data; its columns are "

@@ -544,3 +544,18 @@ def compare_production(store, model: str, environment: str = "production", windo
                        f"file with 'modelgov compare {champion.ref} {challengers[0].ref} --data FILE --target COLUMN'.")
     return {"model": model, "environment": environment, "window": window, "champion": champion.ref,
             "comparisons": results}
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+def demo_comparisons(store, quick: bool = False) -> None:
+    """Store the demo's credit-default v1 vs v2 comparison on the registered test data (by Grace)."""
+    from .datasets import get_dataset_by_id
+    from .identity import identity_for
+
+    champion = get_model_version(store, "credit-default", 1)
+    with store.read() as con:
+        test = get_dataset_by_id(con, champion.test_dataset_id)
+    result = compare_holdout(store, champion, "credit-default:2", test, champion.target, segment="EDUCATION",
+                             bootstrap=200 if quick else DEFAULT_BOOTSTRAP, seed=0)
+    save_comparison(store, identity_for(store, "grace@modelgov.demo"), result)

@@ -20,7 +20,8 @@ def metrics_table(result: dict[str, Any]) -> pd.DataFrame:
     for m, d in result["difference"].items():
         rows.append({"metric": LABELS[m], "champion": result["champion"][m], "challenger": result["challenger"][m],
                      "difference": d["estimate"], "95% CI low": d["ci_low"], "95% CI high": d["ci_high"],
-                     "p-value": d["p_value"], "test": d["p_value_method"]})
+                     "p-value": "-" if d["p_value"] is None or d["p_value"] != d["p_value"] else f"{d['p_value']:.2g}",
+                     "test": d["p_value_method"]})
     return pd.DataFrame(rows)
 
 
@@ -40,8 +41,7 @@ def difference_bars(result: dict[str, Any]) -> go.Figure:
             hovertemplate=f"{LABELS[m]}: %{{y:.4g}}<extra></extra>", showlegend=False), row=1, col=i)
         fig.add_hline(y=0, line_dash="dot", line_color="grey", row=1, col=i)
         fig.update_xaxes(showticklabels=False, row=1, col=i)
-    fig.update_layout(height=280, margin=_MARGIN,
-                      title=dict(text="Challenger − champion, with 95% interval", font=dict(size=14)))
+    fig.update_layout(height=280, margin=_MARGIN)
     return fig
 
 

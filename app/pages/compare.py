@@ -136,6 +136,8 @@ if result.get("comparison_id"):
                f"({result['data']['fingerprint'][:12]}…); an approval request can cite it as evidence.")
 
 st.dataframe(figs.metrics_table(result), hide_index=True, key="cmp_metrics_table")
+st.markdown("**Challenger − champion**, each with its 95% paired-bootstrap interval (an interval that crosses "
+            "the dotted zero line means no significant difference)")
 st.plotly_chart(figs.difference_bars(result), key="cmp_diff_chart")
 
 tabs = ["Curves", "Score distributions", "Disagreements", "Segments"] + (["Importance"] if result.get("importance")

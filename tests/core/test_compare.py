@@ -220,3 +220,10 @@ def test_cli_production_form(store, two_versions, cli):
     assert res.code == 5 and "No champion of toy-model" in res.err
     assert cli(store, "compare", "toy-model", "toy-model:2", "--env", "production").code == 2
     assert cli(store, "compare", "toy-model", "--env", "moon").code == 2
+
+
+def test_demo_store_holds_a_comparison_for_the_challenger(demo_store):
+    ev = compare.comparison_for_evidence(demo_store, "credit-default:2")
+    assert ev["created_by"] == "grace@modelgov.demo" and ev["champion"] == "credit-default:1"
+    assert ev["result"]["verdict_summary"] == "champion_better"  # the logistic challenger is weaker on every metric
+    assert [s["segment"] for s in ev["result"]["segments"]][:2] == ["2", "1"]

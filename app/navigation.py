@@ -28,6 +28,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "view", default=True),
     PageSpec("pages/inventory.py", "Inventory", ":material/inventory_2:", "view"),
     PageSpec("pages/model.py", "Model", ":material/model_training:", "view"),
+    PageSpec("pages/compare.py", "Champion vs challenger", ":material/compare_arrows:", "view", section="Insight"),
     PageSpec("pages/admin.py", "Admin", ":material/admin_panel_settings:", "manage-users", "Administration"),
 ]
 

@@ -201,6 +201,7 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
                           description="Planned: warn account managers before a client leaves. No version yet.",
                           tags=["retail", "planned"], business_unit="Retail credit")
 
+    from .compare import demo_comparisons; demo_comparisons(store, quick)  # noqa: E702
     models = registry.search_models(store).items
     return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
             "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}

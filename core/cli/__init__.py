@@ -27,6 +27,7 @@ EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_FORBIDDEN, EXIT_CONFLICT, EXIT_NOT_FOUND =
 COMMAND_MODULES = [
     "core.cli.registry_cmds",
     "core.cli.users_cmds",
+    "core.cli.compare_cmds",
 ]
 
 

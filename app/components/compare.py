@@ -1,0 +1,145 @@
+"""Plotly figures and tables for a champion-vs-challenger comparison (no data access here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.compare import LABELS
+
+CHAMPION_COLOR, CHALLENGER_COLOR = "#1f77b4", "#ff7f0e"
+SIDES = (("champion", CHAMPION_COLOR), ("challenger", CHALLENGER_COLOR))
+_MARGIN = dict(l=10, r=10, t=40, b=10)
+
+
+def metrics_table(result: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for m, d in result["difference"].items():
+        rows.append({"metric": LABELS[m], "champion": result["champion"][m], "challenger": result["challenger"][m],
+                     "difference": d["estimate"], "95% CI low": d["ci_low"], "95% CI high": d["ci_high"],
+                     "p-value": "-" if d["p_value"] is None or d["p_value"] != d["p_value"] else f"{d['p_value']:.2g}",
+                     "test": d["p_value_method"]})
+    return pd.DataFrame(rows)
+
+
+def difference_bars(result: dict[str, Any]) -> go.Figure:
+    """One panel per metric: challenger − champion with its 95% paired-bootstrap interval."""
+    diff = result["difference"]
+    names = list(diff)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[LABELS[m] for m in names])
+    for i, m in enumerate(names, start=1):
+        d = diff[m]
+        est, lo, hi = d["estimate"], d["ci_low"], d["ci_high"]
+        ok = None not in (est, lo, hi) and lo == lo
+        fig.add_trace(go.Scatter(
+            x=["difference"], y=[est], mode="markers", marker=dict(size=10, color=CHALLENGER_COLOR),
+            error_y=dict(type="data", symmetric=False, array=[(hi - est) if ok else 0],
+                         arrayminus=[(est - lo) if ok else 0]),
+            hovertemplate=f"{LABELS[m]}: %{{y:.4g}}<extra></extra>", showlegend=False), row=1, col=i)
+        fig.add_hline(y=0, line_dash="dot", line_color="grey", row=1, col=i)
+        fig.update_xaxes(showticklabels=False, row=1, col=i)
+    fig.update_layout(height=280, margin=_MARGIN)
+    return fig
+
+
+def _overlay(result: dict[str, Any], curve: str, x: str, y: str, title: str, xt: str, yt: str,
+             diagonal: bool) -> go.Figure:
+    fig = go.Figure()
+    for side, color in SIDES:
+        c = result["curves"][side].get(curve)
+        if not c:
+            continue
+        fig.add_trace(go.Scatter(x=c[x], y=c[y], mode="lines+markers" if curve == "calibration" else "lines",
+                                 name=f"{side} {result[side + '_ref']}", line=dict(color=color)))
+    if diagonal:
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"),
+                                 name="reference", hoverinfo="skip"))
+    fig.update_layout(height=360, margin=_MARGIN, title=dict(text=title, font=dict(size=14)),
+                      xaxis_title=xt, yaxis_title=yt, legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def roc(result: dict[str, Any]) -> go.Figure:
+    return _overlay(result, "roc", "fpr", "tpr", "ROC curve", "False positive rate", "True positive rate", True)
+
+
+def precision_recall(result: dict[str, Any]) -> go.Figure:
+    return _overlay(result, "precision_recall", "recall", "precision", "Precision–recall", "Recall", "Precision",
+                    False)
+
+
+def calibration(result: dict[str, Any]) -> go.Figure:
+    regression = result["task"] == "regression"
+    fig = _overlay(result, "calibration", "mean_predicted", "observed", "Calibration (quantile bins)",
+                   "Mean prediction" if regression else "Mean predicted probability",
+                   "Mean actual" if regression else "Observed rate", not regression)
+    return fig
+
+
+def distributions(result: dict[str, Any]) -> go.Figure:
+    """Score histograms of both versions (by outcome for classifiers) on common bins."""
+    dist = result["distributions"]
+    edges = dist["edges"]
+    mids = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
+    groups = [g for g in ("negative", "positive", "all") if g in dist["champion"]]
+    fig = make_subplots(rows=1, cols=len(groups), subplot_titles=[f"outcome {g}" if g != "all" else "predictions"
+                                                                   for g in groups])
+    for i, g in enumerate(groups, start=1):
+        for side, color in SIDES:
+            fig.add_trace(go.Bar(x=mids, y=dist[side][g], name=side, marker_color=color, opacity=0.6,
+                                 showlegend=i == 1), row=1, col=i)
+    fig.update_layout(barmode="overlay", height=320, margin=_MARGIN, bargap=0.02)
+    return fig
+
+
+def segments_table(result: dict[str, Any], metric: str) -> pd.DataFrame:
+    rows = []
+    for s in result["segments"]:
+        d = (s.get("difference") or {}).get(metric, {})
+        rows.append({"segment": s["segment"], "rows": s["rows"], **({"positives": s["positives"]}
+                                                                    if "positives" in s else {}),
+                     f"champion {LABELS[metric]}": (s.get("champion") or {}).get(metric),
+                     f"challenger {LABELS[metric]}": (s.get("challenger") or {}).get(metric),
+                     "difference": d.get("estimate"), "95% CI low": d.get("ci_low"), "95% CI high": d.get("ci_high"),
+                     "verdict": s.get("verdict") or s.get("note", "")})
+    return pd.DataFrame(rows)
+
+
+def segments_figure(result: dict[str, Any], metric: str) -> go.Figure:
+    fig = go.Figure()
+    seg = [s for s in result["segments"] if s.get("difference")]
+    ests = [s["difference"][metric]["estimate"] for s in seg]
+    los = [s["difference"][metric]["ci_low"] for s in seg]
+    his = [s["difference"][metric]["ci_high"] for s in seg]
+    ok = [None not in (e, lo, hi) and lo == lo for e, lo, hi in zip(ests, los, his)]
+    fig.add_trace(go.Scatter(
+        x=[s["segment"] for s in seg], y=ests, mode="markers", marker=dict(size=10, color=CHALLENGER_COLOR),
+        error_y=dict(type="data", symmetric=False, array=[(h - e) if k else 0 for e, h, k in zip(ests, his, ok)],
+                     arrayminus=[(e - lo) if k else 0 for e, lo, k in zip(ests, los, ok)])))
+    fig.add_hline(y=0, line_dash="dot", line_color="grey")
+    fig.update_layout(height=320, margin=_MARGIN, xaxis_title=result.get("segment") or "segment",
+                      yaxis_title=f"{LABELS[metric]}: challenger − champion",
+                      title=dict(text=f"{LABELS[metric]} difference by segment (95% interval)", font=dict(size=14)))
+    return fig
+
+
+def importance(rows: list[dict[str, Any]], top: int = 15) -> go.Figure:
+    df = pd.DataFrame(rows).head(top).iloc[::-1]
+    fig = go.Figure()
+    for side, color in SIDES:
+        fig.add_trace(go.Bar(y=df["feature"], x=df[side], orientation="h", name=side, marker_color=color))
+    fig.update_layout(barmode="group", height=max(300, 24 * len(df) + 80), margin=_MARGIN,
+                      xaxis_title="mean |SHAP value|")
+    return fig
+
+
+def disagreements_table(result: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for d in result["disagreements"]:
+        rows.append({"row": d["row"], "label": d["label"], "champion": d["champion"], "challenger": d["challenger"],
+                     "gap": d["gap"], **({"decisions differ": d["decisions_differ"]} if "decisions_differ" in d else {}),
+                     **d["features"]})
+    return pd.DataFrame(rows)

@@ -1,9 +1,12 @@
+CREATE INDEX comparisons_challenger ON comparisons(challenger_version_id);
 CREATE INDEX lineage_edges_dst ON lineage_edges(dst);
+CREATE SEQUENCE comparison_id_seq;
 CREATE SEQUENCE dataset_id_seq;
 CREATE SEQUENCE deployment_id_seq;
 CREATE SEQUENCE model_id_seq;
 CREATE SEQUENCE version_id_seq;
 CREATE TABLE audit_log(seq BIGINT PRIMARY KEY, ts TIMESTAMP NOT NULL, actor VARCHAR NOT NULL, "action" VARCHAR NOT NULL, entity_type VARCHAR NOT NULL, entity_id VARCHAR NOT NULL, outcome VARCHAR NOT NULL, payload JSON NOT NULL, prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL, CHECK((outcome IN ('ok', 'refused'))));
+CREATE TABLE comparisons(id INTEGER DEFAULT(nextval('comparison_id_seq')) PRIMARY KEY, champion_version_id INTEGER NOT NULL, challenger_version_id INTEGER NOT NULL, champion_sha256 VARCHAR NOT NULL, challenger_sha256 VARCHAR NOT NULL, "source" VARCHAR NOT NULL, data_ref VARCHAR NOT NULL, data_fingerprint VARCHAR NOT NULL, n_rows BIGINT NOT NULL, "target" VARCHAR NOT NULL, segment VARCHAR, bootstrap INTEGER NOT NULL, seed BIGINT NOT NULL, verdict VARCHAR NOT NULL, result JSON NOT NULL, result_sha256 VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, CHECK(("source" IN ('holdout', 'production'))));
 CREATE TABLE datasets(id INTEGER DEFAULT(nextval('dataset_id_seq')) PRIMARY KEY, "name" VARCHAR NOT NULL, "version" INTEGER NOT NULL, "location" VARCHAR NOT NULL, stored_path VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, n_rows BIGINT NOT NULL, n_columns INTEGER NOT NULL, "schema" JSON NOT NULL, profile JSON NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, UNIQUE("name", "version"));
 CREATE TABLE deployments(id INTEGER DEFAULT(nextval('deployment_id_seq')) PRIMARY KEY, version_id INTEGER NOT NULL, environment VARCHAR NOT NULL, "role" VARCHAR NOT NULL, since TIMESTAMP NOT NULL, "until" TIMESTAMP, deployed_by VARCHAR NOT NULL, approval_id INTEGER, end_reason VARCHAR, CHECK((environment IN ('staging', 'production'))), CHECK(("role" IN ('champion', 'challenger'))));
 CREATE TABLE lineage_edges(src VARCHAR, dst VARCHAR, relation VARCHAR, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, PRIMARY KEY(src, dst, relation));

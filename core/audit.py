@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from .errors import Forbidden
+from .errors import CoreError
 from .identity import Identity
 
 GENESIS = "0" * 64
@@ -70,7 +70,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Identity, event: AuditEvent) -
     return _append(con, actor.email, event.action, event.entity_type, str(event.entity_id), "ok", event.payload)
 
 
-def record_refusal(con: duckdb.DuckDBPyConnection, refused: Forbidden) -> int:
+def record_refusal(con: duckdb.DuckDBPyConnection, refused: CoreError) -> int:
     """Append a refused attempt (called by `Store.transaction` after the rollback)."""
     return _append(con, refused.actor or "anonymous", refused.action, refused.entity_type or "",
                    refused.entity_id or "", "refused", {"reason": str(refused)})
@@ -103,3 +103,87 @@ def verify_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
         prev = digest
         expected_seq += 1
     return ChainCheck(True, len(rows))
+
+
+# --- reading the trail -------------------------------------------------------------------------------
+
+AUDIT_COLUMNS = ("seq", "ts", "actor", "action", "entity_type", "entity_id", "outcome", "payload", "prev_hash",
+                 "hash")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which events to show: every given criterion must hold."""
+
+    actor: str | None = None
+    model: str | None = None
+    action: str | None = None      # exact, or a prefix ending in '.' such as 'approval.'
+    outcome: str | None = None     # 'ok' | 'refused'
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        where, params = [], []
+        if self.actor:
+            where.append("actor = ?")
+            params.append(self.actor.strip().lower())
+        if self.model:
+            where.append("(entity_id = ? OR entity_id LIKE ? OR json_extract_string(payload, '$.model') = ?)")
+            params += [self.model, f"{self.model}:%", self.model]
+        if self.action:
+            if self.action.endswith("."):
+                where.append("starts_with(action, ?)")
+            else:
+                where.append("action = ?")
+            params.append(self.action)
+        if self.outcome:
+            where.append("outcome = ?")
+            params.append(self.outcome)
+        if self.since:
+            where.append("ts >= ?")
+            params.append(self.since)
+        if self.until:
+            where.append("ts < ?")
+            params.append(self.until)
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+def list_events(store, reader: Identity, flt: AuditFilter | None = None, *, limit: int | None = 1000,
+                newest_first: bool = True) -> list[dict[str, Any]]:
+    """Audit events matching `flt` (risk officers and administrators; a refusal is itself audited)."""
+    from .identity import require
+
+    with store.transaction():
+        require(reader, "read-audit", "audit_log", "*")
+    where, params = (flt or AuditFilter()).sql()
+    sql = (f"SELECT seq, ts, actor, action, entity_type, entity_id, outcome, CAST(payload AS VARCHAR), prev_hash,"
+           f" hash FROM audit_log{where} ORDER BY seq {'DESC' if newest_first else 'ASC'}"
+           + (f" LIMIT {int(limit)}" if limit else ""))
+    with store.read() as con:
+        rows = con.execute(sql, params).fetchall()
+    return [dict(zip(AUDIT_COLUMNS, r[:7] + (json.loads(r[7]),) + r[8:])) for r in rows]
+
+
+def actions_in_trail(store) -> list[str]:
+    with store.read() as con:
+        return [r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]
+
+
+def export_csv(store, reader: Identity, flt: AuditFilter | None = None) -> str:
+    """The matching events as CSV (oldest first, every column incl. both hashes), for auditors."""
+    import csv
+    import io
+
+    events = list_events(store, reader, flt, limit=None, newest_first=False)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(AUDIT_COLUMNS)
+    for e in events:
+        writer.writerow([_ts_text(e["ts"]) if k == "ts" else canonical_json(e[k]) if k == "payload" else e[k]
+                         for k in AUDIT_COLUMNS])
+    return out.getvalue()
+
+
+def verify(store) -> ChainCheck:
+    with store.read() as con:
+        return verify_chain(con)

@@ -30,9 +30,21 @@ class Forbidden(CoreError):
 
 
 class Conflict(CoreError):
-    """The action clashes with the current state (duplicate, busy, already decided)."""
+    """The action clashes with the current state (duplicate, busy, already decided).
+
+    Given an `actor` and `action`, the refused attempt is recorded in the audit
+    trail like a `Forbidden` one (a forbidden transition, not a busy lock).
+    """
 
     exit_code = 4
+
+    def __init__(self, message: str, *, actor: str = "", action: str = "",
+                 entity_type: str = "", entity_id: str = "") -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.action = action
+        self.entity_type = entity_type
+        self.entity_id = entity_id
 
 
 class NotFound(CoreError):
@@ -45,3 +57,16 @@ class CheckFailed(CoreError):
     """A check ran and found a problem (exit 1 in the CLI)."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, actor: str = "", action: str = "",
+                 entity_type: str = "", entity_id: str = "") -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.action = action
+        self.entity_type = entity_type
+        self.entity_id = entity_id
+
+
+def audited(error: CoreError) -> bool:
+    """Whether a refusal is recorded in the audit trail when it ends a transaction."""
+    return isinstance(error, Forbidden) or bool(getattr(error, "action", ""))

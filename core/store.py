@@ -20,7 +20,7 @@ from typing import Iterator
 import duckdb
 
 from . import config
-from .errors import Conflict, CoreError, Forbidden
+from .errors import Conflict, CoreError, audited
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _migrated: set[str] = set()
@@ -107,16 +107,20 @@ class Store:
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction: the change and its audit event commit together, or neither.
 
-        A `Forbidden` raised inside rolls the change back and then records the
-        refusal in the audit trail in a transaction of its own.
+        A `Forbidden` raised inside (or a `Conflict`/`CheckFailed` naming the
+        refused action: a forbidden transition) rolls the change back and then
+        records the refusal in the audit trail in a transaction of its own.
         """
-        refused: Forbidden | None = None
+        refused: CoreError | None = None
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
                 con.execute("COMMIT")
-            except Forbidden as e:
+            except CoreError as e:
+                if not audited(e):
+                    _rollback_quietly(con)
+                    raise
                 con.execute("ROLLBACK")
                 refused = e
             except duckdb.TransactionException as e:

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "core.cli.registry_cmds",
     "core.cli.users_cmds",
     "core.cli.compare_cmds",
+    "core.cli.approvals_cmds",
 ]
 
 

@@ -1,0 +1,291 @@
+"""approvals request/list/show/approve/reject, deploy, deployments list, rollback, recertify, policies, audit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .. import approvals, audit, deployments
+from ..errors import CheckFailed, InvalidInput
+from ..registry import parse_ref
+from . import Ctx, table
+
+
+def register(sub, common) -> None:
+    grp = sub.add_parser("approvals", help="request, review and decide deployments").add_subparsers(
+        dest="approvals_command", metavar="SUBCOMMAND")
+    grp.required = True
+    p = grp.add_parser("request", parents=[common], help="request deployment of MODEL:VERSION")
+    p.add_argument("ref", metavar="MODEL:VERSION")
+    p.add_argument("--env", required=True, choices=deployments.ENVIRONMENTS)
+    p.add_argument("--role", required=True, choices=deployments.ROLES)
+    p.add_argument("--reason", required=True, help="the justification a risk officer reads")
+    p.set_defaults(handler=cmd_request)
+    p = grp.add_parser("list", parents=[common], help="requests, newest first")
+    p.add_argument("--status", choices=approvals.STATUSES)
+    p.add_argument("--mine", action="store_true", help="only requests made by the acting person")
+    p.add_argument("--model")
+    p.set_defaults(handler=cmd_list)
+    p = grp.add_parser("show", parents=[common], help="a request with its frozen evidence pack")
+    p.add_argument("id", type=int)
+    p.add_argument("--html", metavar="FILE", help="also write the self-contained HTML report an auditor keeps")
+    p.set_defaults(handler=cmd_show)
+    p = grp.add_parser("approve", parents=[common], help="approve a pending request (risk officer)")
+    p.add_argument("id", type=int)
+    p.add_argument("--comment", required=True)
+    p.add_argument("--override-reason", help="required when a policy check fails; recorded")
+    p.set_defaults(handler=cmd_approve)
+    p = grp.add_parser("reject", parents=[common], help="reject a pending request (risk officer)")
+    p.add_argument("id", type=int)
+    p.add_argument("--comment", required=True)
+    p.set_defaults(handler=cmd_reject)
+    p = grp.add_parser("export", parents=[common], help="write a request's evidence pack and decisions as HTML")
+    p.add_argument("id", type=int)
+    p.add_argument("--output", "-o", metavar="FILE", help="default: stdout")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("deploy", parents=[common], help="deploy an approved request (exactly once)")
+    p.add_argument("id", type=int, metavar="ID")
+    p.set_defaults(handler=cmd_deploy)
+    grp = sub.add_parser("deployments", help="what runs where").add_subparsers(dest="deployments_command",
+                                                                             metavar="SUBCOMMAND")
+    grp.required = True
+    p = grp.add_parser("list", parents=[common], help="deployments, newest first")
+    p.add_argument("--model")
+    p.add_argument("--active", action="store_true", help="only live deployments")
+    p.set_defaults(handler=cmd_deployments)
+    p = sub.add_parser("rollback", parents=[common], help="return an environment to its previous champion")
+    p.add_argument("model")
+    p.add_argument("--env", required=True, choices=deployments.ENVIRONMENTS)
+    p.add_argument("--reason", required=True)
+    p.set_defaults(handler=cmd_rollback)
+    p = sub.add_parser("recertify", parents=[common], help="re-certify a deployed model (risk officer)")
+    p.add_argument("model")
+    p.add_argument("--env", required=True, choices=deployments.ENVIRONMENTS)
+    p.add_argument("--comment", required=True)
+    p.set_defaults(handler=cmd_recertify)
+    grp = sub.add_parser("policies", help="approval policies per risk tier").add_subparsers(
+        dest="policies_command", metavar="SUBCOMMAND")
+    grp.required = True
+    p = grp.add_parser("list", parents=[common], help="the policy of each risk tier")
+    p.set_defaults(handler=cmd_policies)
+    p = grp.add_parser("set", parents=[common], help="change a tier's policy (admin)")
+    p.add_argument("tier", choices=["low", "medium", "high"])
+    keep = argparse.SUPPRESS  # absent unless given, so 'none' can switch a check off
+    p.add_argument("--min-auc", type=_optional_float, default=keep, help="a number, or 'none' to skip")
+    p.add_argument("--min-r2", type=_optional_float, default=keep, help="a number, or 'none' to skip")
+    p.add_argument("--max-drift-share", type=_optional_float, default=keep, help="a share, or 'none' to skip")
+    p.add_argument("--required-card-fields", default=keep, help="comma-separated model-card fields")
+    p.add_argument("--approvals-needed", type=int, default=keep)
+    p.add_argument("--recertify-days", type=int, default=keep)
+    p.add_argument("--approval-valid-days", type=int, default=keep)
+    p.set_defaults(handler=cmd_policy_set)
+
+    grp = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
+        dest="audit_command", metavar="SUBCOMMAND")
+    grp.required = True
+    p = grp.add_parser("list", parents=[common], help="events, newest first")
+    _filters(p)
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(handler=cmd_audit_list)
+    p = grp.add_parser("verify", parents=[common], help="walk the hash chain; exit 1 at the first broken row")
+    p.set_defaults(handler=cmd_audit_verify)
+    p = grp.add_parser("export", parents=[common], help="export events")
+    p.add_argument("--format", required=True, choices=["csv"])
+    p.add_argument("--output", "-o", metavar="FILE", help="default: stdout")
+    _filters(p)
+    p.set_defaults(handler=cmd_audit_export)
+
+
+def _optional_float(text: str) -> float | None:
+    if text.strip().lower() in ("", "none", "off"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number; give e.g. 0.7, or 'none' to skip the check") \
+            from None
+
+
+def _time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date or date-time; use ISO format, e.g. 2026-03-14 "
+                                         "or 2026-03-14T09:30") from None
+
+
+def _filters(p) -> None:
+    p.add_argument("--actor", metavar="EMAIL")
+    p.add_argument("--model")
+    p.add_argument("--action", help="exact, or a prefix ending in '.', e.g. approval.")
+    p.add_argument("--outcome", choices=["ok", "refused"])
+    p.add_argument("--since", type=_time, metavar="ISO-TIME")
+    p.add_argument("--until", type=_time, metavar="ISO-TIME")
+
+
+def _filter_of(a) -> audit.AuditFilter:
+    return audit.AuditFilter(actor=a.actor, model=a.model, action=a.action, outcome=a.outcome, since=a.since,
+                             until=a.until)
+
+
+def _request_line(r: approvals.Request) -> tuple:
+    return (r.id, r.ref, r.environment, r.role, r.status, f"{len(r.approvals)}/{r.approvals_needed}",
+            r.checks_failed, r.requested_by, str(r.requested_at)[:16])
+
+
+_HEAD = ["ID", "VERSION", "ENV", "ROLE", "STATUS", "APPROVALS", "FAILED CHECKS", "REQUESTED BY", "AT"]
+
+
+def cmd_request(ctx: Ctx) -> int:
+    name, version = parse_ref(ctx.args.ref)
+    if version is None:
+        raise InvalidInput(f"Name the version to deploy as MODEL:VERSION (e.g. {name}:2).")
+    r = approvals.request_deployment(ctx.store, ctx.actor(), name, version, ctx.args.env, ctx.args.role,
+                                     ctx.args.reason)
+    ctx.emit({"id": r.id, "status": r.status, "evidence_sha256": r.evidence_sha256,
+              "checks_failed": r.checks_failed, "approvals_needed": r.approvals_needed},
+             f"Request {r.id}: {r.ref} to {r.environment} as {r.role}, pending ({r.approvals_needed} approval(s) "
+             f"needed, {r.checks_failed} failing check(s)); evidence pack SHA-256 {r.evidence_sha256}.")
+    return 0
+
+
+def cmd_list(ctx: Ctx) -> int:
+    mine = ctx.actor().email if ctx.args.mine else None
+    items = approvals.list_requests(ctx.store, status=ctx.args.status, requested_by=mine, model=ctx.args.model)
+    ctx.emit([r.as_dict() for r in items],
+             lambda: table([_request_line(r) for r in items], _HEAD) + f"\n{len(items)} request(s)")
+    return 0
+
+
+def cmd_show(ctx: Ctx) -> int:
+    r = approvals.get_request(ctx.store, ctx.args.id)
+    pack = approvals.evidence(ctx.store, r.id)
+    if ctx.args.html:
+        Path(ctx.args.html).write_text(approvals.evidence_html(ctx.store, r.id), encoding="utf-8")
+
+    def text() -> str:
+        lines = [f"Request {r.id}: {r.ref} to {r.environment} as {r.role} — {r.status}",
+                 f"Requested by {r.requested_by} at {str(r.requested_at)[:19]}: {r.reason}",
+                 f"Evidence pack SHA-256 {r.evidence_sha256} (frozen {pack['assembled_at'][:19]})", "",
+                 table([(c["check"], c["status"], c["detail"]) for c in pack["checks"]], ["CHECK", "STATUS", "DETAIL"]),
+                 ""]
+        lines += [f"{d.decision}d by {d.decided_by} at {str(d.decided_at)[:19]}: {d.comment}"
+                  + (f" (override: {d.override_reason})" if d.override_reason else "") for d in r.decisions]
+        return "\n".join(lines)
+
+    ctx.emit({**r.as_dict(), "evidence": pack}, text)
+    return 0
+
+
+def _decided(ctx: Ctx, r: approvals.Request) -> int:
+    ctx.emit(r.as_dict(), f"Request {r.id} is now {r.status} ({len(r.approvals)}/{r.approvals_needed} approvals).")
+    return 0
+
+
+def cmd_approve(ctx: Ctx) -> int:
+    return _decided(ctx, approvals.approve(ctx.store, ctx.actor(), ctx.args.id, ctx.args.comment,
+                                           ctx.args.override_reason))
+
+
+def cmd_reject(ctx: Ctx) -> int:
+    return _decided(ctx, approvals.reject(ctx.store, ctx.actor(), ctx.args.id, ctx.args.comment))
+
+
+def cmd_export(ctx: Ctx) -> int:
+    html = approvals.evidence_html(ctx.store, ctx.args.id)
+    if ctx.args.output:
+        Path(ctx.args.output).write_text(html, encoding="utf-8")
+        print(f"Wrote {ctx.args.output}.", file=sys.stderr)
+    else:
+        sys.stdout.write(html)
+    return 0
+
+
+def cmd_deploy(ctx: Ctx) -> int:
+    r = approvals.deploy(ctx.store, ctx.actor(), ctx.args.id)
+    ctx.emit({"id": r.id, "status": r.status, "deployment_id": r.deployment_id, "model": r.model,
+              "version": r.version, "environment": r.environment, "role": r.role},
+             f"Deployed {r.ref} to {r.environment} as {r.role} (deployment {r.deployment_id}).")
+    return 0
+
+
+def cmd_deployments(ctx: Ctx) -> int:
+    items = [d for d in deployments.history(ctx.store, ctx.args.model) if d.active or not ctx.args.active]
+    data = [{"id": d.id, "model": d.model, "version": d.version, "environment": d.environment, "role": d.role,
+             "since": d.since, "until": d.until, "active": d.active, "deployed_by": d.deployed_by,
+             "approval_id": d.approval_id, "end_reason": d.end_reason} for d in items]
+    ctx.emit(data, lambda: table([(d.id, f"{d.model}:{d.version}", d.environment, d.role,
+                                   "live" if d.active else "ended", str(d.since)[:16], d.deployed_by,
+                                   d.end_reason or "") for d in items],
+                                 ["ID", "VERSION", "ENV", "ROLE", "STATE", "SINCE", "BY", "ENDED BECAUSE"]))
+    return 0
+
+
+def cmd_rollback(ctx: Ctx) -> int:
+    out = approvals.rollback(ctx.store, ctx.actor(), ctx.args.model, ctx.args.env, ctx.args.reason)
+    ctx.emit(out, f"{out['model']} in {out['environment']}: champion is version {out['to_version']} again "
+                  f"(version {out['from_version']} retired).")
+    return 0
+
+
+def cmd_recertify(ctx: Ctx) -> int:
+    out = approvals.recertify(ctx.store, ctx.actor(), ctx.args.model, ctx.args.env, ctx.args.comment)
+    ctx.emit(out, f"{out['model']}:{out['version']} in {out['environment']} re-certified; next due "
+                  f"{out['next_due']}.")
+    return 0
+
+
+def cmd_policies(ctx: Ctx) -> int:
+    items = approvals.policies(ctx.store)
+    ctx.emit([p.as_dict() for p in items], lambda: table(
+        [(p.risk_tier, p.min_auc, p.min_r2, p.max_drift_share, ", ".join(p.required_card_fields), p.approvals_needed,
+          p.recertify_days, p.approval_valid_days) for p in items],
+        ["TIER", "MIN AUC", "MIN R2", "MAX DRIFT", "CARD FIELDS", "APPROVERS", "RECERT DAYS", "VALID DAYS"]))
+    return 0
+
+
+def cmd_policy_set(ctx: Ctx) -> int:
+    a = ctx.args
+    changes = {k: getattr(a, k) for k in ("min_auc", "min_r2", "max_drift_share", "approvals_needed",
+                                          "recertify_days", "approval_valid_days") if hasattr(a, k)}
+    if hasattr(a, "required_card_fields"):
+        changes["required_card_fields"] = [f.strip() for f in a.required_card_fields.split(",") if f.strip()]
+    if not changes:
+        raise InvalidInput("Name at least one policy field to change, e.g. --min-auc 0.72.")
+    p = approvals.set_policy(ctx.store, ctx.actor(), a.tier, **changes)
+    ctx.emit(p.as_dict(), f"Policy for {p.risk_tier} risk updated.")
+    return 0
+
+
+def cmd_audit_list(ctx: Ctx) -> int:
+    events = audit.list_events(ctx.store, ctx.actor(), _filter_of(ctx.args), limit=ctx.args.limit)
+    ctx.emit(events, lambda: table([(e["seq"], str(e["ts"])[:19], e["actor"], e["action"],
+                                     f"{e['entity_type']} {e['entity_id']}", e["outcome"]) for e in events],
+                                   ["SEQ", "TIME (UTC)", "ACTOR", "ACTION", "ENTITY", "OUTCOME"]))
+    return 0
+
+
+def cmd_audit_verify(ctx: Ctx) -> int:
+    check = audit.verify(ctx.store)
+    data = {"ok": check.ok, "rows": check.rows, "first_bad_seq": check.first_bad_seq, "problem": check.problem}
+    if check.ok:
+        ctx.emit(data, f"The audit trail is intact: {check.rows} row(s), every hash matches its content and "
+                       "the row before it.")
+        return 0
+    if ctx.json:
+        ctx.emit(data)
+    raise CheckFailed(f"The audit trail is broken at sequence number {check.first_bad_seq}: {check.problem}; "
+                      "restore the store from a backup and investigate who had write access.")
+
+
+def cmd_audit_export(ctx: Ctx) -> int:
+    text = audit.export_csv(ctx.store, ctx.actor(), _filter_of(ctx.args))
+    if ctx.args.output:
+        Path(ctx.args.output).write_text(text, encoding="utf-8")
+        print(f"Wrote {ctx.args.output} ({text.count(chr(10)) - 1} event(s)).", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -29,6 +29,8 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/inventory.py", "Inventory", ":material/inventory_2:", "view"),
     PageSpec("pages/model.py", "Model", ":material/model_training:", "view"),
     PageSpec("pages/compare.py", "Champion vs challenger", ":material/compare_arrows:", "view", section="Insight"),
+    PageSpec("pages/approvals.py", "Approvals", ":material/approval:", "view-approvals", "Governance"),
+    PageSpec("pages/audit.py", "Audit trail", ":material/policy:", "read-audit", "Governance"),
     PageSpec("pages/admin.py", "Admin", ":material/admin_panel_settings:", "manage-users", "Administration"),
 ]
 

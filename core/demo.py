@@ -120,6 +120,33 @@ def _move_into_place(tmp: Path, store: Store) -> None:
                     [str(tmp), str(store.home)])
 
 
+def _governance(store: Store) -> None:
+    """The approval story the demo tells: champions, a challenger in shadow, a rejection, one request waiting."""
+    from . import approvals
+
+    ada, grace, rita, raj = (identity_for(store, f"{n}@modelgov.demo") for n in ("ada", "grace", "rita", "raj"))
+    r = approvals.request_deployment(store, ada, "credit-default", 1, "production", "champion",
+                                     "Gradient boosting: best hold-out AUC; replaces the manual scorecard.")
+    approvals.approve(store, rita, r.id, "Evidence complete; monitoring of sex/age segments agreed.")
+    approvals.approve(store, raj, r.id, "Second review: calibration acceptable on the hold-out.")
+    approvals.deploy(store, ada, r.id)
+    r = approvals.request_deployment(store, grace, "credit-default", 2, "production", "challenger",
+                                     "Run the interpretable logistic model in shadow beside the champion.")
+    approvals.approve(store, rita, r.id, "Shadow only; it does not decide anything.")
+    approvals.approve(store, raj, r.id, "Agreed, shadow only.")
+    approvals.deploy(store, grace, r.id)
+    r = approvals.request_deployment(store, grace, "credit-limit-advisor", 1, "production", "champion",
+                                     "Suggested limits for underwriters; low risk, a person decides.")
+    approvals.approve(store, rita, r.id, "Low risk; decision support only.")
+    approvals.deploy(store, grace, r.id)
+    r = approvals.request_deployment(store, grace, "breast-cancer-screening", 1, "staging", "champion",
+                                     "Try it with the research team.")
+    approvals.reject(store, raj, r.id, "A research prototype on 569 samples; not even for staging until the "
+                                       "model card covers ethics and caveats.")
+    approvals.request_deployment(store, ada, "diabetes-progression", 1, "production", "champion",
+                                 "Random forest ready for the clinic's planning tool.")
+
+
 def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, Any]:
     users.init_store(store, ADMIN)
     admin = identity_for(store, ADMIN)
@@ -202,6 +229,8 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
                           tags=["retail", "planned"], business_unit="Retail credit")
 
     from .compare import demo_comparisons; demo_comparisons(store, quick)  # noqa: E702
+    say("Recording approvals and deployments (four eyes; credit-default needs two risk officers)…")
+    _governance(store)
     models = registry.search_models(store).items
     return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
             "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}

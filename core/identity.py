@@ -63,6 +63,8 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in [
     _p("register-model", "Register models, versions and datasets; edit model cards", DATA_SCIENTIST),
     _p("log-predictions", "Score data and log predictions and outcomes", DATA_SCIENTIST),
     _p("edit-lineage", "Add lineage nodes and edges, import OpenLineage events", DATA_SCIENTIST),
+    _p("view-approvals", "See deployment requests, evidence packs and decisions", DATA_SCIENTIST, RISK_OFFICER,
+       ADMIN),
     _p("request-deployment", "Request deployment of a version", DATA_SCIENTIST),
     _p("approve-deployment", "Approve or reject a deployment request", RISK_OFFICER),
     _p("deploy", "Deploy an approved request", DATA_SCIENTIST, RISK_OFFICER),

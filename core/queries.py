@@ -53,6 +53,20 @@ def attention_items(store, frame: pd.DataFrame | None = None) -> list[AttentionI
             sev = "high" if r.risk_tier == "high" else "medium" if r.risk_tier == "medium" else "low"
             items.append(AttentionItem(r.name, sev, f"model card {int(round(r.card_completeness * 100))}% complete",
                                        "fill in the missing model-card fields on the Model page"))
+    from .approvals import list_requests, recertification_status
+
+    for d in recertification_status(store):
+        if d["overdue"]:
+            items.append(AttentionItem(d["model"], "high", f"re-certification in {d['environment']} overdue since "
+                                       f"{d['due']}", f"a risk officer re-certifies it: 'modelgov recertify "
+                                       f"{d['model']} --env {d['environment']} --comment TEXT'"))
+        elif d["days_left"] <= 30:
+            items.append(AttentionItem(d["model"], "low", f"re-certification in {d['environment']} due {d['due']}",
+                                       "plan the review on the Approvals page"))
+    for r in list_requests(store, status="pending"):
+        items.append(AttentionItem(r.model, "medium", f"deployment request {r.id} ({r.ref} to {r.environment}) "
+                                   f"waits for {r.approvals_needed - len(r.approvals)} approval(s)",
+                                   "a risk officer decides it on the Approvals page"))
     order = {"high": 0, "medium": 1, "low": 2}
     return sorted(items, key=lambda i: (order[i.severity], i.model))
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import session
+from app.components import approvals as approvals_ui
 from app.components import badges, charts
 from core import queries, registry
 from core.errors import CoreError
@@ -92,11 +93,10 @@ with tab_card:
             st.write(model.card.get(f) or "_Not filled in yet._")
 
 with tab_deploy:
-    deployments = queries.model_deployments(store, model.name)
-    if deployments.empty:
-        st.info("Never deployed. A data scientist requests a deployment; a risk officer approves it.")
-    else:
-        st.dataframe(deployments, hide_index=True, key="model_deployments_table")
+    approvals_ui.deployment_history(store, model.name, key="model_deployments")
+    st.markdown("**Request a deployment**")
+    approvals_ui.request_form(store, me, model.name, [v.version for v in reversed(model.versions)],
+                              key=f"model_request_{model.name}")
 
 with tab_history:
     history = queries.model_history(store, model.name)

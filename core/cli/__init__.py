@@ -98,6 +98,8 @@ def build_parser() -> Parser:
     parser.add_argument("--home", metavar="DIR", help="the ModelGov home (or MODELGOV_HOME; default ./data)")
     common = Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    # Also accepted after the command (`modelgov deploy 3 --as rita@…`); absent unless given.
+    common.add_argument("--as", dest="as_", metavar="EMAIL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMAND_MODULES:

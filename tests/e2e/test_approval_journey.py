@@ -1,0 +1,67 @@
+"""A real browser: a data scientist requests a deployment, a risk officer approves it, the data scientist deploys."""
+
+import re
+
+from core import deployments
+from tests.e2e.conftest import serve_app
+
+
+def _settled(page) -> None:
+    """Wait until the script run has finished (Streamlit shows a status widget while it runs)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
+
+
+def _act_as(page, who: str) -> None:
+    picker = page.get_by_label("Acting as (demo)")
+    for _ in range(3):  # a choice made while a run is still drawing the page can be overwritten by that run
+        _settled(page)
+        picker.click()
+        page.get_by_role("option", name=re.compile(f"^{who}@")).click()
+        _settled(page)
+        if picker.input_value().startswith(f"{who}@"):
+            return
+    raise AssertionError(f"could not act as {who}: the picker shows {picker.input_value()}")
+
+
+def _open(page, link: str, heading: str) -> None:
+    page.get_by_role("link", name=link).click()
+    page.get_by_role("heading", name=heading).first.wait_for()
+
+
+def test_request_approve_deploy(demo_store, page):
+    with serve_app(demo_store.home) as url:
+        page.goto(url)
+        page.get_by_role("heading", name="Overview").wait_for()
+
+        # Grace asks for credit-limit-advisor:1 in staging (low risk: one approval).
+        _act_as(page, "grace")
+        _open(page, "Model", "breast-cancer-screening")
+        page.get_by_label("Model", exact=True).click()
+        page.get_by_role("option", name="credit-limit-advisor").click()
+        page.get_by_role("heading", name="credit-limit-advisor").wait_for()
+        page.get_by_role("tab", name="Deployments").click()
+        page.get_by_label("Environment").click()
+        page.get_by_role("option", name="staging").click()
+        page.get_by_label("Justification").fill("Let underwriters try the suggestions in staging first.")
+        page.get_by_role("button", name="Request deployment").click()
+        page.get_by_text(re.compile(r"Request \d+ is pending")).wait_for()
+
+        # Rita decides it from the queue.
+        _act_as(page, "rita")
+        _open(page, "Approvals", "Approvals")
+        page.get_by_text("credit-limit-advisor:1 → staging as champion").first.wait_for()
+        page.get_by_label("Comment (recorded with your decision)").fill("Low risk, evidence complete.")
+        page.get_by_role("button", name="Approve").click()
+        page.get_by_text(re.compile(r"Request \d+ is now approved")).first.wait_for()
+
+        # Grace deploys her approved request.
+        _act_as(page, "grace")
+        _open(page, "Approvals", "Approvals")
+        page.get_by_role("tab", name="My requests").click()
+        page.get_by_role("button", name="Deploy credit-limit-advisor:1 to staging as champion").click()
+        page.get_by_text(re.compile("Deployed credit-limit-advisor:1 to staging as champion")).first.wait_for()
+        page.screenshot(path=str(demo_store.home / "approval-journey.png"), full_page=True)
+
+    champ = deployments.champion(demo_store, "credit-limit-advisor", "staging")
+    assert champ is not None and champ.version == 1 and champ.deployed_by == "grace@modelgov.demo"

@@ -120,6 +120,38 @@ def _move_into_place(tmp: Path, store: Store) -> None:
                     [str(tmp), str(store.home)])
 
 
+def _pipelines(store: Store, actor, train_path: Path, test_path: Path) -> None:
+    """The upstream pipelines of the credit models, imported as OpenLineage events like Airflow would send."""
+    import json
+
+    from . import openlineage
+
+    bank = "postgres://core-banking.internal:5432"
+    events = [
+        {"eventType": "COMPLETE", "eventTime": "2026-03-01T02:00:00Z", "run": {"runId": "d1c3a9e0-0001-4000-8000-000000000001"},
+         "job": {"namespace": "airflow", "name": "cards_daily_snapshot"},
+         "inputs": [{"namespace": bank, "name": "cards.statements"}, {"namespace": bank, "name": "cards.payments"},
+                    {"namespace": bank, "name": "crm.clients"}],
+         "outputs": [{"namespace": "s3://lake", "name": "features/credit_client_monthly"}],
+         "producer": "https://github.com/apache/airflow"},
+        {"eventType": "COMPLETE", "eventTime": "2026-03-01T03:00:00Z", "run": {"runId": "d1c3a9e0-0002-4000-8000-000000000002"},
+         "job": {"namespace": "airflow", "name": "credit_default_training_split"},
+         "inputs": [{"namespace": "s3://lake", "name": "features/credit_client_monthly"}],
+         "outputs": [{"namespace": "file", "name": str(train_path.resolve())},
+                     {"namespace": "file", "name": str(test_path.resolve())}],
+         "producer": "https://github.com/apache/airflow"},
+        {"eventType": "COMPLETE", "eventTime": "2026-03-01T03:10:00Z", "run": {"runId": "d1c3a9e0-0003-4000-8000-000000000003"},
+         "job": {"namespace": "airflow", "name": "credit_limit_extract"},
+         "inputs": [{"namespace": "s3://lake", "name": "features/credit_client_monthly"}],
+         "outputs": [{"namespace": "modelgov", "name": "credit-limit-train/v1"},
+                     {"namespace": "modelgov", "name": "credit-limit-test/v1"}],
+         "producer": "https://github.com/apache/airflow"},
+    ]
+    path = store.home / "inputs" / "credit_pipelines.openlineage.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    openlineage.import_events(store, actor, path)
+
+
 def _governance(store: Store) -> None:
     """The approval story the demo tells: champions, a challenger in shadow, a rejection, one request waiting."""
     from . import approvals
@@ -229,6 +261,7 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
                           tags=["retail", "planned"], business_unit="Retail credit")
 
     from .compare import demo_comparisons; demo_comparisons(store, quick)  # noqa: E702
+    _pipelines(store, ada, train_path, test_path)
     say("Recording approvals and deployments (four eyes; credit-default needs two risk officers)…")
     _governance(store)
     models = registry.search_models(store).items

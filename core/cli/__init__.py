@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "core.cli.users_cmds",
     "core.cli.compare_cmds",
     "core.cli.approvals_cmds",
+    "core.cli.lineage_cmds",
 ]
 
 

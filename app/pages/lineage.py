@@ -1,0 +1,95 @@
+"""Lineage: trace a model to its data and code, and a dataset to the models that depend on it."""
+
+import pandas as pd
+import streamlit as st
+
+from app import session
+from app.components import lineage as draw
+from core import lineage_graph as lg
+from core.errors import CoreError
+
+me = session.guard("view")
+store = session.store()
+st.title("Lineage")
+st.caption("Where every model came from (data, jobs, code) and what depends on every dataset. Arrows point "
+           "downstream: data → job → data → model version → deployment.")
+
+size = lg.counts(store)
+if size["nodes"] == 0:
+    st.info("No lineage yet. Registering a model records its training and test data; import pipelines with "
+            "`modelgov lineage import events.json` (OpenLineage from Airflow, Spark, dbt or Marquez).")
+    st.stop()
+
+all_nodes = lg.list_nodes(store, limit=100_000)
+ids = [n["id"] for n in all_nodes]
+wanted = st.query_params.get("node")
+if st.session_state.get("lin_focus") not in ids:
+    model_nodes = [i for i in ids if i.startswith("model:")]
+    st.session_state["lin_focus"] = wanted if wanted in ids else (model_nodes[0] if model_nodes else ids[0])
+
+# A click on the graph chooses the node to focus (before the picker is drawn).
+clicked = (st.session_state.get("lin_graph") or {}).get("selection", {}).get("points", [])
+if clicked and clicked[0].get("customdata") in ids and clicked[0]["customdata"] != st.session_state.get("lin_last"):
+    st.session_state["lin_focus"] = st.session_state["lin_last"] = clicked[0]["customdata"]
+
+c1, c2, c3 = st.columns([3, 1, 1])
+focus = c1.selectbox("Node", ids, key="lin_focus",
+                     format_func=lambda i: f"{draw.KIND_LABELS.get(lg.kind_of(i), 'other')} · {i}")
+depth = c2.slider("Depth", 1, 8, 3, key="lin_depth")
+view = c3.radio("Show", ["Neighbourhood", "Whole graph"], key="lin_view")
+st.query_params["node"] = focus
+
+m = st.columns(4)
+m[0].metric("Nodes", size["nodes"])
+m[1].metric("Edges", size["edges"])
+m[2].metric("Model versions", sum(i.startswith("model:") for i in ids))
+m[3].metric("Datasets", sum(i.startswith("dataset:") for i in ids))
+
+tab_graph, tab_impact, tab_table = st.tabs(["Graph", "Impact", "Table"])
+
+try:
+    if view == "Neighbourhood":
+        g = lg.neighbourhood(store, focus, depth)
+        nodes, edges, total = g.nodes, g.edges, len(g.nodes)
+    else:
+        nodes, edges, total = lg.whole_graph(store, limit=draw.MAX_DRAW)
+except CoreError as e:
+    st.error(str(e))
+    st.stop()
+
+with tab_graph:
+    shown = nodes[:draw.MAX_DRAW]
+    keep = {n["id"] for n in shown}
+    if view == "Whole graph" or len(shown) < total:
+        st.caption(f"Showing {len(shown)} of {total if view == 'Neighbourhood' else size['nodes']} nodes"
+                   + (" — choose a node and a smaller depth to see the rest." if len(shown) < max(total, size["nodes"])
+                      and view == "Whole graph" else "."))
+    st.plotly_chart(draw.figure(shown, [e for e in edges if e["from"] in keep and e["to"] in keep], focus),
+                    key="lin_graph", on_select="rerun", selection_mode="points")
+    st.caption("Click a node to focus it. Diamonds are live; faded nodes are retired.")
+    detail = lg.node(store, focus)
+    with st.expander(f"Details of {focus}", expanded=True):
+        st.markdown(f"**{detail['name']}** — {draw.KIND_LABELS.get(detail['kind'], detail['kind'])}, "
+                    f"recorded {str(detail['created_at'])[:16]} UTC")
+        if detail["attributes"]:
+            st.json(detail["attributes"], expanded=False)
+        up, down = lg.upstream(store, focus), lg.downstream(store, focus)
+        st.caption(f"{len(up.nodes)} node(s) upstream, {len(down.nodes)} downstream.")
+
+with tab_impact:
+    imp = lg.impact(store, focus)
+    summary = lg.impact_summary(imp)
+    prod = [n for n in imp.nodes if n.get("active") and n.get("environment") == "production"]
+    (st.warning if prod else st.info)(summary)
+    if imp.nodes:
+        st.dataframe(pd.DataFrame([{"node": n["id"], "kind": draw.KIND_LABELS.get(n["kind"], n["kind"]),
+                                    "hops": n["depth"], "live": "yes" if n.get("active") else "no",
+                                    "environment": n.get("environment", ""), "role": n.get("role", "")}
+                                   for n in imp.nodes]), hide_index=True, key="lin_impact_table")
+
+with tab_table:
+    st.markdown(f"**Nodes** ({len(nodes)} in this view)")
+    st.dataframe(pd.DataFrame([{"node": n["id"], "kind": n["kind"], "name": n["name"], "depth": n.get("depth")}
+                               for n in nodes]), hide_index=True, key="lin_nodes_table")
+    st.markdown(f"**Edges** ({len(edges)} in this view)")
+    st.dataframe(pd.DataFrame(edges, columns=["from", "to", "relation"]), hide_index=True, key="lin_edges_table")

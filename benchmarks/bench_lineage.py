@@ -1,0 +1,148 @@
+"""Lineage at scale: a graph of 100,000 edges, and an import of 10,000 OpenLineage events.
+
+Upstream, downstream and impact queries (recursive SQL in DuckDB, one store
+open per call as the dashboard does) next to a baseline measured in the same
+run: fetching the edge list and walking it with a Python breadth-first search.
+Goal: median under 100 ms per query. Then `modelgov lineage import` of 10,000
+run events (JSON lines).
+
+Run: .venv/bin/python benchmarks/bench_lineage.py [--edges 100000] [--events 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+
+from benchmarks.common import max_rss_mib, measure, print_table  # noqa: E402
+from core import lineage_graph as lg  # noqa: E402
+from core import openlineage, users  # noqa: E402
+from core.audit import utcnow  # noqa: E402
+from core.identity import identity_for  # noqa: E402
+from core.store import Store  # noqa: E402
+
+
+def build_graph(store: Store, n_edges: int, cycles: float, seed: int = 7) -> list[str]:
+    """A lineage-shaped graph: 12 layers from raw tables through jobs and features to models and deployments,
+    each node fed by nodes of the two layers before it, plus a share `cycles` of back edges (cycles, as
+    imports can bring) to any earlier layer."""
+    rng = random.Random(seed)
+    layers = 12
+    n_nodes = n_edges // 2
+    per = n_nodes // layers
+    kinds = ["dataset", "job"] * 5 + ["model_version", "deployment"]
+    ids = [[f"{'model' if kinds[l] == 'model_version' else kinds[l]}:bench:l{l}n{i}" + (":1" if kinds[l] == "model_version" else "")
+            for i in range(per)] for l in range(layers)]
+    edges: set[tuple[str, str]] = set()
+    while len(edges) < n_edges:
+        l = rng.randrange(1, layers)
+        dst = rng.choice(ids[l])
+        src = rng.choice(ids[rng.randrange(max(0, l - 2), l)])
+        edges.add((src, dst))
+        if rng.random() < cycles:
+            edges.add((dst, rng.choice(ids[rng.randrange(0, l)])))
+    now = utcnow()
+    nodes = pd.DataFrame([(i, kinds[l], i) for l in range(layers) for i in ids[l]], columns=["id", "kind", "name"])
+    e = pd.DataFrame(sorted(edges)[:n_edges], columns=["src", "dst"])
+    with store.transaction() as con:
+        con.register("n", nodes)
+        con.register("e", e)
+        con.execute("INSERT INTO lineage_nodes SELECT id, kind, name, '{}', ? FROM n", [now])
+        con.execute("INSERT INTO lineage_edges SELECT src, dst, 'derived_from', ?, 'bench' FROM e", [now])
+    return [i for layer in ids for i in layer]
+
+
+def python_bfs(store: Store, start: str, direction: str) -> int:
+    with store.read() as con:
+        edges = con.execute("SELECT src, dst FROM lineage_edges").fetchall()
+    adj: dict[str, list[str]] = {}
+    for s, d in edges:
+        a, b = (s, d) if direction == "downstream" else (d, s)
+        adj.setdefault(a, []).append(b)
+    seen, queue = {start}, deque([start])
+    while queue:
+        for m in adj.get(queue.popleft(), []):
+            if m not in seen:
+                seen.add(m)
+                queue.append(m)
+    return len(seen) - 1
+
+
+def events_file(path: Path, n: int, seed: int = 3) -> None:
+    rng = random.Random(seed)
+    with path.open("w") as f:
+        for i in range(n):
+            ins = [{"namespace": "s3://lake", "name": f"t{rng.randrange(5000)}"} for _ in range(rng.randint(1, 3))]
+            outs = [{"namespace": "s3://lake", "name": f"t{rng.randrange(5000)}"}]
+            f.write(json.dumps({"eventType": "COMPLETE", "eventTime": "2026-03-01T02:00:00Z",
+                                "run": {"runId": f"run-{i}"}, "job": {"namespace": "airflow", "name": f"job{i % 2000}"},
+                                "inputs": ins, "outputs": outs, "producer": "bench"}) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--edges", type=int, default=100_000)
+    ap.add_argument("--events", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=15)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for cycles in (0.001, 0.01):
+            queries(Path(tmp) / f"home-{cycles}", a, cycles)
+        imports(Path(tmp), a)
+        print(f"\nPeak RSS of this process: {max_rss_mib():.0f} MiB")
+
+
+def queries(home: Path, a, cycles: float) -> None:
+    if True:
+        store = Store(home)
+        users.init_store(store, "admin@example.com")
+        t = time.perf_counter()
+        ids = build_graph(store, a.edges, cycles)
+        print(f"\nGraph with {cycles:.1%} back edges: {lg.counts(store)} built in {time.perf_counter() - t:.1f} s")
+        rng = random.Random(1)
+        middle = [i for i in ids if ":l5n" in i or ":l6n" in i]
+        picks = iter(rng.sample(middle, 200))
+        rows = []
+        for name, fn in (("upstream", lambda: lg.upstream(store, next(picks))),
+                         ("downstream", lambda: lg.downstream(store, next(picks))),
+                         ("impact", lambda: lg.impact(store, next(picks)))):
+            r = measure(fn, repeat=a.repeat, warmup=1)
+            sample = lg.downstream(store, middle[0]) if name != "upstream" else lg.upstream(store, middle[0])
+            rows.append({"query": name, "median_ms": r["median_ms"], "p95_ms": r["p95_ms"],
+                         "reached": len(sample.nodes), "goal_ms": 100})
+        for direction in ("upstream", "downstream"):
+            r = measure(lambda: python_bfs(store, next(picks), direction), repeat=max(3, a.repeat // 3), warmup=1)
+            rows.append({"query": f"baseline: fetch edges + Python BFS ({direction})", "median_ms": r["median_ms"],
+                         "p95_ms": r["p95_ms"], "reached": python_bfs(store, middle[0], direction), "goal_ms": "-"})
+        print_table(f"Lineage queries on {a.edges:,} edges, {cycles:.1%} back edges (one store open per call)", rows)
+
+
+def imports(tmp: Path, a) -> None:
+    if True:
+        f = Path(tmp) / "events.jsonl"
+        events_file(f, a.events)
+        store2 = Store(Path(tmp) / "home2")
+        users.init_store(store2, "admin@example.com")
+        users.grant_role(store2, identity_for(store2, "admin@example.com"), "ds@example.com", "data_scientist")
+        ds = identity_for(store2, "ds@example.com")
+        t = time.perf_counter()
+        res = openlineage.import_events(store2, ds, f)
+        took = time.perf_counter() - t
+        print_table(f"OpenLineage import of {a.events:,} events", [{
+            "events": res.imported, "jobs": res.jobs, "datasets": res.datasets, "edges": res.edges,
+            "seconds": took, "events_per_s": res.imported / took}])
+
+
+if __name__ == "__main__":
+    main()

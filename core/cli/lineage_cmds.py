@@ -1,0 +1,144 @@
+"""lineage upstream|downstream|impact|path|show|nodes|add-node|add-edge|import|export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .. import lineage_graph as lg
+from .. import openlineage
+from ..lineage import RELATIONS
+from . import Ctx, table
+
+
+def register(sub, common) -> None:
+    grp = sub.add_parser("lineage", help="trace models to their data and code, and data to its models").add_subparsers(
+        dest="lineage_command", metavar="SUBCOMMAND")
+    grp.required = True
+    for name, text in (("upstream", "everything NODE was built from"), ("downstream", "everything built from NODE"),
+                       ("impact", "model versions and deployments that depend on NODE")):
+        p = grp.add_parser(name, parents=[common], help=text)
+        p.add_argument("node", metavar="NODE", help="e.g. dataset:file:/data/train.csv or model:credit-default:2")
+        p.add_argument("--depth", type=int, help="at most this many hops (default: all)")
+        p.set_defaults(handler=cmd_traverse, direction=name)
+    p = grp.add_parser("path", parents=[common], help="a shortest path from one node down to another")
+    p.add_argument("src", metavar="FROM")
+    p.add_argument("dst", metavar="TO")
+    p.set_defaults(handler=cmd_path)
+    p = grp.add_parser("show", parents=[common], help="one node with its attributes")
+    p.add_argument("node", metavar="NODE")
+    p.set_defaults(handler=cmd_show)
+    p = grp.add_parser("nodes", parents=[common], help="list nodes")
+    p.add_argument("--kind", choices=lg.KINDS)
+    p.add_argument("--search")
+    p.set_defaults(handler=cmd_nodes)
+    p = grp.add_parser("add-node", parents=[common], help="add an upstream source, feature table or job")
+    p.add_argument("node", metavar="NODE", help="dataset:NAMESPACE:NAME, job:NAMESPACE:NAME, source:…")
+    p.add_argument("--kind", choices=lg.KINDS)
+    p.add_argument("--name", help="a readable name (default: the id's last part)")
+    p.add_argument("--attributes", help="a JSON object of extra details")
+    p.set_defaults(handler=cmd_add_node)
+    p = grp.add_parser("add-edge", parents=[common], help="add FROM → TO (downstream direction)")
+    p.add_argument("src", metavar="FROM")
+    p.add_argument("dst", metavar="TO")
+    p.add_argument("--relation", required=True, choices=RELATIONS)
+    p.set_defaults(handler=cmd_add_edge)
+    p = grp.add_parser("import", parents=[common], help="read OpenLineage run events (JSON array or JSON lines)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--skip-invalid", action="store_true", help="import the valid events and list the malformed")
+    p.set_defaults(handler=cmd_import)
+    p = grp.add_parser("export", parents=[common], help="write our lineage as OpenLineage run events")
+    p.add_argument("--output", "-o", metavar="FILE", help="default: stdout")
+    p.add_argument("--format", choices=["json", "jsonl"], default="json", help="a JSON array (default) or JSON lines")
+    p.set_defaults(handler=cmd_export)
+
+
+def _graph_text(g: lg.Graph, extra: str = "") -> str:
+    rows = [(n["depth"], n["kind"], n["id"]) for n in g.nodes]
+    return (table(rows, ["DEPTH", "KIND", "NODE"]) + f"\n{len(g.nodes)} node(s), {len(g.edges)} edge(s)"
+            + (f"\n{extra}" if extra else ""))
+
+
+def cmd_traverse(ctx: Ctx) -> int:
+    a = ctx.args
+    if a.direction == "impact":
+        g = lg.impact(ctx.store, a.node, a.depth)
+        data = g.as_dict()
+        for out, n in zip(data["nodes"], g.nodes):
+            out.update({k: n[k] for k in ("active", "environment", "role") if k in n})
+        data["summary"] = lg.impact_summary(g)
+        ctx.emit(data, lambda: _graph_text(g, data["summary"]))
+    else:
+        g = (lg.upstream if a.direction == "upstream" else lg.downstream)(ctx.store, a.node, a.depth)
+        ctx.emit(g.as_dict(), lambda: _graph_text(g))
+    return 0
+
+
+def cmd_path(ctx: Ctx) -> int:
+    g = lg.path(ctx.store, ctx.args.src, ctx.args.dst)
+    if not g.nodes:
+        ctx.emit(g.as_dict(), f"No path from {ctx.args.src} down to {ctx.args.dst}.")
+        return 0
+    ctx.emit(g.as_dict(), lambda: "\n".join(
+        [g.nodes[0]["id"]] + [f"  --{e['relation']}--> {e['to']}" for e in g.edges]))
+    return 0
+
+
+def cmd_show(ctx: Ctx) -> int:
+    n = lg.node(ctx.store, ctx.args.node)
+    ctx.emit(n, lambda: "\n".join([f"{n['id']}  ({n['kind']})", n["name"],
+                                   json.dumps(n["attributes"], indent=2, ensure_ascii=False)]))
+    return 0
+
+
+def cmd_nodes(ctx: Ctx) -> int:
+    items = lg.list_nodes(ctx.store, ctx.args.kind, ctx.args.search)
+    ctx.emit(items, lambda: table([(n["kind"], n["id"]) for n in items], ["KIND", "NODE"]))
+    return 0
+
+
+def cmd_add_node(ctx: Ctx) -> int:
+    from ..errors import InvalidInput
+
+    attrs = None
+    if ctx.args.attributes:
+        try:
+            attrs = json.loads(ctx.args.attributes)
+        except json.JSONDecodeError:
+            attrs = None
+        if not isinstance(attrs, dict):
+            raise InvalidInput("--attributes must be a JSON object, e.g. '{\"owner\": \"data-eng\"}'.")
+    n = lg.add_node(ctx.store, ctx.actor(), ctx.args.node, kind=ctx.args.kind, name=ctx.args.name, attributes=attrs)
+    ctx.emit(n, f"Node {n['id']} ({n['kind']}) recorded.")
+    return 0
+
+
+def cmd_add_edge(ctx: Ctx) -> int:
+    new = lg.add_edge(ctx.store, ctx.actor(), ctx.args.src, ctx.args.dst, ctx.args.relation)
+    ctx.emit({"from": ctx.args.src, "to": ctx.args.dst, "relation": ctx.args.relation, "new": new},
+             f"{ctx.args.src} --{ctx.args.relation}--> {ctx.args.dst} {'recorded' if new else 'was already recorded'}.")
+    return 0
+
+
+def cmd_import(ctx: Ctx) -> int:
+    r = openlineage.import_events(ctx.store, ctx.actor(), ctx.args.file, skip_invalid=ctx.args.skip_invalid)
+    lines = [f"Imported {r.imported} of {r.events} event(s): {r.jobs} job(s), {r.datasets} dataset(s), {r.edges} "
+             f"edge(s) ({r.new_nodes} new node(s), {r.new_edges} new edge(s))."]
+    lines += [f"Skipped event {s['position']}: {s['error']}" for s in r.skipped]
+    ctx.emit(r.as_dict(), "\n".join(lines))
+    return 0
+
+
+def cmd_export(ctx: Ctx) -> int:
+    events = openlineage.export_events(ctx.store)
+    if ctx.args.format == "jsonl":
+        text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events)
+    else:
+        text = json.dumps(events, indent=2, ensure_ascii=False) + "\n"
+    if ctx.args.output:
+        Path(ctx.args.output).write_text(text, encoding="utf-8")
+        print(f"Wrote {len(events)} event(s) to {ctx.args.output}.", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,268 @@
+"""Lineage queries and editing: upstream, downstream, impact and paths as recursive SQL inside DuckDB.
+
+Traversals are breadth-first recursive CTEs keyed by node (`USING KEY (id)`): a
+node enters the result once, at its smallest depth, so cycles in imported
+lineage end the recursion instead of hanging it, and the work is linear in the
+edges reached, not in the number of paths.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .audit import AuditEvent, record
+from .errors import InvalidInput, NotFound
+from .identity import Identity, require
+from .lineage import RELATIONS, add_edge_tx, upsert_node
+
+KINDS = ("dataset", "job", "model_version", "deployment", "monitoring", "explanation", "comparison", "source")
+_PREFIX_KIND = {"dataset": "dataset", "job": "job", "model": "model_version", "deployment": "deployment",
+                "monitoring": "monitoring", "explanation": "explanation", "comparison": "comparison",
+                "source": "source"}
+_ID = re.compile(r"^(dataset|job|model|deployment|monitoring|explanation|comparison|source):[^:\s][^\s]*:[^\s].*$")
+
+
+@dataclass
+class Graph:
+    node: str
+    nodes: list[dict[str, Any]] = field(default_factory=list)  # {id, kind, name, depth, ...}
+    edges: list[dict[str, str]] = field(default_factory=list)  # {from, to, relation}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"node": self.node,
+                "nodes": [{k: n[k] for k in ("id", "kind", "name", "depth")} for n in self.nodes],
+                "edges": self.edges}
+
+
+def kind_of(node_id: str) -> str:
+    return _PREFIX_KIND.get(node_id.split(":", 1)[0], "other")
+
+
+def validate_node_id(node_id: str) -> str:
+    node_id = (node_id or "").strip()
+    if not _ID.match(node_id):
+        raise InvalidInput(f"'{node_id}' is not a lineage node id; write KIND:NAMESPACE:NAME, e.g. "
+                           "dataset:postgres://bank:5432:cards.statements, job:airflow:daily_features or "
+                           "model:credit-default:2.")
+    return node_id
+
+
+def _node_exists(con, node_id: str) -> dict[str, Any]:
+    row = con.execute("SELECT id, kind, name, CAST(attributes AS VARCHAR), created_at FROM lineage_nodes WHERE id = ?",
+                      [node_id]).fetchone()
+    if row is None:
+        raise NotFound(f"No lineage node '{node_id}'; 'modelgov lineage nodes' lists them (ids look like "
+                       "dataset:NAMESPACE:NAME, job:NAMESPACE:NAME, model:NAME:VERSION).")
+    import json
+
+    return {"id": row[0], "kind": row[1], "name": row[2], "attributes": json.loads(row[3]), "created_at": row[4]}
+
+
+def node(store, node_id: str) -> dict[str, Any]:
+    with store.read() as con:
+        return _node_exists(con, node_id)
+
+
+def _walk_sql(direction: str) -> str:
+    near, far = ("src", "dst") if direction == "downstream" else ("dst", "src")
+    return f"""
+        WITH RECURSIVE walk(id, depth) USING KEY (id) AS (
+            SELECT ?::VARCHAR, 0
+            UNION
+            SELECT e.{far}, w.depth + 1
+            FROM walk w JOIN lineage_edges e ON e.{near} = w.id
+            LEFT JOIN recurring.walk seen ON seen.id = e.{far}
+            WHERE seen.id IS NULL AND w.depth < ?
+        )"""
+
+
+def traverse_tx(con, node_id: str, direction: str, depth: int | None = None) -> Graph:
+    """Every node reachable `direction` ('upstream' | 'downstream') from `node_id`, up to `depth` hops."""
+    if direction not in ("upstream", "downstream"):
+        raise InvalidInput("A direction is upstream or downstream.")
+    if depth is not None and depth < 1:
+        raise InvalidInput(f"--depth must be 1 or more; got {depth}.")
+    _node_exists(con, node_id)
+    limit = depth if depth is not None else 1_000_000
+    near, far = ("src", "dst") if direction == "downstream" else ("dst", "src")
+    # Walk once into a temporary table, then read the nodes and the edges among them from it.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE lineage_walk AS {_walk_sql(direction)} SELECT * FROM walk",
+                [node_id, limit])
+    try:
+        rows = con.execute("""
+            SELECT w.id, coalesce(n.kind, 'other'), coalesce(n.name, w.id), w.depth, CAST(n.attributes AS VARCHAR)
+            FROM lineage_walk w LEFT JOIN lineage_nodes n ON n.id = w.id WHERE w.depth > 0
+            ORDER BY w.depth, w.id""").fetchall()
+        edges = con.execute(f"""
+            SELECT e.src, e.dst, e.relation FROM lineage_edges e
+            SEMI JOIN lineage_walk a ON a.id = e.{near} SEMI JOIN lineage_walk b ON b.id = e.{far}
+            ORDER BY e.src, e.dst, e.relation""").fetchall()
+    finally:
+        con.execute("DROP TABLE IF EXISTS lineage_walk")
+    import json
+
+    nodes = [{"id": i, "kind": k, "name": n, "depth": d, "attributes": json.loads(a) if a else {}}
+             for i, k, n, d, a in rows]
+    return Graph(node_id, nodes, [{"from": s, "to": d, "relation": r} for s, d, r in edges])
+
+
+def upstream(store, node_id: str, depth: int | None = None) -> Graph:
+    with store.read() as con:
+        return traverse_tx(con, node_id, "upstream", depth)
+
+
+def downstream(store, node_id: str, depth: int | None = None) -> Graph:
+    with store.read() as con:
+        return traverse_tx(con, node_id, "downstream", depth)
+
+
+def impact(store, node_id: str, depth: int | None = None) -> Graph:
+    """The model versions and deployments that depend on `node_id`, directly or transitively.
+
+    Each node carries `active` (a live deployment, or a version with one) and the
+    graph's `summary` sentence says how many production models are affected.
+    """
+    with store.read() as con:
+        g = traverse_tx(con, node_id, "downstream", depth)
+        hit = [n for n in g.nodes if n["kind"] in ("model_version", "deployment")]
+        live = {f"deployment:{m}:{e}:{i}": (m, v, e, r) for i, m, v, e, r in con.execute(
+            "SELECT d.id, m.name, v.version, d.environment, d.role FROM deployments d JOIN model_versions v ON "
+            "v.id = d.version_id JOIN models m ON m.id = v.model_id WHERE d.until IS NULL").fetchall()}
+    live_versions = {f"model:{m}:{v}": (e, r) for m, v, e, r in live.values()}
+    for n in hit:
+        n["active"] = n["id"] in live or n["id"] in live_versions
+        if n["id"] in live:
+            n["environment"], n["role"] = live[n["id"]][2], live[n["id"]][3]
+        elif n["id"] in live_versions:
+            n["environment"], n["role"] = live_versions[n["id"]]
+    keep = {n["id"] for n in hit} | {node_id}
+    g.nodes = hit
+    g.edges = [e for e in g.edges if e["to"] in keep]
+    return g
+
+
+def impact_summary(g: Graph) -> str:
+    models = {n["id"].split(":")[1] for n in g.nodes if n["kind"] == "model_version"}
+    prod = {n["id"].split(":")[1] for n in g.nodes if n.get("active") and n.get("environment") == "production"}
+    if not models:
+        return f"Nothing registered depends on {g.node}."
+    return (f"If {g.node} is wrong, {len(models)} model(s) depend on it"
+            + (f", {len(prod)} of them in production: {', '.join(sorted(prod))}." if prod
+               else "; none of them is in production."))
+
+
+def path(store, src: str, dst: str, max_depth: int = 50) -> Graph:
+    """A shortest directed path from `src` to `dst` (downstream), or an empty graph when there is none."""
+    with store.read() as con:
+        _node_exists(con, src)
+        _node_exists(con, dst)
+        row = con.execute("""
+            WITH RECURSIVE walk(id, depth, trail) USING KEY (id) AS (
+                SELECT ?::VARCHAR, 0, [?::VARCHAR]
+                UNION
+                SELECT e.dst, w.depth + 1, list_append(w.trail, e.dst)
+                FROM walk w JOIN lineage_edges e ON e.src = w.id
+                LEFT JOIN recurring.walk seen ON seen.id = e.dst
+                WHERE seen.id IS NULL AND w.depth < ?
+            ) SELECT trail FROM walk WHERE id = ?""", [src, src, max_depth, dst]).fetchone()
+        if row is None:
+            return Graph(src)
+        trail = list(row[0])
+        nodes, edges = [], []
+        for depth, nid in enumerate(trail):
+            n = con.execute("SELECT kind, name FROM lineage_nodes WHERE id = ?", [nid]).fetchone()
+            nodes.append({"id": nid, "kind": n[0] if n else kind_of(nid), "name": n[1] if n else nid, "depth": depth})
+        for a, b in zip(trail, trail[1:]):
+            rel = con.execute("SELECT min(relation) FROM lineage_edges WHERE src = ? AND dst = ?", [a, b]).fetchone()[0]
+            edges.append({"from": a, "to": b, "relation": rel})
+    return Graph(src, nodes, edges)
+
+
+def neighbourhood(store, node_id: str, depth: int = 2) -> Graph:
+    """Both directions around a node, for the page's focus view."""
+    with store.read() as con:
+        center = _node_exists(con, node_id)
+        up = traverse_tx(con, node_id, "upstream", depth)
+        down = traverse_tx(con, node_id, "downstream", depth)
+    for n in up.nodes:
+        n["depth"] = -n["depth"]
+    nodes = [{**center, "depth": 0}] + up.nodes + down.nodes
+    seen, edges = set(), []
+    for e in up.edges + down.edges:
+        key = (e["from"], e["to"], e["relation"])
+        if key not in seen:
+            seen.add(key)
+            edges.append(e)
+    return Graph(node_id, nodes, edges)
+
+
+def whole_graph(store, limit: int | None = None) -> tuple[list[dict], list[dict], int]:
+    """Nodes (newest first up to `limit`) with the edges among them, and the total node count."""
+    import json
+
+    with store.read() as con:
+        total = con.execute("SELECT count(*) FROM lineage_nodes").fetchone()[0]
+        rows = con.execute("SELECT id, kind, name, CAST(attributes AS VARCHAR) FROM lineage_nodes ORDER BY "
+                           "created_at DESC, id" + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+        ids = [r[0] for r in rows]
+        edges = con.execute("SELECT src, dst, relation FROM lineage_edges WHERE list_contains(?, src) AND "
+                            "list_contains(?, dst)", [ids, ids]).fetchall()
+    return ([{"id": i, "kind": k, "name": n, "attributes": json.loads(a)} for i, k, n, a in rows],
+            [{"from": s, "to": d, "relation": r} for s, d, r in edges], total)
+
+
+def list_nodes(store, kind: str | None = None, text: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    where, params = [], []
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    if text:
+        where.append("(id ILIKE ? OR name ILIKE ?)")
+        params += [f"%{text}%", f"%{text}%"]
+    sql = "SELECT id, kind, name FROM lineage_nodes" + (" WHERE " + " AND ".join(where) if where else "")
+    with store.read() as con:
+        rows = con.execute(sql + f" ORDER BY kind, id LIMIT {int(limit)}", params).fetchall()
+    return [{"id": i, "kind": k, "name": n} for i, k, n in rows]
+
+
+def counts(store) -> dict[str, int]:
+    with store.read() as con:
+        return {"nodes": con.execute("SELECT count(*) FROM lineage_nodes").fetchone()[0],
+                "edges": con.execute("SELECT count(*) FROM lineage_edges").fetchone()[0]}
+
+
+# --- editing -----------------------------------------------------------------------------------------
+
+def add_node(store, actor: Identity, node_id: str, *, kind: str | None = None, name: str | None = None,
+             attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Add (or annotate) an upstream source, feature table, transformation job, … (audited)."""
+    node_id = validate_node_id(node_id)
+    kind = kind or kind_of(node_id)
+    if kind not in KINDS:
+        raise InvalidInput(f"Unknown node kind '{kind}'; use one of {', '.join(KINDS)}.")
+    if node_id.startswith("model:") and kind != "model_version":
+        raise InvalidInput("model:NAME:VERSION nodes are model versions; they are created by registration.")
+    with store.transaction() as con:
+        require(actor, "edit-lineage", "lineage_node", node_id)
+        upsert_node(con, node_id, kind, name or node_id.split(":", 2)[-1], attributes)
+        record(con, actor, AuditEvent("lineage.add_node", "lineage_node", node_id, {"kind": kind}))
+        return _node_exists(con, node_id)
+
+
+def add_edge(store, actor: Identity, src: str, dst: str, relation: str) -> bool:
+    """Add `src → dst`; both nodes must exist; True when the edge is new (audited)."""
+    if relation not in RELATIONS:
+        raise InvalidInput(f"Unknown relation '{relation}'; use one of {', '.join(RELATIONS)}.")
+    if src == dst:
+        raise InvalidInput("An edge joins two different nodes.")
+    with store.transaction() as con:
+        require(actor, "edit-lineage", "lineage_edge", f"{src}->{dst}")
+        _node_exists(con, src)
+        _node_exists(con, dst)
+        new = add_edge_tx(con, actor, src, dst, relation)
+        if new:
+            record(con, actor, AuditEvent("lineage.add_edge", "lineage_edge", f"{src}->{dst}",
+                                          {"relation": relation}))
+    return new

@@ -1,0 +1,278 @@
+"""OpenLineage interoperability: import run events from Airflow, Spark, dbt, Marquez…; export ours.
+
+An OpenLineage RunEvent names a job (namespace + name) and the datasets it read
+(`inputs`) and wrote (`outputs`). Imported, it becomes nodes `job:NS:NAME` and
+`dataset:NS:NAME` with edges `dataset → job` (`consumes`) and `job → dataset`
+(`produced`). Exported, every job node is one COMPLETE event, and every model
+version one event of the job `modelgov / train/MODEL` whose inputs are its
+training and test data and whose output is the dataset `modelgov / model/MODEL/VERSION`;
+importing that output again maps it back to `model:MODEL:VERSION`.
+
+Spec: https://openlineage.io/spec/2-0-2/OpenLineage.json (RunEvent).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .audit import AuditEvent, canonical_json, record, utcnow
+from .errors import InvalidInput
+from .identity import Identity, require
+
+PRODUCER = "https://github.com/modelgov/modelgov"
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+MODEL_NAMESPACE = "modelgov"
+
+
+@dataclass
+class ImportResult:
+    events: int = 0
+    imported: int = 0
+    jobs: int = 0
+    datasets: int = 0
+    edges: int = 0
+    new_nodes: int = 0
+    new_edges: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"events": self.events, "imported": self.imported, "jobs": self.jobs, "datasets": self.datasets,
+                "edges": self.edges, "new_nodes": self.new_nodes, "new_edges": self.new_edges,
+                "skipped": self.skipped}
+
+
+def dataset_id(namespace: str, name: str) -> str:
+    if namespace == MODEL_NAMESPACE and name.startswith("model/"):
+        parts = name.split("/")
+        if len(parts) == 3 and parts[2].isdigit():
+            return f"model:{parts[1]}:{parts[2]}"
+    return f"dataset:{namespace}:{name}"
+
+
+def job_id(namespace: str, name: str) -> str:
+    return f"job:{namespace}:{name}"
+
+
+def parse_events(text: str) -> list[tuple[int, Any]]:
+    """(position, parsed value) for a JSON array or one JSON value per line; position is 1-based.
+
+    A line that is not JSON becomes (position, exception) so it can be reported with the rest.
+    """
+    stripped = text.lstrip()
+    if not stripped:
+        return []
+    if stripped.startswith("["):
+        try:
+            values = json.loads(stripped)
+        except json.JSONDecodeError as e:
+            raise InvalidInput(f"The file is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); give a "
+                               "JSON array of OpenLineage events or one event per line.") from None
+        return list(enumerate(values, start=1))
+    out: list[tuple[int, Any]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((lineno, json.loads(line)))
+        except json.JSONDecodeError as e:
+            out.append((lineno, ValueError(f"not JSON ({e.msg} at column {e.colno})")))
+    return out
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string")
+    return value.strip()
+
+
+def validate_event(event: Any) -> dict[str, Any]:
+    """The parts of a RunEvent we use, or ValueError naming what is wrong."""
+    if isinstance(event, Exception):
+        raise event
+    if not isinstance(event, dict):
+        raise ValueError("an event must be a JSON object")
+    job = event.get("job")
+    if not isinstance(job, dict):
+        raise ValueError("'job' with 'namespace' and 'name' is missing")
+    out = {"job": (_text(job.get("namespace"), "job.namespace"), _text(job.get("name"), "job.name"))}
+    run = event.get("run")
+    if not isinstance(run, dict):
+        raise ValueError("'run' with 'runId' is missing")
+    out["run_id"] = _text(run.get("runId"), "run.runId")
+    etype = event.get("eventType", "OTHER")
+    if etype not in EVENT_TYPES:
+        raise ValueError(f"eventType '{etype}' is not one of {', '.join(EVENT_TYPES)}")
+    out["event_type"] = etype
+    when = event.get("eventTime")
+    if when is None:
+        out["event_time"] = None
+    else:
+        try:
+            t = datetime.fromisoformat(_text(when, "eventTime").replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"eventTime '{when}' is not an ISO-8601 date-time") from None
+        out["event_time"] = t.replace(tzinfo=None) - (t.utcoffset() or pd.Timedelta(0))
+    for side in ("inputs", "outputs"):
+        items = event.get(side, [])
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise ValueError(f"'{side}' must be a list")
+        ds = []
+        for i, d in enumerate(items):
+            if not isinstance(d, dict):
+                raise ValueError(f"{side}[{i}] must be an object with namespace and name")
+            ds.append((_text(d.get("namespace"), f"{side}[{i}].namespace"), _text(d.get("name"), f"{side}[{i}].name")))
+        out[side] = ds
+    out["producer"] = event.get("producer") if isinstance(event.get("producer"), str) else ""
+    return out
+
+
+def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: bool = False) -> ImportResult:
+    """Record the jobs, datasets and edges of OpenLineage run events, in one transaction.
+
+    A malformed event is reported with its position (array index or line, from 1);
+    nothing is written unless `skip_invalid`, which imports the rest and lists the skipped.
+    """
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"No file {path}; give the path of a JSON or JSON-lines file of OpenLineage events.") \
+            from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text; OpenLineage events are JSON.") from None
+    parsed = parse_events(text)
+    result = ImportResult(events=len(parsed))
+    good = []
+    for position, value in parsed:
+        try:
+            good.append(validate_event(value))
+        except ValueError as e:
+            result.skipped.append({"position": position, "error": str(e)})
+    if result.skipped and not skip_invalid:
+        first = "; ".join(f"event {s['position']}: {s['error']}" for s in result.skipped[:3])
+        more = f" (and {len(result.skipped) - 3} more)" if len(result.skipped) > 3 else ""
+        raise InvalidInput(f"{len(result.skipped)} of {len(parsed)} event(s) are malformed — {first}{more}; nothing "
+                           "was imported. Fix them, or pass --skip-invalid to import the others.")
+    if not good:
+        raise InvalidInput(f"{path} holds no OpenLineage event to import.")
+
+    now = utcnow()
+    nodes: dict[str, tuple[str, str, str]] = {}
+    edges: set[tuple[str, str, str]] = set()
+    runs: dict[tuple[str, str, str], tuple] = {}
+    for ev in good:
+        jns, jname = ev["job"]
+        jid = job_id(jns, jname)
+        nodes[jid] = ("job", jname, canonical_json({"namespace": jns, "name": jname}))
+        for side, relation in (("inputs", "consumes"), ("outputs", "produced")):
+            for ns, name in ev[side]:
+                did = dataset_id(ns, name)
+                if not did.startswith("model:"):
+                    nodes.setdefault(did, ("dataset", name, canonical_json({"namespace": ns, "name": name})))
+                edges.add((did, jid, relation) if side == "inputs" else (jid, did, relation))
+        runs[(ev["run_id"], jid, ev["event_type"])] = (ev["event_time"], ev["producer"])
+    node_df = pd.DataFrame([(i, k, n, a) for i, (k, n, a) in nodes.items()], columns=["id", "kind", "name", "attrs"])
+    edge_df = pd.DataFrame(sorted(edges), columns=["src", "dst", "relation"])
+    run_df = pd.DataFrame([(r, j, t, when, prod) for (r, j, t), (when, prod) in runs.items()],
+                          columns=["run_id", "job_id", "event_type", "event_time", "producer"])
+    run_df["event_time"] = pd.to_datetime(run_df["event_time"])
+    result.imported = len(good)
+    result.jobs = int((node_df["kind"] == "job").sum())
+    result.datasets = int((node_df["kind"] == "dataset").sum())
+    result.edges = len(edge_df)
+    with store.transaction() as con:
+        require(actor, "edit-lineage", "lineage", str(path))
+        con.register("ol_nodes", node_df)
+        con.register("ol_edges", edge_df)
+        con.register("ol_runs", run_df)
+        before_n = con.execute("SELECT count(*) FROM lineage_nodes").fetchall()[0][0]
+        before_e = con.execute("SELECT count(*) FROM lineage_edges").fetchall()[0][0]
+        con.execute("INSERT INTO lineage_nodes (id, kind, name, attributes, created_at) SELECT id, kind, name, attrs, ?"
+                    " FROM ol_nodes ON CONFLICT DO NOTHING", [now])
+        # Edges to model versions need the version to exist: the export of another store may name unknown ones.
+        missing = con.execute("SELECT DISTINCT x FROM (SELECT src AS x FROM ol_edges UNION SELECT dst FROM ol_edges)"
+                              " WHERE x NOT IN (SELECT id FROM lineage_nodes)").fetchall()
+        for (mid,) in missing:
+            _model, name, version = mid.split(":")
+            con.execute("INSERT INTO lineage_nodes (id, kind, name, attributes, created_at) VALUES (?, 'model_version',"
+                        " ?, '{\"registered\": false}', ?)", [mid, f"{name}:{version}", now])
+        con.execute("INSERT INTO lineage_edges (src, dst, relation, created_at, created_by) SELECT src, dst, relation,"
+                    " ?, ? FROM ol_edges ON CONFLICT DO NOTHING", [now, actor.email])
+        con.execute("INSERT INTO lineage_runs SELECT run_id, job_id, event_type, event_time, producer, ?, ? FROM ol_runs"
+                    " ON CONFLICT DO NOTHING", [now, actor.email])
+        result.new_nodes = con.execute("SELECT count(*) FROM lineage_nodes").fetchall()[0][0] - before_n
+        result.new_edges = con.execute("SELECT count(*) FROM lineage_edges").fetchall()[0][0] - before_e
+        for name in ("ol_nodes", "ol_edges", "ol_runs"):
+            con.unregister(name)
+        record(con, actor, AuditEvent("lineage.import", "lineage", path.name, {
+            "file": str(path), **{k: v for k, v in result.as_dict().items() if k != "skipped"},
+            "skipped": len(result.skipped)}))
+    return result
+
+
+def _namespace_name(node_id: str, attributes: dict[str, Any]) -> tuple[str, str]:
+    if "namespace" in attributes and "name" in attributes:
+        return attributes["namespace"], attributes["name"]
+    rest = node_id.split(":", 1)[1]
+    namespace, _, name = rest.partition(":")
+    return namespace, name
+
+
+def export_events(store) -> list[dict[str, Any]]:
+    """Our lineage as OpenLineage COMPLETE RunEvents (deterministic run ids, one per job)."""
+    with store.read() as con:
+        nodes = {i: (k, json.loads(a)) for i, k, a in con.execute(
+            "SELECT id, kind, CAST(attributes AS VARCHAR) FROM lineage_nodes").fetchall()}
+        edges = con.execute("SELECT src, dst, relation FROM lineage_edges ORDER BY src, dst").fetchall()
+        times = dict(con.execute("SELECT job_id, max(event_time) FROM lineage_runs GROUP BY 1").fetchall())
+        created = dict(con.execute("SELECT id, created_at FROM lineage_nodes").fetchall())
+
+    def ds(node_id: str) -> dict[str, str]:
+        if node_id.startswith("model:"):
+            _m, name, version = node_id.split(":")
+            return {"namespace": MODEL_NAMESPACE, "name": f"model/{name}/{version}"}
+        ns, name = _namespace_name(node_id, nodes.get(node_id, ("", {}))[1])
+        return {"namespace": ns, "name": name}
+
+    jobs: dict[str, dict[str, list]] = {}
+    for src, dst, relation in edges:
+        skind, dkind = nodes.get(src, ("other",))[0], nodes.get(dst, ("other",))[0]
+        if dkind == "job" and skind in ("dataset", "model_version"):
+            jobs.setdefault(dst, {"inputs": [], "outputs": []})["inputs"].append(ds(src))
+        elif skind == "job" and dkind in ("dataset", "model_version"):
+            jobs.setdefault(src, {"inputs": [], "outputs": []})["outputs"].append(ds(dst))
+        elif dkind == "model_version" and relation in ("trained_on", "evaluated_on") and skind == "dataset":
+            model = dst.split(":")[1]
+            train = jobs.setdefault(f"job:{MODEL_NAMESPACE}:train/{model}", {"inputs": [], "outputs": []})
+            if ds(src) not in train["inputs"]:
+                train["inputs"].append(ds(src))
+            if ds(dst) not in train["outputs"]:
+                train["outputs"].append(ds(dst))
+    for jid, (kind, _attrs) in nodes.items():
+        if kind == "job":
+            jobs.setdefault(jid, {"inputs": [], "outputs": []})
+    events = []
+    for jid in sorted(jobs):
+        ns, name = _namespace_name(jid, nodes.get(jid, ("job", {}))[1])
+        when = times.get(jid) or created.get(jid) or utcnow()
+        events.append({
+            "eventType": "COMPLETE",
+            "eventTime": when.isoformat(timespec="milliseconds") + "Z",
+            "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"modelgov:{jid}"))},
+            "job": {"namespace": ns, "name": name},
+            "inputs": jobs[jid]["inputs"],
+            "outputs": jobs[jid]["outputs"],
+            "producer": PRODUCER,
+            "schemaURL": SCHEMA_URL,
+        })
+    return events

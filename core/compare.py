@@ -321,16 +321,12 @@ def _plain(v: Any) -> Any:
 
 
 def shap_side_by_side(store, va: ModelVersion, vb: ModelVersion) -> list[dict[str, Any]] | None:
-    """Global SHAP importance of both versions when core.explain has it; None otherwise."""
+    """Global SHAP importance of both versions from their newest cached explanations; None when neither has one."""
+    from . import explain
+
     try:
-        from . import explain  # built in parallel; optional
-    except ImportError:
-        return None
-    fn = getattr(explain, "global_importance", None)
-    if fn is None:
-        return None
-    try:
-        ia, ib = fn(store, va), fn(store, vb)
+        ia = explain.global_importance(store, va.model, va.version)
+        ib = explain.global_importance(store, vb.model, vb.version)
     except CoreError:
         return None
     ia, ib = _importance_dict(ia), _importance_dict(ib)

@@ -102,11 +102,10 @@ def build(store: Store, *, quick: bool = False, force: bool = False, progress: P
 def _move_into_place(tmp: Path, store: Store) -> None:
     for p in (store.db_path, store.db_path.with_suffix(".duckdb.wal")):
         p.unlink(missing_ok=True)
-    for name in ("artifacts", "datasets", "inputs"):
-        target = store.home / name
-        if (tmp / name).exists():
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.move(str(tmp / name), str(target))
+    for folder in sorted(p for p in tmp.iterdir() if p.is_dir()):  # artifacts, datasets, inputs, explanations, …
+        target = store.home / folder.name
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.move(str(folder), str(target))
     shutil.move(str(tmp / "modelgov.duckdb"), str(store.db_path))
     from . import store as store_module
 
@@ -260,8 +259,13 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
                           description="Planned: warn account managers before a client leaves. No version yet.",
                           tags=["retail", "planned"], business_unit="Retail credit")
 
-    from .compare import demo_comparisons; demo_comparisons(store, quick)  # noqa: E702
     _pipelines(store, ada, train_path, test_path)
+    say("Explaining credit-default's champion and challenger with SHAP…")
+    from . import explain
+
+    for version in (1, 2):
+        explain.explain(store, ada, "credit-default", version, rows=300 if quick else explain.DEFAULT_ROWS)
+    from .compare import demo_comparisons; demo_comparisons(store, quick)  # noqa: E702
     say("Recording approvals and deployments (four eyes; credit-default needs two risk officers)…")
     _governance(store)
     models = registry.search_models(store).items

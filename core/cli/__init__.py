@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "core.cli.compare_cmds",
     "core.cli.approvals_cmds",
     "core.cli.lineage_cmds",
+    "core.cli.explain_cmds",
 ]
 
 

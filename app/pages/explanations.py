@@ -1,0 +1,142 @@
+"""Explanations: why a model decides what it decides, globally and for one case, in its input columns."""
+
+import pandas as pd
+import streamlit as st
+
+from app import session
+from app.components import explain as figs
+from core import deployments, explain, queries, registry
+from core.errors import CoreError
+from core.identity import allowed
+
+me = session.guard("view")
+store = session.store()
+st.title("Explanations")
+st.caption("Which inputs drive a model's scores (SHAP values), for the whole portfolio of cases and for one case.")
+
+names = [n for n in queries.model_names(store) if registry.get_model(store, n).versions]
+if not names:
+    st.info("No model with a version yet. Register one with `modelgov register`, then explain it here or with "
+            "`modelgov explain MODEL --data FILE`.")
+    st.stop()
+wanted = st.query_params.get("model") or st.session_state.get("model_name")
+if st.session_state.get("xp_model") not in names:
+    st.session_state["xp_model"] = wanted if wanted in names else names[0]
+c1, c2, c3 = st.columns([3, 1, 1])
+name = c1.selectbox("Model", names, key="xp_model")
+st.session_state["model_name"] = name
+model = registry.get_model(store, name)
+versions = [v.version for v in reversed(model.versions)]
+champ = deployments.champion(store, name, "production")
+default_version = champ.version if champ else versions[0]
+if st.session_state.get(f"xp_version_{name}") not in versions:
+    st.session_state[f"xp_version_{name}"] = default_version
+version = c2.selectbox("Version", versions, key=f"xp_version_{name}",
+                       format_func=lambda v: f"{v} (production champion)" if champ and v == champ.version else str(v))
+rows = c3.number_input("Rows", 50, 20000, explain.DEFAULT_ROWS, step=50, key="xp_rows",
+                       help="A seeded sample of the data; more rows, smoother pictures, longer to compute.")
+upload = st.file_uploader("Data to explain (CSV or Parquet; default: the version's hold-out data)",
+                          type=["csv", "parquet"], key="xp_upload")
+
+data = None
+if upload is not None:
+    try:
+        data = pd.read_csv(upload) if upload.name.lower().endswith(".csv") else pd.read_parquet(upload)
+    except Exception as e:  # an unreadable upload: one sentence
+        st.error(f"{upload.name} could not be read: {e}")
+        st.stop()
+
+try:
+    e = explain.find(store, name, version, data, int(rows))
+except CoreError as err:
+    st.error(str(err))
+    st.stop()
+
+if e is None:
+    st.info(f"{name}:{version} has no cached explanation for these rows yet. Computing one takes seconds for tree "
+            "and linear models, longer for others; afterwards it opens instantly for everyone.")
+    if not allowed(me, "compute-results"):
+        st.stop()
+    if st.button("Compute the explanation", type="primary", key="xp_compute"):
+        bar = st.progress(0.0, text="Starting…")
+        try:
+            e = explain.explain(store, me, name, version, data, rows=int(rows),
+                                progress=lambda f, t: bar.progress(min(1.0, f), text=t))
+        except CoreError as err:
+            st.error(str(err))
+            st.stop()
+        bar.empty()
+    else:
+        st.stop()
+
+if not e.additivity_ok:
+    st.error(f"Additivity check FAILED: base value + contributions differ from the model's output by up to "
+             f"{e.additivity_max_error:.3g}. Treat these explanations with caution.", icon=":material/error:")
+imp = e.global_importance()
+st.markdown(f"**{e.explainer.capitalize()} explainer**, output in **{figs.SPACE[e.output_space]}**, "
+            f"{len(e.frame):,} rows of {e.data_ref} · base value {e.base_value:.4g} · additivity max error "
+            f"{e.additivity_max_error:.2g} ({'checked ✓' if e.additivity_ok else 'failed'}) · computed by "
+            f"{e.created_by} at {str(e.created_at)[:16]} UTC")
+st.success(explain.plain_summary(e), icon=":material/lightbulb:")
+
+t_global, t_swarm, t_dep, t_case, t_whatif, t_shift = st.tabs(
+    ["Importance", "Summary", "Dependence", "One case", "What-if", "Shift"])
+
+with t_global:
+    st.plotly_chart(figs.importance_bar(imp), key="xp_importance")
+with t_swarm:
+    st.caption("Each dot is a case: how far the input pushed its score (right: up) and whether its value was high "
+               "(red) or low (blue).")
+    st.plotly_chart(figs.beeswarm(e.values, e.inputs, list(imp["feature"])), key="xp_beeswarm")
+with t_dep:
+    feature = st.selectbox("Input", list(imp["feature"]), key="xp_dep_feature")
+    partner = explain.strongest_interaction(e, feature)
+    st.caption(f"Coloured by {partner}, the input that interacts most strongly with {feature}." if partner
+               else "No interacting input found.")
+    st.plotly_chart(figs.dependence(e.values, e.inputs, feature, partner), key="xp_dependence")
+with t_case:
+    idx = list(range(len(e.frame)))
+    row = st.selectbox("Case (row of the data)", idx, key="xp_row",
+                       format_func=lambda i: f"row {e.frame['index'].iat[i]} · output {e.frame['prediction'].iat[i]:.4g}")
+    st.info(explain.plain_summary(e, row=row))
+    contrib = e.values.iloc[row].to_dict()
+    st.plotly_chart(figs.waterfall(e.base_value, contrib, float(e.frame["prediction"].iat[row]), e.output_space),
+                    key="xp_waterfall")
+    with st.expander("This case's inputs"):
+        st.dataframe(e.inputs.iloc[[row]].T.rename(columns=lambda _c: "value"), key="xp_case_inputs")
+with t_whatif:
+    st.caption("Change a case's inputs and see the score and the contributions move. Nothing is stored.")
+    base_row = st.session_state.get("xp_row", 0) or 0
+    start = e.inputs.iloc[base_row]
+    with st.form("xp_whatif"):
+        cols = st.columns(3)
+        record = {}
+        for i, f in enumerate(e.features):
+            val = start[f]
+            record[f] = cols[i % 3].number_input(f, value=float(val) if pd.notna(val) else 0.0, key=f"xp_wi_{f}")
+        go_ = st.form_submit_button("Score this record", key="xp_whatif_submit")
+    if go_:
+        try:
+            out = explain.explain_record(store, name, version, record)
+        except CoreError as err:
+            st.error(str(err))
+        else:
+            before = float(e.frame["prediction"].iat[base_row])
+            st.metric(f"Output ({figs.SPACE[out['output_space']]})", f"{out['prediction']:.4g}",
+                      delta=f"{out['prediction'] - before:+.4g} vs the original case")
+            st.plotly_chart(figs.waterfall(out["base_value"], out["values"], out["prediction"], out["output_space"]),
+                            key="xp_whatif_waterfall")
+with t_shift:
+    st.caption("Do the same inputs matter as before? Global importance side by side, as shares of the total.")
+    others = [x for x in explain.list_explanations(store, name) if x["key"] != e.key]
+    if not others:
+        st.info("Compute a second explanation to compare: another version (champion vs challenger) or another "
+                "data file (the training reference vs a production window).")
+    else:
+        pick = st.selectbox("Compare with", range(len(others)), key="xp_shift_pick",
+                            format_func=lambda i: f"{name}:{others[i]['version']} on {others[i]['data_ref']} "
+                                                  f"({others[i]['rows']} rows, {str(others[i]['created_at'])[:10]})")
+        other = explain.cached(store, others[pick]["key"])
+        if other is not None:
+            st.plotly_chart(figs.side_by_side(imp, other.global_importance(), f"{name}:{version} · {e.data_ref}",
+                                              f"{name}:{other.version} · {other.data_ref}"), key="xp_shift_chart")

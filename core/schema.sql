@@ -1,5 +1,6 @@
 CREATE INDEX approval_requests_status ON approval_requests(status);
 CREATE INDEX comparisons_challenger ON comparisons(challenger_version_id);
+CREATE INDEX explanations_version ON explanations(version_id);
 CREATE INDEX lineage_edges_dst ON lineage_edges(dst);
 CREATE INDEX lineage_edges_src ON lineage_edges(src);
 CREATE INDEX lineage_nodes_kind ON lineage_nodes(kind);
@@ -7,6 +8,7 @@ CREATE SEQUENCE approval_id_seq;
 CREATE SEQUENCE comparison_id_seq;
 CREATE SEQUENCE dataset_id_seq;
 CREATE SEQUENCE deployment_id_seq;
+CREATE SEQUENCE explanation_id_seq;
 CREATE SEQUENCE model_id_seq;
 CREATE SEQUENCE recertification_id_seq;
 CREATE SEQUENCE version_id_seq;
@@ -16,6 +18,7 @@ CREATE TABLE audit_log(seq BIGINT PRIMARY KEY, ts TIMESTAMP NOT NULL, actor VARC
 CREATE TABLE comparisons(id INTEGER DEFAULT(nextval('comparison_id_seq')) PRIMARY KEY, champion_version_id INTEGER NOT NULL, challenger_version_id INTEGER NOT NULL, champion_sha256 VARCHAR NOT NULL, challenger_sha256 VARCHAR NOT NULL, "source" VARCHAR NOT NULL, data_ref VARCHAR NOT NULL, data_fingerprint VARCHAR NOT NULL, n_rows BIGINT NOT NULL, "target" VARCHAR NOT NULL, segment VARCHAR, bootstrap INTEGER NOT NULL, seed BIGINT NOT NULL, verdict VARCHAR NOT NULL, result JSON NOT NULL, result_sha256 VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, CHECK(("source" IN ('holdout', 'production'))));
 CREATE TABLE datasets(id INTEGER DEFAULT(nextval('dataset_id_seq')) PRIMARY KEY, "name" VARCHAR NOT NULL, "version" INTEGER NOT NULL, "location" VARCHAR NOT NULL, stored_path VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, n_rows BIGINT NOT NULL, n_columns INTEGER NOT NULL, "schema" JSON NOT NULL, profile JSON NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, UNIQUE("name", "version"));
 CREATE TABLE deployments(id INTEGER DEFAULT(nextval('deployment_id_seq')) PRIMARY KEY, version_id INTEGER NOT NULL, environment VARCHAR NOT NULL, "role" VARCHAR NOT NULL, since TIMESTAMP NOT NULL, "until" TIMESTAMP, deployed_by VARCHAR NOT NULL, approval_id INTEGER, end_reason VARCHAR, CHECK((environment IN ('staging', 'production'))), CHECK(("role" IN ('champion', 'challenger'))));
+CREATE TABLE explanations(id INTEGER DEFAULT(nextval('explanation_id_seq')) PRIMARY KEY, cache_key VARCHAR NOT NULL UNIQUE, version_id INTEGER NOT NULL, data_fingerprint VARCHAR NOT NULL, data_ref VARCHAR NOT NULL, settings JSON NOT NULL, explainer VARCHAR NOT NULL, output_space VARCHAR NOT NULL, base_value DOUBLE NOT NULL, additivity_max_error DOUBLE NOT NULL, additivity_ok BOOLEAN NOT NULL, features JSON NOT NULL, "rows" INTEGER NOT NULL, "seconds" DOUBLE, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, CHECK((explainer IN ('tree', 'linear', 'permutation'))), CHECK((output_space IN ('log-odds', 'probability', 'raw'))));
 CREATE TABLE lineage_edges(src VARCHAR, dst VARCHAR, relation VARCHAR, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, PRIMARY KEY(src, dst, relation));
 CREATE TABLE lineage_nodes(id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, "name" VARCHAR NOT NULL, attributes JSON DEFAULT('{}') NOT NULL, created_at TIMESTAMP NOT NULL);
 CREATE TABLE lineage_runs(run_id VARCHAR, job_id VARCHAR, event_type VARCHAR, event_time TIMESTAMP, producer VARCHAR DEFAULT('') NOT NULL, imported_at TIMESTAMP NOT NULL, imported_by VARCHAR NOT NULL, PRIMARY KEY(run_id, job_id, event_type));

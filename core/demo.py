@@ -151,6 +151,45 @@ def _pipelines(store: Store, actor, train_path: Path, test_path: Path) -> None:
     openlineage.import_events(store, actor, path)
 
 
+TRAFFIC_DAYS, SHIFT_DAY, OUTCOME_LAG_DAYS = 30, 15, 7
+SHIFT_NOTE = ("Simulated: the hold-out clients replayed as a month of production traffic. From day 15 the "
+              "repayment status PAY_0 of 80% of the clients who did not default is recorded one month later than "
+              "before (as if arrears were reported differently), credit limits arrive 20% lower and first bills 25% higher. "
+              "Outcomes arrive 7 days after each prediction.")
+
+
+def _traffic(store: Store, actor, test: pd.DataFrame, quick: bool) -> None:
+    """A month of scored traffic through the real CLI path: champion and challenger in shadow, a documented shift,
+    outcomes arriving with a lag, then a monitoring check that raises the alerts."""
+    import numpy as np
+
+    from . import monitoring
+    from .audit import utcnow
+
+    rng = np.random.default_rng(SEED)
+    frame = test.sample(n=3000 if quick else len(test), random_state=SEED).reset_index(drop=True)
+    n = len(frame)
+    start = pd.Timestamp(utcnow() - pd.Timedelta(days=TRAFFIC_DAYS)).normalize()
+    day = np.sort(rng.integers(0, TRAFFIC_DAYS, n))
+    frame["ts"] = start + pd.to_timedelta(day, unit="D") + pd.to_timedelta(rng.integers(0, 86400, n), unit="s")
+    shifted = day >= SHIFT_DAY
+    late = shifted & (frame["default"].to_numpy() == 0) & (rng.random(n) < 0.8)
+    frame.loc[late, "PAY_0"] = np.minimum(frame.loc[late, "PAY_0"] + 1, 8)
+    frame.loc[shifted, "LIMIT_BAL"] = (frame.loc[shifted, "LIMIT_BAL"] * 0.8).round()
+    frame.loc[shifted, "BILL_AMT1"] = (frame.loc[shifted, "BILL_AMT1"] * 1.25).round()
+    frame["request_id"] = [f"cd-{i:06d}" for i in range(n)]
+    folder = store.home / "inputs"
+    traffic = folder / "credit_default_traffic.csv"
+    frame.drop(columns=["default"]).to_csv(traffic, index=False)
+    monitoring.score_file(store, actor, "credit-default", None, traffic, time_column="ts", id_column="request_id",
+                          output=folder / "credit_default_traffic.scored.csv")
+    arrived = frame[frame["ts"] < utcnow() - pd.Timedelta(days=OUTCOME_LAG_DAYS)]
+    outcomes = folder / "credit_default_outcomes.csv"
+    arrived[["request_id", "default"]].to_csv(outcomes, index=False)
+    monitoring.log_outcomes(store, actor, "credit-default", outcomes, id_column="request_id", label_column="default")
+    monitoring.check(store, actor, "credit-default")
+
+
 def _governance(store: Store) -> None:
     """The approval story the demo tells: champions, a challenger in shadow, a rejection, one request waiting."""
     from . import approvals
@@ -268,6 +307,8 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
     from .compare import demo_comparisons; demo_comparisons(store, quick)  # noqa: E702
     say("Recording approvals and deployments (four eyes; credit-default needs two risk officers)…")
     _governance(store)
+    say("Replaying a month of production traffic for credit-default (shift from mid-month, outcomes 7 days late)…")
+    _traffic(store, ada, test, quick)
     models = registry.search_models(store).items
     return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
             "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}

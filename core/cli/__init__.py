@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "core.cli.approvals_cmds",
     "core.cli.lineage_cmds",
     "core.cli.explain_cmds",
+    "core.cli.monitoring_cmds",
 ]
 
 

@@ -1,0 +1,185 @@
+"""score, log-predictions, log-outcomes, drift, monitor, alerts."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .. import drift, monitoring
+from ..errors import InvalidInput
+from ..registry import parse_ref
+from . import Ctx, table
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("score", parents=[common], help="score a file with the deployed champion (challengers in shadow)")
+    p.add_argument("ref", metavar="MODEL[:VERSION]")
+    p.add_argument("--input", required=True, metavar="FILE")
+    p.add_argument("--env", default="production", choices=["production", "staging"])
+    p.add_argument("--output", metavar="FILE", help="where the predictions go (default: INPUT.scored.csv)")
+    p.add_argument("--time-column", metavar="C", help="when each row happened (default: now)")
+    p.add_argument("--id-column", metavar="C", help="request ids (default: generated)")
+    p.set_defaults(handler=cmd_score)
+    p = sub.add_parser("log-predictions", parents=[common], help="log predictions of a model served elsewhere")
+    p.add_argument("ref", metavar="MODEL[:VERSION]")
+    p.add_argument("--input", required=True, metavar="FILE")
+    p.add_argument("--time-column", metavar="C")
+    p.add_argument("--id-column", metavar="C")
+    p.add_argument("--score-column", metavar="C", default="score", help="the model's score, if logged (default: score)")
+    p.add_argument("--env", choices=["production", "staging"], default="production")
+    p.set_defaults(handler=cmd_log_predictions)
+    p = sub.add_parser("log-outcomes", parents=[common], help="log outcomes that arrived later, by request id")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--input", required=True, metavar="FILE")
+    p.add_argument("--id-column", required=True, metavar="C")
+    p.add_argument("--label-column", required=True, metavar="C")
+    p.set_defaults(handler=cmd_log_outcomes)
+    p = sub.add_parser("drift", parents=[common], help="data drift of CURRENT against REFERENCE (CSV or Parquet)")
+    p.add_argument("reference", metavar="REFERENCE")
+    p.add_argument("current", metavar="CURRENT")
+    p.add_argument("--time-column", metavar="C", help="split CURRENT into windows by this column")
+    p.add_argument("--window", choices=drift.WINDOWS, default="day")
+    p.add_argument("--config", metavar="FILE", help='JSON: {"columns": {"AGE": {"kind", "method", "threshold"}}, '
+                                                   '"drift_share": 0.5}')
+    p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted (a CI/CD gate)")
+    p.set_defaults(handler=cmd_drift)
+    p = sub.add_parser("monitor", parents=[common], help="drift and performance of MODEL's logged traffic")
+    p.add_argument("ref", metavar="MODEL[:VERSION]")
+    p.add_argument("--window", choices=drift.WINDOWS, default="day")
+    p.add_argument("--env", choices=["production", "staging"], default="production")
+    p.add_argument("--no-store", action="store_true",
+                   help="only print; by default a named person's run stores the snapshot and raises alerts")
+    p.set_defaults(handler=cmd_monitor)
+    grp = sub.add_parser("alerts", help="monitoring alerts").add_subparsers(dest="alerts_command", metavar="SUBCOMMAND")
+    grp.required = True
+    p = grp.add_parser("list", parents=[common], help="alerts, open first")
+    p.add_argument("--model")
+    p.add_argument("--status", choices=["open", "acknowledged", "resolved", "active"])
+    p.set_defaults(handler=cmd_alerts)
+    for action in ("acknowledge", "resolve"):
+        p = grp.add_parser(action, parents=[common], help=f"{action} an alert")
+        p.add_argument("id", type=int)
+        p.add_argument("--note", default="")
+        p.set_defaults(handler=cmd_alert_update, action=action)
+
+
+def _ingested_text(kind: str, r: monitoring.Ingested) -> str:
+    lines = [f"{kind}: {r.rows_ok:,} of {r.rows_in:,} row(s) logged, {r.rows_rejected:,} rejected"
+             + (f"; predictions written to {r.output}" if r.output else "") + "."]
+    lines += [f"  rejected {n:,}: {reason}" for reason, n in r.reasons.items()]
+    if r.rows_rejected:
+        lines.append(f"  (the first {monitoring.MAX_REJECTIONS_KEPT:,} rejected rows are kept with their row numbers, "
+                     f"ingest {r.ingest_id})")
+    return "\n".join(lines)
+
+
+def cmd_score(ctx: Ctx) -> int:
+    name, version = parse_ref(ctx.args.ref)
+    r = monitoring.score_file(ctx.store, ctx.actor(), name, version, ctx.args.input, environment=ctx.args.env,
+                              output=ctx.args.output, time_column=ctx.args.time_column, id_column=ctx.args.id_column)
+    ctx.emit(r.as_dict(), _ingested_text("Scored", r))
+    return 0
+
+
+def cmd_log_predictions(ctx: Ctx) -> int:
+    name, version = parse_ref(ctx.args.ref)
+    r = monitoring.log_predictions(ctx.store, ctx.actor(), name, version, ctx.args.input,
+                                   time_column=ctx.args.time_column, id_column=ctx.args.id_column,
+                                   score_column=ctx.args.score_column, environment=ctx.args.env)
+    ctx.emit(r.as_dict(), _ingested_text("Logged", r))
+    return 0
+
+
+def cmd_log_outcomes(ctx: Ctx) -> int:
+    r = monitoring.log_outcomes(ctx.store, ctx.actor(), ctx.args.model, ctx.args.input, id_column=ctx.args.id_column,
+                                label_column=ctx.args.label_column)
+    ctx.emit(r.as_dict(), _ingested_text("Outcomes", r))
+    return 0
+
+
+def _drift_table(columns: list[dict]) -> str:
+    rows = [(c["column"], c["kind"], c["method"], f"{c['drift_score']:.4g}", "DRIFT" if c["drifted"] else "",
+             f"{c['psi']:.3f}" if c["psi"] is not None else "") for c in columns]
+    return table(rows, ["COLUMN", "KIND", "METHOD", "SCORE", "DRIFTED", "PSI"])
+
+
+def cmd_drift(ctx: Ctx) -> int:
+    cfg = None
+    if ctx.args.config:
+        try:
+            with open(ctx.args.config, encoding="utf-8") as f:
+                cfg = drift.DriftConfig.from_dict(json.load(f))
+        except (OSError, json.JSONDecodeError) as e:
+            raise InvalidInput(f"The drift config {ctx.args.config} could not be read: {e}.") from None
+    rep = drift.files_report(ctx.args.reference, ctx.args.current, time_column=ctx.args.time_column,
+                             window=ctx.args.window, config=cfg)
+
+    def text() -> str:
+        head = (f"{'DATASET DRIFT' if rep['dataset_drift'] else 'No dataset drift'}: {rep['drifted_share']:.0%} of "
+                f"{len(rep['columns'])} columns drifted (threshold {rep['drift_share_threshold']:.0%}); "
+                f"{rep['rows']['reference']:,} reference rows, {rep['rows']['current']:,} current rows.")
+        out = [head, "", _drift_table(rep["columns"])]
+        if "windows" in rep:
+            out.append("")
+            out.append(table([(w["start"], w["rows"], f"{w['drifted_share']:.0%}", "DRIFT" if w["dataset_drift"] else "")
+                              for w in rep["windows"]], ["WINDOW", "ROWS", "DRIFTED", ""]))
+            if rep["time_column"]["unparsed"]:
+                out.append(f"{rep['time_column']['unparsed']:,} row(s) had a time that could not be read; they count "
+                           "in the overall comparison only.")
+        return "\n".join(out)
+
+    ctx.emit(rep, text)
+    if ctx.args.fail_on_drift and rep["dataset_drift"]:
+        if not ctx.json:
+            print("modelgov: dataset drift detected (--fail-on-drift).", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_monitor(ctx: Ctx) -> int:
+    name, version = parse_ref(ctx.args.ref)
+    named = ctx.args.as_ if hasattr(ctx.args, "as_") and ctx.args.as_ else None
+    import os
+
+    named = named or os.environ.get("MODELGOV_USER")
+    if named and not ctx.args.no_store:
+        out = monitoring.check(ctx.store, ctx.actor(), name, version, ctx.args.env, ctx.args.window)
+        result, summary = out["result"], out["summary"]
+        result["alerts_raised"] = out["alerts_raised"]
+    else:
+        result = monitoring.monitor(ctx.store, name, version, environment=ctx.args.env, window=ctx.args.window)
+        v = monitoring.get_model_version(ctx.store, name, result["version"])
+        summary = monitoring.summarise(result, v)
+        summary["sentence"] = monitoring.plain_sentence(summary)
+    result["summary"] = summary
+
+    def text() -> str:
+        out = [f"{name}:{result['version']} in {result['environment']}: {result['rows']:,} logged rows "
+               f"({(result['first'] or '')[:10]} to {(result['last'] or '')[:10]}).", summary["sentence"], "",
+               _drift_table(result["drift"]["columns"]), ""]
+        perf = result["performance"]
+        if perf:
+            key = "auc" if "auc" in perf[0] else "rmse"
+            out.append(table([(p["window"][:10], p["labelled"], f"{p[key]:.3f}" if p[key] is not None else "")
+                              for p in perf], ["WINDOW", "LABELLED", key.upper()]))
+        if result.get("alerts_raised"):
+            out.append(f"\nRaised alert(s): {', '.join(map(str, result['alerts_raised']))}.")
+        return "\n".join(out)
+
+    ctx.emit(result, text)
+    return 0
+
+
+def cmd_alerts(ctx: Ctx) -> int:
+    items = monitoring.alerts(ctx.store, ctx.args.model, ctx.args.status)
+    ctx.emit([a.as_dict() for a in items], lambda: table(
+        [(a.id, a.model, a.kind, a.severity, a.status, a.message) for a in items],
+        ["ID", "MODEL", "KIND", "SEVERITY", "STATUS", "MESSAGE"]))
+    return 0
+
+
+def cmd_alert_update(ctx: Ctx) -> int:
+    a = monitoring.update_alert(ctx.store, ctx.actor(), ctx.args.id, ctx.args.action, ctx.args.note)
+    ctx.emit(a.as_dict(), f"Alert {a.id} is now {a.status}.")
+    return 0
+

@@ -327,7 +327,7 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     cfg = config or DriftConfig()
     ref_types, cur_types = describe(con, ref), describe(con, cur)
     if columns is None:
-        columns = [c for c in ref_types if c in cur_types and c != time_column]
+        columns = [c for c in ref_types if c != time_column]
     missing = [c for c in columns if c not in cur_types]
     if missing:
         raise InvalidInput(f"The current data lacks column(s) {', '.join(missing[:8])} of the reference.")

@@ -684,7 +684,7 @@ def health(store) -> dict[str, dict[str, Any]]:
     validation (RMSE within 5%), falling linearly to 0 at 10 points (50%); data quality = 100 × (1 − 5 ×
     the worst missing rate − 10 × the rejected share), floored at 0; freshness = 100 up to 2 days since the
     last logged prediction, 0 after 14; re-certification = 100, or 0 when overdue. Weighted 30/30/15/10/15.
-    Green ≥ 80, amber ≥ 60, red below.
+    Green ≥ 80, amber ≥ 60, red below; an unresolved high-severity alert caps the score at 79 (amber).
     """
     from .approvals import recertification_status
 
@@ -693,6 +693,8 @@ def health(store) -> dict[str, dict[str, Any]]:
                            "monitor_snapshots s JOIN models m ON m.id = s.model_id ORDER BY s.computed_at").fetchall()
         open_alerts = dict(con.execute("SELECT m.name, count(*) FROM alerts a JOIN models m ON m.id = a.model_id "
                                        "WHERE a.status <> 'resolved' GROUP BY 1").fetchall())
+        high_alerts = dict(con.execute("SELECT m.name, count(*) FROM alerts a JOIN models m ON m.id = a.model_id "
+                                       "WHERE a.status <> 'resolved' AND a.severity = 'high' GROUP BY 1").fetchall())
     overdue = {d["model"] for d in recertification_status(store) if d["overdue"]}
     out = {}
     for name, _version, env, text, _at in rows:
@@ -727,6 +729,9 @@ def health(store) -> dict[str, dict[str, Any]]:
         if name in overdue:
             reasons.append("re-certification overdue")
         total = sum(HEALTH_WEIGHTS[k] * v for k, v in parts.items())
+        if high_alerts.get(name):  # an unresolved high-severity alert never shows green
+            total = min(total, 79.0)
+            reasons.append(f"{high_alerts[name]} high-severity alert(s) open")
         status = "green" if total >= 80 else "amber" if total >= 60 else "red"
         out[name] = {"score": round(total), "status": status, "components": {k: round(v) for k, v in parts.items()},
                      "reasons": reasons, "open_alerts": int(open_alerts.get(name, 0)), "sentence": s.get("sentence", "")}

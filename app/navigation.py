@@ -28,6 +28,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "view", default=True),
     PageSpec("pages/inventory.py", "Inventory", ":material/inventory_2:", "view"),
     PageSpec("pages/model.py", "Model", ":material/model_training:", "view"),
+    PageSpec("pages/monitoring.py", "Monitoring", ":material/monitor_heart:", "view", section="Insight"),
     PageSpec("pages/explanations.py", "Explanations", ":material/insights:", "view", section="Insight"),
     PageSpec("pages/lineage.py", "Lineage", ":material/account_tree:", "view", section="Insight"),
     PageSpec("pages/compare.py", "Champion vs challenger", ":material/compare_arrows:", "view", section="Insight"),

@@ -319,6 +319,22 @@ def _scope(environment: str | None, since: datetime | None, until: datetime | No
     return " AND ".join(parts) or "TRUE"
 
 
+def column_values(store, model: str, version: int, column: str, environment: str | None = "production",
+                  limit: int = 50_000) -> tuple[pd.Series, pd.Series]:
+    """A sample (at most `limit` rows each) of one input in the training reference and in the logs, for pictures."""
+    v = get_model_version(store, model, version)
+    if column not in v.feature_names:
+        raise InvalidInput(f"{v.ref} has no input {column!r}.")
+    name = log_table(store, v)
+    if name is None:
+        raise NotFound(f"{v.ref} has no logged predictions yet.")
+    with store.read() as con:
+        ref = con.execute(f"SELECT {_q(column)} FROM {_reference_relation(store, v)} USING SAMPLE {limit} ROWS").df()
+        cur = con.execute(f"SELECT {_q(column)} FROM {name} WHERE {_scope(environment, None, None)} "
+                          f"USING SAMPLE {limit} ROWS").df()
+    return ref[column], cur[column]
+
+
 def shadow_pairs(store, model: str, champion_version: int, challenger_version: int, environment: str,
                  since: datetime | None) -> pd.DataFrame:
     """Rows scored by both versions (same request id) whose outcome arrived: label, champion_score, challenger_score."""

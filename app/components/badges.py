@@ -36,3 +36,8 @@ def md(label: str, key: str | None = None) -> str:
     """A coloured markdown badge; `label` must not come from user input unescaped."""
     color = _BADGE_COLOR.get(key or label, "gray")
     return f":{color}-badge[{label}]"
+
+
+def health(h: dict | None) -> str:
+    """Plain text for tables: 'green 91', 'amber 74', or 'not monitored'."""
+    return f"{h['status']} {h['score']}" if h else "not monitored"

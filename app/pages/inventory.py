@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+
 from app import session
 from app.components import badges
-from core import registry
+from core import monitoring, registry
 from core.errors import CoreError
 
 me = session.guard("view")
@@ -51,7 +52,9 @@ if page > result.pages:
     st.session_state["inv_page"] = 1
     st.rerun()
 
+health = monitoring.health(store)
 rows = [{"Model": m.name, "Status": badges.model_status(m.status), "Risk": badges.risk(m.risk_tier),
+         "Health": badges.health(health.get(m.name)), "Why": "; ".join(health.get(m.name, {}).get("reasons", [])),
          "Owner": m.owner, "Latest": m.latest_version, "Versions": m.versions, "Business unit": m.business_unit,
          "Tags": ", ".join(m.tags), "Description": m.description} for m in result.items]
 st.caption(f"{result.total} model(s) · page {result.page} of {result.pages}. Select a row to open the model.")

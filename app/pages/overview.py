@@ -4,7 +4,8 @@ import streamlit as st
 
 from app import session
 from app.components import badges, charts
-from core import queries
+from app.components import monitoring as monitoring_ui
+from core import monitoring, queries
 from core.errors import CoreError
 
 me = session.guard("view")
@@ -44,12 +45,19 @@ with right:
     if len(items) > 12:
         st.caption(f"…and {len(items) - 12} more.")
 
+st.subheader("Alerts")
+monitoring_ui.alert_list(store, me, None, key="overview_alerts", limit=8)
+
 st.subheader("Portfolio")
+health = monitoring.health(store)
 view = df.assign(status=df["status"].map(badges.model_status), risk_tier=df["risk_tier"].map(badges.risk),
-                 card=(df["card_completeness"] * 100).round())
-st.dataframe(view[["name", "status", "risk_tier", "owner", "business_unit", "versions", "card"]],
+                 card=(df["card_completeness"] * 100).round(),
+                 health=df["name"].map(lambda n: badges.health(health.get(n))),
+                 why=df["name"].map(lambda n: "; ".join(health.get(n, {}).get("reasons", []))))
+st.dataframe(view[["name", "status", "health", "why", "risk_tier", "owner", "business_unit", "versions", "card"]],
              hide_index=True, key="overview_table",
              column_config={"name": "Model", "status": "Status", "risk_tier": "Risk", "owner": "Owner",
                             "business_unit": "Business unit", "versions": "Versions",
+                            "health": "Health", "why": "Why not green",
                             "card": st.column_config.ProgressColumn("Model card", format="%d%%",
                                                                     min_value=0, max_value=100)})

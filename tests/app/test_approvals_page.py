@@ -72,7 +72,7 @@ def test_the_audit_page_checks_the_chain_and_filters(demo_store, monkeypatch):
     at.selectbox(key="audit_model").select("credit-default")
     at.run()
     table = _table_with(at, "entity")
-    assert len(table) > 0 and table["entity"].str.contains("credit-default|approval").all()
+    assert len(table) > 0 and table["entity"].str.contains("credit-default|approval|alert").all()
     with demo_store.transaction() as con:
         con.execute("UPDATE audit_log SET actor = 'mallory@example.com' WHERE seq = 3")
     at.run()

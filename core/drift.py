@@ -42,6 +42,14 @@ DEFAULT_THRESHOLDS = {"ks": 0.05, "wasserstein": 0.1, "psi": 0.1, "jensenshannon
 P_VALUE_METHODS = ("ks", "chisquare", "z")
 EMPTY = 0.0001
 ALL = "__all__"
+NO_WINDOW = -9223372036854775807  # rows whose time could not be read
+
+
+def _label(epoch_seconds: int) -> str:
+    """A window's start as the text DuckDB gives CAST(TIMESTAMP AS VARCHAR)."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass
@@ -176,7 +184,11 @@ def kind_of(sql_type: str) -> str:
 
 
 def _numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) -> dict[str, Any]:
-    """Per window: n, missing, KS statistic, Wasserstein, PSI counts, distinct values; reference summary."""
+    """Per window: n, missing, KS statistic, Wasserstein, PSI counts, distinct values; reference summary.
+
+    DuckDB reduces the rows to counts per (window, value) in one pass; the exact empirical CDFs are then
+    evaluated on those counts (never on raw rows) over the union of reference and current values.
+    """
     c = _q(col)
     valid = f"{c} IS NOT NULL AND NOT isnan(CAST({c} AS DOUBLE))"
     r = con.execute(f"""SELECT count(*), count({c}) FILTER ({valid}), stddev_pop(CAST({c} AS DOUBLE)) FILTER ({valid}),
@@ -184,56 +196,59 @@ def _numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool)
                                min(CAST({c} AS DOUBLE)) FILTER ({valid}), max(CAST({c} AS DOUBLE)) FILTER ({valid})
                         FROM {ref}""").fetchall()[0]
     n_ref_rows, n_ref, std_ref, deciles, ref_min, ref_max = r
-    edges = sorted(set(float(x) for x in (deciles or [])))
-    bin_expr = " + ".join(f"(x > {e!r})::INT" for e in edges) or "0"
-    windows_sql = f"SELECT {wexpr} AS w, CAST({c} AS DOUBLE) AS x FROM {cur}"
+    edges = np.array(sorted(set(float(x) for x in (deciles or []))))
     # One pass over the current rows: counts per window and value (missing values as x = NULL).
     con.execute(f"""CREATE OR REPLACE TEMP TABLE drift_cur AS
-        SELECT w, CASE WHEN isnan(x) THEN NULL ELSE x END AS x, count(*) AS c FROM ({windows_sql}) GROUP BY ALL""")
-    if windowed:
-        con.execute(f"""INSERT INTO drift_cur SELECT '{ALL}', x, sum(c) FROM drift_cur GROUP BY x""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE drift_ref AS
-        SELECT CAST({c} AS DOUBLE) AS x, count(*) AS r FROM {ref} WHERE {valid} GROUP BY ALL""")
-    w_filter = "w IS NOT NULL" if windowed else "TRUE"
-    rows = con.execute(f"""
-        WITH cur AS (SELECT w, x, c FROM drift_cur WHERE {w_filter} AND x IS NOT NULL),
-        sizes AS (SELECT w, sum(c) AS n FROM cur GROUP BY w),
-        pts AS (SELECT w, x, c, 0 AS r FROM cur
-                UNION ALL SELECT s.w, ref.x, 0, ref.r FROM drift_ref ref CROSS JOIN sizes s),
-        agg AS (SELECT w, x, sum(c) AS c, sum(r) AS r FROM pts GROUP BY w, x),
-        cdf AS (SELECT a.w, a.x, a.c,
-                       sum(a.c) OVER (PARTITION BY a.w ORDER BY a.x) / s.n AS fc,
-                       sum(a.r) OVER (PARTITION BY a.w ORDER BY a.x) / {max(n_ref, 1)}::DOUBLE AS fr,
-                       lead(a.x) OVER (PARTITION BY a.w ORDER BY a.x) - a.x AS dx
-                FROM agg a JOIN sizes s USING (w))
-        SELECT w, max(abs(fc - fr)) AS ks, sum(abs(fc - fr) * coalesce(dx, 0)) AS wd, count(*) AS n_values,
-               count(*) FILTER (c > 0) AS n_cur_values
-        FROM cdf GROUP BY w""").fetchall()
-    per_w = {str(w): {"ks": ks, "wd": wd, "n_values": n_values} for w, ks, wd, n_values, _n in rows}
+        SELECT w, CASE WHEN isnan(x) THEN NULL ELSE x END AS x, count(*) AS c
+        FROM (SELECT {wexpr} AS w, CAST({c} AS DOUBLE) AS x FROM {cur}) GROUP BY ALL""")
     lo = ref_min if ref_min is not None else 0.0
     hi = ref_max if ref_max is not None else 0.0
-    counts = con.execute(f"""
-        SELECT w, coalesce(sum(c) FILTER (x IS NULL), 0), coalesce(sum(c) FILTER (x IS NOT NULL), 0),
-               coalesce(sum(c) FILTER (x IS NOT NULL AND (x < {lo!r} OR x > {hi!r})), 0)
-        FROM drift_cur WHERE {w_filter} GROUP BY w""").fetchall()
-    bins = con.execute(f"""SELECT w, {bin_expr} AS b, sum(c) FROM drift_cur WHERE {w_filter} AND x IS NOT NULL
-                           GROUP BY ALL""").fetchall()
-    ref_bins = dict(con.execute(f"SELECT {bin_expr} AS b, sum(r) FROM drift_ref GROUP BY ALL").fetchall())
+    per_w: dict[str, dict[str, Any]] = {}
+    for w, missing, n, oor in con.execute(f"""
+            SELECT coalesce(w, {NO_WINDOW}), coalesce(sum(c) FILTER (x IS NULL), 0), coalesce(sum(c) FILTER (x IS NOT NULL), 0),
+                   coalesce(sum(c) FILTER (x IS NOT NULL AND (x < {lo!r} OR x > {hi!r})), 0)
+            FROM drift_cur GROUP BY w""").fetchall():
+        key = ALL if not windowed else ("None" if w == NO_WINDOW else _label(int(w)))
+        per_w[key] = {"missing": int(missing), "n": int(n), "out_of_range": int(oor)}
+    if windowed:
+        per_w[ALL] = {k: sum(d[k] for d in per_w.values()) for k in ("missing", "n", "out_of_range")}
+        per_w.pop("None", None)
+    cur_np = con.execute("SELECT coalesce(w, -9223372036854775807) AS w, x, c FROM drift_cur WHERE x IS NOT NULL "
+                         "ORDER BY w, x").fetchnumpy()
+    ref_np = con.execute(f"SELECT CAST({c} AS DOUBLE) AS x, count(*) AS r FROM {ref} WHERE {valid} GROUP BY 1 ORDER BY 1"
+                         ).fetchnumpy()
+    rx, rc = np.asarray(ref_np["x"], dtype=float), np.asarray(ref_np["r"], dtype=float)
+    wv, xv, cv = np.asarray(cur_np["w"]), np.asarray(cur_np["x"], dtype=float), np.asarray(cur_np["c"], dtype=float)
+    groups: list[tuple[str, np.ndarray, np.ndarray]] = []
+    if len(wv):
+        cuts = np.flatnonzero(wv[1:] != wv[:-1]) + 1
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(wv)]):
+            if wv[a] == NO_WINDOW:  # a time that could not be read: in the overall comparison only
+                continue
+            groups.append((ALL if not windowed else _label(int(wv[a])), xv[a:b], cv[a:b]))
+    if windowed and len(xv):
+        ux, inv = np.unique(xv, return_inverse=True)
+        groups.append((ALL, ux, np.bincount(inv, weights=cv, minlength=len(ux))))
+    ref_bins = np.bincount(np.searchsorted(edges, rx, side="left"), weights=rc, minlength=len(edges) + 1)
+    low_card = len(rx) <= 5
     small = {}
-    low_card = con.execute("SELECT count(*) FROM drift_ref").fetchall()[0][0] <= 5
-    if low_card:  # the few distinct values become categories for Evidently's chi-square, z-test and JS
-        for w, x, cnt in con.execute(f"SELECT w, x, c FROM drift_cur WHERE {w_filter} AND x IS NOT NULL").fetchall():
-            small.setdefault(str(w), {})
-            small[str(w)][x] = small[str(w)].get(x, 0) + cnt
-    for w, missing, n, oor in counts:
-        per_w.setdefault(str(w), {"ks": None, "wd": None, "n_values": 0})
-        per_w[str(w)].update(missing=int(missing), n=int(n), out_of_range=int(oor))
-    for w, b, cnt in bins:
-        per_w[str(w)].setdefault("bins", {})[int(b)] = int(cnt)
-    ref_small = dict(con.execute("SELECT x, r FROM drift_ref").fetchall()) if low_card else {}
-    return {"n_ref": int(n_ref or 0), "n_ref_rows": int(n_ref_rows), "std_ref": std_ref, "edges": edges,
-            "ref_bins": {int(k): int(v) for k, v in ref_bins.items()}, "windows": per_w, "small": small,
-            "ref_small": ref_small, "low_card": low_card}
+    for w, xs, cs in groups:
+        d = per_w.setdefault(w, {"missing": 0, "n": int(cs.sum()), "out_of_range": 0})
+        grid = np.union1d(xs, rx)
+        fc = np.cumsum(np.bincount(np.searchsorted(grid, xs), weights=cs, minlength=len(grid))) / cs.sum()
+        fr = np.cumsum(np.bincount(np.searchsorted(grid, rx), weights=rc, minlength=len(grid))) / max(rc.sum(), 1)
+        diff = np.abs(fc - fr)
+        d["ks"] = float(diff.max()) if len(diff) else 0.0
+        d["wd"] = float(np.sum(diff[:-1] * np.diff(grid))) if len(grid) > 1 else 0.0
+        d["n_values"] = int(len(grid))
+        bins = np.bincount(np.searchsorted(edges, xs, side="left"), weights=cs, minlength=len(edges) + 1)
+        d["bins"] = {i: int(v) for i, v in enumerate(bins)}
+        if low_card:
+            small[w] = {float(x): int(n) for x, n in zip(xs, cs)}
+    con.execute("DROP TABLE IF EXISTS drift_cur")
+    return {"n_ref": int(n_ref or 0), "n_ref_rows": int(n_ref_rows), "std_ref": std_ref, "edges": list(edges),
+            "ref_bins": {i: int(v) for i, v in enumerate(ref_bins)}, "windows": per_w, "small": small,
+            "ref_small": {float(x): int(n) for x, n in zip(rx, rc)} if low_card else {}, "low_card": low_card}
 
 
 def _categorical_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) -> dict[str, Any]:
@@ -243,10 +258,8 @@ def _categorical_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: b
     rows = con.execute(f"""SELECT {wexpr} AS w, CAST({c} AS VARCHAR) AS v, count(*) FROM {cur} GROUP BY ALL""").fetchall()
     per_w: dict[str, dict[str, Any]] = {}
     for w, v, n in rows:
-        keys = [str(w)] + ([ALL] if windowed else [])
+        keys = ([_label(int(w))] if w is not None else []) + [ALL] if windowed else [ALL]
         for k in keys:
-            if windowed and k != ALL and w is None:
-                continue
             d = per_w.setdefault(k, {"counts": {}, "missing": 0})
             if v is None:
                 d["missing"] += int(n)
@@ -339,11 +352,11 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
         if time_column not in cur_types:
             raise InvalidInput(f"The current data has no time column {time_column!r}.")
         ts = time_sql or f"TRY_CAST({_q(time_column)} AS TIMESTAMP)"
-        wexpr = f"CAST(date_trunc('{window}', {ts}) AS VARCHAR)"
+        wexpr = f"CAST(epoch(date_trunc('{window}', {ts})) AS BIGINT)"
         unparsed = con.execute(f"SELECT count(*) FROM {cur} WHERE {_q(time_column)} IS NOT NULL AND {ts} IS NULL"
                                ).fetchall()[0][0]
     else:
-        wexpr = f"'{ALL}'"
+        wexpr = "0"
     n_ref = con.execute(f"SELECT count(*) FROM {ref}").fetchall()[0][0]
     n_cur = con.execute(f"SELECT count(*) FROM {cur}").fetchall()[0][0]
     if n_ref == 0 or n_cur == 0:
@@ -356,8 +369,6 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
             raise InvalidInput(f"Column {col} is numeric in the reference but {cur_types[col]} in the current data.")
         fn = _numeric_rows if kind == "numeric" else _categorical_rows
         per_col[col] = (kind, fn(con, ref, cur, col, wexpr, windowed), over)
-    con.execute("DROP TABLE IF EXISTS drift_cur")
-    con.execute("DROP TABLE IF EXISTS drift_ref")
 
     def columns_for(w: str) -> list[dict[str, Any]]:
         out = []

@@ -227,7 +227,7 @@ def set_policy(store, actor: Identity, risk_tier: str, **changes: Any) -> Policy
 
 # --- the evidence pack -------------------------------------------------------------------------------
 
-# Optional sections from capabilities that may not be installed: (key, module, function).
+# Sections other areas contribute (each returns None when it has nothing for the version yet).
 OPTIONAL_SECTIONS = (
     ("drift", "core.monitoring", "evidence_for"),
     ("explanations", "core.explain", "evidence_for"),
@@ -235,11 +235,7 @@ OPTIONAL_SECTIONS = (
 
 
 def _optional(store, module: str, function: str, *args) -> dict[str, Any] | None:
-    try:
-        fn = getattr(importlib.import_module(module), function)
-    except (ImportError, AttributeError):
-        return None
-    return fn(store, *args)
+    return getattr(importlib.import_module(module), function)(store, *args)
 
 
 def _json_safe(value: Any) -> Any:

@@ -484,22 +484,12 @@ def active_deployments(store, model: str, environment: str) -> tuple[ModelVersio
 
 def _shadow_pairs(store, model: str, champion: ModelVersion, challenger: ModelVersion, environment: str,
                   window: timedelta | None) -> pd.DataFrame | None:
-    """Aligned (label, champion score, challenger score) rows from the prediction logs, if any.
+    """Aligned (label, champion score, challenger score) rows from the prediction logs: the same request ids
+    scored by both versions, whose outcomes arrived (core.monitoring.shadow_pairs)."""
+    from . import monitoring
 
-    The prediction logs belong to core.monitoring; it is expected to provide
-    `shadow_pairs(store, model, champion_version, challenger_version, environment, since)` returning
-    a frame with columns `label`, `champion_score`, `challenger_score` (same request ids,
-    outcomes arrived). Until it does, there is no logged traffic to compare.
-    """
-    try:
-        from . import monitoring  # built in parallel; optional
-    except ImportError:
-        return None
-    fn = getattr(monitoring, "shadow_pairs", None)
-    if fn is None:
-        return None
     since = utcnow() - window if window else None
-    return fn(store, model, champion.version, challenger.version, environment, since)
+    return monitoring.shadow_pairs(store, model, champion.version, challenger.version, environment, since)
 
 
 def compare_production(store, model: str, environment: str = "production", window: str | None = None, *,

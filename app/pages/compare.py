@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import session
 from app.components import compare as figs
-from core import compare, datasets, registry
+from core import approvals, compare, datasets, registry
 from core.errors import CoreError
 from core.identity import allowed
 
@@ -167,15 +167,8 @@ if "Importance" in tab:
         st.plotly_chart(figs.importance(result["importance"]), key="cmp_importance")
 
 st.subheader("Request promotion")
-try:
-    from core import approvals
-except ImportError:
-    approvals = None
-request = getattr(approvals, "request_deployment", None) if approvals else None
-if request is None:
-    st.info("Promotion requests arrive with the approvals feature. This comparison is stored and will go into "
-            "the request's frozen evidence pack.")
-elif not allowed(me, "request-deployment"):
+request = approvals.request_deployment
+if not allowed(me, "request-deployment"):
     st.caption("A data scientist requests promotion; a risk officer decides.")
 else:
     with st.form("cmp_promote_form"):

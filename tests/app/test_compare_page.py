@@ -41,12 +41,8 @@ def test_data_scientist_compares_on_the_test_data_and_it_is_stored(monkeypatch, 
     ev = compare.comparison_for_evidence(demo_store, "credit-default:2")
     assert ev is not None and ev["champion"] == "credit-default:1" and ev["bootstrap"] == 100
     assert ev["data_ref"].startswith("dataset:") and ev["segment"] == "EDUCATION"
-    # Without core.approvals the page says promotion arrives with that feature (or offers the form).
-    texts = " ".join(str(i.value) for i in at.info)
-    try:
-        import core.approvals  # noqa: F401
-    except ImportError:
-        assert "approvals feature" in texts
+    # A data scientist can ask for promotion right from the comparison.
+    assert any(b.key == "cmp_promote_submit" for b in at.button)
 
 
 @pytest.mark.parametrize("email", ["vera@modelgov.demo", "rita@modelgov.demo"])

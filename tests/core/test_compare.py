@@ -142,9 +142,6 @@ def test_production_mode_without_deployments_or_traffic(store, two_versions, mon
     with pytest.raises(NotFound, match="no challenger running in shadow"):
         compare.compare_production(store, "toy-model")
     _deploy(store, v2, "challenger")
-    import core
-    monkeypatch.setattr(core, "monitoring", types.ModuleType("core.monitoring"), raising=False)
-    monkeypatch.setitem(sys.modules, "core.monitoring", core.monitoring)
     with pytest.raises(NotFound, match="No logged shadow traffic with outcomes for toy-model in production"):
         compare.compare_production(store, "toy-model", window="7d")
     with pytest.raises(InvalidInput, match="Window"):

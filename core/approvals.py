@@ -133,7 +133,7 @@ def list_requests(store, *, status: str | None = None, requested_by: str | None 
         raise InvalidInput(f"Unknown status '{status}': use one of {', '.join(STATUSES)}.")
     where, params = [], [utcnow()]
     if status:
-        where.append(f"(CASE WHEN r.status = 'approved' AND r.expires_at < ? THEN 'expired' ELSE r.status END) = ?")
+        where.append("(CASE WHEN r.status = 'approved' AND r.expires_at < ? THEN 'expired' ELSE r.status END) = ?")
         params += [utcnow(), status]
     if requested_by:
         where.append("r.requested_by = ?")

@@ -15,10 +15,8 @@ class InvalidInput(CoreError):
     exit_code = 2
 
 
-class Forbidden(CoreError):
-    """The acting person lacks the permission for this action."""
-
-    exit_code = 3
+class _Refusable(CoreError):
+    """An error that can name the refused attempt (who, what, on which entity) for the audit trail."""
 
     def __init__(self, message: str, *, actor: str = "", action: str = "",
                  entity_type: str = "", entity_id: str = "") -> None:
@@ -29,7 +27,13 @@ class Forbidden(CoreError):
         self.entity_id = entity_id
 
 
-class Conflict(CoreError):
+class Forbidden(_Refusable):
+    """The acting person lacks the permission for this action."""
+
+    exit_code = 3
+
+
+class Conflict(_Refusable):
     """The action clashes with the current state (duplicate, busy, already decided).
 
     Given an `actor` and `action`, the refused attempt is recorded in the audit
@@ -38,14 +42,6 @@ class Conflict(CoreError):
 
     exit_code = 4
 
-    def __init__(self, message: str, *, actor: str = "", action: str = "",
-                 entity_type: str = "", entity_id: str = "") -> None:
-        super().__init__(message)
-        self.actor = actor
-        self.action = action
-        self.entity_type = entity_type
-        self.entity_id = entity_id
-
 
 class NotFound(CoreError):
     """The named thing does not exist."""
@@ -53,18 +49,10 @@ class NotFound(CoreError):
     exit_code = 5
 
 
-class CheckFailed(CoreError):
+class CheckFailed(_Refusable):
     """A check ran and found a problem (exit 1 in the CLI)."""
 
     exit_code = 1
-
-    def __init__(self, message: str, *, actor: str = "", action: str = "",
-                 entity_type: str = "", entity_id: str = "") -> None:
-        super().__init__(message)
-        self.actor = actor
-        self.action = action
-        self.entity_type = entity_type
-        self.entity_id = entity_id
 
 
 def audited(error: CoreError) -> bool:

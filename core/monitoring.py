@@ -10,7 +10,6 @@ silently or coerced.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from . import deployments, drift, lineage
 from .audit import AuditEvent, canonical_json, record, utcnow
 from .datasets import get_dataset_by_id, stored_file
 from .errors import Conflict, InvalidInput, NotFound
-from .identity import SYSTEM, Identity, require
+from .identity import Identity, require
 from .registry import ModelVersion, get_model_tx, get_model_version, score
 
 SQL_TYPES = {"integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "string": "VARCHAR",
@@ -284,7 +283,7 @@ def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_c
         con.execute(f"""CREATE OR REPLACE TEMP TABLE staged AS
             SELECT row_number() OVER () AS __row, CAST({_q(id_column)} AS VARCHAR) AS __id,
                    TRY_CAST({_q(label_column)} AS DOUBLE) AS __label, {_q(label_column)} AS __raw FROM {rel}""")
-        con.execute(f"""ALTER TABLE staged ADD COLUMN __reject VARCHAR""")
+        con.execute("ALTER TABLE staged ADD COLUMN __reject VARCHAR")
         con.execute(f"""UPDATE staged SET __reject = CASE
             WHEN __id IS NULL THEN '{id_column}: missing request id'
             WHEN __label IS NULL THEN '{label_column}: not a number'

@@ -87,6 +87,21 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def deliver(text: str, output: str | None, what: str) -> int:
+    """Write `text` to the file `output` (saying so on stderr) or to stdout; the exit code 0."""
+    if output:
+        from pathlib import Path
+
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise InvalidInput(f"Cannot write {output}: {e.strerror}.") from None
+        print(f"Wrote {what} to {output}.", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     """A plain aligned text table."""
     cells = [[("" if c is None else str(c)) for c in r] for r in rows]

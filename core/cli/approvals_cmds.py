@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime
 from pathlib import Path
 
 from .. import approvals, audit, deployments
 from ..errors import CheckFailed, InvalidInput
 from ..registry import parse_ref
-from . import Ctx, table
+from . import Ctx, deliver, table
 
 
 def register(sub, common) -> None:
@@ -195,13 +194,8 @@ def cmd_reject(ctx: Ctx) -> int:
 
 
 def cmd_export(ctx: Ctx) -> int:
-    html = approvals.evidence_html(ctx.store, ctx.args.id)
-    if ctx.args.output:
-        Path(ctx.args.output).write_text(html, encoding="utf-8")
-        print(f"Wrote {ctx.args.output}.", file=sys.stderr)
-    else:
-        sys.stdout.write(html)
-    return 0
+    return deliver(approvals.evidence_html(ctx.store, ctx.args.id), ctx.args.output,
+                   f"the evidence report of request {ctx.args.id}")
 
 
 def cmd_deploy(ctx: Ctx) -> int:
@@ -283,9 +277,4 @@ def cmd_audit_verify(ctx: Ctx) -> int:
 
 def cmd_audit_export(ctx: Ctx) -> int:
     text = audit.export_csv(ctx.store, ctx.actor(), _filter_of(ctx.args))
-    if ctx.args.output:
-        Path(ctx.args.output).write_text(text, encoding="utf-8")
-        print(f"Wrote {ctx.args.output} ({text.count(chr(10)) - 1} event(s)).", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return deliver(text, ctx.args.output, f"{text.count(chr(10)) - 1} event(s)")

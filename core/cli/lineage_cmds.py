@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 from .. import lineage_graph as lg
 from .. import openlineage
 from ..lineage import RELATIONS
-from . import Ctx, table
+from . import Ctx, deliver, table
 
 
 def register(sub, common) -> None:
@@ -136,9 +134,4 @@ def cmd_export(ctx: Ctx) -> int:
         text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events)
     else:
         text = json.dumps(events, indent=2, ensure_ascii=False) + "\n"
-    if ctx.args.output:
-        Path(ctx.args.output).write_text(text, encoding="utf-8")
-        print(f"Wrote {len(events)} event(s) to {ctx.args.output}.", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return deliver(text, ctx.args.output, f"{len(events)} event(s)")

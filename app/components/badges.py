@@ -41,3 +41,11 @@ def md(label: str, key: str | None = None) -> str:
 def health(h: dict | None) -> str:
     """Plain text for tables: 'green 91', 'amber 74', or 'not monitored'."""
     return f"{h['status']} {h['score']}" if h else "not monitored"
+
+
+SEVERITY_COLOR = {"high": "red", "medium": "orange", "low": "green"}
+
+
+def severity(level: str) -> str:
+    """A coloured markdown badge for high / medium / low (no emoji: not every browser has the font)."""
+    return f":{SEVERITY_COLOR.get(level, 'gray')}-badge[{level}]"

@@ -7,11 +7,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.components import badges
 from core import monitoring
 from core.errors import CoreError
 from core.identity import Identity, allowed
 
-HEALTH_ICON = {"green": "🟢", "amber": "🟠", "red": "🔴"}
 
 
 def health_label(h: dict | None) -> str:
@@ -102,7 +102,7 @@ def alert_list(store, me: Identity, model: str | None, key: str, limit: int = 20
         return
     can = allowed(me, "manage-alerts")
     for a in items[:limit]:
-        icon = {"high": "🔴", "medium": "🟠", "low": "🟢"}[a.severity]
+        icon = badges.severity(a.severity)
         cols = st.columns([6, 1, 1]) if can else [st.container()]
         cols[0].markdown(f"{icon} **{a.model}** · {a.kind.replace('_', ' ')} · {a.status} — {a.message}"
                          + (f" _(acknowledged by {a.acknowledged_by})_" if a.acknowledged_by else ""))

@@ -21,7 +21,8 @@ if not names:
     st.stop()
 wanted = st.query_params.get("model") or st.session_state.get("model_name")
 if st.session_state.get("xp_model") not in names:
-    st.session_state["xp_model"] = wanted if wanted in names else names[0]
+    explained = [x["model"] for x in explain.list_explanations(store)]
+    st.session_state["xp_model"] = wanted if wanted in names else next((n for n in explained if n in names), names[0])
 c1, c2, c3 = st.columns([3, 1, 1])
 name = c1.selectbox("Model", names, key="xp_model")
 st.session_state["model_name"] = name

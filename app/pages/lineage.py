@@ -6,6 +6,7 @@ import streamlit as st
 from app import session
 from app.components import lineage as draw
 from core import lineage_graph as lg
+from core.approvals import recertification_status as lg_live
 from core.errors import CoreError
 
 me = session.guard("view")
@@ -24,8 +25,12 @@ all_nodes = lg.list_nodes(store, limit=100_000)
 ids = [n["id"] for n in all_nodes]
 wanted = st.query_params.get("node")
 if st.session_state.get("lin_focus") not in ids:
+    # Start from the model the person was looking at, else a live deployment's version, else any version.
+    chosen = st.session_state.get("model_name")
     model_nodes = [i for i in ids if i.startswith("model:")]
-    st.session_state["lin_focus"] = wanted if wanted in ids else (model_nodes[0] if model_nodes else ids[0])
+    preferred = [i for i in model_nodes if chosen and i.startswith(f"model:{chosen}:")] + \
+        [f"model:{d['model']}:{d['version']}" for d in lg_live(store)] + model_nodes + ids
+    st.session_state["lin_focus"] = wanted if wanted in ids else next(i for i in preferred if i in ids)
 
 # A click on the graph chooses the node to focus (before the picker is drawn).
 clicked = (st.session_state.get("lin_graph") or {}).get("selection", {}).get("points", [])

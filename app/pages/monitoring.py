@@ -73,7 +73,7 @@ if summary["current"] is not None:
 else:
     m[2].metric("Performance", "no outcomes yet")
 m[3].metric("Health", ui.health_label(h), help="; ".join(h["reasons"]) if h else "Run 'modelgov monitor' to score it.")
-m[4].metric("Last prediction", (res["last"] or "")[:16].replace("T", " "))
+m[4].metric("Last prediction", (res["last"] or "")[:10], help=(res["last"] or "").replace("T", " ")[:19] + " UTC")
 
 t_drift, t_dist, t_perf, t_quality, t_alerts = st.tabs(["Drift", "Distributions", "Performance", "Data quality", "Alerts"])
 with t_drift:

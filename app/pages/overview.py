@@ -40,7 +40,7 @@ with right:
     if not items:
         st.success("Nothing needs attention right now.")
     for item in items[:12]:
-        icon = {"high": "🔴", "medium": "🟠", "low": "🟢"}[item.severity]
+        icon = badges.severity(item.severity)
         st.markdown(f"{icon} **{item.model}** {item.reason} — {item.action}")
     if len(items) > 12:
         st.caption(f"…and {len(items) - 12} more.")

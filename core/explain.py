@@ -336,6 +336,14 @@ def background_for(store, version: ModelVersion, n: int = BACKGROUND_ROWS) -> pd
     return frame.sample(n=min(n, len(frame)), random_state=0).sort_index()
 
 
+def training_data(store, version: ModelVersion) -> pd.DataFrame:
+    """The version's training data (the reference an explanation shift compares production with)."""
+    train, _test = version_datasets(store, version)
+    if train is None:
+        raise InvalidInput(f"{version.ref} has no stored training data.")
+    return load_frame(store, train)
+
+
 def default_data(store, version: ModelVersion) -> tuple[pd.DataFrame, str]:
     """The version's hold-out data (else its training data) and a reference naming it."""
     train, test = version_datasets(store, version)
@@ -346,13 +354,14 @@ def default_data(store, version: ModelVersion) -> tuple[pd.DataFrame, str]:
 
 
 def prepare(store, model: str, version: int | None, data: pd.DataFrame | str | None = None,
-            rows: int | None = DEFAULT_ROWS) -> tuple[ModelVersion, pd.DataFrame, str, str, dict[str, Any]]:
+            rows: int | None = DEFAULT_ROWS, label: str | None = None
+            ) -> tuple[ModelVersion, pd.DataFrame, str, str, dict[str, Any]]:
     """The version, the rows to explain, a reference to the data, the cache key and the settings."""
     v = get_model_version(store, model, version)
     if data is None:
         frame, data_ref = default_data(store, v)
     elif isinstance(data, pd.DataFrame):
-        frame, data_ref = data, "frame"
+        frame, data_ref = data, label or "frame"
     else:
         frame, data_ref = read_table(data), f"file:{data}"
     if rows is not None and rows < 1:
@@ -366,15 +375,17 @@ def prepare(store, model: str, version: int | None, data: pd.DataFrame | str | N
 
 
 def find(store, model: str, version: int | None, data: pd.DataFrame | str | None = None,
-         rows: int | None = DEFAULT_ROWS) -> Explanation | None:
+         rows: int | None = DEFAULT_ROWS, label: str | None = None) -> Explanation | None:
     """The cached explanation for these inputs, or None (computes nothing)."""
-    return cached(store, prepare(store, model, version, data, rows)[3])
+    return cached(store, prepare(store, model, version, data, rows, label)[3])
 
 
 def explain(store, actor: Identity, model: str, version: int | None, data: pd.DataFrame | str | None = None, *,
-            rows: int | None = DEFAULT_ROWS, progress: Progress | None = None, use_cache: bool = True) -> Explanation:
-    """Explain up to `rows` rows of `data` (a frame, a CSV/Parquet path, or None for the hold-out data)."""
-    v, X, data_ref, key, settings = prepare(store, model, version, data, rows)
+            rows: int | None = DEFAULT_ROWS, progress: Progress | None = None, use_cache: bool = True,
+            label: str | None = None) -> Explanation:
+    """Explain up to `rows` rows of `data` (a frame — named by `label` —, a CSV/Parquet path, or None for the
+    hold-out data)."""
+    v, X, data_ref, key, settings = prepare(store, model, version, data, rows, label)
     if use_cache:
         hit = cached(store, key)
         if hit is not None:

@@ -334,6 +334,23 @@ def column_values(store, model: str, version: int, column: str, environment: str
     return ref[column], cur[column]
 
 
+def recent_rows(store, model: str, version: int, *, days: int = 7, environment: str | None = "production",
+                limit: int = 5000) -> pd.DataFrame:
+    """A seeded sample of the inputs logged in the last `days` days (for explaining production traffic)."""
+    v = get_model_version(store, model, version)
+    name = log_table(store, v)
+    if name is None:
+        raise NotFound(f"{v.ref} has no logged predictions yet; score or log some first.")
+    feats = ", ".join(_q(f) for f in v.feature_names)
+    with store.read() as con:
+        last = con.execute(f"SELECT max(ts) FROM {name} WHERE {_scope(environment, None, None)}").fetchall()[0][0]
+        if last is None:
+            raise NotFound(f"{v.ref} has no logged predictions in {environment}.")
+        scope = _scope(environment, last - timedelta(days=days), None)
+        frame = con.execute(f"SELECT {feats} FROM {name} WHERE {scope} ORDER BY request_id").df()
+    return frame.sample(n=min(limit, len(frame)), random_state=0).sort_index() if len(frame) > limit else frame
+
+
 def shadow_pairs(store, model: str, champion_version: int, challenger_version: int, environment: str,
                  since: datetime | None) -> pd.DataFrame:
     """Rows scored by both versions (same request id) whose outcome arrived: label, champion_score, challenger_score."""

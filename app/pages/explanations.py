@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import session
 from app.components import explain as figs
-from core import deployments, explain, queries, registry
+from core import deployments, explain, monitoring, queries, registry
 from core.errors import CoreError
 from core.identity import allowed
 
@@ -36,19 +36,39 @@ version = c2.selectbox("Version", versions, key=f"xp_version_{name}",
                        format_func=lambda v: f"{v} (production champion)" if champ and v == champ.version else str(v))
 rows = c3.number_input("Rows", 50, 20000, explain.DEFAULT_ROWS, step=50, key="xp_rows",
                        help="A seeded sample of the data; more rows, smoother pictures, longer to compute.")
-upload = st.file_uploader("Data to explain (CSV or Parquet; default: the version's hold-out data)",
-                          type=["csv", "parquet"], key="xp_upload")
+source = st.radio("Data", ["Hold-out data", "Training data (the reference)", "Production (last 7 days of logs)",
+                           "Upload a file"], horizontal=True, key="xp_source")
+upload = st.file_uploader("CSV or Parquet with the model's inputs", type=["csv", "parquet"], key="xp_upload") \
+    if source == "Upload a file" else None
 
-data = None
+data, label = None, None
+if source.startswith("Training"):
+    label = "training data"
+    try:
+        data = explain.training_data(store, registry.get_model_version(store, name, version))
+    except CoreError as err:
+        st.error(str(err))
+        st.stop()
+elif source.startswith("Production"):
+    try:
+        data = monitoring.recent_rows(store, name, version, days=7)
+        label = "production, last 7 days"
+    except CoreError as err:
+        st.info(f"{err} Explain the hold-out data meanwhile.")
+        st.stop()
+elif source == "Upload a file" and upload is None:
+    st.info("Upload a file to explain it.")
+    st.stop()
 if upload is not None:
     try:
         data = pd.read_csv(upload) if upload.name.lower().endswith(".csv") else pd.read_parquet(upload)
+        label = f"upload {upload.name}"
     except Exception as e:  # an unreadable upload: one sentence
         st.error(f"{upload.name} could not be read: {e}")
         st.stop()
 
 try:
-    e = explain.find(store, name, version, data, int(rows))
+    e = explain.find(store, name, version, data, int(rows), label)
 except CoreError as err:
     st.error(str(err))
     st.stop()
@@ -61,7 +81,7 @@ if e is None:
     if st.button("Compute the explanation", type="primary", key="xp_compute"):
         bar = st.progress(0.0, text="Starting…")
         try:
-            e = explain.explain(store, me, name, version, data, rows=int(rows),
+            e = explain.explain(store, me, name, version, data, rows=int(rows), label=label,
                                 progress=lambda f, t: bar.progress(min(1.0, f), text=t))
         except CoreError as err:
             st.error(str(err))
@@ -131,8 +151,8 @@ with t_shift:
     st.caption("Do the same inputs matter as before? Global importance side by side, as shares of the total.")
     others = [x for x in explain.list_explanations(store, name) if x["key"] != e.key]
     if not others:
-        st.info("Compute a second explanation to compare: another version (champion vs challenger) or another "
-                "data file (the training reference vs a production window).")
+        st.info("Compute a second explanation to compare: another version (champion vs challenger), or the same "
+                "version on other data (choose 'Training data' and 'Production' above).")
     else:
         pick = st.selectbox("Compare with", range(len(others)), key="xp_shift_pick",
                             format_func=lambda i: f"{name}:{others[i]['version']} on {others[i]['data_ref']} "

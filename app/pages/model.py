@@ -8,7 +8,8 @@ import streamlit as st
 from app import session
 from app.components import approvals as approvals_ui
 from app.components import badges, charts
-from core import queries, registry
+from app.components import monitoring as monitoring_ui
+from core import monitoring, queries, registry
 from core.errors import CoreError
 from core.identity import allowed
 
@@ -39,6 +40,14 @@ st.markdown(f"{badges.md(model.risk_tier + ' risk', model.risk_tier)} · owner *
             + (f" · tags: {', '.join(model.tags)}" if model.tags else ""))
 if model.description:
     st.write(model.description)
+health = monitoring.health(store).get(model.name)
+if health:
+    st.markdown(f"Health **{health['status']} {health['score']}**"
+                + (f" — {'; '.join(health['reasons'])}" if health["reasons"] else "") + " · "
+                + "see the Monitoring page")
+if monitoring.alerts(store, model.name, "active"):
+    with st.expander("Open alerts", expanded=True):
+        monitoring_ui.alert_list(store, me, model.name, key=f"model_alerts_{model.name}")
 
 tab_versions, tab_card, tab_deploy, tab_history = st.tabs(["Versions", "Model card", "Deployments", "History"])
 

@@ -50,6 +50,12 @@ def register(sub, common) -> None:
     p.add_argument("--no-store", action="store_true",
                    help="only print; by default a named person's run stores the snapshot and raises alerts")
     p.set_defaults(handler=cmd_monitor)
+    p = sub.add_parser("monitor-config", parents=[common],
+                       help="set MODEL's drift methods, thresholds and kinds per column (admin)")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--config", metavar="FILE", help='JSON: {"columns": {"AGE": {"kind", "method", "threshold"}}, '
+                                                   '"drift_share": 0.5}; omit to show the current one')
+    p.set_defaults(handler=cmd_monitor_config)
     grp = sub.add_parser("alerts", help="monitoring alerts").add_subparsers(dest="alerts_command", metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("list", parents=[common], help="alerts, open first")
@@ -167,6 +173,20 @@ def cmd_monitor(ctx: Ctx) -> int:
         return "\n".join(out)
 
     ctx.emit(result, text)
+    return 0
+
+
+def cmd_monitor_config(ctx: Ctx) -> int:
+    if ctx.args.config:
+        try:
+            with open(ctx.args.config, encoding="utf-8") as f:
+                raw = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            raise InvalidInput(f"The config {ctx.args.config} could not be read: {e}.") from None
+        cfg = monitoring.set_config(ctx.store, ctx.actor(), ctx.args.model, raw)
+    else:
+        cfg = monitoring.get_config(ctx.store, ctx.args.model)
+    ctx.emit(cfg.as_dict(), json.dumps(cfg.as_dict(), indent=2))
     return 0
 
 

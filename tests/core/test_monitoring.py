@@ -133,3 +133,27 @@ def test_cli_score_monitor_and_alerts(demo_store, cli, tmp_path):
     assert res.code == 0 and json.loads(res.out)
     res = cli(demo_store, "score", "no-such-model", "--input", str(f), as_="ada@modelgov.demo")
     assert res.code == 5 and "Traceback" not in res.err
+
+
+def test_drift_settings_per_model_and_column(demo_store, demo_people, cli, tmp_path):
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({"columns": {"LIMIT_BAL": {"method": "psi", "threshold": 0.5}}, "drift_share": 0.4}))
+    assert cli(demo_store, "monitor-config", "credit-default", "--config", str(f), as_="ada@modelgov.demo").code == 3
+    res = cli(demo_store, "monitor-config", "credit-default", "--config", str(f), "--json", as_="alan@modelgov.demo")
+    assert res.code == 0 and json.loads(res.out)["drift_share"] == 0.4
+    res = monitoring.monitor(demo_store, "credit-default")
+    limit = next(c for c in res["recent_drift"]["columns"] if c["column"] == "LIMIT_BAL")
+    assert limit["method"] == "psi" and limit["threshold"] == 0.5 and limit["drifted"] == (limit["psi"] >= 0.5)
+    f.write_text(json.dumps({"columns": {"AGE": {"method": "magic"}}}))
+    res = cli(demo_store, "monitor-config", "credit-default", "--config", str(f), as_="alan@modelgov.demo")
+    assert res.code == 2 and "method must be one of" in res.err
+
+
+def test_recent_production_rows_can_be_explained_next_to_the_reference(demo_store, demo_people):
+    from core import explain
+
+    rows = monitoring.recent_rows(demo_store, "credit-default", 1, days=7, limit=150)
+    assert len(rows) == 150 and list(rows.columns) == registry.get_model_version(demo_store, "credit-default", 1).feature_names
+    prod = explain.explain(demo_store, demo_people["ada"], "credit-default", 1, rows, rows=None,
+                           label="production, last 7 days")
+    assert prod.data_ref == "production, last 7 days" and prod.additivity_ok

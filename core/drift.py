@@ -104,6 +104,19 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
     return float(np.clip(stats.distributions.kstwo.sf(d, np.round(en)), 0, 1))
 
 
+def _ks_p_values(per_w: dict[str, dict[str, Any]], n_ref: int) -> None:
+    """All windows' KS p-values at once where scipy would use the asymptotic distribution (one vectorised
+    `kstwo.sf` call instead of one per window); the exact cases are left to `ks_p_value`."""
+    keys = [w for w, d in per_w.items() if d.get("ks") is not None and d.get("n") and max(n_ref, d["n"]) > 10000]
+    if not keys or n_ref == 0:
+        return
+    m = np.maximum(n_ref, [per_w[w]["n"] for w in keys]).astype(float)
+    k = np.minimum(n_ref, [per_w[w]["n"] for w in keys]).astype(float)
+    p = np.clip(stats.distributions.kstwo.sf([per_w[w]["ks"] for w in keys], np.round(m * k / (m + k))), 0, 1)
+    for w, v in zip(keys, p):
+        per_w[w]["ks_p"] = float(v)
+
+
 def psi(ref_props: np.ndarray, cur_props: np.ndarray) -> float:
     r = np.where(ref_props == 0, EMPTY, ref_props)
     c = np.where(cur_props == 0, EMPTY, cur_props)
@@ -214,7 +227,7 @@ def _numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool)
         per_w[ALL] = {k: sum(d[k] for d in per_w.values()) for k in ("missing", "n", "out_of_range")}
         per_w.pop("None", None)
     cur_np = con.execute("SELECT coalesce(w, -9223372036854775807) AS w, x, c FROM drift_cur WHERE x IS NOT NULL "
-                         "ORDER BY w, x").fetchnumpy()
+                         "ORDER BY w").fetchnumpy()
     ref_np = con.execute(f"SELECT CAST({c} AS DOUBLE) AS x, count(*) AS r FROM {ref} WHERE {valid} GROUP BY 1 ORDER BY 1"
                          ).fetchnumpy()
     rx, rc = np.asarray(ref_np["x"], dtype=float), np.asarray(ref_np["r"], dtype=float)
@@ -234,9 +247,10 @@ def _numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool)
     small = {}
     for w, xs, cs in groups:
         d = per_w.setdefault(w, {"missing": 0, "n": int(cs.sum()), "out_of_range": 0})
-        grid = np.union1d(xs, rx)
-        fc = np.cumsum(np.bincount(np.searchsorted(grid, xs), weights=cs, minlength=len(grid))) / cs.sum()
-        fr = np.cumsum(np.bincount(np.searchsorted(grid, rx), weights=rc, minlength=len(grid))) / max(rc.sum(), 1)
+        # One sort gives the union of both samples' values and where each value sits in it.
+        grid, pos = np.unique(np.concatenate([xs, rx]), return_inverse=True)
+        fc = np.cumsum(np.bincount(pos[:len(xs)], weights=cs, minlength=len(grid))) / cs.sum()
+        fr = np.cumsum(np.bincount(pos[len(xs):], weights=rc, minlength=len(grid))) / max(rc.sum(), 1)
         diff = np.abs(fc - fr)
         d["ks"] = float(diff.max()) if len(diff) else 0.0
         d["wd"] = float(np.sum(diff[:-1] * np.diff(grid))) if len(grid) > 1 else 0.0
@@ -246,6 +260,7 @@ def _numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool)
         if low_card:
             small[w] = {float(x): int(n) for x, n in zip(xs, cs)}
     con.execute("DROP TABLE IF EXISTS drift_cur")
+    _ks_p_values(per_w, int(n_ref or 0))
     return {"n_ref": int(n_ref or 0), "n_ref_rows": int(n_ref_rows), "std_ref": std_ref, "edges": list(edges),
             "ref_bins": {i: int(v) for i, v in enumerate(ref_bins)}, "windows": per_w, "small": small,
             "ref_small": {float(x): int(n) for x, n in zip(rx, rc)} if low_card else {}, "low_card": low_card}
@@ -282,7 +297,7 @@ def _column_result(col: str, kind: str, data: dict[str, Any], w: str, cfg: dict[
             return None
         d = float(win["ks"])
         out["ks_statistic"] = d
-        out["ks_p_value"] = ks_p_value(d, n_ref, n_cur)
+        out["ks_p_value"] = win["ks_p"] if "ks_p" in win else ks_p_value(d, n_ref, n_cur)
         out["wasserstein"] = float(win["wd"]) / max(float(data["std_ref"] or 0.0), 0.001)
         nb = len(data["edges"]) + 1
         rp = np.array([data["ref_bins"].get(i, 0) for i in range(nb)], dtype=float) / n_ref

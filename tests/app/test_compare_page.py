@@ -86,3 +86,22 @@ def test_request_promotion_calls_approvals_when_present(monkeypatch, demo_store)
     assert (email, model, version, env, role) == ("ada@modelgov.demo", "credit-default", 2, "staging", "champion")
     assert why.startswith("Comparison ") and "challenger worse" in why
     assert any("Requested: 41" in str(s.value) for s in at.success)
+
+
+def test_promotion_is_requested_from_the_comparison_with_it_in_the_evidence(monkeypatch, demo_store):
+    from core import approvals
+
+    at = _page(monkeypatch, demo_store, "grace@modelgov.demo")
+    at.selectbox(key="cmp_model").set_value("credit-default").run()
+    at.selectbox(key="cmp_champion").set_value(1).run()
+    at.selectbox(key="cmp_challenger").set_value(2).run()
+    at.number_input(key="cmp_bootstrap").set_value(100)
+    at.button(key="cmp_run").click().run()
+    at.selectbox(key="cmp_promote_env").set_value("staging")
+    at.button(key="cmp_promote_submit").click().run()
+    assert not at.exception, at.exception
+    assert any("Requested" in s.value for s in at.success), [e.value for e in at.error]
+    (req,) = approvals.list_requests(demo_store, status="pending", model="credit-default")
+    assert (req.version, req.environment, req.requested_by) == (2, "staging", "grace@modelgov.demo")
+    pack = approvals.evidence(demo_store, req.id)
+    assert pack["comparison"]["challenger"] == "credit-default:2" and pack["explanations"]["top_features"]

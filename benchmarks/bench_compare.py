@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import compare, compare_stats  # noqa: E402
+from core.compare import paired, scores
 from core.metrics import binary_metrics  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def measure(fn):
 def naive(y, a, b, replicates: int, seed: int):
     """The obvious loop: draw the same indices, call scikit-learn for both models per replicate."""
     out = []
-    for _, idx in compare_stats.bootstrap_indices(len(y), replicates, seed):
+    for _, idx in paired.bootstrap_indices(len(y), replicates, seed):
         for i in idx:
             out.append((binary_metrics(y[i], a[i]), binary_metrics(y[i], b[i])))
     return out
@@ -64,9 +64,9 @@ def main() -> None:
     y, a, b = data(args.rows)
     n, B, nb = args.rows, args.replicates, args.baseline_replicates
 
-    boot, t_boot, m_boot = measure(lambda: compare_stats.paired_bootstrap(
+    boot, t_boot, m_boot = measure(lambda: paired.paired_bootstrap(
         y, a, b, task="binary_classification", replicates=B, seed=1))
-    full, t_full, m_full = measure(lambda: compare.compare_scores(
+    full, t_full, m_full = measure(lambda: scores.compare_scores(
         y, a, b, task="binary_classification", bootstrap=B, seed=1))
     ref, t_naive, m_naive = measure(lambda: naive(y, a, b, nb, 1))
 

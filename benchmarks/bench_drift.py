@@ -49,7 +49,7 @@ def child(rows: int, baseline: bool, db: str) -> dict:
     """Generate the data into a DuckDB file in a throw-away process, then measure the drift in this one."""
     import duckdb
 
-    from core import drift
+    from core.drift import report
 
     t = time.perf_counter()
     gen = subprocess.run([sys.executable, __file__, "--generate", str(rows), "--db", db], cwd=ROOT)
@@ -58,7 +58,7 @@ def child(rows: int, baseline: bool, db: str) -> dict:
     gen = time.perf_counter() - t
     con = duckdb.connect(db, read_only=True)
     t = time.perf_counter()
-    rep = drift.report(con, "ref", "cur", time_column="ts", window="day", time_sql="ts")
+    rep = report.report(con, "ref", "cur", time_column="ts", window="day", time_sql="ts")
     took = time.perf_counter() - t
     out = {"rows": rows, "generate_s": gen, "drift_s": took, "windows": len(rep["windows"]),
            "columns": len(rep["columns"]), "dataset_drift": rep["dataset_drift"],
@@ -112,9 +112,9 @@ def main() -> None:
     if a.child:
         print(json.dumps(child(a.child, a.baseline, a.db)))
         return
-    from benchmarks.common import print_table
-
     import tempfile
+
+    from benchmarks.common import print_table
 
     results = []
     tmp = tempfile.TemporaryDirectory()

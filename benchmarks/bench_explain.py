@@ -25,8 +25,11 @@ sys.path.insert(0, str(ROOT))
 import shap  # noqa: E402
 
 from benchmarks.common import max_rss_mib, print_table  # noqa: E402
-from core import demo, explain, registry  # noqa: E402
+from core import demo
+from core.explain import explanations
 from core.identity import identity_for  # noqa: E402
+from core.registry import versions
+from core.registry.datasets import load_frame
 from core.store import Store  # noqa: E402
 
 
@@ -48,11 +51,10 @@ def main() -> None:
         print(f"Building the {'quick' if a.quick else 'full'} demo store…")
         demo.build(store, quick=a.quick)
         ada = identity_for(store, "ada@modelgov.demo")
-        v = registry.get_model_version(store, "credit-default", 1)
-        train_ds, test_ds = registry.version_datasets(store, v)
+        v = versions.get_model_version(store, "credit-default", 1)
+        train_ds, test_ds = versions.version_datasets(store, v)
         import pandas as pd
 
-        from core.datasets import load_frame
 
         # The hold-out has 9,000 clients; 10,000 rows are drawn from all 30,000.
         frame = pd.concat([load_frame(store, test_ds), load_frame(store, train_ds)], ignore_index=True)
@@ -62,10 +64,10 @@ def main() -> None:
             repeat = 7 if n == 1_000 else 3
 
             def ours():
-                explain.explain(store, ada, "credit-default", 1, X, rows=None, use_cache=False)
+                explanations.explain(store, ada, "credit-default", 1, X, rows=None, use_cache=False)
 
             def direct():
-                _v, est = registry.load_model(store, "credit-default", 1)  # shap needs the model too
+                _v, est = versions.load_model(store, "credit-default", 1)  # shap needs the model too
                 shap.TreeExplainer(est)(X, check_additivity=False)
 
             ours()  # warm-up (imports, first artifact read)
@@ -77,7 +79,7 @@ def main() -> None:
 
         from streamlit.testing.v1 import AppTest
 
-        explain.explain(store, ada, "credit-default", 1, rows=1000)  # make sure the page's default is cached
+        explanations.explain(store, ada, "credit-default", 1, rows=1000)  # make sure the page's default is cached
         os.environ["MODELGOV_HOME"] = str(store.home)
         times = []
         for _ in range(5):

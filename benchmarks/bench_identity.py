@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import auth, users  # noqa: E402
-from core.identity import ROLES, identity_for, require  # noqa: E402
+from core.identity import PERSON_ROLES, identity_for, require  # noqa: E402
 from core.store import Store  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def main() -> None:
     t0 = time.perf_counter()
     with store.transaction() as con:  # bulk grants for the benchmark only
         con.executemany("INSERT INTO role_grants VALUES (?, ?, 'admin@example.com', now())",
-                        [(f"p{i}@example.com", ROLES[i % len(ROLES)]) for i in range(args.people)])
+                        [(f"p{i}@example.com", PERSON_ROLES[i % len(PERSON_ROLES)]) for i in range(args.people)])
     setup = time.perf_counter() - t0
     settings = auth.settings_from({"group_roles": {f"corp-group-{i}": "viewer" for i in range(200)}}, env={})
     claims = {"email": "p17@example.com", "name": "P 17",

@@ -21,8 +21,10 @@ import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks.common import max_rss_mib, print_table  # noqa: E402
-from core import demo, monitoring, registry  # noqa: E402
+from core import demo
 from core.identity import identity_for  # noqa: E402
+from core.monitoring import ingest
+from core.registry import versions
 from core.store import Store  # noqa: E402
 
 
@@ -34,7 +36,7 @@ def main() -> None:
         store = Store(Path(tmp) / "home")
         demo.build(store, quick=True)
         ada = identity_for(store, "ada@modelgov.demo")
-        v = registry.get_model_version(store, "credit-default", 1)
+        v = versions.get_model_version(store, "credit-default", 1)
         feats = v.feature_names
         held = pd.read_csv(store.home / "inputs" / "credit_default_test.csv")[feats]
         con = duckdb.connect()
@@ -51,7 +53,7 @@ def main() -> None:
         rows = []
         for f in (csv, parquet):
             t = time.perf_counter()
-            r = monitoring.log_predictions(store, ada, "credit-default", 1, f, time_column="ts", id_column="request_id")
+            r = ingest.log_predictions(store, ada, "credit-default", 1, f, time_column="ts", id_column="request_id")
             took = time.perf_counter() - t
             rows.append({"what": f"log-predictions from {f.suffix[1:].upper()}", "rows": f"{r.rows_in:,}",
                          "logged": f"{r.rows_ok:,}", "rejected": f"{r.rows_rejected:,}", "seconds": took})

@@ -23,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 
 from benchmarks.common import max_rss_mib, measure, print_table  # noqa: E402
-from core import registry, users  # noqa: E402
+from core import users
 from core.audit import utcnow  # noqa: E402
+from core.registry import catalog
 from core.store import Store  # noqa: E402
 
 
@@ -75,10 +76,10 @@ def main() -> None:
 
     rows = []
     cases = {
-        "first page, sorted by name": lambda: registry.search_models(store),
-        "text + tier filter": lambda: registry.search_models(store, "model-01", risk_tier="high"),
-        "status filter (aggregate)": lambda: registry.search_models(store, status="production", page=3),
-        "tag filter, sort by versions desc": lambda: registry.search_models(store, tag="tag-3", sort="versions",
+        "first page, sorted by name": lambda: catalog.search_models(store),
+        "text + tier filter": lambda: catalog.search_models(store, "model-01", risk_tier="high"),
+        "status filter (aggregate)": lambda: catalog.search_models(store, status="production", page=3),
+        "tag filter, sort by versions desc": lambda: catalog.search_models(store, tag="tag-3", sort="versions",
                                                                             descending=True),
     }
     for name, fn in cases.items():

@@ -26,10 +26,11 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 
 from benchmarks.common import max_rss_mib, measure, print_table  # noqa: E402
-from core import lineage_graph as lg  # noqa: E402
-from core import openlineage, users  # noqa: E402
+from core import users
 from core.audit import utcnow  # noqa: E402
 from core.identity import identity_for  # noqa: E402
+from core.lineage import graph as lg
+from core.lineage import openlineage
 from core.store import Store  # noqa: E402
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
 
 from .errors import CoreError
+from .events import Event
 from .identity import Identity
 
 GENESIS = "0" * 64
@@ -28,16 +29,6 @@ def utcnow() -> datetime:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """One thing that happened: an action on an entity, with its details."""
-
-    action: str
-    entity_type: str
-    entity_id: str
-    payload: dict[str, Any] = field(default_factory=dict)
 
 
 def _row_hash(seq: int, ts: str, actor: str, action: str, entity_type: str, entity_id: str,
@@ -65,9 +56,10 @@ def _append(con: duckdb.DuckDBPyConnection, actor: str, action: str, entity_type
     return seq
 
 
-def record(con: duckdb.DuckDBPyConnection, actor: Identity, event: AuditEvent) -> int:
-    """Append `event` by `actor` inside the caller's transaction; returns its sequence number."""
-    return _append(con, actor.email, event.action, event.entity_type, str(event.entity_id), "ok", event.payload)
+def record(con: duckdb.DuckDBPyConnection, actor: Identity, event: Event) -> int:
+    """Append `event` (a typed record from core.events) by `actor` inside the caller's transaction; returns its
+    sequence number."""
+    return _append(con, actor.email, event.action, event.entity_type, event.entity_id, "ok", event.payload())
 
 
 def record_refusal(con: duckdb.DuckDBPyConnection, refused: CoreError) -> int:
@@ -154,7 +146,7 @@ def list_events(store, reader: Identity, flt: AuditFilter | None = None, *, limi
     from .identity import require
 
     with store.transaction():
-        require(reader, "read-audit", "audit_log", "*")
+        require(reader, "read-audit")
     where, params = (flt or AuditFilter()).sql()
     sql = (f"SELECT seq, ts, actor, action, entity_type, entity_id, outcome, CAST(payload AS VARCHAR), prev_hash,"
            f" hash FROM audit_log{where} ORDER BY seq {'DESC' if newest_first else 'ASC'}"

@@ -18,9 +18,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .audit import AuditEvent, canonical_json, record, utcnow
+from .audit import canonical_json, record, utcnow
+from .events import SettingUpdated, UserSignedIn
 from .errors import InvalidInput
-from .identity import ROLES, VIEWER, Identity, granted_roles, normalise_email, require
+from .identity import PERSON_ROLES, VIEWER, Identity, granted_roles, normalise_email, require
 
 DEFAULT_ROLES_CLAIM = "groups"
 DEFAULT_EMAIL_CLAIMS = ("email", "preferred_username", "upn")
@@ -57,9 +58,9 @@ def settings_from(section: Mapping[str, Any] | None = None,
     for group, roles in dict(section.get("group_roles") or {}).items():
         roles = [roles] if isinstance(roles, str) else list(roles)
         for role in roles:
-            if role not in ROLES:
+            if role not in PERSON_ROLES:
                 raise InvalidInput(f"The group {group!r} in [modelgov.group_roles] maps to the unknown role "
-                                   f"{role!r}; use one of {', '.join(ROLES)}.")
+                                   f"{role!r}; use one of {', '.join(PERSON_ROLES)}.")
         mapping[str(group)] = frozenset(roles)
     email_claim = section.get("email_claim")
     email_claims = (str(email_claim),) if email_claim else DEFAULT_EMAIL_CLAIMS
@@ -85,7 +86,7 @@ def roles_from_claims(claims: Mapping[str, Any], settings: AuthSettings = AuthSe
         if group in settings.group_roles:
             roles |= settings.group_roles[group]
         name = _role_name(group)
-        if name in ROLES:
+        if name in PERSON_ROLES:
             roles.add(name)
     return frozenset(roles)
 
@@ -115,7 +116,7 @@ def set_auto_viewer(store, actor: Identity, enabled: bool) -> bool:
     """
     enabled = bool(enabled)
     with store.transaction() as con:
-        require(actor, "manage-users", "setting", AUTO_VIEWER_KEY)
+        require(actor, "manage-users", SettingUpdated, AUTO_VIEWER_KEY)
         row = con.execute("SELECT value FROM settings WHERE key = ?", [AUTO_VIEWER_KEY]).fetchone()
         before = bool(row) and str(row[0]).strip().lower() == "true"
         if row is not None and before == enabled:
@@ -125,8 +126,7 @@ def set_auto_viewer(store, actor: Identity, enabled: bool) -> bool:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
             "updated_by = excluded.updated_by",
             [AUTO_VIEWER_KEY, canonical_json(enabled), utcnow(), actor.email])
-        record(con, actor, AuditEvent("setting.update", "setting", AUTO_VIEWER_KEY,
-                                      {"before": before, "after": enabled}))
+        record(con, actor, SettingUpdated(AUTO_VIEWER_KEY, before, enabled))
         return before != enabled
 
 
@@ -209,9 +209,8 @@ def record_sign_in(store, signed: SignedIn) -> None:
     """
     me = signed.identity
     with store.transaction() as con:
-        record(con, me, AuditEvent("user.sign_in", "user", me.email, {
-            "from_provider": sorted(signed.from_claims), "granted": sorted(signed.from_grants),
-            "auto_viewer": signed.auto_viewer, "roles": sorted(me.roles)}))
+        record(con, me, UserSignedIn(me.email, sorted(signed.from_claims), sorted(signed.from_grants), signed.auto_viewer,
+                                 sorted(me.roles)))
 
 
 @dataclass(frozen=True)
@@ -231,7 +230,7 @@ def recent_sign_ins(store, actor: Identity, limit: int = 500) -> list[SignInSumm
     import json
 
     with store.transaction() as con:
-        require(actor, "manage-users", "user", "*")
+        require(actor, "manage-users")
         rows = con.execute(
             "SELECT entity_id, max(ts), count(*), arg_max(CAST(payload AS VARCHAR), seq) FROM audit_log "
             "WHERE action = 'user.sign_in' AND outcome = 'ok' GROUP BY entity_id ORDER BY max(ts) DESC LIMIT ?",

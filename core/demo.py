@@ -23,9 +23,16 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from . import config, registry, users
+from . import config, users
+from .compare import holdout, scores, stored
 from .errors import Conflict, NotFound
+from .explain import compute, explanations
+from .governance import approvals, deployments
 from .identity import identity_for
+from .lineage import openlineage
+from .monitoring import checks, ingest
+from .registry import catalog, versions
+from .registry.datasets import get_dataset_by_id
 from .store import Store
 
 SEED = 20261122
@@ -123,7 +130,6 @@ def _pipelines(store: Store, actor, train_path: Path, test_path: Path) -> None:
     """The upstream pipelines of the credit models, imported as OpenLineage events like Airflow would send."""
     import json
 
-    from . import openlineage
 
     bank = "postgres://core-banking.internal:5432"
     events = [
@@ -163,7 +169,6 @@ def _traffic(store: Store, actor, test: pd.DataFrame, quick: bool) -> None:
     outcomes arriving with a lag, then a monitoring check that raises the alerts."""
     import numpy as np
 
-    from . import monitoring
     from .audit import utcnow
 
     rng = np.random.default_rng(SEED)
@@ -181,34 +186,33 @@ def _traffic(store: Store, actor, test: pd.DataFrame, quick: bool) -> None:
     folder = store.home / "inputs"
     traffic = folder / "credit_default_traffic.csv"
     frame.drop(columns=["default"]).to_csv(traffic, index=False)
-    monitoring.score_file(store, actor, "credit-default", None, traffic, time_column="ts", id_column="request_id",
+    ingest.score_file(store, actor, "credit-default", None, traffic, time_column="ts", id_column="request_id",
                           output=folder / "credit_default_traffic.scored.csv")
     arrived = frame[frame["ts"] < utcnow() - pd.Timedelta(days=OUTCOME_LAG_DAYS)]
     outcomes = folder / "credit_default_outcomes.csv"
     arrived[["request_id", "default"]].to_csv(outcomes, index=False)
-    monitoring.log_outcomes(store, actor, "credit-default", outcomes, id_column="request_id", label_column="default")
-    monitoring.check(store, actor, "credit-default")
+    ingest.log_outcomes(store, actor, "credit-default", outcomes, id_column="request_id", label_column="default")
+    checks.check(store, actor, "credit-default")
 
 
 def _governance(store: Store) -> None:
     """The approval story the demo tells: champions, a challenger in shadow, a rejection, one request waiting."""
-    from . import approvals
 
     ada, grace, rita, raj = (identity_for(store, f"{n}@modelgov.demo") for n in ("ada", "grace", "rita", "raj"))
     r = approvals.request_deployment(store, ada, "credit-default", 1, "production", "champion",
                                      "Gradient boosting: best hold-out AUC; replaces the manual scorecard.")
     approvals.approve(store, rita, r.id, "Evidence complete; monitoring of sex/age segments agreed.")
     approvals.approve(store, raj, r.id, "Second review: calibration acceptable on the hold-out.")
-    approvals.deploy(store, ada, r.id)
+    deployments.deploy(store, ada, r.id)
     r = approvals.request_deployment(store, grace, "credit-default", 2, "production", "challenger",
                                      "Run the interpretable logistic model in shadow beside the champion.")
     approvals.approve(store, rita, r.id, "Shadow only; it does not decide anything.")
     approvals.approve(store, raj, r.id, "Agreed, shadow only.")
-    approvals.deploy(store, grace, r.id)
+    deployments.deploy(store, grace, r.id)
     r = approvals.request_deployment(store, grace, "credit-limit-advisor", 1, "production", "champion",
                                      "Suggested limits for underwriters; low risk, a person decides.")
     approvals.approve(store, rita, r.id, "Low risk; decision support only.")
-    approvals.deploy(store, grace, r.id)
+    deployments.deploy(store, grace, r.id)
     r = approvals.request_deployment(store, grace, "breast-cancer-screening", 1, "staging", "champion",
                                      "Try it with the research team.")
     approvals.reject(store, raj, r.id, "A research prototype on 569 samples; not even for staging until the "
@@ -247,21 +251,21 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
         caveats="Repayment-status inputs (PAY_*) dominate; a change in how they are recorded will shift scores.",
     )
     champion = credit_champion(quick).fit(X, y)
-    registry.register_version(store, ada, "credit-default", champion, train_path, "default", test_data=test_path,
+    versions.register_version(store, ada, "credit-default", champion, train_path, "default", test_data=test_path,
                               owner="ada@modelgov.demo", risk_tier="high",
                               description="Probability that a credit-card client defaults next month.",
                               tags=["credit", "retail", "pd"], code_ref="demo:credit_champion", **card)
-    registry.update_model(store, ada, "credit-default", business_unit="Retail credit",
+    catalog.update_model(store, ada, "credit-default", business_unit="Retail credit",
                           use_case="Collections prioritisation")
     challenger = credit_challenger(features, quick).fit(X, y)
-    registry.register_version(store, grace, "credit-default", challenger, train_path, "default",
+    versions.register_version(store, grace, "credit-default", challenger, train_path, "default",
                               test_data=test_path, code_ref="demo:credit_challenger")
 
     say("Training credit-limit-advisor (ridge regression on the same clients)…")
     limit_features = ["AGE", "EDUCATION", "MARRIAGE", "BILL_AMT1", "BILL_AMT2", "PAY_AMT1", "PAY_AMT2"]
     limit = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=1.0))]).fit(
         train[limit_features], train["LIMIT_BAL"])
-    registry.register_version(
+    versions.register_version(
         store, grace, "credit-limit-advisor", limit, train[limit_features + ["LIMIT_BAL"]], "LIMIT_BAL",
         test_data=test[limit_features + ["LIMIT_BAL"]], owner="grace@modelgov.demo", risk_tier="low",
         description="Suggests a starting credit limit for a client from their profile and recent bills.",
@@ -274,7 +278,7 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
     bc_features = [c for c in bc.columns if c != "target"]
     bc_model = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=2000))]).fit(
         bc_train[bc_features], bc_train["target"])
-    registry.register_version(
+    versions.register_version(
         store, grace, "breast-cancer-screening", bc_model, bc_train, "target", test_data=bc_test,
         owner="grace@modelgov.demo", risk_tier="high", tags=["health", "research"],
         description="Flags fine-needle-aspirate images whose cell nuclei look benign (1) or malignant (0).",
@@ -288,27 +292,36 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
     db_features = [c for c in db.columns if c != "target"]
     rf = RandomForestRegressor(n_estimators=50 if quick else 200, max_depth=6, random_state=SEED, n_jobs=1)
     rf.fit(db_train[db_features], db_train["target"])
-    registry.register_version(
+    versions.register_version(
         store, ada, "diabetes-progression", rf, db_train, "target", test_data=db_test,
         owner="ada@modelgov.demo", risk_tier="medium", tags=["health"],
         description="Predicts disease progression one year after baseline (scikit-learn diabetes data).",
         train_name="diabetes-train", test_name="diabetes-test", code_ref="demo:diabetes")
 
-    registry.create_model(store, grace, "churn-early-warning", owner="grace@modelgov.demo", risk_tier="medium",
+    catalog.create_model(store, grace, "churn-early-warning", owner="grace@modelgov.demo", risk_tier="medium",
                           description="Planned: warn account managers before a client leaves. No version yet.",
                           tags=["retail", "planned"], business_unit="Retail credit")
 
     _pipelines(store, ada, train_path, test_path)
     say("Explaining credit-default's champion and challenger with SHAP…")
-    from . import explain
 
     for version in (1, 2):
-        explain.explain(store, ada, "credit-default", version, rows=300 if quick else explain.DEFAULT_ROWS)
-    from .compare import demo_comparisons; demo_comparisons(store, quick)  # noqa: E702
+        explanations.explain(store, ada, "credit-default", version, rows=300 if quick else compute.DEFAULT_ROWS)
+    _comparison(store, quick)
     say("Recording approvals and deployments (four eyes; credit-default needs two risk officers)…")
     _governance(store)
     say("Replaying a month of production traffic for credit-default (shift from mid-month, outcomes 7 days late)…")
     _traffic(store, ada, test, quick)
-    models = registry.search_models(store).items
+    models = catalog.search_models(store).items
     return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
             "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}
+
+
+def _comparison(store: Store, quick: bool) -> None:
+    """Store the credit-default v1 vs v2 comparison on the registered test data (by Grace)."""
+    champion = versions.get_model_version(store, "credit-default", 1)
+    with store.read() as con:
+        test = get_dataset_by_id(con, champion.test_dataset_id)
+    result = holdout.compare_holdout(store, champion, "credit-default:2", test, champion.target, segment="EDUCATION",
+                                     bootstrap=200 if quick else scores.DEFAULT_BOOTSTRAP, seed=0)
+    stored.save_comparison(store, identity_for(store, "grace@modelgov.demo"), result)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import duckdb
 
 from .errors import Forbidden, InvalidInput
+from .vocabulary import ADMIN, DATA_SCIENTIST, PERSON_ROLES, RISK_OFFICER, VIEWER, validate_person_role
+from .events import Event
 
-VIEWER, DATA_SCIENTIST, RISK_OFFICER, ADMIN = "viewer", "data_scientist", "risk_officer", "admin"
-ROLES: tuple[str, ...] = (VIEWER, DATA_SCIENTIST, RISK_OFFICER, ADMIN)
 ROLE_LABELS = {
     VIEWER: "Viewer (business stakeholder)",
     DATA_SCIENTIST: "Data scientist",
@@ -40,7 +40,7 @@ class Identity:
         return role in self.roles
 
 
-SYSTEM = Identity("system@modelgov", frozenset(ROLES), "ModelGov")
+SYSTEM = Identity("system@modelgov", frozenset(PERSON_ROLES), "ModelGov")
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in [
 def permission_matrix() -> list[dict[str, object]]:
     """The matrix as rows (action, description, one bool per role), for docs and pages."""
     return [
-        {"action": p.name, "description": p.description, **{r: r in p.roles for r in ROLES}}
+        {"action": p.name, "description": p.description, **{r: r in p.roles for r in PERSON_ROLES}}
         for p in PERMISSIONS.values()
     ]
 
@@ -92,21 +92,28 @@ def allowed(actor: Identity | None, action: str) -> bool:
     return actor is not None and bool(actor.roles & PERMISSIONS[action].roles)
 
 
-def require(actor: Identity | None, action: str, entity_type: str = "", entity_id: object = "") -> None:
-    """Raise `Forbidden` unless `actor` may perform `action`.
+def require(actor: Identity | None, action: str, event: type[Event] | str | None = None,
+            entity_id: object = "") -> None:
+    """Raise `Forbidden` unless `actor` may perform `action` (a permission of the matrix).
 
-    Call it inside `store.transaction()`: the transaction rolls back and
-    records the refusal in the audit trail.
+    `event` is the audit event the attempt would record (a class from core.events): a refusal is recorded
+    under that event's action name, so one filter finds successes and refusals alike. A read that records
+    no event passes nothing (the refusal is recorded under the permission's name) or the entity type.
+    Call it inside `store.transaction()`: the transaction rolls back and records the refusal.
     """
     if allowed(actor, action):
         return
+    if isinstance(event, str) or event is None:
+        refused_action, entity_type = action, event or ""
+    else:
+        refused_action, entity_type = event.action, event.entity_type
     who = actor.email if actor else "anonymous"
     roles = ", ".join(sorted(actor.roles)) if actor and actor.roles else "no role"
     need = " or ".join(sorted(PERMISSIONS[action].roles))
     raise Forbidden(
         f"{who} ({roles}) may not {action.replace('-', ' ')}: that needs the role {need}; "
         "ask an administrator for it.",
-        actor=who, action=action, entity_type=entity_type, entity_id=str(entity_id),
+        actor=who, action=refused_action, entity_type=entity_type, entity_id=str(entity_id),
     )
 
 
@@ -118,9 +125,7 @@ def normalise_email(email: str) -> str:
 
 
 def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise InvalidInput(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
-    return role
+    return validate_person_role(role)
 
 
 def granted_roles(con: duckdb.DuckDBPyConnection, email: str) -> frozenset[str]:

@@ -7,7 +7,7 @@ Regenerate after changing `PERMISSIONS`:
 
 from __future__ import annotations
 
-from .identity import ROLE_LABELS, ROLES, permission_matrix
+from .identity import ROLE_LABELS, PERSON_ROLES, permission_matrix
 
 HEADER = """# Permissions
 
@@ -23,14 +23,14 @@ Roles come from the identity provider's roles claim and from grants made by an a
 
 
 def render() -> str:
-    short = {r: ROLE_LABELS[r].split(" (")[0] for r in ROLES}
-    lines = [HEADER, "| Action | What it allows | " + " | ".join(short[r] for r in ROLES) + " |",
-             "|---|---|" + "|".join(":-:" for _ in ROLES) + "|"]
+    short = {r: ROLE_LABELS[r].split(" (")[0] for r in PERSON_ROLES}
+    lines = [HEADER, "| Action | What it allows | " + " | ".join(short[r] for r in PERSON_ROLES) + " |",
+             "|---|---|" + "|".join(":-:" for _ in PERSON_ROLES) + "|"]
     for row in permission_matrix():
-        marks = " | ".join("yes" if row[r] else "–" for r in ROLES)
+        marks = " | ".join("yes" if row[r] else "–" for r in PERSON_ROLES)
         lines.append(f"| `{row['action']}` | {row['description']} | {marks} |")
     lines.append("")
-    lines.append("Roles: " + "; ".join(f"`{r}` = {ROLE_LABELS[r]}" for r in ROLES) + ".")
+    lines.append("Roles: " + "; ".join(f"`{r}` = {ROLE_LABELS[r]}" for r in PERSON_ROLES) + ".")
     return "\n".join(lines) + "\n"
 
 

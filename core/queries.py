@@ -8,7 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from .registry import CARD_FIELDS, _STATUS_SQL
+from .governance.approvals import list_requests
+from .governance.recertification import recertification_status
+from .registry.catalog import _STATUS_SQL
+from .registry.records import CARD_FIELDS
 
 
 def portfolio(store) -> pd.DataFrame:
@@ -53,7 +56,6 @@ def attention_items(store, frame: pd.DataFrame | None = None) -> list[AttentionI
             sev = "high" if r.risk_tier == "high" else "medium" if r.risk_tier == "medium" else "low"
             items.append(AttentionItem(r.name, sev, f"model card {int(round(r.card_completeness * 100))}% complete",
                                        "fill in the missing model-card fields on the Model page"))
-    from .approvals import list_requests, recertification_status
 
     for d in recertification_status(store):
         if d["overdue"]:

@@ -170,10 +170,24 @@ def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration not yet recorded, each in one transaction with its record."""
+    """Apply every migration not yet recorded, each in one transaction with its record.
+
+    The numbers already applied must be the first numbers on disk, in order: a store that recorded a
+    migration this version does not ship, or skipped one it does (a 0007 applied before a 0003), was
+    written by a different ModelGov, and applying the rest would leave a schema nobody tested.
+    """
     done = set(applied_migrations(con))
+    available = migrations()
+    numbers = [m.number for m in available]
+    if sorted(done) != numbers[:len(done)]:
+        unknown = sorted(done - set(numbers))
+        skipped = [n for n in numbers if n not in done and any(d > n for d in done)]
+        why = (f"it records migration(s) {', '.join(f'{n:04d}' for n in unknown)} that this ModelGov does not ship"
+               if unknown else f"it skipped migration(s) {', '.join(f'{n:04d}' for n in skipped)}")
+        raise CoreError(f"The store's schema history does not match this ModelGov: {why}. Open it with the "
+                        "ModelGov version that wrote it, or restore a backup; nothing was changed.")
     applied = []
-    for m in migrations():
+    for m in available:
         if m.number in done:
             continue
         con.execute("BEGIN TRANSACTION")

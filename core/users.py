@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .audit import AuditEvent, record, utcnow
+from .audit import record, utcnow
 from .errors import Conflict, NotFound
+from .events import RoleGranted, RoleRevoked
 from .identity import ADMIN, SYSTEM, Identity, check_role, normalise_email, require
 
 
@@ -43,7 +44,7 @@ def _grant(con, actor: Identity, email: str, role: str) -> bool:
         return False
     con.execute("INSERT INTO role_grants (email, role, granted_by, granted_at) VALUES (?, ?, ?, ?)",
                 [email, role, actor.email, utcnow()])
-    record(con, actor, AuditEvent("user.grant", "user", email, {"role": role}))
+    record(con, actor, RoleGranted(email, role))
     return True
 
 
@@ -55,7 +56,7 @@ def grant_role(store, actor: Identity, email: str, role: str) -> bool:
     email = normalise_email(email)
     check_role(role)
     with store.transaction() as con:
-        require(actor, "manage-users", "user", email)
+        require(actor, "manage-users", RoleGranted, email)
         return _grant(con, actor, email, role)
 
 
@@ -68,13 +69,13 @@ def revoke_role(store, actor: Identity, email: str, role: str) -> None:
     email = normalise_email(email)
     check_role(role)
     with store.transaction() as con:
-        require(actor, "manage-users", "user", email)
+        require(actor, "manage-users", RoleRevoked, email)
         if not con.execute("SELECT 1 FROM role_grants WHERE email = ? AND role = ?", [email, role]).fetchone():
             raise NotFound(f"{email} does not hold the role {role}. See 'modelgov users list'.")
         if role == ADMIN and con.execute("SELECT count(*) FROM role_grants WHERE role = 'admin'").fetchone()[0] == 1:
             raise Conflict(f"{email} is the last administrator; grant the role to someone else first.")
         con.execute("DELETE FROM role_grants WHERE email = ? AND role = ?", [email, role])
-        record(con, actor, AuditEvent("user.revoke", "user", email, {"role": role}))
+        record(con, actor, RoleRevoked(email, role))
 
 
 def list_users(store) -> list[UserRoles]:
@@ -104,7 +105,7 @@ def access_history(store, actor: Identity, limit: int = 200) -> list[AccessEvent
     Needs `manage-users`; a refusal is audited. Raises Forbidden.
     """
     with store.transaction() as con:
-        require(actor, "manage-users", "user", "*")
+        require(actor, "manage-users")
         rows = con.execute(
             "SELECT seq, ts, actor, action, entity_id, outcome, CAST(payload AS VARCHAR) FROM audit_log "
             "WHERE entity_type IN ('user', 'setting') AND (action LIKE 'user.%' OR action = 'setting.update' "

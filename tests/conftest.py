@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from core import demo, registry, users
+from core import demo, users
 from core.identity import Identity, identity_for
+from core.registry import records, versions
 from core.store import Store
 
 PEOPLE = {
@@ -89,12 +90,12 @@ def synthetic_regression(n: int = 400, seed: int = 0) -> pd.DataFrame:
 
 
 def make_version(store: Store, actor: Identity, name: str = "toy-model", *, regression: bool = False,
-                 seed: int = 0, **kwargs) -> registry.ModelVersion:
+                 seed: int = 0, **kwargs) -> records.ModelVersion:
     """Register a small real model trained on synthetic data (with hold-out metrics)."""
     df = synthetic_regression(seed=seed) if regression else synthetic_classification(seed=seed)
     train, test = df.iloc[:300], df.iloc[300:]
     est = (LinearRegression() if regression else LogisticRegression()).fit(train[["x1", "x2"]], train["y"])
-    return registry.register_version(store, actor, name, est, train, "y", test_data=test, **kwargs)
+    return versions.register_version(store, actor, name, est, train, "y", test_data=test, **kwargs)
 
 
 @dataclass
@@ -117,3 +118,12 @@ def cli():
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test under tests/e2e as `e2e` (a `pytestmark` in a conftest marks nothing), so that
+    `pytest -m "not e2e"` (make test-fast) really starts no browser."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if e2e in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)

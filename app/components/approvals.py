@@ -6,9 +6,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import approvals, deployments
 from core.errors import CoreError
+from core.governance import approvals, live, recertification
 from core.identity import Identity, allowed
+from core.vocabulary import DEPLOYMENT_ROLES, ENVIRONMENTS
 
 CHECK_ICON = {"pass": "✅", "fail": "❌", "not evaluated": "➖"}
 STATUS_BADGE = {"pending": "orange", "approved": "green", "rejected": "red", "deployed": "blue", "expired": "gray"}
@@ -75,8 +76,8 @@ def request_form(store, me: Identity, model_name: str, versions: list[int], key:
     with st.form(f"{key}_form", clear_on_submit=True):
         c1, c2, c3 = st.columns(3)
         version = c1.selectbox("Version", versions, key=f"{key}_version")
-        env = c2.selectbox("Environment", deployments.ENVIRONMENTS, index=1, key=f"{key}_env")
-        role = c3.selectbox("Role", deployments.ROLES, key=f"{key}_role")
+        env = c2.selectbox("Environment", ENVIRONMENTS, key=f"{key}_env")
+        role = c3.selectbox("Role", DEPLOYMENT_ROLES, key=f"{key}_role")
         reason = st.text_area("Justification", key=f"{key}_reason",
                               placeholder="Why this version, why now; what the risk officer should look at")
         if st.form_submit_button("Request deployment", type="primary", key=f"{key}_submit"):
@@ -90,7 +91,7 @@ def request_form(store, me: Identity, model_name: str, versions: list[int], key:
                            f"{r.checks_failed} failing check(s). Risk officers see it on the Approvals page.")
 
 
-def deployment_timeline(history: list[deployments.Deployment]) -> go.Figure:
+def deployment_timeline(history: list[live.Deployment]) -> go.Figure:
     """Who ran where and when, as bars per environment and role."""
     fig = go.Figure()
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
@@ -110,7 +111,7 @@ def deployment_timeline(history: list[deployments.Deployment]) -> go.Figure:
 
 
 def deployment_history(store, model_name: str, key: str) -> None:
-    history = deployments.history(store, model_name)
+    history = live.history(store, model_name)
     if not history:
         st.info("Never deployed. A data scientist requests a deployment below; a risk officer approves it on the "
                 "Approvals page; then it can be deployed.")
@@ -121,7 +122,7 @@ def deployment_history(store, model_name: str, key: str) -> None:
         "state": "live" if d.active else "ended", "since": d.since, "until": d.until, "deployed by": d.deployed_by,
         "request": d.approval_id, "ended because": d.end_reason} for d in history]),
         hide_index=True, key=f"{key}_table")
-    due = approvals.recertification_status(store, model_name)
+    due = recertification.recertification_status(store, model_name)
     for row in due:
         text = (f"{row['environment']}: version {row['version']} re-certification due {row['due']}"
                 f" ({'overdue by ' + str(-row['days_left']) + ' days' if row['overdue'] else str(row['days_left']) + ' days left'})")

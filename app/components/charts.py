@@ -7,6 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from app.components.badges import RISK_COLORS, STATUS_COLORS
+from core.vocabulary import RISK_TIERS_HIGHEST_FIRST
 
 
 def portfolio_bars(df: pd.DataFrame) -> go.Figure:
@@ -14,7 +15,7 @@ def portfolio_bars(df: pd.DataFrame) -> go.Figure:
     counts = df.groupby(["status", "risk_tier"]).size().reset_index(name="models")
     order = [s for s in STATUS_COLORS if s in set(counts["status"])]
     fig = px.bar(counts, x="status", y="models", color="risk_tier", color_discrete_map=RISK_COLORS,
-                 category_orders={"status": order, "risk_tier": ["high", "medium", "low"]},
+                 category_orders={"status": order, "risk_tier": list(RISK_TIERS_HIGHEST_FIRST)},
                  labels={"status": "Status", "models": "Models", "risk_tier": "Risk tier"})
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="Risk tier")
     fig.update_yaxes(dtick=1)

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.compare import LABELS
+from core.compare.scores import LABELS
 
 CHAMPION_COLOR, CHALLENGER_COLOR = "#1f77b4", "#ff7f0e"
 SIDES = (("champion", CHAMPION_COLOR), ("challenger", CHALLENGER_COLOR))

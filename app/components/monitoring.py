@@ -8,10 +8,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.components import badges
-from core import monitoring
 from core.errors import CoreError
 from core.identity import Identity, allowed
-
+from core.monitoring import alerts
 
 
 def health_label(h: dict | None) -> str:
@@ -96,7 +95,7 @@ def volume(vol: list[dict]) -> go.Figure:
 
 def alert_list(store, me: Identity, model: str | None, key: str, limit: int = 20) -> None:
     """Open and acknowledged alerts with acknowledge/resolve buttons for those allowed to act."""
-    items = monitoring.alerts(store, model, "active")
+    items = alerts.alerts(store, model, "active")
     if not items:
         st.success("No open alert.", icon=":material/notifications_off:")
         return
@@ -115,7 +114,7 @@ def alert_list(store, me: Identity, model: str | None, key: str, limit: int = 20
 
 def _act(store, me: Identity, alert_id: int, action: str) -> None:
     try:
-        monitoring.update_alert(store, me, alert_id, action)
+        alerts.update_alert(store, me, alert_id, action)
     except CoreError as e:
         st.error(str(e))
     else:

@@ -6,7 +6,7 @@ import streamlit as st
 from app import session
 from core import auth, users
 from core.errors import CoreError
-from core.identity import ROLE_LABELS, ROLES, permission_matrix
+from core.identity import ROLE_LABELS, PERSON_ROLES, permission_matrix
 
 me = session.guard("manage-users")
 store = session.store()
@@ -34,7 +34,7 @@ with people_tab:
         people = []
     if people:
         st.dataframe(
-            [{"Person": u.email, **{ROLE_LABELS[r]: ("yes" if r in u.roles else "") for r in ROLES},
+            [{"Person": u.email, **{ROLE_LABELS[r]: ("yes" if r in u.roles else "") for r in PERSON_ROLES},
               "First granted": u.granted_at} for u in people],
             hide_index=True, key="admin_people", width="stretch")
         st.caption("Roles granted in ModelGov. Roles a person gets from the identity provider's groups "
@@ -59,7 +59,7 @@ with people_tab:
         st.subheader("Grant a role")
         with st.form("admin_grant_form", clear_on_submit=True):
             email = st.text_input("E-mail", key="admin_grant_email", placeholder="ada@example.com")
-            role = st.selectbox("Role", ROLES, key="admin_grant_role", format_func=ROLE_LABELS.get)
+            role = st.selectbox("Role", PERSON_ROLES, key="admin_grant_role", format_func=ROLE_LABELS.get)
             if st.form_submit_button("Grant", type="primary", key="admin_grant_submit"):
                 try:
                     changed = users.grant_role(store, me, email, role)
@@ -121,7 +121,7 @@ with access_tab:
 with matrix_tab:
     rows = permission_matrix()
     frame = pd.DataFrame([{"Action": r["action"], "What it allows": r["description"],
-                           **{ROLE_LABELS[role].split(" (")[0]: ("✓" if r[role] else "") for role in ROLES}}
+                           **{ROLE_LABELS[role].split(" (")[0]: ("✓" if r[role] else "") for role in PERSON_ROLES}}
                           for r in rows])
     st.dataframe(frame, hide_index=True, key="admin_matrix", width="stretch", height=35 * (len(frame) + 1) + 3)
     st.caption("The core enforces this matrix on every action, whatever the pages show; refusals are audited.")

@@ -5,9 +5,17 @@ import streamlit as st
 
 from app import session
 from app.components import approvals as ui
-from core import approvals
 from core.errors import CoreError
+from core.governance import (
+    approvals,
+    deployments,
+    evidence,
+    evidence_report,
+    policy,
+    recertification,
+)
 from core.identity import allowed
+from core.vocabulary import RISK_TIERS_HIGHEST_FIRST
 
 me = session.guard("view-approvals")
 store = session.store()
@@ -23,7 +31,7 @@ except CoreError as e:
 
 pending = [r for r in everything if r.status == "pending"]
 mine = [r for r in everything if r.requested_by == me.email]
-overdue = [d for d in approvals.recertification_status(store) if d["overdue"]]
+overdue = [d for d in recertification.recertification_status(store) if d["overdue"]]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Waiting for a decision", len(pending))
 c2.metric("Approved, not deployed", sum(r.status == "approved" for r in everything))
@@ -50,7 +58,7 @@ def _detail(r, key):
     st.markdown("**Justification**")
     st.text(r.reason)
     try:
-        pack = approvals.evidence(store, r.id)
+        pack = evidence.evidence(store, r.id)
     except CoreError as e:
         st.error(str(e))
         return
@@ -58,7 +66,7 @@ def _detail(r, key):
     if r.decisions:
         st.markdown("**Decisions**")
         st.dataframe(pd.DataFrame([d.as_dict() for d in r.decisions]), hide_index=True, key=f"{key}_decisions")
-    st.download_button("Download the evidence report (HTML)", approvals.evidence_html(store, r.id),
+    st.download_button("Download the evidence report (HTML)", evidence_report.evidence_html(store, r.id),
                        file_name=f"evidence-request-{r.id}.html", mime="text/html", key=f"{key}_html")
     st.caption(f"Evidence pack SHA-256 `{r.evidence_sha256}`")
 
@@ -86,7 +94,7 @@ def _detail(r, key):
         st.info(f"Approved; valid until {str(r.expires_at)[:16]} UTC.")
         if st.button(f"Deploy {r.ref} to {r.environment} as {r.role}", type="primary", key=f"{key}_deploy"):
             try:
-                done = approvals.deploy(store, me, r.id)
+                done = deployments.deploy(store, me, r.id)
             except CoreError as e:
                 st.error(str(e))
             else:
@@ -129,7 +137,7 @@ with t_mine:
         _detail(_pick(mine, "appr_mine_pick"), "appr_mine")
 
 with t_deploy:
-    status = approvals.recertification_status(store)
+    status = recertification.recertification_status(store)
     if not status:
         st.info("Nothing is deployed yet.")
     else:
@@ -147,7 +155,7 @@ with t_deploy:
                 if st.form_submit_button("Re-certify", key="appr_recert_submit"):
                     model_name, env = target.split(" · ")
                     try:
-                        out = approvals.recertify(store, me, model_name, env, comment)
+                        out = recertification.recertify(store, me, model_name, env, comment)
                     except CoreError as e:
                         st.error(str(e))
                     else:
@@ -160,7 +168,7 @@ with t_deploy:
                 if st.form_submit_button("Roll back", key="appr_rb_submit"):
                     model_name, env = target.split(" · ")
                     try:
-                        out = approvals.rollback(store, me, model_name, env, reason)
+                        out = deployments.rollback(store, me, model_name, env, reason)
                     except CoreError as e:
                         st.error(str(e))
                     else:
@@ -169,7 +177,7 @@ with t_deploy:
                         st.rerun()
 
 with t_policy:
-    pol = approvals.policies(store)
+    pol = policy.policies(store)
     st.dataframe(pd.DataFrame([{
         "risk tier": p.risk_tier, "minimum AUC": p.min_auc, "minimum R²": p.min_r2,
         "maximum drifted share": p.max_drift_share, "required card fields": ", ".join(p.required_card_fields),
@@ -178,7 +186,7 @@ with t_policy:
         hide_index=True, key="appr_policy_table")
     if allowed(me, "set-policy"):
         with st.form("appr_policy_form"):
-            tier = st.selectbox("Tier", ["high", "medium", "low"], key="appr_pol_tier")
+            tier = st.selectbox("Tier", RISK_TIERS_HIGHEST_FIRST, key="appr_pol_tier")
             current = next(p for p in pol if p.risk_tier == tier)
             c1, c2, c3 = st.columns(3)
             min_auc = c1.number_input("Minimum AUC (0 = no check)", 0.0, 1.0, float(current.min_auc or 0.0), 0.01,
@@ -187,7 +195,7 @@ with t_policy:
             recert = c3.number_input("Re-certify every (days)", 1, 3650, current.recertify_days, key="appr_pol_recert")
             if st.form_submit_button("Save policy", key="appr_pol_submit"):
                 try:
-                    approvals.set_policy(store, me, tier, min_auc=min_auc or None, approvals_needed=int(needed),
+                    policy.set_policy(store, me, tier, min_auc=min_auc or None, approvals_needed=int(needed),
                                          recertify_days=int(recert))
                 except CoreError as e:
                     st.error(str(e))

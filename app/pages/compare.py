@@ -7,9 +7,13 @@ import streamlit as st
 
 from app import session
 from app.components import compare as figs
-from core import approvals, compare, datasets, registry
+from core.compare import holdout, production, scores
+from core.compare import stored as compare_stored
 from core.errors import CoreError
+from core.governance import approvals
 from core.identity import allowed
+from core.registry import catalog, datasets, versions
+from core.vocabulary import ENVIRONMENTS
 
 me = session.guard("view")
 store = session.store()
@@ -17,7 +21,7 @@ st.title("Champion vs challenger")
 st.caption("Both versions score the same labelled rows; every difference comes with a paired-bootstrap 95% "
            "interval (challenger − champion). AUC is also tested with DeLong's test, accuracy with McNemar's.")
 
-models = [m for m in registry.search_models(store, per_page=1000).items if m.versions >= 2]
+models = [m for m in catalog.search_models(store, per_page=1000).items if m.versions >= 2]
 if not models:
     st.info("No model has two versions yet. Register a challenger with `modelgov register MODEL --model FILE "
             "--train-data FILE --target COLUMN --test-data FILE`, then compare it here.")
@@ -30,8 +34,8 @@ if st.session_state.get("cmp_model") not in names:
 c1, c2, c3 = st.columns([3, 2, 2])
 name = c1.selectbox("Model", names, key="cmp_model")
 try:
-    model = registry.get_model(store, name)
-    champion_live, _challengers = compare.active_deployments(store, name, "production")
+    model = catalog.get_model(store, name)
+    champion_live, _challengers = production.active_deployments(store, name, "production")
 except CoreError as e:
     st.error(str(e))
     st.stop()
@@ -54,7 +58,7 @@ SOURCES = ["Champion's registered test data", "Upload a labelled file"]
 source = st.radio("Rows to compare on", SOURCES, key="cmp_source", horizontal=True)
 frame, data_label = None, None
 if source == SOURCES[0]:
-    _train, test_ds = registry.version_datasets(store, champion)
+    _train, test_ds = versions.version_datasets(store, champion)
     if test_ds is None:
         st.info(f"{champion.ref} was registered without test data; upload a labelled hold-out file instead.")
     else:
@@ -90,8 +94,8 @@ segment_choices = ["(no segments)"] + [c for c in cols if c != target]
 if st.session_state.get("cmp_segment") not in segment_choices:
     st.session_state["cmp_segment"] = segment_choices[0]
 segment = o2.selectbox("Segment by", segment_choices, key="cmp_segment")
-replicates = o3.number_input("Bootstrap replicates", min_value=compare.MIN_BOOTSTRAP, max_value=20_000,
-                             value=compare.DEFAULT_BOOTSTRAP, step=100, key="cmp_bootstrap")
+replicates = o3.number_input("Bootstrap replicates", min_value=scores.MIN_BOOTSTRAP, max_value=20_000,
+                             value=scores.DEFAULT_BOOTSTRAP, step=100, key="cmp_bootstrap")
 seed = o4.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="cmp_seed")
 st.caption(f"{len(frame):,} rows from {data_label}.")
 
@@ -99,11 +103,11 @@ inputs = (champion.ref, challenger.ref, data_label, len(frame), target, segment,
 if st.button("Compare", key="cmp_run", type="primary"):
     with st.spinner(f"Scoring {len(frame):,} rows with both versions and {int(replicates):,} paired resamples…"):
         try:
-            result = compare.compare_holdout(store, champion, challenger, data_obj, target,
+            result = holdout.compare_holdout(store, champion, challenger, data_obj, target,
                                              segment=None if segment == segment_choices[0] else segment,
                                              bootstrap=int(replicates), seed=int(seed),
                                              data_ref=None if source == SOURCES[0] else f"upload:{data_label}")
-            result["comparison_id"] = (compare.save_comparison(store, me, result)
+            result["comparison_id"] = (compare_stored.save_comparison(store, me, result)
                                        if allowed(me, "compute-results") else None)
         except CoreError as e:
             st.error(str(e))
@@ -159,7 +163,7 @@ with tab["Segments"]:
         st.info("Pick a column in **Segment by** and compare again to see the difference within each segment.")
     else:
         metric = st.selectbox("Metric", list(result["difference"]), key="cmp_segment_metric",
-                              format_func=compare.LABELS.get)
+                              format_func=scores.LABELS.get)
         st.plotly_chart(figs.segments_figure(result, metric), key="cmp_segments_chart")
         st.dataframe(figs.segments_table(result, metric), hide_index=True, key="cmp_segments_table")
 if "Importance" in tab:
@@ -172,7 +176,7 @@ if not allowed(me, "request-deployment"):
     st.caption("A data scientist requests promotion; a risk officer decides.")
 else:
     with st.form("cmp_promote_form"):
-        env = st.selectbox("Environment", ["production", "staging"], key="cmp_promote_env")
+        env = st.selectbox("Environment", ENVIRONMENTS, key="cmp_promote_env")
         role = st.selectbox("Role", ["champion", "challenger"], key="cmp_promote_role")
         why = st.text_area("Justification", f"Comparison {result.get('comparison_id')}: {result['verdict']}",
                            key="cmp_promote_why")

@@ -5,36 +5,41 @@ import streamlit as st
 
 from app import session
 from app.components import explain as figs
-from core import deployments, explain, monitoring, queries, registry
+from core import queries
 from core.errors import CoreError
+from core.explain import compute, explanations, summary
+from core.governance import live
 from core.identity import allowed
+from core.monitoring import logs
+from core.registry import catalog
+from core.registry import versions as registry_versions
 
 me = session.guard("view")
 store = session.store()
 st.title("Explanations")
 st.caption("Which inputs drive a model's scores (SHAP values), for the whole portfolio of cases and for one case.")
 
-names = [n for n in queries.model_names(store) if registry.get_model(store, n).versions]
+names = [n for n in queries.model_names(store) if catalog.get_model(store, n).versions]
 if not names:
     st.info("No model with a version yet. Register one with `modelgov register`, then explain it here or with "
             "`modelgov explain MODEL --data FILE`.")
     st.stop()
 wanted = st.query_params.get("model") or st.session_state.get("model_name")
 if st.session_state.get("xp_model") not in names:
-    explained = [x["model"] for x in explain.list_explanations(store)]
+    explained = [x["model"] for x in explanations.list_explanations(store)]
     st.session_state["xp_model"] = wanted if wanted in names else next((n for n in explained if n in names), names[0])
 c1, c2, c3 = st.columns([3, 1, 1])
 name = c1.selectbox("Model", names, key="xp_model")
 st.session_state["model_name"] = name
-model = registry.get_model(store, name)
+model = catalog.get_model(store, name)
 versions = [v.version for v in reversed(model.versions)]
-champ = deployments.champion(store, name, "production")
+champ = live.champion(store, name, "production")
 default_version = champ.version if champ else versions[0]
 if st.session_state.get(f"xp_version_{name}") not in versions:
     st.session_state[f"xp_version_{name}"] = default_version
 version = c2.selectbox("Version", versions, key=f"xp_version_{name}",
                        format_func=lambda v: f"{v} (production champion)" if champ and v == champ.version else str(v))
-rows = c3.number_input("Rows", 50, 20000, explain.DEFAULT_ROWS, step=50, key="xp_rows",
+rows = c3.number_input("Rows", 50, 20000, compute.DEFAULT_ROWS, step=50, key="xp_rows",
                        help="A seeded sample of the data; more rows, smoother pictures, longer to compute.")
 source = st.radio("Data", ["Hold-out data", "Training data (the reference)", "Production (last 7 days of logs)",
                            "Upload a file"], horizontal=True, key="xp_source")
@@ -45,13 +50,13 @@ data, label = None, None
 if source.startswith("Training"):
     label = "training data"
     try:
-        data = explain.training_data(store, registry.get_model_version(store, name, version))
+        data = explanations.training_data(store, registry_versions.get_model_version(store, name, version))
     except CoreError as err:
         st.error(str(err))
         st.stop()
 elif source.startswith("Production"):
     try:
-        data = monitoring.recent_rows(store, name, version, days=7)
+        data = logs.recent_rows(store, name, version, days=7)
         label = "production, last 7 days"
     except CoreError as err:
         st.info(f"{err} Explain the hold-out data meanwhile.")
@@ -68,7 +73,7 @@ if upload is not None:
         st.stop()
 
 try:
-    e = explain.find(store, name, version, data, int(rows), label)
+    e = explanations.find(store, name, version, data, int(rows), label)
 except CoreError as err:
     st.error(str(err))
     st.stop()
@@ -81,7 +86,7 @@ if e is None:
     if st.button("Compute the explanation", type="primary", key="xp_compute"):
         bar = st.progress(0.0, text="Starting…")
         try:
-            e = explain.explain(store, me, name, version, data, rows=int(rows), label=label,
+            e = explanations.explain(store, me, name, version, data, rows=int(rows), label=label,
                                 progress=lambda f, t: bar.progress(min(1.0, f), text=t))
         except CoreError as err:
             st.error(str(err))
@@ -98,7 +103,7 @@ st.markdown(f"**{e.explainer.capitalize()} explainer**, output in **{figs.SPACE[
             f"{len(e.frame):,} rows of {e.data_ref} · base value {e.base_value:.4g} · additivity max error "
             f"{e.additivity_max_error:.2g} ({'checked ✓' if e.additivity_ok else 'failed'}) · computed by "
             f"{e.created_by} at {str(e.created_at)[:16]} UTC")
-st.success(explain.plain_summary(e), icon=":material/lightbulb:")
+st.success(summary.plain_summary(e), icon=":material/lightbulb:")
 
 t_global, t_swarm, t_dep, t_case, t_whatif, t_shift = st.tabs(
     ["Importance", "Summary", "Dependence", "One case", "What-if", "Shift"])
@@ -111,7 +116,7 @@ with t_swarm:
     st.plotly_chart(figs.beeswarm(e.values, e.inputs, list(imp["feature"])), key="xp_beeswarm")
 with t_dep:
     feature = st.selectbox("Input", list(imp["feature"]), key="xp_dep_feature")
-    partner = explain.strongest_interaction(e, feature)
+    partner = summary.strongest_interaction(e, feature)
     st.caption(f"Coloured by {partner}, the input that interacts most strongly with {feature}." if partner
                else "No interacting input found.")
     st.plotly_chart(figs.dependence(e.values, e.inputs, feature, partner), key="xp_dependence")
@@ -119,7 +124,7 @@ with t_case:
     idx = list(range(len(e.frame)))
     row = st.selectbox("Case (row of the data)", idx, key="xp_row",
                        format_func=lambda i: f"row {e.frame['index'].iat[i]} · output {e.frame['prediction'].iat[i]:.4g}")
-    st.info(explain.plain_summary(e, row=row))
+    st.info(summary.plain_summary(e, row=row))
     contrib = e.values.iloc[row].to_dict()
     st.plotly_chart(figs.waterfall(e.base_value, contrib, float(e.frame["prediction"].iat[row]), e.output_space),
                     key="xp_waterfall")
@@ -138,7 +143,7 @@ with t_whatif:
         go_ = st.form_submit_button("Score this record", key="xp_whatif_submit")
     if go_:
         try:
-            out = explain.explain_record(store, name, version, record)
+            out = explanations.explain_record(store, name, version, record)
         except CoreError as err:
             st.error(str(err))
         else:
@@ -149,7 +154,7 @@ with t_whatif:
                             key="xp_whatif_waterfall")
 with t_shift:
     st.caption("Do the same inputs matter as before? Global importance side by side, as shares of the total.")
-    others = [x for x in explain.list_explanations(store, name) if x["key"] != e.key]
+    others = [x for x in explanations.list_explanations(store, name) if x["key"] != e.key]
     if not others:
         st.info("Compute a second explanation to compare: another version (champion vs challenger), or the same "
                 "version on other data (choose 'Training data' and 'Production' above).")
@@ -157,7 +162,7 @@ with t_shift:
         pick = st.selectbox("Compare with", range(len(others)), key="xp_shift_pick",
                             format_func=lambda i: f"{name}:{others[i]['version']} on {others[i]['data_ref']} "
                                                   f"({others[i]['rows']} rows, {str(others[i]['created_at'])[:10]})")
-        other = explain.cached(store, others[pick]["key"])
+        other = explanations.cached(store, others[pick]["key"])
         if other is not None:
             st.plotly_chart(figs.side_by_side(imp, other.global_importance(), f"{name}:{version} · {e.data_ref}",
                                               f"{name}:{other.version} · {other.data_ref}"), key="xp_shift_chart")

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-
 from app import session
 from app.components import badges
-from core import monitoring, registry
 from core.errors import CoreError
+from core.monitoring import health as monitoring_health
+from core.vocabulary import RISK_TIERS
+from core.registry import catalog, records
 
 me = session.guard("view")
 store = session.store()
@@ -15,24 +16,24 @@ st.title("Inventory")
 
 @st.cache_data(ttl=30, show_spinner=False)
 def _choices(db_path: str) -> tuple[list[str], list[str]]:
-    return registry.list_owners(store), registry.list_tags(store)
+    return catalog.list_owners(store), catalog.list_tags(store)
 
 
 owners, tags = _choices(str(store.db_path))
 f1, f2, f3, f4, f5 = st.columns([3, 2, 2, 2, 2])
 text = f1.text_input("Search", key="inv_search", placeholder="name, description or owner")
 owner = f2.selectbox("Owner", ["Any"] + owners, key="inv_owner")
-tier = f3.selectbox("Risk tier", ["Any", *registry.RISK_TIERS], key="inv_tier")
-status = f4.selectbox("Status", ["Any", *registry.MODEL_STATUSES], key="inv_status")
+tier = f3.selectbox("Risk tier", ["Any", *RISK_TIERS], key="inv_tier")
+status = f4.selectbox("Status", ["Any", *records.MODEL_STATUSES], key="inv_status")
 tag = f5.selectbox("Tag", ["Any"] + tags, key="inv_tag")
 s1, s2, s3 = st.columns([2, 2, 6])
-sort = s1.selectbox("Sort by", list(registry.SORTS), key="inv_sort")
+sort = s1.selectbox("Sort by", list(catalog.SORTS), key="inv_sort")
 descending = s2.toggle("Descending", key="inv_desc")
 per_page = 50
 page = int(st.session_state.get("inv_page", 1))
 
 try:
-    result = registry.search_models(store, text or None, owner=None if owner == "Any" else owner,
+    result = catalog.search_models(store, text or None, owner=None if owner == "Any" else owner,
                                     risk_tier=None if tier == "Any" else tier,
                                     status=None if status == "Any" else status,
                                     tag=None if tag == "Any" else tag, sort=sort, descending=descending,
@@ -52,7 +53,7 @@ if page > result.pages:
     st.session_state["inv_page"] = 1
     st.rerun()
 
-health = monitoring.health(store)
+health = monitoring_health.health(store)
 rows = [{"Model": m.name, "Status": badges.model_status(m.status), "Risk": badges.risk(m.risk_tier),
          "Health": badges.health(health.get(m.name)), "Why": "; ".join(health.get(m.name, {}).get("reasons", [])),
          "Owner": m.owner, "Latest": m.latest_version, "Versions": m.versions, "Business unit": m.business_unit,

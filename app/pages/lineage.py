@@ -5,9 +5,9 @@ import streamlit as st
 
 from app import session
 from app.components import lineage as draw
-from core import lineage_graph as lg
-from core.approvals import recertification_status as lg_live
 from core.errors import CoreError
+from core.governance.recertification import recertification_status as lg_live
+from core.lineage import graph as lg
 
 me = session.guard("view")
 store = session.store()

@@ -9,9 +9,12 @@ from app import session
 from app.components import approvals as approvals_ui
 from app.components import badges, charts
 from app.components import monitoring as monitoring_ui
-from core import monitoring, queries, registry
+from core import queries
 from core.errors import CoreError
 from core.identity import allowed
+from core.monitoring import alerts
+from core.monitoring import health as monitoring_health
+from core.registry import catalog, records
 
 me = session.guard("view")
 store = session.store()
@@ -29,7 +32,7 @@ st.session_state["model_name"] = name
 st.query_params["model"] = name
 
 try:
-    model = registry.get_model(store, name)
+    model = catalog.get_model(store, name)
 except CoreError as e:
     st.error(str(e))
     st.stop()
@@ -40,12 +43,12 @@ st.markdown(f"{badges.md(model.risk_tier + ' risk', model.risk_tier)} · owner *
             + (f" · tags: {', '.join(model.tags)}" if model.tags else ""))
 if model.description:
     st.write(model.description)
-health = monitoring.health(store).get(model.name)
+health = monitoring_health.health(store).get(model.name)
 if health:
     st.markdown(f"Health **{health['status']} {health['score']}**"
                 + (f" — {'; '.join(health['reasons'])}" if health["reasons"] else "") + " · "
                 + "see the Monitoring page")
-if monitoring.alerts(store, model.name, "active"):
+if alerts.alerts(store, model.name, "active"):
     with st.expander("Open alerts", expanded=True):
         monitoring_ui.alert_list(store, me, model.name, key=f"model_alerts_{model.name}")
 
@@ -84,20 +87,20 @@ with tab_versions:
 with tab_card:
     done = model.card_completeness()
     st.progress(done, text=f"Model card {done:.0%} complete")
-    labels = {f: f.replace("_", " ").capitalize() for f in registry.CARD_FIELDS}
+    labels = {f: f.replace("_", " ").capitalize() for f in records.CARD_FIELDS}
     if allowed(me, "register-model"):
         with st.form(f"model_card_form_{model.name}"):
-            values = {f: st.text_area(labels[f], model.card.get(f, ""), key=f"card_{model.name}_{f}") for f in registry.CARD_FIELDS}
+            values = {f: st.text_area(labels[f], model.card.get(f, ""), key=f"card_{model.name}_{f}") for f in records.CARD_FIELDS}
             if st.form_submit_button("Save model card"):
                 try:
-                    registry.update_model(store, me, model.name, **values)
+                    catalog.update_model(store, me, model.name, **values)
                 except CoreError as e:
                     st.error(str(e))
                 else:
                     st.success("Model card saved.")
                     st.rerun()
     else:
-        for f in registry.CARD_FIELDS:
+        for f in records.CARD_FIELDS:
             st.markdown(f"**{labels[f]}**")
             st.write(model.card.get(f) or "_Not filled in yet._")
 

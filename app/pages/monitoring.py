@@ -5,9 +5,12 @@ import streamlit as st
 
 from app import session
 from app.components import monitoring as ui
-from core import monitoring, queries
+from core import queries
 from core.demo import SHIFT_NOTE
 from core.errors import CoreError
+from core.monitoring import checks, health, logs, report
+from core.registry import versions as model_versions
+from core.vocabulary import ENVIRONMENTS
 
 me = session.guard("view")
 store = session.store()
@@ -18,7 +21,7 @@ st.caption("Does the data a model sees in production still look like what it lea
 logged = {}
 for n in queries.model_names(store):
     try:
-        vs = monitoring.monitored_versions(store, n)
+        vs = logs.monitored_versions(store, n)
     except CoreError:
         vs = []
     if vs:
@@ -38,13 +41,13 @@ name = c1.selectbox("Model", list(logged), key="mon_model")
 st.session_state["model_name"] = name
 versions = [v["version"] for v in logged[name]]
 version = c2.selectbox("Version", versions, index=0, key=f"mon_version_{name}")
-env = c3.selectbox("Environment", ["production", "staging"], key="mon_env")
+env = c3.selectbox("Environment", ENVIRONMENTS, key="mon_env")
 window = c4.selectbox("Window", ["day", "week", "hour"], key="mon_window")
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _monitor(db: str, name: str, version: int, env: str, window: str, stamp: str):
-    return monitoring.monitor(store, name, version, environment=env, window=window)
+    return report.monitor(store, name, version, environment=env, window=window)
 
 
 stamp = str(logged[name][versions.index(version)]["last"]) + str(logged[name][versions.index(version)]["rows"])
@@ -55,14 +58,14 @@ except CoreError as e:
     st.info(str(e))
     st.stop()
 
-v = monitoring.get_model_version(store, name, version)
-summary = monitoring.summarise(res, v)
-sentence = monitoring.plain_sentence(summary)
+v = model_versions.get_model_version(store, name, version)
+summary = checks.summarise(res, v)
+sentence = checks.plain_sentence(summary)
 (st.warning if summary["drifted_columns"] or (summary["current"] or 1) < (summary["baseline"] or 0) - 0.02
  else st.success)(sentence, icon=":material/monitor_heart:")
 if name == "credit-default":
     st.caption(SHIFT_NOTE)
-h = monitoring.health(store).get(name)
+h = health.health(store).get(name)
 m = st.columns(5)
 m[0].metric("Logged predictions", f"{res['rows']:,}")
 m[1].metric(f"Inputs drifted (last {res['recent_days']} days)", f"{len(summary['drifted_columns'])} of {summary['n_columns']}")
@@ -93,7 +96,7 @@ with t_drift:
 with t_dist:
     ranked = sorted(res["recent_drift"]["columns"], key=lambda c: not c["drifted"])
     pick = st.selectbox("Input", [c["column"] for c in ranked], key="mon_dist_col")
-    ref_s, cur_s = monitoring.column_values(store, name, version, pick, env)
+    ref_s, cur_s = logs.column_values(store, name, version, pick, env)
     st.plotly_chart(ui.distribution(ref_s, cur_s, pick), key="mon_dist_chart")
 with t_perf:
     if res["performance"]:

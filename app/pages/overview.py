@@ -5,8 +5,9 @@ import streamlit as st
 from app import session
 from app.components import badges, charts
 from app.components import monitoring as monitoring_ui
-from core import monitoring, queries
+from core import queries
 from core.errors import CoreError
+from core.monitoring import health as monitoring_health
 
 me = session.guard("view")
 store = session.store()
@@ -49,7 +50,7 @@ st.subheader("Alerts")
 monitoring_ui.alert_list(store, me, None, key="overview_alerts", limit=8)
 
 st.subheader("Portfolio")
-health = monitoring.health(store)
+health = monitoring_health.health(store)
 view = df.assign(status=df["status"].map(badges.model_status), risk_tier=df["risk_tier"].map(badges.risk),
                  card=(df["card_completeness"] * 100).round(),
                  health=df["name"].map(lambda n: badges.health(health.get(n))),

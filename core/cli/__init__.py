@@ -9,7 +9,6 @@ The acting person is `--as EMAIL` (or `MODELGOV_USER`).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -24,15 +23,6 @@ from ..store import Store
 EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_FORBIDDEN, EXIT_CONFLICT, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
 
 # Each module defines `register(subparsers, common)`; add new command groups here.
-COMMAND_MODULES = [
-    "core.cli.registry_cmds",
-    "core.cli.users_cmds",
-    "core.cli.compare_cmds",
-    "core.cli.approvals_cmds",
-    "core.cli.lineage_cmds",
-    "core.cli.explain_cmds",
-    "core.cli.monitoring_cmds",
-]
 
 
 class UsageError(Exception):
@@ -120,8 +110,13 @@ def build_parser() -> Parser:
     common.add_argument("--as", dest="as_", metavar="EMAIL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub, common)
+    # The command modules import this package's helpers, so they are imported here, once the package exists.
+    from . import (approvals_cmds, compare_cmds, explain_cmds, lineage_cmds, monitoring_cmds, registry_cmds,
+                   users_cmds)
+
+    for commands in (registry_cmds, users_cmds, compare_cmds, approvals_cmds, lineage_cmds, explain_cmds,
+                     monitoring_cmds):
+        commands.register(sub, common)
     return parser
 
 

@@ -6,10 +6,20 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
-from .. import approvals, audit, deployments
+from .. import audit
 from ..errors import CheckFailed, InvalidInput
-from ..registry import parse_ref
+from ..governance import (
+    approvals,
+    deployments,
+    evidence,
+    evidence_report,
+    live,
+    policy,
+    recertification,
+)
+from ..registry.records import parse_ref
 from . import Ctx, deliver, table
+from ..vocabulary import DEPLOYMENT_ROLES, ENVIRONMENTS
 
 
 def register(sub, common) -> None:
@@ -18,8 +28,8 @@ def register(sub, common) -> None:
     grp.required = True
     p = grp.add_parser("request", parents=[common], help="request deployment of MODEL:VERSION")
     p.add_argument("ref", metavar="MODEL:VERSION")
-    p.add_argument("--env", required=True, choices=deployments.ENVIRONMENTS)
-    p.add_argument("--role", required=True, choices=deployments.ROLES)
+    p.add_argument("--env", required=True, choices=ENVIRONMENTS)
+    p.add_argument("--role", required=True, choices=DEPLOYMENT_ROLES)
     p.add_argument("--reason", required=True, help="the justification a risk officer reads")
     p.set_defaults(handler=cmd_request)
     p = grp.add_parser("list", parents=[common], help="requests, newest first")
@@ -57,12 +67,12 @@ def register(sub, common) -> None:
     p.set_defaults(handler=cmd_deployments)
     p = sub.add_parser("rollback", parents=[common], help="return an environment to its previous champion")
     p.add_argument("model")
-    p.add_argument("--env", required=True, choices=deployments.ENVIRONMENTS)
+    p.add_argument("--env", required=True, choices=ENVIRONMENTS)
     p.add_argument("--reason", required=True)
     p.set_defaults(handler=cmd_rollback)
     p = sub.add_parser("recertify", parents=[common], help="re-certify a deployed model (risk officer)")
     p.add_argument("model")
-    p.add_argument("--env", required=True, choices=deployments.ENVIRONMENTS)
+    p.add_argument("--env", required=True, choices=ENVIRONMENTS)
     p.add_argument("--comment", required=True)
     p.set_defaults(handler=cmd_recertify)
     grp = sub.add_parser("policies", help="approval policies per risk tier").add_subparsers(
@@ -161,9 +171,9 @@ def cmd_list(ctx: Ctx) -> int:
 
 def cmd_show(ctx: Ctx) -> int:
     r = approvals.get_request(ctx.store, ctx.args.id)
-    pack = approvals.evidence(ctx.store, r.id)
+    pack = evidence.evidence(ctx.store, r.id)
     if ctx.args.html:
-        Path(ctx.args.html).write_text(approvals.evidence_html(ctx.store, r.id), encoding="utf-8")
+        Path(ctx.args.html).write_text(evidence_report.evidence_html(ctx.store, r.id), encoding="utf-8")
 
     def text() -> str:
         lines = [f"Request {r.id}: {r.ref} to {r.environment} as {r.role} — {r.status}",
@@ -194,12 +204,12 @@ def cmd_reject(ctx: Ctx) -> int:
 
 
 def cmd_export(ctx: Ctx) -> int:
-    return deliver(approvals.evidence_html(ctx.store, ctx.args.id), ctx.args.output,
+    return deliver(evidence_report.evidence_html(ctx.store, ctx.args.id), ctx.args.output,
                    f"the evidence report of request {ctx.args.id}")
 
 
 def cmd_deploy(ctx: Ctx) -> int:
-    r = approvals.deploy(ctx.store, ctx.actor(), ctx.args.id)
+    r = deployments.deploy(ctx.store, ctx.actor(), ctx.args.id)
     ctx.emit({"id": r.id, "status": r.status, "deployment_id": r.deployment_id, "model": r.model,
               "version": r.version, "environment": r.environment, "role": r.role},
              f"Deployed {r.ref} to {r.environment} as {r.role} (deployment {r.deployment_id}).")
@@ -207,7 +217,7 @@ def cmd_deploy(ctx: Ctx) -> int:
 
 
 def cmd_deployments(ctx: Ctx) -> int:
-    items = [d for d in deployments.history(ctx.store, ctx.args.model) if d.active or not ctx.args.active]
+    items = [d for d in live.history(ctx.store, ctx.args.model) if d.active or not ctx.args.active]
     data = [{"id": d.id, "model": d.model, "version": d.version, "environment": d.environment, "role": d.role,
              "since": d.since, "until": d.until, "active": d.active, "deployed_by": d.deployed_by,
              "approval_id": d.approval_id, "end_reason": d.end_reason} for d in items]
@@ -219,21 +229,21 @@ def cmd_deployments(ctx: Ctx) -> int:
 
 
 def cmd_rollback(ctx: Ctx) -> int:
-    out = approvals.rollback(ctx.store, ctx.actor(), ctx.args.model, ctx.args.env, ctx.args.reason)
+    out = deployments.rollback(ctx.store, ctx.actor(), ctx.args.model, ctx.args.env, ctx.args.reason)
     ctx.emit(out, f"{out['model']} in {out['environment']}: champion is version {out['to_version']} again "
                   f"(version {out['from_version']} retired).")
     return 0
 
 
 def cmd_recertify(ctx: Ctx) -> int:
-    out = approvals.recertify(ctx.store, ctx.actor(), ctx.args.model, ctx.args.env, ctx.args.comment)
+    out = recertification.recertify(ctx.store, ctx.actor(), ctx.args.model, ctx.args.env, ctx.args.comment)
     ctx.emit(out, f"{out['model']}:{out['version']} in {out['environment']} re-certified; next due "
                   f"{out['next_due']}.")
     return 0
 
 
 def cmd_policies(ctx: Ctx) -> int:
-    items = approvals.policies(ctx.store)
+    items = policy.policies(ctx.store)
     ctx.emit([p.as_dict() for p in items], lambda: table(
         [(p.risk_tier, p.min_auc, p.min_r2, p.max_drift_share, ", ".join(p.required_card_fields), p.approvals_needed,
           p.recertify_days, p.approval_valid_days) for p in items],
@@ -249,7 +259,7 @@ def cmd_policy_set(ctx: Ctx) -> int:
         changes["required_card_fields"] = [f.strip() for f in a.required_card_fields.split(",") if f.strip()]
     if not changes:
         raise InvalidInput("Name at least one policy field to change, e.g. --min-auc 0.72.")
-    p = approvals.set_policy(ctx.store, ctx.actor(), a.tier, **changes)
+    p = policy.set_policy(ctx.store, ctx.actor(), a.tier, **changes)
     ctx.emit(p.as_dict(), f"Policy for {p.risk_tier} risk updated.")
     return 0
 

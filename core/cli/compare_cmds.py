@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 
-from .. import compare
+from ..compare import holdout, production, scores, stored
 from ..errors import InvalidInput
 from ..identity import identity_for
 from . import Ctx, table
+from ..vocabulary import ENVIRONMENTS
 
 # Big plotting arrays stay in the stored record and on the page, not on stdout.
 _PLOT_KEYS = ("curves", "distributions")
@@ -29,13 +30,13 @@ def register(sub, common) -> None:
     p.add_argument("--data", metavar="FILE", help="labelled hold-out CSV or Parquet scored by both versions")
     p.add_argument("--target", metavar="COLUMN", help="the label column in --data")
     p.add_argument("--segment", metavar="COLUMN", help="also compare within segments of this column")
-    p.add_argument("--bootstrap", type=int, default=compare.DEFAULT_BOOTSTRAP, metavar="N",
+    p.add_argument("--bootstrap", type=int, default=scores.DEFAULT_BOOTSTRAP, metavar="N",
                    help="paired bootstrap replicates (default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
-    p.add_argument("--env", choices=("staging", "production"),
+    p.add_argument("--env", choices=ENVIRONMENTS,
                    help="compare the environment's champion with its challengers on logged traffic")
     p.add_argument("--window", metavar="SPAN", help="with --env: only traffic of the last SPAN (24h, 7d, 4w)")
-    p.add_argument("--top", type=int, default=compare.TOP_DISAGREEMENTS, metavar="K",
+    p.add_argument("--top", type=int, default=scores.TOP_DISAGREEMENTS, metavar="K",
                    help="rows where the two disagree most to list (default 20)")
     p.add_argument("--no-save", action="store_true",
                    help="do not store the comparison (it is stored when an acting person is named)")
@@ -59,7 +60,7 @@ def cmd_compare(ctx: Ctx) -> int:
         raise InvalidInput("A hold-out comparison needs --data FILE and --target COLUMN.")
     if a.top < 0:
         raise InvalidInput("--top must be zero or more.")
-    result = compare.compare_holdout(ctx.store, a.models[0], a.models[1], a.data, a.target, segment=a.segment,
+    result = holdout.compare_holdout(ctx.store, a.models[0], a.models[1], a.data, a.target, segment=a.segment,
                                      bootstrap=a.bootstrap, seed=a.seed, top=a.top)
     result["comparison_id"] = _maybe_save(ctx, result)
     ctx.emit(_public(result, a.plots), lambda: _text(result))
@@ -70,12 +71,12 @@ def _maybe_save(ctx: Ctx, result: dict) -> int | None:
     email = ctx.args.as_ or os.environ.get("MODELGOV_USER")
     if ctx.args.no_save or not email:
         return None
-    return compare.save_comparison(ctx.store, identity_for(ctx.store, email), result)
+    return stored.save_comparison(ctx.store, identity_for(ctx.store, email), result)
 
 
 def _production(ctx: Ctx) -> int:
     a = ctx.args
-    out = compare.compare_production(ctx.store, a.models[0], a.env, a.window, bootstrap=a.bootstrap, seed=a.seed)
+    out = production.compare_production(ctx.store, a.models[0], a.env, a.window, bootstrap=a.bootstrap, seed=a.seed)
     for r in out["comparisons"]:
         r["comparison_id"] = _maybe_save(ctx, r)
     out["comparisons"] = [_public(r, a.plots) for r in out["comparisons"]]
@@ -84,7 +85,7 @@ def _production(ctx: Ctx) -> int:
 
 
 def _public(result: dict, plots: bool) -> dict:
-    return compare.json_safe({k: v for k, v in result.items() if plots or k not in _PLOT_KEYS})
+    return stored.json_safe({k: v for k, v in result.items() if plots or k not in _PLOT_KEYS})
 
 
 def _num(x) -> str:
@@ -94,7 +95,7 @@ def _num(x) -> str:
 def _text(r: dict) -> str:
     rows = []
     for m, d in r["difference"].items():
-        rows.append((compare.LABELS[m], _num(r["champion"][m]), _num(r["challenger"][m]), _num(d["estimate"]),
+        rows.append((scores.LABELS[m], _num(r["champion"][m]), _num(r["challenger"][m]), _num(d["estimate"]),
                      f"{_num(d['ci_low'])} to {_num(d['ci_high'])}", _num(d["p_value"]), d["p_value_method"]))
     head = (f"{r['champion_ref']} (champion) vs {r['challenger_ref']} (challenger) on {r['rows']:,} rows "
             f"of {r['data']['ref']}; {r['bootstrap']:,} paired bootstrap replicates, seed {r['seed']}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .. import explain
-from ..registry import parse_ref
+from ..explain import compute, explanations, summary
+from ..registry.records import parse_ref
 from . import Ctx, table
 
 
@@ -13,8 +13,8 @@ def register(sub, common) -> None:
     p = sub.add_parser("explain", parents=[common], help="SHAP explanation of MODEL[:VERSION] on a data file")
     p.add_argument("ref", metavar="MODEL[:VERSION]")
     p.add_argument("--data", metavar="FILE", help="CSV or Parquet with the model's inputs (default: its hold-out data)")
-    p.add_argument("--rows", type=int, default=explain.DEFAULT_ROWS,
-                   help=f"explain at most this many rows, a seeded sample (default {explain.DEFAULT_ROWS})")
+    p.add_argument("--rows", type=int, default=compute.DEFAULT_ROWS,
+                   help=f"explain at most this many rows, a seeded sample (default {compute.DEFAULT_ROWS})")
     p.add_argument("--no-cache", action="store_true", help="compute again even when a cached result exists")
     p.set_defaults(handler=cmd_explain)
 
@@ -26,7 +26,7 @@ def cmd_explain(ctx: Ctx) -> int:
         if not ctx.json:
             print(f"  {fraction:4.0%}  {text}", file=sys.stderr)
 
-    e = explain.explain(ctx.store, ctx.actor(), name, version, ctx.args.data, rows=ctx.args.rows,
+    e = explanations.explain(ctx.store, ctx.actor(), name, version, ctx.args.data, rows=ctx.args.rows,
                         progress=progress, use_cache=not ctx.args.no_cache)
 
     def text() -> str:
@@ -35,7 +35,7 @@ def cmd_explain(ctx: Ctx) -> int:
                 f"{' (cached)' if e.cached else ''}; base value {e.base_value:.4g}; additivity max error "
                 f"{e.additivity_max_error:.2g} ({'ok' if e.additivity_ok else 'FAILED'})", ""]
         return "\n".join(head) + table([(r.feature, f"{r.mean_abs_shap:.4g}") for r in imp.itertuples()],
-                                       ["INPUT", "MEAN |SHAP|"]) + "\n\n" + explain.plain_summary(e)
+                                       ["INPUT", "MEAN |SHAP|"]) + "\n\n" + summary.plain_summary(e)
 
     ctx.emit(e.as_dict(), text)
     return 0 if e.additivity_ok else 1

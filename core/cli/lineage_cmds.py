@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .. import lineage_graph as lg
-from .. import openlineage
-from ..lineage import RELATIONS
+from ..lineage import graph as lg
+from ..lineage import openlineage
+from ..lineage.nodes import RELATIONS
 from . import Ctx, deliver, table
 
 

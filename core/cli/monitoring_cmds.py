@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import sys
 
-from .. import drift, monitoring
+from ..drift import report as drift_report
 from ..errors import InvalidInput
-from ..registry import parse_ref
+from ..monitoring import alerts, checks, ingest, report, settings
+from ..registry import versions
+from ..registry.records import parse_ref
 from . import Ctx, table
+from ..vocabulary import ENVIRONMENTS
 
 
 def register(sub, common) -> None:
     p = sub.add_parser("score", parents=[common], help="score a file with the deployed champion (challengers in shadow)")
     p.add_argument("ref", metavar="MODEL[:VERSION]")
     p.add_argument("--input", required=True, metavar="FILE")
-    p.add_argument("--env", default="production", choices=["production", "staging"])
+    p.add_argument("--env", default="production", choices=ENVIRONMENTS)
     p.add_argument("--output", metavar="FILE", help="where the predictions go (default: INPUT.scored.csv)")
     p.add_argument("--time-column", metavar="C", help="when each row happened (default: now)")
     p.add_argument("--id-column", metavar="C", help="request ids (default: generated)")
@@ -26,7 +29,7 @@ def register(sub, common) -> None:
     p.add_argument("--time-column", metavar="C")
     p.add_argument("--id-column", metavar="C")
     p.add_argument("--score-column", metavar="C", default="score", help="the model's score, if logged (default: score)")
-    p.add_argument("--env", choices=["production", "staging"], default="production")
+    p.add_argument("--env", choices=ENVIRONMENTS, default="production")
     p.set_defaults(handler=cmd_log_predictions)
     p = sub.add_parser("log-outcomes", parents=[common], help="log outcomes that arrived later, by request id")
     p.add_argument("model", metavar="MODEL")
@@ -38,15 +41,15 @@ def register(sub, common) -> None:
     p.add_argument("reference", metavar="REFERENCE")
     p.add_argument("current", metavar="CURRENT")
     p.add_argument("--time-column", metavar="C", help="split CURRENT into windows by this column")
-    p.add_argument("--window", choices=drift.WINDOWS, default="day")
+    p.add_argument("--window", choices=drift_report.WINDOWS, default="day")
     p.add_argument("--config", metavar="FILE", help='JSON: {"columns": {"AGE": {"kind", "method", "threshold"}}, '
                                                    '"drift_share": 0.5}')
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted (a CI/CD gate)")
     p.set_defaults(handler=cmd_drift)
     p = sub.add_parser("monitor", parents=[common], help="drift and performance of MODEL's logged traffic")
     p.add_argument("ref", metavar="MODEL[:VERSION]")
-    p.add_argument("--window", choices=drift.WINDOWS, default="day")
-    p.add_argument("--env", choices=["production", "staging"], default="production")
+    p.add_argument("--window", choices=drift_report.WINDOWS, default="day")
+    p.add_argument("--env", choices=ENVIRONMENTS, default="production")
     p.add_argument("--no-store", action="store_true",
                    help="only print; by default a named person's run stores the snapshot and raises alerts")
     p.set_defaults(handler=cmd_monitor)
@@ -69,19 +72,19 @@ def register(sub, common) -> None:
         p.set_defaults(handler=cmd_alert_update, action=action)
 
 
-def _ingested_text(kind: str, r: monitoring.Ingested) -> str:
+def _ingested_text(kind: str, r: ingest.Ingested) -> str:
     lines = [f"{kind}: {r.rows_ok:,} of {r.rows_in:,} row(s) logged, {r.rows_rejected:,} rejected"
              + (f"; predictions written to {r.output}" if r.output else "") + "."]
     lines += [f"  rejected {n:,}: {reason}" for reason, n in r.reasons.items()]
     if r.rows_rejected:
-        lines.append(f"  (the first {monitoring.MAX_REJECTIONS_KEPT:,} rejected rows are kept with their row numbers, "
+        lines.append(f"  (the first {ingest.MAX_REJECTIONS_KEPT:,} rejected rows are kept with their row numbers, "
                      f"ingest {r.ingest_id})")
     return "\n".join(lines)
 
 
 def cmd_score(ctx: Ctx) -> int:
     name, version = parse_ref(ctx.args.ref)
-    r = monitoring.score_file(ctx.store, ctx.actor(), name, version, ctx.args.input, environment=ctx.args.env,
+    r = ingest.score_file(ctx.store, ctx.actor(), name, version, ctx.args.input, environment=ctx.args.env,
                               output=ctx.args.output, time_column=ctx.args.time_column, id_column=ctx.args.id_column)
     ctx.emit(r.as_dict(), _ingested_text("Scored", r))
     return 0
@@ -89,7 +92,7 @@ def cmd_score(ctx: Ctx) -> int:
 
 def cmd_log_predictions(ctx: Ctx) -> int:
     name, version = parse_ref(ctx.args.ref)
-    r = monitoring.log_predictions(ctx.store, ctx.actor(), name, version, ctx.args.input,
+    r = ingest.log_predictions(ctx.store, ctx.actor(), name, version, ctx.args.input,
                                    time_column=ctx.args.time_column, id_column=ctx.args.id_column,
                                    score_column=ctx.args.score_column, environment=ctx.args.env)
     ctx.emit(r.as_dict(), _ingested_text("Logged", r))
@@ -97,7 +100,7 @@ def cmd_log_predictions(ctx: Ctx) -> int:
 
 
 def cmd_log_outcomes(ctx: Ctx) -> int:
-    r = monitoring.log_outcomes(ctx.store, ctx.actor(), ctx.args.model, ctx.args.input, id_column=ctx.args.id_column,
+    r = ingest.log_outcomes(ctx.store, ctx.actor(), ctx.args.model, ctx.args.input, id_column=ctx.args.id_column,
                                 label_column=ctx.args.label_column)
     ctx.emit(r.as_dict(), _ingested_text("Outcomes", r))
     return 0
@@ -114,10 +117,10 @@ def cmd_drift(ctx: Ctx) -> int:
     if ctx.args.config:
         try:
             with open(ctx.args.config, encoding="utf-8") as f:
-                cfg = drift.DriftConfig.from_dict(json.load(f))
+                cfg = drift_report.DriftConfig.from_dict(json.load(f))
         except (OSError, json.JSONDecodeError) as e:
             raise InvalidInput(f"The drift config {ctx.args.config} could not be read: {e}.") from None
-    rep = drift.files_report(ctx.args.reference, ctx.args.current, time_column=ctx.args.time_column,
+    rep = drift_report.files_report(ctx.args.reference, ctx.args.current, time_column=ctx.args.time_column,
                              window=ctx.args.window, config=cfg)
 
     def text() -> str:
@@ -149,14 +152,14 @@ def cmd_monitor(ctx: Ctx) -> int:
 
     named = named or os.environ.get("MODELGOV_USER")
     if named and not ctx.args.no_store:
-        out = monitoring.check(ctx.store, ctx.actor(), name, version, ctx.args.env, ctx.args.window)
+        out = checks.check(ctx.store, ctx.actor(), name, version, ctx.args.env, ctx.args.window)
         result, summary = out["result"], out["summary"]
         result["alerts_raised"] = out["alerts_raised"]
     else:
-        result = monitoring.monitor(ctx.store, name, version, environment=ctx.args.env, window=ctx.args.window)
-        v = monitoring.get_model_version(ctx.store, name, result["version"])
-        summary = monitoring.summarise(result, v)
-        summary["sentence"] = monitoring.plain_sentence(summary)
+        result = report.monitor(ctx.store, name, version, environment=ctx.args.env, window=ctx.args.window)
+        v = versions.get_model_version(ctx.store, name, result["version"])
+        summary = checks.summarise(result, v)
+        summary["sentence"] = checks.plain_sentence(summary)
     result["summary"] = summary
 
     def text() -> str:
@@ -183,15 +186,15 @@ def cmd_monitor_config(ctx: Ctx) -> int:
                 raw = json.load(f)
         except (OSError, json.JSONDecodeError) as e:
             raise InvalidInput(f"The config {ctx.args.config} could not be read: {e}.") from None
-        cfg = monitoring.set_config(ctx.store, ctx.actor(), ctx.args.model, raw)
+        cfg = settings.set_config(ctx.store, ctx.actor(), ctx.args.model, raw)
     else:
-        cfg = monitoring.get_config(ctx.store, ctx.args.model)
+        cfg = settings.get_config(ctx.store, ctx.args.model)
     ctx.emit(cfg.as_dict(), json.dumps(cfg.as_dict(), indent=2))
     return 0
 
 
 def cmd_alerts(ctx: Ctx) -> int:
-    items = monitoring.alerts(ctx.store, ctx.args.model, ctx.args.status)
+    items = alerts.alerts(ctx.store, ctx.args.model, ctx.args.status)
     ctx.emit([a.as_dict() for a in items], lambda: table(
         [(a.id, a.model, a.kind, a.severity, a.status, a.message) for a in items],
         ["ID", "MODEL", "KIND", "SEVERITY", "STATUS", "MESSAGE"]))
@@ -199,7 +202,7 @@ def cmd_alerts(ctx: Ctx) -> int:
 
 
 def cmd_alert_update(ctx: Ctx) -> int:
-    a = monitoring.update_alert(ctx.store, ctx.actor(), ctx.args.id, ctx.args.action, ctx.args.note)
+    a = alerts.update_alert(ctx.store, ctx.actor(), ctx.args.id, ctx.args.action, ctx.args.note)
     ctx.emit(a.as_dict(), f"Alert {a.id} is now {a.status}.")
     return 0
 

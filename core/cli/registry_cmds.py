@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from .. import registry, users
-from ..datasets import search_datasets
+from .. import users
 from ..errors import CheckFailed, InvalidInput
+from ..registry import catalog, records, versions
+from ..registry.datasets import search_datasets
+from ..vocabulary import RISK_TIERS
 from . import EXIT_CHECK, Ctx, table
 
 
@@ -26,10 +28,10 @@ def register(sub, common) -> None:
     p = models.add_parser("list", parents=[common], help="list models")
     p.add_argument("--search", metavar="TEXT")
     p.add_argument("--owner")
-    p.add_argument("--risk-tier", choices=registry.RISK_TIERS)
-    p.add_argument("--status", choices=registry.MODEL_STATUSES)
+    p.add_argument("--risk-tier", choices=RISK_TIERS)
+    p.add_argument("--status", choices=records.MODEL_STATUSES)
     p.add_argument("--tag")
-    p.add_argument("--sort", default="name", choices=list(registry.SORTS))
+    p.add_argument("--sort", default="name", choices=list(catalog.SORTS))
     p.add_argument("--desc", action="store_true", help="sort descending")
     p.add_argument("--page", type=int, default=1)
     p.add_argument("--per-page", type=int, default=1000)
@@ -39,7 +41,7 @@ def register(sub, common) -> None:
     p.set_defaults(handler=cmd_models_show)
     p = models.add_parser("update", parents=[common], help="edit a model's description or card")
     p.add_argument("name")
-    for f in registry.EDITABLE_FIELDS:
+    for f in records.EDITABLE_FIELDS:
         if f != "tags":
             p.add_argument(f"--{f.replace('_', '-')}", dest=f)
     p.add_argument("--tags", help="comma-separated tags (replaces the list)")
@@ -52,7 +54,7 @@ def register(sub, common) -> None:
     p.add_argument("--target", required=True, metavar="COLUMN")
     p.add_argument("--test-data", metavar="FILE", help="hold-out CSV or Parquet for validation metrics")
     p.add_argument("--owner")
-    p.add_argument("--risk-tier", choices=registry.RISK_TIERS)
+    p.add_argument("--risk-tier", choices=RISK_TIERS)
     p.add_argument("--description")
     p.add_argument("--code-ref", help="code reference (default: git commit of the model file's checkout)")
     p.set_defaults(handler=cmd_register)
@@ -95,7 +97,7 @@ def _progress(message: str) -> None:
 
 def cmd_models_list(ctx: Ctx) -> int:
     a = ctx.args
-    result = registry.search_models(ctx.store, a.search, owner=a.owner, risk_tier=a.risk_tier, status=a.status,
+    result = catalog.search_models(ctx.store, a.search, owner=a.owner, risk_tier=a.risk_tier, status=a.status,
                                     tag=a.tag, sort=a.sort, descending=a.desc, page=a.page, per_page=a.per_page)
     data = [m.as_dict() for m in result.items]
     ctx.emit(data, lambda: table([(m.name, m.owner, m.risk_tier, m.status, m.latest_version, m.versions)
@@ -106,7 +108,7 @@ def cmd_models_list(ctx: Ctx) -> int:
 
 
 def cmd_models_show(ctx: Ctx) -> int:
-    m = registry.get_model(ctx.store, ctx.args.name)
+    m = catalog.get_model(ctx.store, ctx.args.name)
 
     def text() -> str:
         head = [f"{m.name}  ({m.risk_tier} risk, owner {m.owner})", m.description or "(no description)", ""]
@@ -123,20 +125,20 @@ def _fmt_metrics(metrics: dict) -> str:
 
 
 def cmd_models_update(ctx: Ctx) -> int:
-    changes = {f: getattr(ctx.args, f) for f in registry.EDITABLE_FIELDS
+    changes = {f: getattr(ctx.args, f) for f in records.EDITABLE_FIELDS
                if f != "tags" and getattr(ctx.args, f) is not None}
     if ctx.args.tags is not None:
         changes["tags"] = [t.strip() for t in ctx.args.tags.split(",") if t.strip()]
     if not changes:
         raise InvalidInput("Nothing to change; pass at least one field, e.g. --description TEXT.")
-    m = registry.update_model(ctx.store, ctx.actor(), ctx.args.name, **changes)
+    m = catalog.update_model(ctx.store, ctx.actor(), ctx.args.name, **changes)
     ctx.emit(m.as_dict(), f"Updated {m.name}.")
     return 0
 
 
 def cmd_register(ctx: Ctx) -> int:
     a = ctx.args
-    v = registry.register_version(ctx.store, ctx.actor(), a.name, a.model, a.train_data, a.target,
+    v = versions.register_version(ctx.store, ctx.actor(), a.name, a.model, a.train_data, a.target,
                                   test_data=a.test_data, owner=a.owner, risk_tier=a.risk_tier,
                                   description=a.description, code_ref=a.code_ref)
     ctx.emit({"name": v.model, "version": v.version, "sha256": v.sha256, "metrics": v.metrics},
@@ -145,7 +147,7 @@ def cmd_register(ctx: Ctx) -> int:
 
 
 def cmd_verify(ctx: Ctx) -> int:
-    rows = registry.verify_artifacts(ctx.store)
+    rows = versions.verify_artifacts(ctx.store)
     bad = [r for r in rows if r["problem"]]
     ctx.emit({"ok": not bad, "checked": len(rows), "mismatches": bad},
              lambda: "\n".join([f"{r['model']}:{r['version']} {r['problem']}" for r in bad]

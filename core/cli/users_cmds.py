@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import auth, users
-from ..identity import ROLES, require
+from ..identity import PERSON_ROLES, require
 from . import Ctx, table
 
 
@@ -13,11 +13,11 @@ def register(sub, common) -> None:
     grp.required = True
     p = grp.add_parser("grant", parents=[common], help="grant a role")
     p.add_argument("email")
-    p.add_argument("role", choices=ROLES)
+    p.add_argument("role", choices=PERSON_ROLES)
     p.set_defaults(handler=cmd_grant)
     p = grp.add_parser("revoke", parents=[common], help="revoke a role")
     p.add_argument("email")
-    p.add_argument("role", choices=ROLES)
+    p.add_argument("role", choices=PERSON_ROLES)
     p.set_defaults(handler=cmd_revoke)
     p = grp.add_parser("list", parents=[common], help="everyone with a granted role")
     p.set_defaults(handler=cmd_list)
@@ -44,7 +44,7 @@ def cmd_revoke(ctx: Ctx) -> int:
 def cmd_list(ctx: Ctx) -> int:
     actor = ctx.actor()
     with ctx.store.transaction():
-        require(actor, "manage-users", "user", "*")
+        require(actor, "manage-users")
     items = users.list_users(ctx.store)
     ctx.emit([u.as_dict() for u in items],
              lambda: table([(u.email, ", ".join(u.roles)) for u in items], ["EMAIL", "ROLES"]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import approvals, deployments
+from core.governance import approvals, live
 from tests.app.test_foundation_pages import open_app, texts
 
 
@@ -55,7 +55,7 @@ def test_the_requester_cannot_decide_and_deploys_after_approval(demo_store, monk
     _button(at, "appr_mine_deploy").click()
     at.run()
     assert not at.exception
-    assert deployments.champion(demo_store, "diabetes-progression", "production").version == 1
+    assert live.champion(demo_store, "diabetes-progression", "production").version == 1
 
 
 def test_viewers_do_not_get_the_page(demo_store, monkeypatch):

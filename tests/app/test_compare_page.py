@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import compare
+from core.compare import stored
+from core.governance import approvals, evidence
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +39,7 @@ def test_data_scientist_compares_on_the_test_data_and_it_is_stored(monkeypatch, 
     assert not at.error, [e.value for e in at.error]
     verdict = " ".join(str(x.value) for x in (*at.success, *at.error, *at.warning, *at.info))
     assert "Verdict" in verdict
-    ev = compare.comparison_for_evidence(demo_store, "credit-default:2")
+    ev = stored.comparison_for_evidence(demo_store, "credit-default:2")
     assert ev is not None and ev["champion"] == "credit-default:1" and ev["bootstrap"] == 100
     assert ev["data_ref"].startswith("dataset:") and ev["segment"] == "EDUCATION"
     # A data scientist can ask for promotion right from the comparison.
@@ -60,18 +61,18 @@ def test_request_promotion_calls_approvals_when_present(monkeypatch, demo_store)
     import sys
     import types
 
-    import core
+    import core.governance
 
     calls = []
-    fake = types.ModuleType("core.approvals")
+    fake = types.ModuleType("core.governance.approvals")
 
     def request_deployment(store, actor, model, version, environment, role, justification):
         calls.append((actor.email, model, version, environment, role, justification))
         return types.SimpleNamespace(id=41)
 
     fake.request_deployment = request_deployment
-    monkeypatch.setitem(sys.modules, "core.approvals", fake)
-    monkeypatch.setattr(core, "approvals", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "core.governance.approvals", fake)
+    monkeypatch.setattr(core.governance, "approvals", fake, raising=False)
     at = _page(monkeypatch, demo_store, "ada@modelgov.demo")
     at.selectbox(key="cmp_model").set_value("credit-default").run()
     at.selectbox(key="cmp_champion").set_value(1).run()
@@ -89,7 +90,6 @@ def test_request_promotion_calls_approvals_when_present(monkeypatch, demo_store)
 
 
 def test_promotion_is_requested_from_the_comparison_with_it_in_the_evidence(monkeypatch, demo_store):
-    from core import approvals
 
     at = _page(monkeypatch, demo_store, "grace@modelgov.demo")
     at.selectbox(key="cmp_model").set_value("credit-default").run()
@@ -103,5 +103,5 @@ def test_promotion_is_requested_from_the_comparison_with_it_in_the_evidence(monk
     assert any("Requested" in s.value for s in at.success), [e.value for e in at.error]
     (req,) = approvals.list_requests(demo_store, status="pending", model="credit-default")
     assert (req.version, req.environment, req.requested_by) == (2, "staging", "grace@modelgov.demo")
-    pack = approvals.evidence(demo_store, req.id)
+    pack = evidence.evidence(demo_store, req.id)
     assert pack["comparison"]["challenger"] == "credit-default:2" and pack["explanations"]["top_features"]

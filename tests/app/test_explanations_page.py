@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import explain
+from core.explain import explanations
 from tests.app.test_foundation_pages import open_app, texts
 
 
@@ -35,5 +35,5 @@ def test_computing_a_new_explanation_from_the_page(demo_store, monkeypatch):
     at.button(key="xp_compute").click()
     at.run()
     assert not at.exception
-    assert explain.latest(demo_store, "diabetes-progression", 1) is not None
+    assert explanations.latest(demo_store, "diabetes-progression", 1) is not None
     assert "Tree explainer" in texts(at)

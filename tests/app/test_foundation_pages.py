@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import registry
+from core.registry import catalog
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 
@@ -72,7 +72,7 @@ def test_a_data_scientist_edits_the_model_card_through_core(demo_store, monkeypa
     submit = next(b for b in at.button if b.label == "Save model card")
     submit.click().run()
     assert not at.exception
-    assert registry.get_model(demo_store, "churn-early-warning").card["intended_use"] == "Warn account managers early."
+    assert catalog.get_model(demo_store, "churn-early-warning").card["intended_use"] == "Warn account managers early."
 
 
 def test_empty_store_says_what_to_do_next(tmp_path, monkeypatch):

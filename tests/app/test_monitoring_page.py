@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import monitoring
+from core.monitoring import alerts
 from tests.app.test_foundation_pages import open_app, texts
 
 
@@ -17,12 +17,12 @@ def test_monitoring_page_shows_the_shift_performance_and_alerts(demo_store, monk
     at.selectbox(key="mon_dist_col").select("LIMIT_BAL")
     at.run()
     assert not at.exception
-    open_ = monitoring.alerts(demo_store, "credit-default", "open")
+    open_ = alerts.alerts(demo_store, "credit-default", "open")
     ack = next(b for b in at.button if b.key == f"mon_alerts_ack_{open_[0].id}")
     ack.click()
     at.run()
     assert not at.exception
-    assert monitoring.alerts(demo_store, "credit-default", "acknowledged")
+    assert alerts.alerts(demo_store, "credit-default", "acknowledged")
 
 
 def test_monitoring_page_empty_state(store, monkeypatch):

@@ -14,10 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from core import approvals, deployments, registry, users
+from core import users
 from core.audit import utcnow
 from core.errors import CheckFailed, Conflict, Forbidden, InvalidInput, NotFound
+from core.governance import (
+    approvals,
+    deployments,
+    evidence,
+    evidence_report,
+    live,
+    policy,
+    recertification,
+)
 from core.identity import identity_for
+from core.registry import catalog
+from core.registry import versions as registry_versions
 from tests.conftest import make_version
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +38,7 @@ FULL_CARD = {"intended_use": "Rank applicants", "limitations": "Not for minors",
 
 def _model(store, people, name="risk-model", tier="medium", card=True, n=1):
     versions = [make_version(store, people["ds"], name, seed=i) for i in range(n)]
-    registry.update_model(store, people["ds"], name, risk_tier=tier, **(FULL_CARD if card else {}))
+    catalog.update_model(store, people["ds"], name, risk_tier=tier, **(FULL_CARD if card else {}))
     return versions
 
 
@@ -51,11 +62,11 @@ def test_request_approve_deploy_makes_the_champion(store, people):
     assert (r.status, r.approvals_needed, r.checks_failed) == ("pending", 1, 0)
     r = approvals.approve(store, people["ro"], r.id, "evidence is complete")
     assert r.status == "approved" and r.expires_at > utcnow() + timedelta(days=29)
-    r = approvals.deploy(store, people["ds"], r.id)
+    r = deployments.deploy(store, people["ds"], r.id)
     assert r.status == "deployed" and r.deployed_by == "ada@example.com"
-    champ = deployments.champion(store, "risk-model", "production")
+    champ = live.champion(store, "risk-model", "production")
     assert (champ.version, champ.approval_id, champ.id) == (v.version, r.id, r.deployment_id)
-    assert registry.get_model_version(store, "risk-model", v.version).status == "production"
+    assert registry_versions.get_model_version(store, "risk-model", v.version).status == "production"
     with store.read() as con:
         actions = [a for (a,) in con.execute("SELECT action FROM audit_log WHERE outcome = 'ok' AND "
                                              "entity_type = 'approval' ORDER BY seq").fetchall()]
@@ -68,46 +79,46 @@ def test_request_approve_deploy_makes_the_champion(store, people):
 
 def test_a_new_champion_retires_the_old_one_and_a_risk_officer_can_roll_back(store, people):
     v1, v2 = _model(store, people, n=2)
-    approvals.deploy(store, people["ds"], _approved(store, people, v1.version).id)
-    approvals.deploy(store, people["ds"], _approved(store, people, v2.version).id)
-    history = deployments.history(store, "risk-model")
+    deployments.deploy(store, people["ds"], _approved(store, people, v1.version).id)
+    deployments.deploy(store, people["ds"], _approved(store, people, v2.version).id)
+    history = live.history(store, "risk-model")
     assert [(d.version, d.active) for d in history] == [(2, True), (1, False)]
     assert "replaced by risk-model:2" in history[1].end_reason
-    assert registry.get_model_version(store, "risk-model", 1).status == "retired"
+    assert registry_versions.get_model_version(store, "risk-model", 1).status == "retired"
 
     with pytest.raises(Forbidden):
-        approvals.rollback(store, people["ds"], "risk-model", "production", "v2 misbehaves")
+        deployments.rollback(store, people["ds"], "risk-model", "production", "v2 misbehaves")
     with pytest.raises(InvalidInput, match="reason"):
-        approvals.rollback(store, people["ro"], "risk-model", "production", " ")
-    out = approvals.rollback(store, people["ro"], "risk-model", "production", "v2 misbehaves")
+        deployments.rollback(store, people["ro"], "risk-model", "production", " ")
+    out = deployments.rollback(store, people["ro"], "risk-model", "production", "v2 misbehaves")
     assert (out["from_version"], out["to_version"]) == (2, 1)
-    assert deployments.champion(store, "risk-model", "production").version == 1
-    assert registry.get_model_version(store, "risk-model", 2).status == "retired"
-    assert "rolled back: v2 misbehaves" in deployments.history(store, "risk-model")[1].end_reason
+    assert live.champion(store, "risk-model", "production").version == 1
+    assert registry_versions.get_model_version(store, "risk-model", 2).status == "retired"
+    assert "rolled back: v2 misbehaves" in live.history(store, "risk-model")[1].end_reason
     assert len(_refusals(store, "rollback")) == 1
 
 
 def test_rollback_without_an_earlier_champion_is_refused_and_audited(store, people):
     (v,) = _model(store, people)
     with pytest.raises(Conflict, match="no champion"):
-        approvals.rollback(store, people["ro"], "risk-model", "production", "just because")
-    approvals.deploy(store, people["ds"], _approved(store, people, v.version).id)
+        deployments.rollback(store, people["ro"], "risk-model", "production", "just because")
+    deployments.deploy(store, people["ds"], _approved(store, people, v.version).id)
     with pytest.raises(Conflict, match="no earlier champion"):
-        approvals.rollback(store, people["ro"], "risk-model", "production", "just because")
+        deployments.rollback(store, people["ro"], "risk-model", "production", "just because")
     assert len(_refusals(store, "rollback")) == 2
 
 
 def test_a_challenger_runs_beside_the_champion_and_can_be_promoted(store, people):
     v1, v2 = _model(store, people, n=2)
-    approvals.deploy(store, people["ds"], _approved(store, people, v1.version).id)
-    approvals.deploy(store, people["ds"], _approved(store, people, v2.version, role="challenger").id)
-    assert [(d.version, d.role) for d in deployments.active(store, "risk-model", "production")] == [
+    deployments.deploy(store, people["ds"], _approved(store, people, v1.version).id)
+    deployments.deploy(store, people["ds"], _approved(store, people, v2.version, role="challenger").id)
+    assert [(d.version, d.role) for d in live.active(store, "risk-model", "production")] == [
         (1, "champion"), (2, "challenger")]
-    assert registry.get_model_version(store, "risk-model", 2).status == "challenger"
+    assert registry_versions.get_model_version(store, "risk-model", 2).status == "challenger"
     with pytest.raises(Conflict, match="already live"):
         approvals.request_deployment(store, people["ds"], "risk-model", 2, "production", "challenger", "again")
-    approvals.deploy(store, people["ds"], _approved(store, people, v2.version).id)  # promote
-    assert [(d.version, d.role) for d in deployments.active(store, "risk-model", "production")] == [
+    deployments.deploy(store, people["ds"], _approved(store, people, v2.version).id)  # promote
+    assert [(d.version, d.role) for d in live.active(store, "risk-model", "production")] == [
         (2, "champion")]
 
 
@@ -145,7 +156,7 @@ def test_a_high_risk_model_needs_two_distinct_risk_officers(store, people):
     with pytest.raises(Conflict, match="already approved"):
         approvals.approve(store, people["ro"], r.id, "me again")
     with pytest.raises(Conflict, match="still pending"):
-        approvals.deploy(store, people["ds"], r.id)
+        deployments.deploy(store, people["ds"], r.id)
     r = approvals.approve(store, people["ro2"], r.id, "second look")
     assert (r.status, len(r.approvals)) == ("approved", 2)
 
@@ -160,7 +171,7 @@ def test_rejected_requests_stay_rejected(store, people):
     with pytest.raises(Conflict, match="already rejected"):
         approvals.approve(store, people["ro2"], r.id, "I disagree")
     with pytest.raises(Conflict, match="it was rejected"):
-        approvals.deploy(store, people["ds"], r.id)
+        deployments.deploy(store, people["ds"], r.id)
     assert len(_refusals(store, "approval.approve")) == 1 and len(_refusals(store, "deploy")) == 1
     # A rejection does not block a fresh request.
     assert approvals.request_deployment(store, people["ds"], "risk-model", 1, "staging", "champion",
@@ -171,11 +182,11 @@ def test_deploy_exactly_once_and_only_by_permitted_people(store, people):
     _model(store, people)
     r = _approved(store, people)
     with pytest.raises(Forbidden):
-        approvals.deploy(store, people["viewer"], r.id)
-    approvals.deploy(store, people["ro"], r.id)
+        deployments.deploy(store, people["viewer"], r.id)
+    deployments.deploy(store, people["ro"], r.id)
     with pytest.raises(Conflict, match="already deployed by rita@example.com"):
-        approvals.deploy(store, people["ds"], r.id)
-    assert len(deployments.history(store, "risk-model")) == 1
+        deployments.deploy(store, people["ds"], r.id)
+    assert len(live.history(store, "risk-model")) == 1
 
 
 def test_a_second_open_request_for_the_same_thing_is_refused(store, people):
@@ -218,19 +229,19 @@ def test_the_auc_threshold_comes_from_the_tier_policy(store, people):
     (v,) = _model(store, people)
     auc = v.metrics["auc"]
     with pytest.raises(Forbidden):
-        approvals.set_policy(store, people["ro"], "medium", min_auc=0.5)
+        policy.set_policy(store, people["ro"], "medium", min_auc=0.5)
     with pytest.raises(InvalidInput, match="between 0 and 1"):
-        approvals.set_policy(store, people["admin"], "medium", min_auc=1.5)
+        policy.set_policy(store, people["admin"], "medium", min_auc=1.5)
     with pytest.raises(InvalidInput, match="Unknown model-card field"):
-        approvals.set_policy(store, people["admin"], "medium", required_card_fields=["colour"])
-    approvals.set_policy(store, people["admin"], "medium", min_auc=min(auc + 0.01, 1.0))
+        policy.set_policy(store, people["admin"], "medium", required_card_fields=["colour"])
+    policy.set_policy(store, people["admin"], "medium", min_auc=min(auc + 0.01, 1.0))
     r = approvals.request_deployment(store, people["ds"], "risk-model", 1, "production", "champion", "go")
-    pack = approvals.evidence(store, r.id)
+    pack = evidence.evidence(store, r.id)
     check = next(c for c in pack["checks"] if c["check"] == "minimum AUC")
     assert check["status"] == "fail" and check["value"] == pytest.approx(auc, abs=1e-6)
-    approvals.set_policy(store, people["admin"], "medium", min_auc=None)
+    policy.set_policy(store, people["admin"], "medium", min_auc=None)
     r2 = approvals.request_deployment(store, people["ds"], "risk-model", 1, "staging", "champion", "go")
-    assert all(c["check"] != "minimum AUC" for c in approvals.evidence(store, r2.id)["checks"])
+    assert all(c["check"] != "minimum AUC" for c in evidence.evidence(store, r2.id)["checks"])
 
 
 # --- expiry and re-certification ---------------------------------------------------------------------------
@@ -243,7 +254,7 @@ def test_an_approval_never_deployed_expires(store, people):
     assert approvals.get_request(store, r.id).status == "expired"
     assert [x.id for x in approvals.list_requests(store, status="expired")] == [r.id]
     with pytest.raises(Conflict, match="approval expired"):
-        approvals.deploy(store, people["ds"], r.id)
+        deployments.deploy(store, people["ds"], r.id)
     assert approvals.expire_due(store) == [r.id]
     # The same thing can be requested again.
     approvals.request_deployment(store, people["ds"], "risk-model", 1, "production", "champion", "again")
@@ -254,18 +265,18 @@ def test_recertification_due_dates_follow_the_tier_and_recertifying_is_audited(s
     r = approvals.request_deployment(store, people["ds"], "risk-model", 1, "production", "champion", "go")
     approvals.approve(store, people["ro"], r.id, "ok")
     approvals.approve(store, people["ro2"], r.id, "ok")
-    approvals.deploy(store, people["ds"], r.id)
-    (status,) = approvals.recertification_status(store, "risk-model")
+    deployments.deploy(store, people["ds"], r.id)
+    (status,) = recertification.recertification_status(store, "risk-model")
     assert status["due"] == (utcnow() + timedelta(days=180)).date().isoformat() and not status["overdue"]
     later = utcnow().date() + timedelta(days=181)
-    assert approvals.recertification_status(store, "risk-model", today=later)[0]["overdue"]
+    assert recertification.recertification_status(store, "risk-model", today=later)[0]["overdue"]
     with pytest.raises(Forbidden):
-        approvals.recertify(store, people["ds"], "risk-model", "production", "all good")
+        recertification.recertify(store, people["ds"], "risk-model", "production", "all good")
     with pytest.raises(Conflict, match="no champion in staging"):
-        approvals.recertify(store, people["ro"], "risk-model", "staging", "all good")
-    out = approvals.recertify(store, people["ro"], "risk-model", "production", "annual review done")
+        recertification.recertify(store, people["ro"], "risk-model", "staging", "all good")
+    out = recertification.recertify(store, people["ro"], "risk-model", "production", "annual review done")
     assert out["next_due"] == (utcnow() + timedelta(days=180)).date().isoformat()
-    assert approvals.recertification_status(store, "risk-model")[0]["last_certified"] > status["last_certified"]
+    assert recertification.recertification_status(store, "risk-model")[0]["last_certified"] > status["last_certified"]
 
 
 # --- the evidence pack ---------------------------------------------------------------------------------------
@@ -273,17 +284,17 @@ def test_recertification_due_dates_follow_the_tier_and_recertifying_is_audited(s
 def test_the_evidence_pack_is_frozen_and_its_hash_checked(store, people):
     _model(store, people)
     r = approvals.request_deployment(store, people["ds"], "risk-model", 1, "production", "champion", "go")
-    pack = approvals.evidence(store, r.id)
+    pack = evidence.evidence(store, r.id)
     assert hashlib.sha256(json.dumps(pack, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
                           .encode()).hexdigest() == r.evidence_sha256
     assert pack["model_card"]["completeness"] == 1.0 and pack["metrics"]["auc"] > 0.5
     assert pack["lineage"]["upstream"], "training data is upstream of the version"
-    registry.update_model(store, people["ds"], "risk-model", intended_use="Something else entirely")
-    assert approvals.evidence(store, r.id) == pack
+    catalog.update_model(store, people["ds"], "risk-model", intended_use="Something else entirely")
+    assert evidence.evidence(store, r.id) == pack
     with store.transaction() as con:
         con.execute("UPDATE approval_requests SET evidence = replace(CAST(evidence AS VARCHAR), 'Rank', 'Bank')")
     with pytest.raises(CheckFailed, match="no longer matches its SHA-256"):
-        approvals.evidence(store, r.id)
+        evidence.evidence(store, r.id)
 
 
 def test_the_html_report_is_self_contained_and_escapes_everything(store, people):
@@ -291,7 +302,7 @@ def test_the_html_report_is_self_contained_and_escapes_everything(store, people)
     r = approvals.request_deployment(store, people["ds"], "risk-model", 1, "production", "champion",
                                      "<script>alert('x')</script> & more")
     approvals.approve(store, people["ro"], r.id, "<b>ok</b>")
-    html = approvals.evidence_html(store, r.id)
+    html = evidence_report.evidence_html(store, r.id)
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;ok&lt;/b&gt;" in html
     assert "http://" not in html and "https://" not in html and "<link" not in html
     assert r.evidence_sha256 in html and "rita@example.com" in html
@@ -333,4 +344,4 @@ def test_two_risk_officers_deciding_at_once_from_two_processes(store, people):
         results = _race(store, [("ada@example.com", ["deploy", str(r.id)]),
                                 ("rita@example.com", ["deploy", str(r.id)])])
         assert sorted(code for code, _ in results) == [0, 4], results
-        assert len(deployments.history(store, "risk-model")) == 1
+        assert len(live.history(store, "risk-model")) == 1

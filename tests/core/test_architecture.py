@@ -49,3 +49,82 @@ def test_migrated_schema_equals_the_committed_snapshot(store):
         "The migrated schema differs from core/schema.sql. If the change is intended, add a new numbered "
         "migration (never edit an applied one) and regenerate the snapshot with "
         "'MODELGOV_UPDATE_SCHEMA=1 .venv/bin/python -m pytest tests/core/test_architecture.py'.")
+
+
+# --- the direction of dependencies between core's packages ------------------------------------------------
+
+BASE = {"core", "core.errors", "core.config", "core.vocabulary", "core.events", "core.sql", "core.identity",
+        "core.audit", "core.store", "core.metrics"}
+# package -> the core modules (or module prefixes) it may import besides BASE and itself
+MAY_IMPORT = {
+    "core.lineage": set(),
+    "core.registry": {"core.lineage"},
+    "core.drift": set(),
+    "core.explain": {"core.registry", "core.lineage"},
+    "core.monitoring": {"core.registry", "core.lineage", "core.drift", "core.governance.live",
+                        "core.governance.policy", "core.governance.recertification"},
+    "core.compare": {"core.registry", "core.lineage", "core.explain.summary", "core.explain.compute",
+                     "core.explain.explanations", "core.monitoring.logs", "core.governance.live"},
+}
+# Only these may import the evidence pack, which sits on top of the sections it cites.
+EVIDENCE_IMPORTERS = {"core.governance.approvals", "core.governance.evidence_report", "core.governance.evidence"}
+
+
+def _core_imports(path: Path) -> set[str]:
+    """Absolute names of the core modules `path` imports (relative imports resolved)."""
+    mod = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    package = mod.rsplit(".", 1)[0] if path.name != "__init__.py" else mod.removesuffix(".__init__")
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("core"):
+                subs = {f"{target}.{a.name}" for a in node.names if _is_module(f"{target}.{a.name}")}
+                out |= subs or {target}   # `from core.x import module` imports the module, not the package
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("core")}
+    return out
+
+
+def _core_modules():
+    for p in sorted((ROOT / "core").rglob("*.py")):
+        yield ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"), p
+
+
+def _is_module(name: str) -> bool:
+    return (ROOT / (name.replace(".", "/") + ".py")).exists() or (ROOT / name.replace(".", "/")).is_dir()
+
+
+@pytest.mark.parametrize("package", sorted(MAY_IMPORT))
+def test_core_packages_import_only_downwards(package):
+    allowed_prefixes = BASE | MAY_IMPORT[package] | {package}
+    offenders = {}
+    for mod, path in _core_modules():
+        if mod != package and not mod.startswith(package + "."):
+            continue
+        bad = sorted(t for t in _core_imports(path) if t != "core" and _is_module(t) and not any(
+            t == a or (a != "core" and t.startswith(a + ".")) for a in allowed_prefixes))
+        if bad:
+            offenders[mod] = bad
+    assert not offenders, f"{package} imports above itself: {offenders}; see docs/architecture.md for the map"
+
+
+def test_nothing_but_requests_and_reports_imports_the_evidence_pack():
+    users = sorted(mod for mod, path in _core_modules() if "core.governance.evidence" in _core_imports(path)
+                   and mod not in EVIDENCE_IMPORTERS and not mod.startswith("core.cli"))
+    assert not users, f"{users} import the evidence pack; it imports its sections, never the other way"
+
+
+def test_core_uses_no_importlib():
+    for mod, path in _core_modules():
+        text = path.read_text()
+        assert "import_module" not in text and "__import__(" not in text, f"{mod} imports by name"
+
+
+def test_modules_stay_small():
+    big = {mod: n for mod, path in _core_modules() if (n := len(path.read_text().splitlines())) > 450}
+    assert not big, f"modules past 450 lines want splitting by concern: {big}"

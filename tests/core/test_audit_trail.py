@@ -9,15 +9,17 @@ import json
 
 import pytest
 
-from core import approvals, audit, registry
+from core import audit
 from core.audit import AuditFilter
 from core.errors import Forbidden
+from core.governance import approvals, deployments
+from core.registry import catalog
 from tests.conftest import make_version
 
 
 def _some_history(store, people, n=6):
     for i in range(n):
-        registry.create_model(store, people["ds"], f"model-{i}")
+        catalog.create_model(store, people["ds"], f"model-{i}")
 
 
 def _seq_count(store):
@@ -113,7 +115,7 @@ def test_listing_filters_and_csv_export_for_auditors_only(store, people, cli):
 def test_cli_contract_request_list_show_approve_deploy_rollback_recertify(store, people, cli, tmp_path):
     make_version(store, people["ds"], "credit")
     make_version(store, people["ds"], "credit", seed=1)
-    registry.update_model(store, people["ds"], "credit", intended_use="x", limitations="y",
+    catalog.update_model(store, people["ds"], "credit", intended_use="x", limitations="y",
                           training_data_summary="z")
     res = cli(store, "approvals", "request", "credit:1", "--env", "production", "--role", "champion",
               "--reason", "first", "--json", as_="ada@example.com")
@@ -137,7 +139,7 @@ def test_cli_contract_request_list_show_approve_deploy_rollback_recertify(store,
 
     r2 = approvals.request_deployment(store, people["ds"], "credit", 2, "production", "champion", "better")
     approvals.approve(store, people["ro"], r2.id, "ok")
-    approvals.deploy(store, people["ds"], r2.id)
+    deployments.deploy(store, people["ds"], r2.id)
     res = cli(store, "deployments", "list", "--json")
     assert [(d["version"], d["active"]) for d in json.loads(res.out)] == [(2, True), (1, False)]
     assert cli(store, "rollback", "credit", "--env", "production", "--reason", "x", as_="ada@example.com").code == 3

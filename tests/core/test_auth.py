@@ -6,7 +6,7 @@ import pytest
 
 from core import auth
 from core.errors import Forbidden, InvalidInput
-from core.identity import ROLES
+from core.identity import PERSON_ROLES
 
 S = auth.AuthSettings
 
@@ -102,7 +102,7 @@ def test_only_an_admin_changes_auto_viewer_and_refusals_are_audited(store, peopl
     assert not auth.auto_viewer(store)
     with store.read() as con:
         row = con.execute("SELECT actor, action, outcome FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    assert row == (people[who].email, "manage-users", "refused")
+    assert row == (people[who].email, "setting.update", "refused")
 
 
 def test_providers_need_the_shared_keys_and_a_complete_provider():
@@ -124,7 +124,7 @@ def test_require_auth_setting(value, expected):
 
 
 def test_every_role_name_is_recognised_as_a_group():
-    for role in ROLES:
+    for role in PERSON_ROLES:
         assert auth.roles_from_claims({"groups": [role.upper()]}) == {role}
 
 

@@ -11,7 +11,7 @@ import joblib
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from core import artifacts, registry
+from core.registry import artifacts, catalog
 from tests.conftest import make_version, synthetic_classification
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,4 +96,4 @@ def test_the_installed_entry_point_runs_as_a_process(store):
     r = subprocess.run([sys.executable, "-m", "core.cli", "--home", str(store.home), "models", "show", "nope"],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 5 and r.stderr.strip() == "modelgov: Model nope not found. See 'modelgov models list'."
-    assert registry.search_models(store).total == 0
+    assert catalog.search_models(store).total == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import types
 
 import numpy as np
@@ -12,8 +11,11 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.tree import DecisionTreeClassifier
 
-from core import compare, registry
+from core.compare import holdout as compare_holdout
+from core.compare import production
+from core.compare import stored as compare_stored
 from core.errors import Forbidden, InvalidInput, NotFound
+from core.registry import versions
 from tests.conftest import make_version, synthetic_classification, synthetic_regression
 
 
@@ -22,7 +24,7 @@ def two_versions(store, people):
     v1 = make_version(store, people["ds"], "toy-model", seed=0)
     df = synthetic_classification(seed=1)
     tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(df[["x1", "x2"]], df["y"])
-    v2 = registry.register_version(store, people["ds2"], "toy-model", tree, df, "y")
+    v2 = versions.register_version(store, people["ds2"], "toy-model", tree, df, "y")
     return v1, v2
 
 
@@ -38,9 +40,9 @@ def holdout(tmp_path):
 def test_holdout_scores_both_versions_on_the_same_rows(store, two_versions, holdout):
     v1, v2 = two_versions
     df, path = holdout
-    r = compare.compare_holdout(store, "toy-model:1", "toy-model:2", path, "y", segment="region", bootstrap=200)
-    _, m1 = registry.load_model(store, "toy-model", 1)
-    _, m2 = registry.load_model(store, "toy-model", 2)
+    r = compare_holdout.compare_holdout(store, "toy-model:1", "toy-model:2", path, "y", segment="region", bootstrap=200)
+    _, m1 = versions.load_model(store, "toy-model", 1)
+    _, m2 = versions.load_model(store, "toy-model", 2)
     s1, s2 = m1.predict_proba(df[["x1", "x2"]])[:, 1], m2.predict_proba(df[["x1", "x2"]])[:, 1]
     assert r["champion"]["auc"] == pytest.approx(skm.roc_auc_score(df["y"], s1))
     assert r["challenger"]["auc"] == pytest.approx(skm.roc_auc_score(df["y"], s2))
@@ -60,7 +62,7 @@ def test_holdout_scores_both_versions_on_the_same_rows(store, two_versions, hold
 
 def test_numeric_segments_are_quantile_bins(store, two_versions, holdout):
     _, path = holdout
-    r = compare.compare_holdout(store, "toy-model:1", "toy-model:2", path, "y", segment="x2", bootstrap=50)
+    r = compare_holdout.compare_holdout(store, "toy-model:1", "toy-model:2", path, "y", segment="x2", bootstrap=50)
     assert len(r["segments"]) == 5
     assert all(abs(s["rows"] - 160) <= 1 for s in r["segments"])
 
@@ -69,7 +71,7 @@ def test_regression_comparison(store, people, tmp_path):
     make_version(store, people["ds"], "reg-model", regression=True, seed=0)
     make_version(store, people["ds"], "reg-model", regression=True, seed=3)
     df = synthetic_regression(n=300, seed=11)
-    r = compare.compare_holdout(store, "reg-model:1", "reg-model:2", df, "y", bootstrap=100)
+    r = compare_holdout.compare_holdout(store, "reg-model:1", "reg-model:2", df, "y", bootstrap=100)
     assert set(r["champion"]) == {"rmse", "mae", "r2"}
     assert "delong" not in r["tests"] and r["verdict"]
 
@@ -81,48 +83,48 @@ def test_regression_comparison(store, people, tmp_path):
 ])
 def test_bad_references(store, two_versions, holdout, args, error, words):
     with pytest.raises(error, match=words):
-        compare.compare_holdout(store, *args, holdout[1], "y", bootstrap=50)
+        compare_holdout.compare_holdout(store, *args, holdout[1], "y", bootstrap=50)
 
 
 def test_bad_inputs_say_what_to_do(store, two_versions, holdout, people):
     df, path = holdout
     with pytest.raises(InvalidInput, match="Target column 'nope' is not in the data"):
-        compare.compare_holdout(store, "toy-model:1", "toy-model:2", path, "nope", bootstrap=50)
+        compare_holdout.compare_holdout(store, "toy-model:1", "toy-model:2", path, "nope", bootstrap=50)
     with pytest.raises(InvalidInput, match="lacks column"):
-        compare.compare_holdout(store, "toy-model:1", "toy-model:2", df.drop(columns=["x2"]), "y", bootstrap=50)
+        compare_holdout.compare_holdout(store, "toy-model:1", "toy-model:2", df.drop(columns=["x2"]), "y", bootstrap=50)
     with pytest.raises(InvalidInput, match="Bootstrap replicates"):
-        compare.compare_holdout(store, "toy-model:1", "toy-model:2", path, "y", bootstrap=5)
+        compare_holdout.compare_holdout(store, "toy-model:1", "toy-model:2", path, "y", bootstrap=5)
     with pytest.raises(InvalidInput, match="never saw"):
-        compare.compare_holdout(store, "toy-model:1", "toy-model:2", df.assign(y=df["y"] + 5), "y", bootstrap=50)
+        compare_holdout.compare_holdout(store, "toy-model:1", "toy-model:2", df.assign(y=df["y"] + 5), "y", bootstrap=50)
     make_version(store, people["ds"], "reg-model", regression=True)
     with pytest.raises(InvalidInput, match="same kind"):
-        compare.compare_holdout(store, "toy-model:1", "reg-model:1", path, "y", bootstrap=50)
+        compare_holdout.compare_holdout(store, "toy-model:1", "reg-model:1", path, "y", bootstrap=50)
 
 
 def test_saved_comparison_is_audited_and_feeds_the_evidence_pack(store, two_versions, holdout, people):
-    r = compare.compare_holdout(store, "toy-model:1", "toy-model:2", holdout[1], "y", bootstrap=100)
-    assert compare.comparison_for_evidence(store, "toy-model:2") is None
-    cid = compare.save_comparison(store, people["viewer"], r)
-    ev = compare.comparison_for_evidence(store, "toy-model:2")
+    r = compare_holdout.compare_holdout(store, "toy-model:1", "toy-model:2", holdout[1], "y", bootstrap=100)
+    assert compare_stored.comparison_for_evidence(store, "toy-model:2") is None
+    cid = compare_stored.save_comparison(store, people["viewer"], r)
+    ev = compare_stored.comparison_for_evidence(store, "toy-model:2")
     json.dumps(ev, allow_nan=False)  # JSON-safe: no NaN, no numpy
     assert ev["id"] == cid and ev["champion"] == "toy-model:1" and ev["challenger"] == "toy-model:2"
     assert ev["data_fingerprint"] == r["data"]["fingerprint"] and ev["challenger_sha256"] == r["challenger_sha256"]
     assert ev["result"]["difference"]["auc"]["ci_low"] == pytest.approx(r["difference"]["auc"]["ci_low"])
-    assert "curves" not in ev["result"] and "curves" in compare.get_comparison(store, cid)["result"]
+    assert "curves" not in ev["result"] and "curves" in compare_stored.get_comparison(store, cid)["result"]
     with store.read() as con:
         row = con.execute("SELECT actor, action, entity_id, CAST(payload AS VARCHAR) FROM audit_log"
                           " ORDER BY seq DESC LIMIT 1").fetchone()
     assert row[:3] == (people["viewer"].email, "comparison.record", "toy-model:2")
     assert json.loads(row[3])["comparison_id"] == cid
-    cid2 = compare.save_comparison(store, people["ds"], r)
-    assert compare.comparison_for_evidence(store, registry.get_model_version(store, "toy-model", 2))["id"] == cid2
-    assert [c["id"] for c in compare.list_comparisons(store, "toy-model")] == [cid2, cid]
+    cid2 = compare_stored.save_comparison(store, people["ds"], r)
+    assert compare_stored.comparison_for_evidence(store, versions.get_model_version(store, "toy-model", 2))["id"] == cid2
+    assert [c["id"] for c in compare_stored.list_comparisons(store, "toy-model")] == [cid2, cid]
 
 
 def test_refused_save_writes_nothing(store, two_versions, holdout, people):
-    r = compare.compare_holdout(store, "toy-model:1", "toy-model:2", holdout[1], "y", bootstrap=50)
+    r = compare_holdout.compare_holdout(store, "toy-model:1", "toy-model:2", holdout[1], "y", bootstrap=50)
     with pytest.raises(Forbidden):
-        compare.save_comparison(store, people["nobody"], r)
+        compare_stored.save_comparison(store, people["nobody"], r)
     with store.read() as con:
         assert con.execute("SELECT count(*) FROM comparisons").fetchone()[0] == 0
         assert con.execute("SELECT outcome FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()[0] == "refused"
@@ -137,17 +139,17 @@ def _deploy(store, v, role):
 def test_production_mode_without_deployments_or_traffic(store, two_versions, monkeypatch):
     v1, v2 = two_versions
     with pytest.raises(NotFound, match="No champion of toy-model is deployed in production"):
-        compare.compare_production(store, "toy-model")
+        production.compare_production(store, "toy-model")
     _deploy(store, v1, "champion")
     with pytest.raises(NotFound, match="no challenger running in shadow"):
-        compare.compare_production(store, "toy-model")
+        production.compare_production(store, "toy-model")
     _deploy(store, v2, "challenger")
     with pytest.raises(NotFound, match="No logged shadow traffic with outcomes for toy-model in production"):
-        compare.compare_production(store, "toy-model", window="7d")
+        production.compare_production(store, "toy-model", window="7d")
     with pytest.raises(InvalidInput, match="Window"):
-        compare.compare_production(store, "toy-model", window="soon")
+        production.compare_production(store, "toy-model", window="soon")
     with pytest.raises(NotFound, match="Model nope not found"):
-        compare.compare_production(store, "nope")
+        production.compare_production(store, "nope")
 
 
 def test_production_mode_compares_aligned_shadow_scores(store, two_versions, monkeypatch):
@@ -164,12 +166,10 @@ def test_production_mode_compares_aligned_shadow_scores(store, two_versions, mon
         seen.update(model=model, champion=champion, challenger=challenger, env=environment, since=since)
         return pairs
 
-    import core
-    fake = types.ModuleType("core.monitoring")
+    fake = types.ModuleType("core.monitoring.logs")
     fake.shadow_pairs = shadow_pairs
-    monkeypatch.setattr(core, "monitoring", fake, raising=False)
-    monkeypatch.setitem(sys.modules, "core.monitoring", fake)
-    out = compare.compare_production(store, "toy-model", window="24h", bootstrap=100)
+    monkeypatch.setattr(production, "monitoring_logs", fake)
+    out = production.compare_production(store, "toy-model", window="24h", bootstrap=100)
     assert seen["champion"] == 1 and seen["challenger"] == 2 and seen["since"] is not None
     (r,) = out["comparisons"]
     assert r["challenger"]["auc"] == pytest.approx(skm.roc_auc_score(y, pairs["challenger_score"]))
@@ -220,7 +220,7 @@ def test_cli_production_form(store, two_versions, cli):
 
 
 def test_demo_store_holds_a_comparison_for_the_challenger(demo_store):
-    ev = compare.comparison_for_evidence(demo_store, "credit-default:2")
+    ev = compare_stored.comparison_for_evidence(demo_store, "credit-default:2")
     assert ev["created_by"] == "grace@modelgov.demo" and ev["champion"] == "credit-default:1"
     assert ev["result"]["verdict_summary"] == "champion_better"  # the logistic challenger is weaker on every metric
     assert [s["segment"] for s in ev["result"]["segments"]][:2] == ["2", "1"]

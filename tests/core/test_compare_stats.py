@@ -9,7 +9,8 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from core import compare, compare_stats as cs
+from core.compare import paired as compare_paired
+from core.compare import scores as compare_scores
 
 
 def _ks(y, s):
@@ -40,7 +41,7 @@ def _binary_data(n=600, seed=0, ties=True):
 
 def test_point_metrics_equal_scikit_learn():
     y, a, b = _binary_data()
-    r = compare.compare_scores(y, a, b, task="binary_classification", bootstrap=50, seed=1)
+    r = compare_scores.compare_scores(y, a, b, task="binary_classification", bootstrap=50, seed=1)
     for side, s in (("champion", a), ("challenger", b)):
         for m, v in _sk_binary(y, s).items():
             assert r[side][m] == pytest.approx(v, abs=1e-12), (side, m)
@@ -52,7 +53,7 @@ def test_regression_point_metrics_equal_scikit_learn():
     rng = np.random.default_rng(3)
     y = rng.normal(size=300) * 10
     a, b = y + rng.normal(size=300) * 3, y + rng.normal(size=300) * 4
-    r = compare.compare_scores(y, a, b, task="regression", bootstrap=50, seed=1)
+    r = compare_scores.compare_scores(y, a, b, task="regression", bootstrap=50, seed=1)
     for side, p in (("champion", a), ("challenger", b)):
         for m, v in _sk_regression(y, p).items():
             assert r[side][m] == pytest.approx(v, abs=1e-10)
@@ -61,8 +62,8 @@ def test_regression_point_metrics_equal_scikit_learn():
 @pytest.mark.parametrize("ties", [False, True])
 def test_bootstrap_replicates_equal_scikit_learn_on_the_resampled_rows(ties):
     y, a, b = _binary_data(n=500, seed=4, ties=ties)
-    boot = cs.paired_bootstrap(y, a, b, task="binary_classification", replicates=6, seed=11)
-    (_, idx), = list(cs.bootstrap_indices(len(y), 6, 11))
+    boot = compare_paired.paired_bootstrap(y, a, b, task="binary_classification", replicates=6, seed=11)
+    (_, idx), = list(compare_paired.bootstrap_indices(len(y), 6, 11))
     for r in range(6):
         i = idx[r]
         for side, s in (("champion", a), ("challenger", b)):
@@ -76,8 +77,8 @@ def test_regression_bootstrap_replicates_equal_scikit_learn():
     rng = np.random.default_rng(5)
     y = rng.normal(size=250)
     a, b = y + rng.normal(size=250), y + 0.5 * rng.normal(size=250)
-    boot = cs.paired_bootstrap(y, a, b, task="regression", replicates=4, seed=2)
-    (_, idx), = list(cs.bootstrap_indices(250, 4, 2))
+    boot = compare_paired.paired_bootstrap(y, a, b, task="regression", replicates=4, seed=2)
+    (_, idx), = list(compare_paired.bootstrap_indices(250, 4, 2))
     for r in range(4):
         for m, v in _sk_regression(y[idx[r]], b[idx[r]]).items():
             assert boot.challenger[m][r] == pytest.approx(v, abs=1e-10)
@@ -85,23 +86,23 @@ def test_regression_bootstrap_replicates_equal_scikit_learn():
 
 def test_same_seed_same_intervals_and_prefix_stability():
     y, a, b = _binary_data(n=3000, seed=7)
-    r1 = compare.compare_scores(y, a, b, task="binary_classification", bootstrap=300, seed=42, with_curves=False)
-    r2 = compare.compare_scores(y, a, b, task="binary_classification", bootstrap=300, seed=42, with_curves=False)
-    r3 = compare.compare_scores(y, a, b, task="binary_classification", bootstrap=300, seed=43, with_curves=False)
+    r1 = compare_scores.compare_scores(y, a, b, task="binary_classification", bootstrap=300, seed=42, with_curves=False)
+    r2 = compare_scores.compare_scores(y, a, b, task="binary_classification", bootstrap=300, seed=42, with_curves=False)
+    r3 = compare_scores.compare_scores(y, a, b, task="binary_classification", bootstrap=300, seed=43, with_curves=False)
     assert r1["difference"] == r2["difference"]
     assert r1["difference"]["auc"]["ci_low"] != r3["difference"]["auc"]["ci_low"]
     # Replicate b does not depend on how many replicates were asked for (chunks are fixed by rows).
     n = 3000
-    small = cs.paired_bootstrap(y, a, b, task="binary_classification", replicates=cs.chunk_size(n) + 5, seed=9)
-    large = cs.paired_bootstrap(y, a, b, task="binary_classification", replicates=cs.chunk_size(n) * 2 + 3, seed=9)
-    k = cs.chunk_size(n) + 5
+    small = compare_paired.paired_bootstrap(y, a, b, task="binary_classification", replicates=compare_paired.chunk_size(n) + 5, seed=9)
+    large = compare_paired.paired_bootstrap(y, a, b, task="binary_classification", replicates=compare_paired.chunk_size(n) * 2 + 3, seed=9)
+    k = compare_paired.chunk_size(n) + 5
     np.testing.assert_array_equal(small.champion["auc"], large.champion["auc"][:k])
 
 
 def test_resample_without_a_class_gives_nan_not_an_error():
     y = np.array([1] + [0] * 29)
     s = np.linspace(0.1, 0.9, 30)
-    boot = cs.paired_bootstrap(y, s, s[::-1], task="binary_classification", replicates=40, seed=0)
+    boot = compare_paired.paired_bootstrap(y, s, s[::-1], task="binary_classification", replicates=40, seed=0)
     assert np.isnan(boot.champion["auc"]).any()  # some resamples miss the single positive
     assert np.isfinite(boot.champion["brier"]).all()
 
@@ -122,11 +123,11 @@ def test_interval_coverage_of_the_true_auc_difference():
     sims, hits_boot, hits_delong = 200, 0, 0
     for _ in range(sims):
         y, a, b = _simulate(rng, 150, mu_a, mu_b, rho)
-        boot = cs.paired_bootstrap(y, a, b, task="binary_classification", replicates=300,
+        boot = compare_paired.paired_bootstrap(y, a, b, task="binary_classification", replicates=300,
                                    seed=int(rng.integers(1 << 31)))
-        lo, hi = cs.percentile_interval(boot.difference("auc"))
+        lo, hi = compare_paired.percentile_interval(boot.difference("auc"))
         hits_boot += lo <= truth <= hi
-        d = cs.delong_test(y, a, b)
+        d = compare_paired.delong_test(y, a, b)
         hits_delong += d.ci_low <= truth <= d.ci_high
     # 200 simulations: the standard error of a 95% coverage is 1.5 points.
     assert 0.90 <= hits_boot / sims <= 0.99, hits_boot / sims
@@ -137,11 +138,11 @@ def test_an_unpaired_interval_would_be_too_wide_so_pairing_matters():
     """With strongly correlated models the paired interval is much narrower than an unpaired one."""
     rng = np.random.default_rng(1)
     y, a, b = _simulate(rng, 2000, 1.0, 1.1, 0.95)
-    paired = cs.paired_bootstrap(y, a, b, task="binary_classification", replicates=300, seed=1)
-    lo, hi = cs.percentile_interval(paired.difference("auc"))
-    other = cs.paired_bootstrap(y, b, b, task="binary_classification", replicates=300, seed=2)
+    paired = compare_paired.paired_bootstrap(y, a, b, task="binary_classification", replicates=300, seed=1)
+    lo, hi = compare_paired.percentile_interval(paired.difference("auc"))
+    other = compare_paired.paired_bootstrap(y, b, b, task="binary_classification", replicates=300, seed=2)
     unpaired = other.champion["auc"] - paired.champion["auc"]
-    ulo, uhi = cs.percentile_interval(unpaired)
+    ulo, uhi = compare_paired.percentile_interval(unpaired)
     assert (hi - lo) < 0.6 * (uhi - ulo)
 
 
@@ -164,12 +165,12 @@ def _naive_delong(y, scores):
 def test_fast_delong_equals_the_naive_structural_components(seed):
     y, a, b = _binary_data(n=120, seed=seed, ties=True)
     a = np.round(a, 1)  # heavy ties on both
-    aucs, cov = cs.delong_covariance(y, np.vstack([a, b]))
+    aucs, cov = compare_paired.delong_covariance(y, np.vstack([a, b]))
     ref_aucs, ref_cov = _naive_delong(y, [a, b])
     np.testing.assert_allclose(aucs, ref_aucs, atol=1e-12)
     np.testing.assert_allclose(aucs, [skm.roc_auc_score(y, a), skm.roc_auc_score(y, b)], atol=1e-12)
     np.testing.assert_allclose(cov, ref_cov, atol=1e-14)
-    t = cs.delong_test(y, a, b)
+    t = compare_paired.delong_test(y, a, b)
     var = ref_cov[0, 0] + ref_cov[1, 1] - 2 * ref_cov[0, 1]
     z = (ref_aucs[1] - ref_aucs[0]) / math.sqrt(var)
     assert t.p_value == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
@@ -178,10 +179,10 @@ def test_fast_delong_equals_the_naive_structural_components(seed):
 def test_delong_single_auc_variance_matches_hanley_mcneil_order_and_midranks_match_scipy():
     rng = np.random.default_rng(8)
     x = np.round(rng.random(200), 1)
-    np.testing.assert_allclose(cs.midranks(x), stats.rankdata(x, method="average"))
+    np.testing.assert_allclose(compare_paired.midranks(x), stats.rankdata(x, method="average"))
     # Identical scores: zero difference, p = 1.
     y = rng.integers(0, 2, 200)
-    t = cs.delong_test(y, x, x)
+    t = compare_paired.delong_test(y, x, x)
     assert t.difference == 0 and t.p_value == 1.0
 
 
@@ -190,7 +191,7 @@ def test_mcnemar_exact_equals_scipy_binomtest(b, c):
     y = np.ones(b + c + 5, dtype=int)
     champ = np.r_[np.ones(b), np.zeros(c), np.ones(5)].astype(int)
     chall = np.r_[np.zeros(b), np.ones(c), np.ones(5)].astype(int)
-    r = cs.mcnemar_test(y, champ, chall)
+    r = compare_paired.mcnemar_test(y, champ, chall)
     assert (r.champion_only, r.challenger_only) == (b, c)
     assert r.method == "exact binomial"
     expected = 1.0 if b + c == 0 else stats.binomtest(b, b + c, 0.5).pvalue
@@ -202,9 +203,9 @@ def test_mcnemar_chi_square_for_many_discordant_pairs():
     y = rng.integers(0, 2, 3000)
     champ = np.where(rng.random(3000) < 0.8, y, 1 - y)
     chall = np.where(rng.random(3000) < 0.77, y, 1 - y)
-    r = cs.mcnemar_test(y, champ, chall)
+    r = compare_paired.mcnemar_test(y, champ, chall)
     b, c = r.champion_only, r.challenger_only
-    assert b + c >= cs.EXACT_BELOW and r.method.startswith("chi-square")
+    assert b + c >= compare_paired.EXACT_BELOW and r.method.startswith("chi-square")
     stat = (abs(b - c) - 1) ** 2 / (b + c)
     assert r.statistic == pytest.approx(stat)
     assert r.p_value == pytest.approx(stats.chi2.sf(stat, df=1), rel=1e-10)
@@ -213,30 +214,30 @@ def test_mcnemar_chi_square_for_many_discordant_pairs():
 
 
 def test_bootstrap_p_value_tails():
-    assert cs.bootstrap_p_value(np.full(99, 0.5)) == pytest.approx(2 / 100)
-    assert cs.bootstrap_p_value(np.r_[np.full(50, -1.0), np.full(50, 1.0)]) == 1.0
+    assert compare_paired.bootstrap_p_value(np.full(99, 0.5)) == pytest.approx(2 / 100)
+    assert compare_paired.bootstrap_p_value(np.r_[np.full(50, -1.0), np.full(50, 1.0)]) == 1.0
 
 
 def test_verdict_words_follow_the_intervals():
     diff = {"auc": {"estimate": 0.012, "ci_low": 0.004, "ci_high": 0.020},
             "brier": {"estimate": -0.001, "ci_low": -0.003, "ci_high": 0.001},
             "log_loss": {"estimate": 0.03, "ci_low": 0.01, "ci_high": 0.05}}
-    text, summary = compare.verdict(diff)
+    text, summary = compare_scores.verdict(diff)
     assert text == ("challenger better on AUC by 0.012 (95% CI 0.004 to 0.020); challenger worse on log loss by "
                     "0.030 (95% CI 0.010 to 0.050); no significant difference in Brier.")
     assert summary == "mixed"
-    text, summary = compare.verdict({"rmse": {"estimate": -2.5, "ci_low": -4.0, "ci_high": -1.0}})
+    text, summary = compare_scores.verdict({"rmse": {"estimate": -2.5, "ci_low": -4.0, "ci_high": -1.0}})
     assert text == "challenger better on RMSE by 2.5 (95% CI 1 to 4)." and summary == "challenger_better"
 
 
 def test_a_real_improvement_is_found_and_no_difference_is_not_invented():
     rng = np.random.default_rng(12)
     y, a, b = _simulate(rng, 4000, 0.8, 1.3, 0.5)
-    r = compare.compare_scores(y, 1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-b)), task="binary_classification",
+    r = compare_scores.compare_scores(y, 1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-b)), task="binary_classification",
                                bootstrap=300, seed=0, with_curves=False)
     assert r["verdict"].startswith("challenger better on AUC")
     y, a, _ = _simulate(rng, 4000, 1.0, 1.0, 0.5)
-    same = compare.compare_scores(y, 1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-a)), task="binary_classification",
+    same = compare_scores.compare_scores(y, 1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-a)), task="binary_classification",
                                   bootstrap=100, seed=0, with_curves=False)
     assert same["verdict_summary"] == "no_significant_difference" and same["agreement_rate"] == 1.0
 
@@ -278,13 +279,13 @@ def _asah():
 def test_delong_reproduces_the_published_proc_results():
     y, m = _asah()
     assert len(y) == 113 and y.sum() == 41
-    t = cs.delong_test(y, m["s100b"], m["wfns"])  # challenger − champion = AUC(wfns) − AUC(s100b)
+    t = compare_paired.delong_test(y, m["s100b"], m["wfns"])  # challenger − champion = AUC(wfns) − AUC(s100b)
     assert t.z == pytest.approx(2.20898359144091, rel=1e-10)
     assert t.p_value == pytest.approx(0.0271757822291882, rel=1e-10)
     assert (t.ci_low, t.ci_high) == pytest.approx((0.0104061769564846, 0.174214419249478), rel=1e-10)
-    aucs, cov = cs.delong_covariance(y, np.vstack([m["wfns"], m["ndka"], m["s100b"]]))
+    aucs, cov = compare_paired.delong_covariance(y, np.vstack([m["wfns"], m["ndka"], m["s100b"]]))
     np.testing.assert_allclose(aucs[:2], [0.823678861788618, 0.611957994579946], rtol=1e-12)
     np.testing.assert_allclose(np.diag(cov), [0.00146991470882363, 0.0031908105493913, 0.00266868245717244],
                                rtol=1e-10)
-    z_ndka = cs.delong_test(y, m["ndka"], m["wfns"]).z
+    z_ndka = compare_paired.delong_test(y, m["ndka"], m["wfns"]).z
     assert z_ndka == pytest.approx(2.79777591868904, rel=1e-10)

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from core import deployments
 from core.errors import InvalidInput, NotFound
+from core.governance import live as governance_live
+from core.lineage import nodes as lineage
 from tests.conftest import make_version
 
 
@@ -25,25 +26,24 @@ def test_active_lists_champion_first_and_ignores_ended(store, people):
     _insert(store, v2.id, "production", "challenger", t0)
     _insert(store, v1.id, "production", "champion", t0 + timedelta(days=1))
     _insert(store, v2.id, "staging", "champion", t0)
-    live = deployments.active(store, "risk-model", "production")
+    live = governance_live.active(store, "risk-model", "production")
     assert [(d.version, d.role) for d in live] == [(v1.version, "champion"), (v2.version, "challenger")]
-    assert deployments.champion(store, "risk-model", "production").version == v1.version
-    assert deployments.champion(store, "risk-model", "staging").version == v2.version
-    assert len(deployments.history(store, "risk-model")) == 4
-    assert deployments.history(store, "risk-model")[0].since == t0 + timedelta(days=1)
+    assert governance_live.champion(store, "risk-model", "production").version == v1.version
+    assert governance_live.champion(store, "risk-model", "staging").version == v2.version
+    assert len(governance_live.history(store, "risk-model")) == 4
+    assert governance_live.history(store, "risk-model")[0].since == t0 + timedelta(days=1)
 
 
 def test_unknown_environment_and_model_are_clear(store, people):
     make_version(store, people["ds"], "risk-model")
     with pytest.raises(InvalidInput, match="Unknown environment 'prod'"):
-        deployments.active(store, "risk-model", "prod")
+        governance_live.active(store, "risk-model", "prod")
     with pytest.raises(NotFound):
-        deployments.active(store, "no-such-model", "production")
-    assert deployments.champion(store, "risk-model", "production") is None
+        governance_live.active(store, "no-such-model", "production")
+    assert governance_live.champion(store, "risk-model", "production") is None
 
 
 def test_deployment_and_result_lineage_hang_from_the_version(store, people):
-    from core import lineage
 
     v = make_version(store, people["ds"], "risk-model")
     with store.transaction() as con:

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from core import drift
+from core.drift import report, stattests
 
 
 def _report(ref: pd.DataFrame, cur: pd.DataFrame, **kw):
@@ -20,7 +20,7 @@ def _report(ref: pd.DataFrame, cur: pd.DataFrame, **kw):
     con.register("ref_df", ref)
     con.register("cur_df", cur)
     try:
-        return drift.report(con, "ref_df", "cur_df", **kw)
+        return report.report(con, "ref_df", "cur_df", **kw)
     finally:
         con.close()
 
@@ -99,7 +99,7 @@ def test_categorical_statistics_equal_scipy_with_an_unseen_category():
     (800, 3, "categorical", "chisquare"), (800, 2, "categorical", "z"), (5000, 30, "categorical", "jensenshannon"),
 ])
 def test_default_method_follows_evidently(n_ref, values, kind, expected):
-    assert drift.default_method(kind, n_ref, values) == expected
+    assert stattests.default_method(kind, n_ref, values) == expected
 
 
 def test_small_reference_verdicts_use_evidently_tests():

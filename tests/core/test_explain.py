@@ -11,14 +11,15 @@ import pytest
 import shap
 from sklearn.neighbors import KNeighborsClassifier
 
-from core import explain, registry
 from core.errors import Forbidden, InvalidInput
+from core.explain import explanations, summary
+from core.registry import versions
 from tests.conftest import NOBODY, synthetic_classification
 
 
 def _holdout(store, ref=("credit-default", 1), n=120):
-    v = registry.get_model_version(store, *ref)
-    frame, _ = explain.default_data(store, v)
+    v = versions.get_model_version(store, *ref)
+    frame, _ = explanations.default_data(store, v)
     return v, frame[v.feature_names].sample(n=n, random_state=0).sort_index()
 
 
@@ -29,9 +30,9 @@ def _count(store):
 
 def test_tree_values_equal_shap_and_add_up_to_the_models_log_odds(demo_store, demo_people):
     v, X = _holdout(demo_store)
-    e = explain.explain(demo_store, demo_people["ada"], "credit-default", 1, X, rows=None)
+    e = explanations.explain(demo_store, demo_people["ada"], "credit-default", 1, X, rows=None)
     assert (e.explainer, e.output_space) == ("tree", "log-odds")
-    _v, est = registry.load_model(demo_store, "credit-default", 1)
+    _v, est = versions.load_model(demo_store, "credit-default", 1)
     direct = shap.TreeExplainer(est)(X)
     np.testing.assert_allclose(e.values.to_numpy(), direct.values, atol=1e-10)
     own = est.decision_function(X)  # independent of shap
@@ -42,11 +43,11 @@ def test_tree_values_equal_shap_and_add_up_to_the_models_log_odds(demo_store, de
 
 def test_a_pipeline_is_explained_in_its_original_columns(demo_store, demo_people):
     v, X = _holdout(demo_store, ("credit-default", 2))
-    e = explain.explain(demo_store, demo_people["ada"], "credit-default", 2, X, rows=None)
+    e = explanations.explain(demo_store, demo_people["ada"], "credit-default", 2, X, rows=None)
     assert (e.explainer, e.output_space) == ("linear", "log-odds") and e.features == v.feature_names
-    _v, pipe = registry.load_model(demo_store, "credit-default", 2)
+    _v, pipe = versions.load_model(demo_store, "credit-default", 2)
     prep, clf = pipe[:-1], pipe[-1]
-    background = explain.background_for(demo_store, v)
+    background = explanations.background_for(demo_store, v)
     Xt = np.asarray(prep.transform(X).toarray() if hasattr(prep.transform(X), "toarray") else prep.transform(X))
     bt = prep.transform(background)
     bt = np.asarray(bt.toarray() if hasattr(bt, "toarray") else bt)
@@ -66,8 +67,8 @@ def test_a_pipeline_is_explained_in_its_original_columns(demo_store, demo_people
 def test_an_unsupported_model_gets_the_permutation_explainer_in_probability(store, people):
     df = synthetic_classification(seed=3)
     knn = KNeighborsClassifier(n_neighbors=15).fit(df[["x1", "x2"]], df["y"])
-    registry.register_version(store, people["ds"], "knn-model", knn, df.iloc[:300], "y", test_data=df.iloc[300:])
-    e = explain.explain(store, people["ds"], "knn-model", 1, rows=40)
+    versions.register_version(store, people["ds"], "knn-model", knn, df.iloc[:300], "y", test_data=df.iloc[300:])
+    e = explanations.explain(store, people["ds"], "knn-model", 1, rows=40)
     assert (e.explainer, e.output_space) == ("permutation", "probability")
     proba = knn.predict_proba(e.inputs)[:, 1]
     np.testing.assert_allclose(e.frame["prediction"], proba, atol=1e-12)
@@ -77,17 +78,17 @@ def test_an_unsupported_model_gets_the_permutation_explainer_in_probability(stor
 def test_results_are_cached_audited_and_linked(demo_store, demo_people):
     _v, X = _holdout(demo_store, n=80)
     before = _count(demo_store)
-    first = explain.explain(demo_store, demo_people["ada"], "credit-default", 1, X, rows=None)
-    again = explain.explain(demo_store, demo_people["vera"], "credit-default", 1, X, rows=None)
+    first = explanations.explain(demo_store, demo_people["ada"], "credit-default", 1, X, rows=None)
+    again = explanations.explain(demo_store, demo_people["vera"], "credit-default", 1, X, rows=None)
     assert not first.cached and again.cached and again.id == first.id and _count(demo_store) == before + 1
     pd.testing.assert_frame_equal(first.frame, again.frame)
-    assert explain.find(demo_store, "credit-default", 1, X.iloc[:40], rows=None) is None
+    assert explanations.find(demo_store, "credit-default", 1, X.iloc[:40], rows=None) is None
     with demo_store.read() as con:
         audit = con.execute("SELECT count(*) FROM audit_log WHERE action = 'explanation.compute'").fetchone()[0]
         node = con.execute("SELECT count(*) FROM lineage_edges WHERE src = 'model:credit-default:1' AND dst = ?",
                            [f"explanation:credit-default:1:{first.key[:12]}"]).fetchone()[0]
     assert audit >= 1 and node == 1
-    top = explain.evidence_for(demo_store, "credit-default", 1)["top_features"]
+    top = summary.evidence_for(demo_store, "credit-default", 1)["top_features"]
     assert top[0]["feature"] == "PAY_0"
 
 
@@ -101,14 +102,14 @@ def test_bad_data_is_one_sentence_and_nothing_is_cached(demo_store, demo_people,
     _v, X = _holdout(demo_store, n=30)
     before = _count(demo_store)
     with pytest.raises(InvalidInput, match=message):
-        explain.explain(demo_store, demo_people["ada"], "credit-default", 1, change(X), rows=None)
+        explanations.explain(demo_store, demo_people["ada"], "credit-default", 1, change(X), rows=None)
     assert _count(demo_store) == before
 
 
 def test_computing_needs_a_role(demo_store):
     _v, X = _holdout(demo_store, n=30)
     with pytest.raises(Forbidden):
-        explain.explain(demo_store, NOBODY, "credit-default", 1, X, rows=None)
+        explanations.explain(demo_store, NOBODY, "credit-default", 1, X, rows=None)
 
 
 def test_cli_json_contract(demo_store, cli, tmp_path):

@@ -9,9 +9,12 @@ from collections import deque
 
 import pytest
 
-from core import approvals, lineage_graph as lg, openlineage, registry
 from core.audit import utcnow
 from core.errors import Forbidden, InvalidInput, NotFound
+from core.governance import approvals, deployments
+from core.lineage import graph as lg
+from core.lineage import openlineage
+from core.registry import catalog
 from tests.conftest import make_version
 
 
@@ -86,11 +89,11 @@ def test_a_cycle_terminates_and_a_path_is_shortest(store):
 
 def test_impact_names_the_live_production_models(store, people):
     v = make_version(store, people["ds"], "risk-model")
-    registry.update_model(store, people["ds"], "risk-model", intended_use="a", limitations="b",
+    catalog.update_model(store, people["ds"], "risk-model", intended_use="a", limitations="b",
                           training_data_summary="c")
     r = approvals.request_deployment(store, people["ds"], "risk-model", v.version, "production", "champion", "go")
     approvals.approve(store, people["ro"], r.id, "ok")
-    approvals.deploy(store, people["ds"], r.id)
+    deployments.deploy(store, people["ds"], r.id)
     train = lg.upstream(store, f"model:risk-model:{v.version}").nodes
     source = next(n["id"] for n in train if n["kind"] == "dataset")
     lg.add_node(store, people["ds"], "dataset:postgres://db:5432:raw.clients", name="raw clients")

@@ -9,13 +9,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from core import deployments, monitoring, registry
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.explain import explanations
+from core.governance import live
+from core.monitoring import alerts, checks, health, ingest, logs, report
+from core.registry import versions
 
 
 def _traffic(store, n=200):
-    v = registry.get_model_version(store, "credit-default", 1)
-    frame, _ = __import__("core.explain", fromlist=["x"]).default_data(store, v)
+    v = versions.get_model_version(store, "credit-default", 1)
+    frame, _ = explanations.default_data(store, v)
     return frame.head(n).reset_index(drop=True)
 
 
@@ -24,18 +27,18 @@ def test_scoring_logs_champion_and_shadow_challenger_with_the_same_ids(demo_stor
     rows["rid"] = [f"t-{i}" for i in range(len(rows))]
     f = tmp_path / "in.csv"
     rows.drop(columns=["default"]).to_csv(f, index=False)
-    r = monitoring.score_file(demo_store, demo_people["ada"], "credit-default", None, f, id_column="rid",
+    r = ingest.score_file(demo_store, demo_people["ada"], "credit-default", None, f, id_column="rid",
                               output=tmp_path / "out.csv")
     assert (r.rows_in, r.rows_ok, r.rows_rejected) == (200, 200, 0)
     out = pd.read_csv(tmp_path / "out.csv")
     assert list(out.columns) == ["request_id", "score_v1", "score_v2"] and len(out) == 200
-    _v, est = registry.load_model(demo_store, "credit-default", 1)
+    _v, est = versions.load_model(demo_store, "credit-default", 1)
     np.testing.assert_allclose(out["score_v1"], est.predict_proba(rows[_v.feature_names])[:, 1], atol=1e-12)
     outcomes = tmp_path / "labels.csv"
     rows[["rid", "default"]].to_csv(outcomes, index=False)
-    monitoring.log_outcomes(demo_store, demo_people["ada"], "credit-default", outcomes, id_column="rid",
+    ingest.log_outcomes(demo_store, demo_people["ada"], "credit-default", outcomes, id_column="rid",
                             label_column="default")
-    pairs = monitoring.shadow_pairs(demo_store, "credit-default", 1, 2, "production", None)
+    pairs = logs.shadow_pairs(demo_store, "credit-default", 1, 2, "production", None)
     mine = pairs.iloc[-200:] if len(pairs) >= 200 else pairs
     assert len(pairs) >= 200 and set(pairs.columns) == {"label", "champion_score", "challenger_score"}
     assert mine["label"].isin([0, 1]).all()
@@ -48,7 +51,7 @@ def test_rows_that_do_not_fit_are_rejected_counted_and_kept(demo_store, demo_peo
     rows.loc[9, "LIMIT_BAL"] = ""
     f = tmp_path / "bad.csv"
     rows.to_csv(f, index=False)
-    r = monitoring.log_predictions(demo_store, demo_people["ada"], "credit-default", 1, f)
+    r = ingest.log_predictions(demo_store, demo_people["ada"], "credit-default", 1, f)
     assert r.rows_in == 50 and r.rows_rejected == 2 and r.rows_ok == 48
     assert r.reasons == {"AGE: not an integer": 1, "PAY_0: not an integer": 1}
     with demo_store.read() as con:
@@ -58,22 +61,22 @@ def test_rows_that_do_not_fit_are_rejected_counted_and_kept(demo_store, demo_peo
     with pytest.raises(InvalidInput, match="lacks 1 input column"):
         g = tmp_path / "short.csv"
         rows.drop(columns=["SEX"]).to_csv(g, index=False)
-        monitoring.log_predictions(demo_store, demo_people["ada"], "credit-default", 1, g)
+        ingest.log_predictions(demo_store, demo_people["ada"], "credit-default", 1, g)
     with pytest.raises(Forbidden):
-        monitoring.log_predictions(demo_store, demo_people["vera"], "credit-default", 1, f)
+        ingest.log_predictions(demo_store, demo_people["vera"], "credit-default", 1, f)
 
 
 def test_outcomes_for_unknown_ids_are_rejected(demo_store, demo_people, tmp_path):
     f = tmp_path / "labels.csv"
     pd.DataFrame({"id": ["cd-000001", "nope", "cd-000002", "cd-000002"], "y": [1, 0, "x", 0]}).to_csv(f, index=False)
-    r = monitoring.log_outcomes(demo_store, demo_people["ada"], "credit-default", f, id_column="id", label_column="y")
+    r = ingest.log_outcomes(demo_store, demo_people["ada"], "credit-default", f, id_column="id", label_column="y")
     assert r.rows_ok == 2 and r.reasons["no logged prediction with this request id"] == 1
     assert r.reasons["y: not a number"] == 1
 
 
 def test_performance_over_time_equals_scikit_learn(demo_store):
-    res = monitoring.monitor(demo_store, "credit-default", environment="production")
-    tbl = monitoring.log_table(demo_store, registry.get_model_version(demo_store, "credit-default", 1))
+    res = report.monitor(demo_store, "credit-default", environment="production")
+    tbl = ingest.log_table(demo_store, versions.get_model_version(demo_store, "credit-default", 1))
     with demo_store.read() as con:
         d = con.execute(f"""SELECT CAST(date_trunc('day', l.ts) AS VARCHAR) w, l.score s, o.label y FROM {tbl} l
                             JOIN outcomes o ON o.request_id = l.request_id WHERE l.environment = 'production'""").df()
@@ -87,35 +90,35 @@ def test_performance_over_time_equals_scikit_learn(demo_store):
 
 
 def test_the_demo_raises_alerts_that_people_acknowledge_and_resolve(demo_store, demo_people):
-    active = monitoring.alerts(demo_store, "credit-default", "active")
+    active = alerts.alerts(demo_store, "credit-default", "active")
     kinds = {a.kind for a in active}
     assert {"drift", "performance"} <= kinds
     a = active[0]
     with pytest.raises(Forbidden):
-        monitoring.update_alert(demo_store, demo_people["vera"], a.id, "acknowledge")
-    assert monitoring.update_alert(demo_store, demo_people["ada"], a.id, "acknowledge", "looking").status == "acknowledged"
-    assert monitoring.update_alert(demo_store, demo_people["rita"], a.id, "resolve", "retraining").status == "resolved"
+        alerts.update_alert(demo_store, demo_people["vera"], a.id, "acknowledge")
+    assert alerts.update_alert(demo_store, demo_people["ada"], a.id, "acknowledge", "looking").status == "acknowledged"
+    assert alerts.update_alert(demo_store, demo_people["rita"], a.id, "resolve", "retraining").status == "resolved"
     with pytest.raises(Conflict):
-        monitoring.update_alert(demo_store, demo_people["rita"], a.id, "resolve")
+        alerts.update_alert(demo_store, demo_people["rita"], a.id, "resolve")
     # a new check does not duplicate alerts that are still open
-    before = len(monitoring.alerts(demo_store, "credit-default"))
-    monitoring.check(demo_store, demo_people["ada"], "credit-default")
-    assert len(monitoring.alerts(demo_store, "credit-default")) <= before + 1
+    before = len(alerts.alerts(demo_store, "credit-default"))
+    checks.check(demo_store, demo_people["ada"], "credit-default")
+    assert len(alerts.alerts(demo_store, "credit-default")) <= before + 1
 
 
 def test_health_explains_itself(demo_store):
-    h = monitoring.health(demo_store)["credit-default"]
+    h = health.health(demo_store)["credit-default"]
     assert h["status"] in ("amber", "red") and 0 <= h["score"] < 80
     assert any("drifted" in r for r in h["reasons"]) and any("AUC down" in r for r in h["reasons"])
-    assert set(h["components"]) == set(monitoring.HEALTH_WEIGHTS)
+    assert set(h["components"]) == set(health.HEALTH_WEIGHTS)
 
 
 def test_scoring_needs_a_champion_or_a_version(demo_store, demo_people, tmp_path):
     f = tmp_path / "x.csv"
     _traffic(demo_store, 5).drop(columns=["default"]).to_csv(f, index=False)
     with pytest.raises(NotFound, match="no champion deployed in staging"):
-        monitoring.score_file(demo_store, demo_people["ada"], "credit-default", None, f, environment="staging")
-    assert deployments.champion(demo_store, "credit-default", "production").version == 1
+        ingest.score_file(demo_store, demo_people["ada"], "credit-default", None, f, environment="staging")
+    assert live.champion(demo_store, "credit-default", "production").version == 1
 
 
 def test_cli_score_monitor_and_alerts(demo_store, cli, tmp_path):
@@ -141,7 +144,7 @@ def test_drift_settings_per_model_and_column(demo_store, demo_people, cli, tmp_p
     assert cli(demo_store, "monitor-config", "credit-default", "--config", str(f), as_="ada@modelgov.demo").code == 3
     res = cli(demo_store, "monitor-config", "credit-default", "--config", str(f), "--json", as_="alan@modelgov.demo")
     assert res.code == 0 and json.loads(res.out)["drift_share"] == 0.4
-    res = monitoring.monitor(demo_store, "credit-default")
+    res = report.monitor(demo_store, "credit-default")
     limit = next(c for c in res["recent_drift"]["columns"] if c["column"] == "LIMIT_BAL")
     assert limit["method"] == "psi" and limit["threshold"] == 0.5 and limit["drifted"] == (limit["psi"] >= 0.5)
     f.write_text(json.dumps({"columns": {"AGE": {"method": "magic"}}}))
@@ -150,10 +153,9 @@ def test_drift_settings_per_model_and_column(demo_store, demo_people, cli, tmp_p
 
 
 def test_recent_production_rows_can_be_explained_next_to_the_reference(demo_store, demo_people):
-    from core import explain
 
-    rows = monitoring.recent_rows(demo_store, "credit-default", 1, days=7, limit=150)
-    assert len(rows) == 150 and list(rows.columns) == registry.get_model_version(demo_store, "credit-default", 1).feature_names
-    prod = explain.explain(demo_store, demo_people["ada"], "credit-default", 1, rows, rows=None,
+    rows = logs.recent_rows(demo_store, "credit-default", 1, days=7, limit=150)
+    assert len(rows) == 150 and list(rows.columns) == versions.get_model_version(demo_store, "credit-default", 1).feature_names
+    prod = explanations.explain(demo_store, demo_people["ada"], "credit-default", 1, rows, rows=None,
                            label="production, last 7 days")
     assert prod.data_ref == "production, last 7 days" and prod.additivity_ok

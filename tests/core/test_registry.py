@@ -11,8 +11,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from core import artifacts, registry
 from core.errors import CheckFailed, Conflict, Forbidden, InvalidInput, NotFound
+from core.registry import artifacts, catalog, versions
 from tests.conftest import make_version, synthetic_classification
 
 
@@ -31,7 +31,7 @@ def test_register_records_version_datasets_lineage_and_audit(store, people):
     assert (v.ref, v.task, v.target, v.created_by) == ("toy-model:1", "binary_classification", "y", "ada@example.com")
     assert v.signature == [{"name": "x1", "type": "float"}, {"name": "x2", "type": "float"}]
     assert len(v.sha256) == 64 and v.status == "registered"
-    m = registry.get_model(store, "toy-model")
+    m = catalog.get_model(store, "toy-model")
     assert (m.risk_tier, m.owner, m.description) == ("high", "ada@example.com", "A toy.")
     with store.read() as con:
         actions = [r[0] for r in con.execute("SELECT action FROM audit_log ORDER BY seq").fetchall()]
@@ -44,7 +44,7 @@ def test_metrics_equal_scikit_learn(store, people):
     df = synthetic_classification(n=600, seed=3)
     train, test = df.iloc[:400], df.iloc[400:]
     est = LogisticRegression().fit(train[["x1", "x2"]], train["y"])
-    v = registry.register_version(store, people["ds"], "metric-check", est, train, "y", test_data=test)
+    v = versions.register_version(store, people["ds"], "metric-check", est, train, "y", test_data=test)
     p = est.predict_proba(test[["x1", "x2"]])[:, 1]
     fpr, tpr, _ = skm.roc_curve(test["y"], p)
     assert v.metrics["auc"] == pytest.approx(skm.roc_auc_score(test["y"], p), abs=1e-12)
@@ -73,10 +73,10 @@ def test_joblib_and_skops_files_register_and_load_after_hash_check(store, people
     joblib.dump(est, tmp_path / "m.joblib")
     sio.dump(est, tmp_path / "m.skops")
     df.to_csv(tmp_path / "train.csv", index=False)
-    a = registry.register_version(store, people["ds"], "from-files", str(tmp_path / "m.joblib"), tmp_path / "train.csv", "y")
-    b = registry.register_version(store, people["ds"], "from-files", str(tmp_path / "m.skops"), tmp_path / "train.csv", "y")
+    a = versions.register_version(store, people["ds"], "from-files", str(tmp_path / "m.joblib"), tmp_path / "train.csv", "y")
+    b = versions.register_version(store, people["ds"], "from-files", str(tmp_path / "m.skops"), tmp_path / "train.csv", "y")
     assert a.sha256 == b.sha256  # content-addressed: the same model is the same artifact
-    _v, loaded = registry.load_model(store, "from-files", 2)
+    _v, loaded = versions.load_model(store, "from-files", 2)
     np.testing.assert_allclose(loaded.predict_proba(df[["x1", "x2"]]), est.predict_proba(df[["x1", "x2"]]))
 
 
@@ -125,23 +125,23 @@ def test_bad_input_is_one_sentence_and_nothing_is_half_written(store, people, tm
     before, files_before = _state(store), _files(store)
     who = people[kwargs.pop("who", "ds")]
     with pytest.raises(error, match=message) as info:
-        registry.register_version(store, who, kwargs.pop("name", "bad-input"), kwargs.pop("model"),
+        versions.register_version(store, who, kwargs.pop("name", "bad-input"), kwargs.pop("model"),
                                   kwargs.pop("train"), kwargs.pop("target"), **kwargs)
     assert "\n" not in str(info.value)
     assert _state(store) == before and _files(store) == files_before
 
 
 def test_duplicate_and_unknown_models(store, people):
-    registry.create_model(store, people["ds"], "only-once")
+    catalog.create_model(store, people["ds"], "only-once")
     with pytest.raises(Conflict, match="Model only-once already exists"):
-        registry.create_model(store, people["ds"], "only-once")
+        catalog.create_model(store, people["ds"], "only-once")
     with pytest.raises(NotFound, match="Model ghost not found. See 'modelgov models list'"):
-        registry.get_model(store, "ghost")
+        catalog.get_model(store, "ghost")
     with pytest.raises(NotFound, match="has no versions yet"):
-        registry.get_model_version(store, "only-once")
+        versions.get_model_version(store, "only-once")
     make_version(store, people["ds"], "one-version")
     with pytest.raises(NotFound, match="Model version one-version:7 not found"):
-        registry.get_model_version(store, "one-version", 7)
+        versions.get_model_version(store, "one-version", 7)
 
 
 def test_a_tampered_or_swapped_artifact_is_never_loaded(store, people):
@@ -149,50 +149,50 @@ def test_a_tampered_or_swapped_artifact_is_never_loaded(store, people):
     b = make_version(store, people["ds"], "tamper-b", regression=True)
     path_a = artifacts.artifact_path(store.artifacts_dir, a.sha256)
     path_b = artifacts.artifact_path(store.artifacts_dir, b.sha256)
-    assert all(r["problem"] is None for r in registry.verify_artifacts(store))
+    assert all(r["problem"] is None for r in versions.verify_artifacts(store))
     path_a.write_bytes(path_b.read_bytes())  # swapped
     with pytest.raises(CheckFailed, match="does not match its registered SHA-256"):
-        registry.load_model(store, "tamper-a")
+        versions.load_model(store, "tamper-a")
     path_b.write_bytes(path_b.read_bytes() + b"x")  # edited
     path_a.unlink()
-    problems = {r["model"]: r["problem"] for r in registry.verify_artifacts(store)}
+    problems = {r["model"]: r["problem"] for r in versions.verify_artifacts(store)}
     assert problems["tamper-a"] == "missing" and problems["tamper-b"].startswith("hash mismatch")
     with pytest.raises(CheckFailed, match="missing"):
-        registry.load_model(store, "tamper-a")
+        versions.load_model(store, "tamper-a")
 
 
 def test_update_model_card_is_audited_with_old_and_new_values(store, people):
-    registry.create_model(store, people["ds"], "carded")
-    m = registry.update_model(store, people["ds2"], "carded", intended_use="Ranking", tags=["a", "b"])
+    catalog.create_model(store, people["ds"], "carded")
+    m = catalog.update_model(store, people["ds2"], "carded", intended_use="Ranking", tags=["a", "b"])
     assert m.card["intended_use"] == "Ranking" and m.tags == ["a", "b"]
     assert m.card_completeness() == pytest.approx(0.2)
     with store.read() as con:
         payload = con.execute("SELECT CAST(payload AS VARCHAR) FROM audit_log WHERE action = 'model.update'").fetchone()[0]
     assert '"intended_use":{"from":"","to":"Ranking"}' in payload
     with pytest.raises(InvalidInput, match="Cannot change sha256"):
-        registry.update_model(store, people["ds"], "carded", sha256="x")
+        catalog.update_model(store, people["ds"], "carded", sha256="x")
 
 
 def test_search_filters_sorts_and_paginates(store, people):
     for i, (tier, owner, tags) in enumerate([("high", "a@x.com", ["credit"]), ("low", "b@x.com", ["health"]),
                                              ("medium", "a@x.com", ["credit", "pd"]), ("high", "c@x.com", [])]):
-        registry.create_model(store, people["ds"], f"search-{i}", risk_tier=tier, owner=owner, tags=tags,
+        catalog.create_model(store, people["ds"], f"search-{i}", risk_tier=tier, owner=owner, tags=tags,
                               description=f"model number {i}")
     make_version(store, people["ds"], "search-0")
-    r = registry.search_models(store)
+    r = catalog.search_models(store)
     assert [m.name for m in r.items] == ["search-0", "search-1", "search-2", "search-3"] and r.total == 4
-    assert [m.name for m in registry.search_models(store, owner="a@x.com").items] == ["search-0", "search-2"]
-    assert [m.name for m in registry.search_models(store, risk_tier="high").items] == ["search-0", "search-3"]
-    assert [m.name for m in registry.search_models(store, tag="credit").items] == ["search-0", "search-2"]
-    assert [m.name for m in registry.search_models(store, status="development").items] == ["search-0"]
-    assert [m.name for m in registry.search_models(store, status="draft").items] == ["search-1", "search-2", "search-3"]
-    assert [m.name for m in registry.search_models(store, "number 3").items] == ["search-3"]
-    assert registry.search_models(store, sort="name", descending=True).items[0].name == "search-3"
-    page2 = registry.search_models(store, per_page=3, page=2)
+    assert [m.name for m in catalog.search_models(store, owner="a@x.com").items] == ["search-0", "search-2"]
+    assert [m.name for m in catalog.search_models(store, risk_tier="high").items] == ["search-0", "search-3"]
+    assert [m.name for m in catalog.search_models(store, tag="credit").items] == ["search-0", "search-2"]
+    assert [m.name for m in catalog.search_models(store, status="development").items] == ["search-0"]
+    assert [m.name for m in catalog.search_models(store, status="draft").items] == ["search-1", "search-2", "search-3"]
+    assert [m.name for m in catalog.search_models(store, "number 3").items] == ["search-3"]
+    assert catalog.search_models(store, sort="name", descending=True).items[0].name == "search-3"
+    page2 = catalog.search_models(store, per_page=3, page=2)
     assert [m.name for m in page2.items] == ["search-3"] and page2.total == 4 and page2.pages == 2
-    assert registry.search_models(store, per_page=3, page=9).total == 4
+    assert catalog.search_models(store, per_page=3, page=9).total == 4
     with pytest.raises(InvalidInput, match="Cannot sort by 'colour'"):
-        registry.search_models(store, sort="colour")
+        catalog.search_models(store, sort="colour")
 
 
 def test_a_pipeline_survives_the_deterministic_artifact_round_trip(demo_store):
@@ -200,7 +200,7 @@ def test_a_pipeline_survives_the_deterministic_artifact_round_trip(demo_store):
 
     train, test = demo.credit_split()
     features = [c for c in train.columns if c != "default"]
-    _v, loaded = registry.load_model(demo_store, "credit-default", 2)
+    _v, loaded = versions.load_model(demo_store, "credit-default", 2)
     fresh = demo.credit_challenger(features, quick=True).fit(train[features], train["default"])
     np.testing.assert_allclose(loaded.predict_proba(test[features].head(200)),
                                fresh.predict_proba(test[features].head(200)), rtol=1e-9)

@@ -8,8 +8,8 @@ def test_fixtures_give_roles_and_a_registrable_store(store, people):
 
 
 def test_demo_store_has_real_models(demo_store):
-    from core import registry
+    from core.registry import catalog
 
-    m = registry.get_model(demo_store, "credit-default")
+    m = catalog.get_model(demo_store, "credit-default")
     assert len(m.versions) >= 2
     assert 0.7 < m.versions[0].metrics["auc"] < 0.85

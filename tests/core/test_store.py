@@ -11,8 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core import audit, registry, store as store_module
+from core import audit
+from core import store as store_module
 from core.errors import Conflict
+from core.registry import catalog
 from core.store import Store, migrations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,9 +78,9 @@ def test_a_change_and_its_audit_event_roll_back_together(store, people, monkeypa
     def boom(*_a, **_k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(registry, "record", boom)
+    monkeypatch.setattr(catalog, "record", boom)
     with pytest.raises(RuntimeError, match="disk full"):
-        registry.create_model(store, people["ds"], "half-written")
+        catalog.create_model(store, people["ds"], "half-written")
     assert _counts(store) == before
 
 
@@ -87,13 +89,13 @@ def test_a_refusal_rolls_back_the_change_but_is_audited(store, people):
     from core.errors import Forbidden
 
     with pytest.raises(Forbidden, match="may not register model"):
-        registry.create_model(store, people["viewer"], "not-allowed")
+        catalog.create_model(store, people["viewer"], "not-allowed")
     models, audits = _counts(store)
     assert models == before_models and audits == before_audit + 1
     with store.read() as con:
         row = con.execute("SELECT actor, action, outcome, entity_id FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         assert audit.verify_chain(con).ok
-    assert row == ("vera@example.com", "register-model", "refused", "not-allowed")
+    assert row == ("vera@example.com", "model.create", "refused", "not-allowed")
 
 
 HOLDER = textwrap.dedent("""
@@ -115,11 +117,11 @@ def _hold_lock(db: Path, seconds: float) -> subprocess.Popen:
 def test_a_writer_waits_for_another_process_and_then_succeeds(store, people):
     holder = _hold_lock(store.db_path, 1.0)
     started = time.monotonic()
-    registry.create_model(store, people["ds"], "after-the-wait")
+    catalog.create_model(store, people["ds"], "after-the-wait")
     waited = time.monotonic() - started
     holder.wait(timeout=10)
     assert waited >= 0.5
-    assert registry.get_model(store, "after-the-wait").owner == "ada@example.com"
+    assert catalog.get_model(store, "after-the-wait").owner == "ada@example.com"
 
 
 def test_a_lasting_lock_gives_a_clear_conflict(store, people):
@@ -127,11 +129,11 @@ def test_a_lasting_lock_gives_a_clear_conflict(store, people):
     holder = _hold_lock(store.db_path, 3.0)
     try:
         with pytest.raises(Conflict, match=r"stayed locked by another process for 0.3 s; try again"):
-            registry.create_model(impatient, people["ds"], "never-written")
+            catalog.create_model(impatient, people["ds"], "never-written")
     finally:
         holder.wait(timeout=10)
     with pytest.raises(Exception):
-        registry.get_model(store, "never-written")
+        catalog.get_model(store, "never-written")
 
 
 WRITER = textwrap.dedent("""
@@ -148,13 +150,13 @@ WRITER = textwrap.dedent("""
 
 def test_cli_and_dashboard_write_at_the_same_time(store, people):
     """A second process writes through the CLI while this one keeps using the store."""
-    registry.create_model(store, people["ds"], "cli-target")
+    catalog.create_model(store, people["ds"], "cli-target")
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(store.home), "15"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     mine = 0
     while proc.poll() is None and mine < 200:
-        registry.create_model(store, people["ds"], f"parallel-{mine}")
-        registry.search_models(store, "parallel")
+        catalog.create_model(store, people["ds"], f"parallel-{mine}")
+        catalog.search_models(store, "parallel")
         mine += 1
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
@@ -163,4 +165,4 @@ def test_cli_and_dashboard_write_at_the_same_time(store, people):
         edits = con.execute("SELECT count(*) FROM audit_log WHERE action = 'model.update'").fetchone()[0]
         assert audit.verify_chain(con).ok
     assert edits == 15
-    assert registry.search_models(store, "parallel").total == mine
+    assert catalog.search_models(store, "parallel").total == mine

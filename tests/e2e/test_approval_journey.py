@@ -2,7 +2,7 @@
 
 import re
 
-from core import deployments
+from core.governance import live
 from tests.e2e.conftest import serve_app
 
 
@@ -72,5 +72,5 @@ def test_request_approve_deploy(demo_store, page):
         page.get_by_text(re.compile("Deployed credit-limit-advisor:1 to staging as champion")).first.wait_for()
         page.screenshot(path=str(demo_store.home / "approval-journey.png"), full_page=True)
 
-    champ = deployments.champion(demo_store, "credit-limit-advisor", "staging")
+    champ = live.champion(demo_store, "credit-limit-advisor", "staging")
     assert champ is not None and champ.version == 1 and champ.deployed_by == "grace@modelgov.demo"

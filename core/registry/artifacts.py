@@ -20,7 +20,7 @@ from typing import Any
 
 import skops.io as sio
 
-from .errors import CheckFailed, InvalidInput, NotFound
+from ..errors import CheckFailed, InvalidInput, NotFound
 
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.")
 

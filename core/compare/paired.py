@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from ..metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 EPS = 1e-15  # log-loss clipping, as core.metrics does
 # Fixed replicate chunk (by rows), so the same seed gives the same draws on any machine.

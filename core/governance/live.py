@@ -1,7 +1,6 @@
-"""Deployments: which model version serves which environment, in which role.
+"""What is live: which model version serves which environment, in which role, now or then.
 
-This module holds the read side every area shares (scoring, comparison,
-lineage); the approvals workflow adds the actions that change deployments.
+The one answer every page, command, health figure and evidence pack asks.
 """
 
 from __future__ import annotations
@@ -9,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .errors import InvalidInput
-from .registry import get_model_tx
+from ..registry.catalog import get_model_tx
+from ..vocabulary import validate_environment
 
-ENVIRONMENTS = ("staging", "production")
-ROLES = ("champion", "challenger")
+
+
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,6 @@ class Deployment:
     def active(self) -> bool:
         return self.until is None
 
-
-def validate_environment(env: str) -> str:
-    if env not in ENVIRONMENTS:
-        raise InvalidInput(f"Unknown environment '{env}': use one of {', '.join(ENVIRONMENTS)}.")
-    return env
 
 
 _COLUMNS = ("d.id, m.name, v.version, d.version_id, d.environment, d.role, d.since, d.until, d.deployed_by,"

@@ -22,9 +22,10 @@ from typing import Any
 
 import pandas as pd
 
-from .audit import AuditEvent, canonical_json, record, utcnow
-from .errors import InvalidInput
-from .identity import Identity, require
+from ..audit import canonical_json, record, utcnow
+from ..errors import InvalidInput
+from ..events import LineageImported
+from ..identity import Identity, require
 
 PRODUCER = "https://github.com/modelgov/modelgov"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -191,7 +192,7 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
     result.datasets = int((node_df["kind"] == "dataset").sum())
     result.edges = len(edge_df)
     with store.transaction() as con:
-        require(actor, "edit-lineage", "lineage", str(path))
+        require(actor, "edit-lineage", LineageImported, path.name)
         con.register("ol_nodes", node_df)
         con.register("ol_edges", edge_df)
         con.register("ol_runs", run_df)
@@ -214,7 +215,7 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
         result.new_edges = con.execute("SELECT count(*) FROM lineage_edges").fetchall()[0][0] - before_e
         for name in ("ol_nodes", "ol_edges", "ol_runs"):
             con.unregister(name)
-        record(con, actor, AuditEvent("lineage.import", "lineage", path.name, {
+        record(con, actor, LineageImported(path.name, {
             "file": str(path), **{k: v for k, v in result.as_dict().items() if k != "skipped"},
             "skipped": len(result.skipped)}))
     return result

@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .audit import AuditEvent, record
-from .errors import InvalidInput, NotFound
-from .identity import Identity, require
-from .lineage import RELATIONS, add_edge_tx, upsert_node
+from ..audit import record
+from ..errors import InvalidInput, NotFound
+from ..events import LineageEdgeAdded, LineageNodeAdded
+from ..identity import Identity, require
+from .nodes import RELATIONS, add_edge_tx, upsert_node
 
 KINDS = ("dataset", "job", "model_version", "deployment", "monitoring", "explanation", "comparison", "source")
 _PREFIX_KIND = {"dataset": "dataset", "job": "job", "model": "model_version", "deployment": "deployment",
@@ -245,9 +246,9 @@ def add_node(store, actor: Identity, node_id: str, *, kind: str | None = None, n
     if node_id.startswith("model:") and kind != "model_version":
         raise InvalidInput("model:NAME:VERSION nodes are model versions; they are created by registration.")
     with store.transaction() as con:
-        require(actor, "edit-lineage", "lineage_node", node_id)
+        require(actor, "edit-lineage", LineageNodeAdded, node_id)
         upsert_node(con, node_id, kind, name or node_id.split(":", 2)[-1], attributes)
-        record(con, actor, AuditEvent("lineage.add_node", "lineage_node", node_id, {"kind": kind}))
+        record(con, actor, LineageNodeAdded(node_id, kind))
         return _node_exists(con, node_id)
 
 
@@ -258,11 +259,10 @@ def add_edge(store, actor: Identity, src: str, dst: str, relation: str) -> bool:
     if src == dst:
         raise InvalidInput("An edge joins two different nodes.")
     with store.transaction() as con:
-        require(actor, "edit-lineage", "lineage_edge", f"{src}->{dst}")
+        require(actor, "edit-lineage", LineageEdgeAdded, f"{src}->{dst}")
         _node_exists(con, src)
         _node_exists(con, dst)
         new = add_edge_tx(con, actor, src, dst, relation)
         if new:
-            record(con, actor, AuditEvent("lineage.add_edge", "lineage_edge", f"{src}->{dst}",
-                                          {"relation": relation}))
+            record(con, actor, LineageEdgeAdded(f"{src}->{dst}", relation))
     return new

@@ -12,8 +12,8 @@ from typing import Any
 
 import duckdb
 
-from .audit import canonical_json, utcnow
-from .identity import Identity
+from ..audit import canonical_json, utcnow
+from ..identity import Identity
 
 RELATIONS = ("trained_on", "evaluated_on", "derived_from", "produced", "deployed_as", "consumes", "describes")
 

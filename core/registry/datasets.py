@@ -18,9 +18,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .audit import AuditEvent, canonical_json, record, utcnow
-from .errors import InvalidInput, NotFound
-from .identity import Identity
+from ..audit import canonical_json, record, utcnow
+from ..errors import InvalidInput, NotFound
+from ..events import DatasetRegistered
+from ..identity import Identity
 
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -198,6 +199,5 @@ def register_dataset_tx(con: duckdb.DuckDBPyConnection, store, actor: Identity, 
         [name, version, location, rel, fp, len(frame), frame.shape[1], canonical_json(schema),
          canonical_json(prof), now, actor.email],
     ).fetchone()[0]
-    record(con, actor, AuditEvent("dataset.register", "dataset", f"{name}:{version}",
-                                  {"location": location, "fingerprint": fp, "rows": len(frame)}))
+    record(con, actor, DatasetRegistered(f"{name}:{version}", location, fp, len(frame)))
     return get_dataset_by_id(con, new_id)

@@ -1,0 +1,1 @@
+"""Data drift: statistical tests as a registry, SQL reduction to counts, and the per-column, per-window report."""

@@ -1,0 +1,1 @@
+"""SHAP explanations in terms of the original inputs: computed, cached, summarised for other areas."""

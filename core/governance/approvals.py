@@ -1,0 +1,254 @@
+"""Deployment requests and four-eyes decisions.
+
+    pending ──approve (enough distinct risk officers)──▶ approved ──deploy──▶ deployed
+       │                                                    │
+       └──reject──▶ rejected                                └──(not deployed in time)──▶ expired
+
+A data scientist requests; a risk officer decides; nobody decides a request they made or on a version
+they created; a tier may need two distinct approvers; a failing policy check blocks approval unless the
+approver gives an override reason. Every other transition is refused and audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..audit import canonical_json, record, utcnow
+from ..errors import CheckFailed, Conflict, Forbidden, InvalidInput, NotFound
+from ..events import ApprovalExpired, DeploymentApproved, DeploymentRejected, DeploymentRequested
+from ..identity import SYSTEM, Identity, require
+from ..registry.versions import get_model_version_tx
+from .evidence import assemble_evidence
+from .live import active_tx
+from ..vocabulary import validate_deployment_role, validate_environment
+from .policy import iso, policy_tx, refusal
+
+STATUSES = ("pending", "approved", "rejected", "deployed", "expired")
+
+
+@dataclass(frozen=True)
+class Decision:
+    decided_by: str
+    decision: str
+    decided_at: datetime
+    comment: str
+    override_reason: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"decided_by": self.decided_by, "decision": self.decision, "decided_at": iso(self.decided_at),
+                "comment": self.comment, "override_reason": self.override_reason}
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    model: str
+    version: int
+    environment: str
+    role: str
+    reason: str
+    status: str
+    requested_by: str
+    requested_at: datetime
+    approvals_needed: int
+    evidence_sha256: str
+    checks_failed: int
+    decided_at: datetime | None
+    expires_at: datetime | None
+    deployment_id: int | None
+    deployed_at: datetime | None
+    deployed_by: str | None
+    risk_tier: str
+    decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}:{self.version}"
+
+    @property
+    def approvals(self) -> list[Decision]:
+        return [d for d in self.decisions if d.decision == "approve"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "model": self.model, "version": self.version, "environment": self.environment,
+                "role": self.role, "reason": self.reason, "status": self.status,
+                "requested_by": self.requested_by, "requested_at": iso(self.requested_at),
+                "risk_tier": self.risk_tier, "approvals_needed": self.approvals_needed,
+                "approvals": len(self.approvals), "checks_failed": self.checks_failed,
+                "evidence_sha256": self.evidence_sha256, "decided_at": iso(self.decided_at),
+                "expires_at": iso(self.expires_at), "deployment_id": self.deployment_id,
+                "deployed_at": iso(self.deployed_at), "deployed_by": self.deployed_by,
+                "decisions": [d.as_dict() for d in self.decisions]}
+
+
+_REQUEST_COLS = """r.id, m.name, v.version, r.environment, r.role, r.reason,
+    CASE WHEN r.status = 'approved' AND r.expires_at < ? THEN 'expired' ELSE r.status END,
+    r.requested_by, r.requested_at, r.approvals_needed, r.evidence_sha256, r.checks_failed, r.decided_at,
+    r.expires_at, r.deployment_id, r.deployed_at, r.deployed_by, m.risk_tier"""
+
+
+_REQUEST_FROM = (" FROM approval_requests r JOIN model_versions v ON v.id = r.version_id"
+                 " JOIN models m ON m.id = v.model_id")
+
+
+def _decisions(con, request_id: int) -> list[Decision]:
+    rows = con.execute("SELECT decided_by, decision, decided_at, comment, override_reason FROM approval_decisions"
+                       " WHERE request_id = ? ORDER BY decided_at, decided_by", [request_id]).fetchall()
+    return [Decision(*r) for r in rows]
+
+
+def get_request_tx(con, request_id: int) -> Request:
+    r = con.execute(f"SELECT {_REQUEST_COLS}{_REQUEST_FROM} WHERE r.id = ?", [utcnow(), request_id]).fetchone()
+    if r is None:
+        raise NotFound(f"Approval request {request_id} not found; 'modelgov approvals list' shows the requests.")
+    return Request(*r, decisions=_decisions(con, request_id))
+
+
+def get_request(store, request_id: int) -> Request:
+    with store.read() as con:
+        return get_request_tx(con, int(request_id))
+
+
+def list_requests(store, *, status: str | None = None, requested_by: str | None = None,
+                  model: str | None = None, limit: int = 500) -> list[Request]:
+    """Requests newest first; `status` filters on the effective status (an overdue approval is `expired`)."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"Unknown status '{status}': use one of {', '.join(STATUSES)}.")
+    where, params = [], [utcnow()]
+    if status:
+        where.append("(CASE WHEN r.status = 'approved' AND r.expires_at < ? THEN 'expired' ELSE r.status END) = ?")
+        params += [utcnow(), status]
+    if requested_by:
+        where.append("r.requested_by = ?")
+        params.append(requested_by.lower())
+    if model:
+        where.append("m.name = ?")
+        params.append(model)
+    sql = f"SELECT {_REQUEST_COLS}{_REQUEST_FROM}" + (" WHERE " + " AND ".join(where) if where else "")
+    with store.read() as con:
+        rows = con.execute(sql + f" ORDER BY r.id DESC LIMIT {int(limit)}", params).fetchall()
+        return [Request(*r, decisions=_decisions(con, r[0])) for r in rows]
+
+
+
+def request_deployment(store, actor: Identity, model: str, version: int, environment: str, role: str,
+                       reason: str) -> Request:
+    """A data scientist asks to deploy MODEL:VERSION to `environment` as `role`; the evidence pack is frozen now."""
+    validate_environment(environment)
+    validate_deployment_role(role)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give a justification for the deployment (--reason TEXT): the risk officer reads it.")
+    with store.transaction() as con:
+        require(actor, "request-deployment", DeploymentRequested, f"{model}:{version}")
+        v = get_model_version_tx(con, model, int(version))
+        if v.status == "archived":
+            raise refusal(actor, Conflict, f"{v.ref} is archived; register a new version instead.",
+                          DeploymentRequested, v.ref)
+        live = [d for d in active_tx(con, model, environment) if d.version == v.version]
+        if any(d.role == role for d in live) or (role == "challenger" and live):
+            raise refusal(actor, Conflict, f"{v.ref} is already live in {environment} as {live[0].role}; "
+                          "nothing to request.", DeploymentRequested, v.ref)
+        open_ = con.execute("SELECT id, status FROM approval_requests WHERE version_id = ? AND environment = ?"
+                            " AND role = ? AND (status = 'pending' OR (status = 'approved' AND expires_at >= ?))",
+                            [v.id, environment, role, utcnow()]).fetchone()
+        if open_:
+            raise refusal(actor, Conflict, f"Request {open_[0]} for {v.ref} to {environment} as {role} is already "
+                          f"{open_[1]}; follow it up instead of asking twice.", DeploymentRequested, v.ref)
+        now = utcnow()
+        pack, policy = assemble_evidence(store, con, v, environment, role, reason, actor, now)
+        text = canonical_json(pack)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        failed = sum(1 for c in pack["checks"] if c["status"] == "fail")
+        rid = con.execute(
+            "INSERT INTO approval_requests (version_id, environment, role, reason, status, requested_by, requested_at,"
+            " approvals_needed, evidence, evidence_sha256, checks_failed) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?,"
+            " ?, ?) RETURNING id",
+            [v.id, environment, role, reason, actor.email, now, policy.approvals_needed, text, digest, failed],
+        ).fetchone()[0]
+        record(con, actor, DeploymentRequested(rid, model, v.version, environment, role, reason, digest, failed))
+        return get_request_tx(con, rid)
+
+
+def decide(store, actor: Identity, request_id: int, decision: str, comment: str,
+           override_reason: str | None = None) -> Request:
+    """A risk officer approves or rejects; four eyes, policy overrides, exactly one decision per state."""
+    if decision not in ("approve", "reject"):
+        raise InvalidInput("A decision is approve or reject.")
+    comment = (comment or "").strip()
+    if not comment:
+        raise InvalidInput("Give a comment with your decision (--comment TEXT): it goes into the record.")
+    override_reason = (override_reason or "").strip() or None
+    event = DeploymentApproved if decision == "approve" else DeploymentRejected
+    with store.transaction() as con:
+        require(actor, "approve-deployment", event, request_id)
+        r = get_request_tx(con, int(request_id))
+        if r.status != "pending":
+            by = ", ".join(f"{d.decided_by} ({d.decision})" for d in r.decisions) or "nobody"
+            raise refusal(actor, Conflict, f"Request {r.id} is already {r.status} (decided by {by}); it can no longer "
+                          f"be {'approved' if decision == 'approve' else 'rejected'}.", event, r.id)
+        if r.requested_by == actor.email:
+            raise refusal(actor, Forbidden, f"You requested {r.ref} yourself (request {r.id}); four eyes: another "
+                          "risk officer must decide it.", event, r.id)
+        v = get_model_version_tx(con, r.model, r.version)
+        if v.created_by == actor.email:
+            raise refusal(actor, Forbidden, f"You created {r.ref}; four eyes: a risk officer who did not build "
+                          f"it must decide request {r.id}.", event, r.id)
+        if any(d.decided_by == actor.email for d in r.decisions):
+            raise refusal(actor, Conflict, f"You already approved request {r.id}; it needs "
+                          f"{r.approvals_needed - len(r.approvals)} more approval(s) from another risk officer.",
+                          event, r.id)
+        now = utcnow()
+        failing = [c for c in evidence_checks_tx(con, r.id) if c["status"] == "fail"]
+        if decision == "approve" and failing and not override_reason:
+            names = "; ".join(f"{c['check']}: {c['detail']}" for c in failing)
+            raise refusal(actor, CheckFailed, f"Request {r.id} fails its policy checks ({names}); approve only with "
+                          "an override reason (--override-reason TEXT), which is recorded.", event, r.id)
+        con.execute("INSERT INTO approval_decisions VALUES (?, ?, ?, ?, ?, ?)",
+                    [r.id, actor.email, decision, now, comment,
+                     override_reason if decision == "approve" and failing else None])
+        if decision == "reject":
+            new_status = "rejected"
+        else:
+            new_status = "approved" if len(r.approvals) + 1 >= r.approvals_needed else "pending"
+        if new_status != "pending":
+            policy = policy_tx(con, r.risk_tier)
+            expires = now + timedelta(days=policy.approval_valid_days) if new_status == "approved" else None
+            # The state guard makes a concurrent second decision affect nothing; it is then refused below.
+            changed = con.execute("UPDATE approval_requests SET status = ?, decided_at = ?, expires_at = ? "
+                                  "WHERE id = ? AND status = 'pending' RETURNING id",
+                                  [new_status, now, expires, r.id]).fetchall()
+            if not changed:
+                raise Conflict(f"Request {r.id} was decided by someone else at the same moment; reload it.")
+        record(con, actor, event(r.id, r.model, r.version, r.environment, r.role, comment,
+                                 override_reason if failing else None, [c["check"] for c in failing], new_status,
+                                 r.evidence_sha256))
+        return get_request_tx(con, r.id)
+
+
+def approve(store, actor: Identity, request_id: int, comment: str, override_reason: str | None = None) -> Request:
+    return decide(store, actor, request_id, "approve", comment, override_reason)
+
+
+def reject(store, actor: Identity, request_id: int, comment: str) -> Request:
+    return decide(store, actor, request_id, "reject", comment)
+
+
+def evidence_checks_tx(con, request_id: int) -> list[dict[str, Any]]:
+    text = con.execute("SELECT CAST(evidence AS VARCHAR) FROM approval_requests WHERE id = ?",
+                       [request_id]).fetchone()[0]
+    return json.loads(text)["checks"]
+
+
+def expire_due(store, actor: Identity = SYSTEM) -> list[int]:
+    """Mark approvals past their validity as expired (audited); returns their ids."""
+    with store.transaction() as con:
+        ids = [r[0] for r in con.execute("UPDATE approval_requests SET status = 'expired' WHERE status = 'approved'"
+                                         " AND expires_at < ? RETURNING id", [utcnow()]).fetchall()]
+        for rid in ids:
+            record(con, actor, ApprovalExpired(rid))
+    return sorted(ids)

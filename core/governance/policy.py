@@ -1,0 +1,129 @@
+"""Policies per risk tier, and the checks a version's evidence is held to.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from ..audit import canonical_json, record, utcnow
+from ..errors import InvalidInput
+from ..events import Event, PolicyUpdated
+from ..identity import Identity, require
+from ..registry.records import CARD_FIELDS, ModelVersion
+from ..vocabulary import RISK_TIERS_HIGHEST_FIRST, validate_tier
+
+POLICY_FIELDS = ("min_auc", "min_r2", "max_drift_share", "required_card_fields", "approvals_needed",
+                 "recertify_days", "approval_valid_days")
+
+
+def iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (datetime, date)) else value
+
+
+@dataclass(frozen=True)
+class Policy:
+    risk_tier: str
+    min_auc: float | None
+    min_r2: float | None
+    max_drift_share: float | None
+    required_card_fields: list[str]
+    approvals_needed: int
+    recertify_days: int
+    approval_valid_days: int
+    updated_by: str
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: iso(getattr(self, k)) for k in ("risk_tier",) + POLICY_FIELDS + ("updated_by", "updated_at")}
+
+
+def policy_tx(con, tier: str) -> Policy:
+    r = con.execute("SELECT risk_tier, min_auc, min_r2, max_drift_share, CAST(required_card_fields AS VARCHAR),"
+                    " approvals_needed, recertify_days, approval_valid_days, updated_by, updated_at"
+                    " FROM policies WHERE risk_tier = ?", [tier]).fetchone()
+    return Policy(*r[:4], json.loads(r[4]), *r[5:])
+
+
+def policies(store) -> list[Policy]:
+    with store.read() as con:
+        return [policy_tx(con, t) for t in RISK_TIERS_HIGHEST_FIRST]
+
+
+def set_policy(store, actor: Identity, risk_tier: str, **changes: Any) -> Policy:
+    """Change a tier's policy (admin); unknown fields and out-of-range values are refused."""
+    validate_tier(risk_tier)
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown policy field(s) {', '.join(sorted(unknown))}; use {', '.join(POLICY_FIELDS)}.")
+    for key in ("min_auc", "min_r2", "max_drift_share"):
+        v = changes.get(key)
+        if v is not None and not (0.0 <= float(v) <= 1.0) and key != "min_r2":
+            raise InvalidInput(f"{key} must lie between 0 and 1 (or be empty to skip the check); got {v}.")
+    if "required_card_fields" in changes:
+        bad = [f for f in changes["required_card_fields"] if f not in CARD_FIELDS]
+        if bad:
+            raise InvalidInput(f"Unknown model-card field(s) {', '.join(bad)}; use {', '.join(CARD_FIELDS)}.")
+    for key, lo, hi in (("approvals_needed", 1, 3), ("recertify_days", 1, 3650), ("approval_valid_days", 1, 365)):
+        if key in changes and not (lo <= int(changes[key]) <= hi):
+            raise InvalidInput(f"{key} must be a whole number from {lo} to {hi}; got {changes[key]}.")
+    with store.transaction() as con:
+        require(actor, "set-policy", PolicyUpdated, risk_tier)
+        before = policy_tx(con, risk_tier)
+        for key, value in changes.items():
+            value = canonical_json(list(value)) if key == "required_card_fields" else value
+            con.execute(f"UPDATE policies SET {key} = ? WHERE risk_tier = ?", [value, risk_tier])
+        con.execute("UPDATE policies SET updated_by = ?, updated_at = ? WHERE risk_tier = ?",
+                    [actor.email, utcnow(), risk_tier])
+        after = policy_tx(con, risk_tier)
+        diff = {k: {"from": getattr(before, k), "to": getattr(after, k)} for k in changes
+                if getattr(before, k) != getattr(after, k)}
+        record(con, actor, PolicyUpdated(risk_tier, diff))
+    return after
+
+
+def policy_checks(version: ModelVersion, card: dict[str, str], policy: Policy, drift: dict | None) -> list[dict]:
+    checks = []
+
+    def add(name: str, status: str, detail: str, value: Any = None, threshold: Any = None) -> None:
+        checks.append({"check": name, "status": status, "detail": detail, "value": value, "threshold": threshold})
+
+    if not version.metrics:
+        add("hold-out metrics", "fail", "the version has no hold-out metrics; register it with --test-data")
+    if version.task == "binary_classification" and policy.min_auc is not None:
+        auc = version.metrics.get("auc")
+        if auc is not None:
+            ok = auc >= policy.min_auc
+            add("minimum AUC", "pass" if ok else "fail",
+                f"hold-out AUC {auc:.3f} {'≥' if ok else '<'} {policy.min_auc:.3f} required for {policy.risk_tier} risk",
+                round(auc, 6), policy.min_auc)
+    if version.task == "regression" and policy.min_r2 is not None:
+        r2 = version.metrics.get("r2")
+        if r2 is not None:
+            ok = r2 >= policy.min_r2
+            add("minimum R²", "pass" if ok else "fail",
+                f"hold-out R² {r2:.3f} {'≥' if ok else '<'} {policy.min_r2:.3f} required for {policy.risk_tier} risk",
+                round(r2, 6), policy.min_r2)
+    missing = [f for f in policy.required_card_fields if not (card.get(f) or "").strip()]
+    add("model card", "fail" if missing else "pass",
+        ("missing: " + ", ".join(f.replace("_", " ") for f in missing)) if missing
+        else f"all {len(policy.required_card_fields)} required fields filled", len(missing), 0)
+    if policy.max_drift_share is not None:
+        share = (drift or {}).get("drifted_share")
+        if share is None:
+            add("maximum drift", "not evaluated", "no drift result for this version yet", None,
+                policy.max_drift_share)
+        else:
+            ok = share <= policy.max_drift_share
+            add("maximum drift", "pass" if ok else "fail",
+                f"{share:.0%} of inputs drifted {'≤' if ok else '>'} {policy.max_drift_share:.0%} allowed",
+                share, policy.max_drift_share)
+    return checks
+
+
+def refusal(actor: Identity, error: type, message: str, event: type[Event], entity_id: Any) -> Exception:
+    """A refused attempt at `event`'s action, recorded under the same action name as its success."""
+    return error(message, actor=actor.email, action=event.action, entity_type=event.entity_type,
+                 entity_id=str(entity_id))

@@ -1,0 +1,144 @@
+"""Monitoring checks: the summary a snapshot stores, its plain sentence, and the alerts it raises.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..audit import canonical_json, record, utcnow
+from ..events import AlertRaised, MonitoringSnapshotStored
+from ..drift import stattests
+from ..identity import Identity, require
+from ..lineage import nodes as lineage
+from ..registry.catalog import get_model_tx
+from ..registry.records import ModelVersion
+from ..registry.versions import get_model_version
+from .report import RECENT_DAYS, monitor
+
+DEFAULT_ALERTS = {"drifted_share": 0.3, "auc_drop": 0.05, "rmse_rise": 0.2, "missing_rate": 0.1,
+                  "rejected_share": 0.01, "stale_days": 3}
+
+
+def summarise(result: dict[str, Any], v: ModelVersion) -> dict[str, Any]:
+    """The few numbers health, alerts and the plain sentence rest on (stored as a snapshot)."""
+    wins = result["drift"].get("windows", [])
+    recent = result["recent_drift"]
+    # When did it start? The change point of the drifted inputs' own drift scores, window by window.
+    flagged = [c["column"] for c in recent["columns"] if c["drifted"]]
+    series = []
+    for w in wins:
+        scores = [(1 - c["drift_score"]) if c["method"] in stattests.P_VALUE_METHODS else c["drift_score"]
+                  for c in w["columns"] if c["column"] in flagged]
+        series.append(float(np.mean(scores)) if scores else 0.0)
+    top = max(series, default=0.0)
+    k = change_point([x / top for x in series]) if top > 0 else None
+    shift_start = wins[k]["start"] if k is not None else None
+    perf = [p for p in result["performance"] if p["labelled"] >= 30]
+    metric = "auc" if v.task == "binary_classification" else "rmse"
+    baseline = v.metrics.get(metric)
+    last_perf = [p for p in perf[-7:] if p[metric] is not None]
+    current = float(np.average([p[metric] for p in last_perf], weights=[p["labelled"] for p in last_perf])) \
+        if last_perf else None
+    drifted_cols = [c["column"] for c in recent["columns"] if c["drifted"]]
+    last_missing = max((q["missing_rate"] for q in result["data_quality"]), default=0.0)
+    ingest = result["ingestion"]
+    rejected_share = (sum(i["rejected"] for i in ingest) / max(1, sum(i["rows"] for i in ingest))) if ingest else 0.0
+    return {"model": result["model"], "version": result["version"], "environment": result["environment"],
+            "rows": result["rows"], "last": result["last"], "first": result["first"],
+            "drifted_share": recent["drifted_share"], "dataset_drift": recent["dataset_drift"],
+            "drifted_columns": drifted_cols, "n_columns": len(recent["columns"]), "recent_days": RECENT_DAYS,
+            "shift_start": shift_start, "metric": metric, "baseline": baseline, "current": current,
+            "max_missing_rate": last_missing, "rejected_share": rejected_share}
+
+
+def change_point(series: list[float], min_gap: float = 0.15) -> int | None:
+    """Index where the mean of a series shifts up the most (mean after − mean before), if by at least `min_gap`."""
+    if len(series) < 4:
+        return None
+    x = np.asarray(series, dtype=float)
+    best, where = 0.0, None
+    for k in range(2, len(x) - 1):
+        gap = x[k:].mean() - x[:k].mean()
+        if gap > best:
+            best, where = gap, k
+    return where if best >= min_gap else None
+
+
+def plain_sentence(s: dict[str, Any]) -> str:
+    parts = []
+    n, k = len(s["drifted_columns"]), s["n_columns"]
+    since = f" since {pd.Timestamp(s['shift_start']).strftime('%-d %B')}" if s.get("shift_start") else ""
+    parts.append(f"{n} of {k} inputs have shifted{since}" if n else f"none of its {k} inputs has shifted")
+    if s.get("current") is not None and s.get("baseline") is not None:
+        if s["metric"] == "auc":
+            delta = (s["current"] - s["baseline"]) * 100
+            parts.append(f"AUC is {'down' if delta < 0 else 'up'} {abs(delta):.0f} points "
+                         f"({s['current']:.3f} vs {s['baseline']:.3f} at validation)" if abs(delta) >= 1
+                         else f"AUC holds at {s['current']:.3f}")
+        else:
+            ratio = s["current"] / s["baseline"] - 1 if s["baseline"] else 0
+            parts.append(f"RMSE is {'up' if ratio > 0 else 'down'} {abs(ratio):.0%}")
+    else:
+        parts.append("no outcomes have arrived yet to measure performance")
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
+def check(store, actor: Identity, model: str, version: int | None = None, environment: str = "production",
+          window: str = "day", thresholds: dict[str, float] | None = None) -> dict[str, Any]:
+    """Run monitoring, store the snapshot and raise alerts for crossed thresholds (one open alert per kind)."""
+    th = {**DEFAULT_ALERTS, **(thresholds or {})}
+    result = monitor(store, model, version, environment=environment, window=window)
+    v = get_model_version(store, model, result["version"])
+    s = summarise(result, v)
+    s["sentence"] = plain_sentence(s)
+    raised = []
+    candidates = []
+    if s["drifted_columns"] and (s["dataset_drift"] or s["drifted_share"] >= th["drifted_share"]
+                                 or s.get("shift_start")):
+        candidates.append(("drift", "high" if s["dataset_drift"] else "medium",
+                           f"{len(s['drifted_columns'])} of {s['n_columns']} inputs drifted over the last "
+                           f"{RECENT_DAYS} days ({', '.join(s['drifted_columns'][:4])})"
+                           + (f"; the shift began around {s['shift_start'][:10]}" if s.get("shift_start") else ""),
+                           "drifted_share", s["drifted_share"], th["drifted_share"]))
+    if s["current"] is not None and s["baseline"] is not None:
+        if s["metric"] == "auc" and s["baseline"] - s["current"] >= th["auc_drop"]:
+            candidates.append(("performance", "high", f"AUC {s['current']:.3f}, {100 * (s['baseline'] - s['current']):.0f}"
+                               f" points below validation ({s['baseline']:.3f})", "auc", s["current"],
+                               s["baseline"] - th["auc_drop"]))
+        if s["metric"] == "rmse" and s["current"] > s["baseline"] * (1 + th["rmse_rise"]):
+            candidates.append(("performance", "high", f"RMSE {s['current']:.3g} vs {s['baseline']:.3g} at validation",
+                               "rmse", s["current"], s["baseline"] * (1 + th["rmse_rise"])))
+    if s["max_missing_rate"] >= th["missing_rate"]:
+        candidates.append(("data_quality", "medium", f"up to {s['max_missing_rate']:.0%} of an input is missing",
+                           "missing_rate", s["max_missing_rate"], th["missing_rate"]))
+    if s["rejected_share"] >= th["rejected_share"]:
+        candidates.append(("data_quality", "medium", f"{s['rejected_share']:.1%} of logged rows were rejected",
+                           "rejected_share", s["rejected_share"], th["rejected_share"]))
+    if s["last"] and datetime.fromisoformat(s["last"]) < utcnow() - timedelta(days=th["stale_days"]):
+        candidates.append(("freshness", "medium", f"no predictions logged since {s['last'][:10]}", "stale_days",
+                           (utcnow() - datetime.fromisoformat(s["last"])).days, th["stale_days"]))
+    with store.transaction() as con:
+        require(actor, "compute-results", MonitoringSnapshotStored, model)
+        m = get_model_tx(con, model)
+        con.execute("INSERT INTO monitor_snapshots VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                    "computed_at = excluded.computed_at, summary = excluded.summary",
+                    [m.id, v.version, environment or "", utcnow(), canonical_json(s)])
+        for kind, sev, msg, metric, value, thr in candidates:
+            exists = con.execute("SELECT id FROM alerts WHERE model_id = ? AND kind = ? AND metric = ? AND status <> "
+                                 "'resolved'", [m.id, kind, metric]).fetchall()
+            if exists:
+                continue
+            aid = con.execute("INSERT INTO alerts (model_id, version, environment, kind, severity, message, metric, value,"
+                              " threshold, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?) RETURNING id",
+                              [m.id, v.version, environment, kind, sev, msg, metric, value, thr, utcnow()]).fetchall()[0][0]
+            raised.append(aid)
+            record(con, actor, AlertRaised(aid, model, kind, msg))
+        lineage.record_result_tx(con, actor, "monitoring", model, v.version, environment or "all",
+                                 f"monitoring of {v.ref} in {environment}", {"rows": s["rows"], "last": s["last"],
+                                                                             "drifted_share": s["drifted_share"]})
+    return {"summary": s, "alerts_raised": raised, "result": result}

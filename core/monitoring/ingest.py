@@ -1,0 +1,276 @@
+"""Prediction logs in: one typed table per model version, rows that do not fit rejected with a reason.
+
+Files are read by DuckDB directly; a row that does not fit the version's signature is rejected and
+counted with its reason (kept in `ingest_rejections` with its row number), never dropped or coerced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..audit import canonical_json, record, utcnow
+from ..errors import InvalidInput, NotFound
+from ..events import OutcomesLogged, PredictionsLogged, PredictionsScored
+from ..governance import live as governance_live
+from ..identity import Identity, require
+from ..registry import artifacts
+from ..registry.catalog import get_model_tx
+from ..registry.records import ModelVersion
+from ..registry.versions import get_model_version, score
+from ..sql import file_relation, literal, quote
+from ..vocabulary import validate_environment
+
+SQL_TYPES = {"integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "string": "VARCHAR",
+             "datetime": "TIMESTAMP"}
+
+
+MAX_REJECTIONS_KEPT = 1000
+
+
+def table_name(model_id: int, version: int) -> str:
+    return f"predlog_{model_id}_v{version}"
+
+
+def ensure_table_tx(con, v: ModelVersion) -> str:
+    """The version's log table, created on first use."""
+    row = con.execute("SELECT table_name FROM prediction_tables WHERE version_id = ?", [v.id]).fetchall()
+    if row:
+        return row[0][0]
+    model_id = con.execute("SELECT model_id FROM model_versions WHERE id = ?", [v.id]).fetchall()[0][0]
+    name = table_name(model_id, v.version)
+    cols = ", ".join(f"{quote(c['name'])} {SQL_TYPES.get(c['type'], 'VARCHAR')}" for c in v.signature)
+    con.execute(f"""CREATE TABLE {name} (request_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, environment VARCHAR,
+                    deployment_id INTEGER, role VARCHAR NOT NULL, score DOUBLE, prediction DOUBLE,
+                    ingest_id INTEGER NOT NULL, {cols})""")
+    con.execute("INSERT INTO prediction_tables VALUES (?, ?, ?)", [v.id, name, utcnow()])
+    return name
+
+
+def log_table(store, v: ModelVersion) -> str | None:
+    with store.read() as con:
+        row = con.execute("SELECT table_name FROM prediction_tables WHERE version_id = ?", [v.id]).fetchall()
+    return row[0][0] if row else None
+
+
+@dataclass
+class Ingested:
+    ingest_id: int
+    rows_in: int
+    rows_ok: int
+    rows_rejected: int
+    reasons: dict[str, int]
+    output: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ingest_id": self.ingest_id, "rows": self.rows_in, "logged": self.rows_ok,
+                "rejected": self.rows_rejected, "reasons": self.reasons, "output": self.output}
+
+
+def _stage(con, v: ModelVersion, source: str, time_column: str | None, id_column: str | None,
+           extra: dict[str, str]) -> tuple[int, dict[str, int]]:
+    """Read `source` into a temp table `staged` with typed columns and a `reject` reason per row."""
+    cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    missing = [c for c in v.feature_names if c not in cols]
+    if missing:
+        raise InvalidInput(f"The file lacks {len(missing)} input column(s) of {v.ref}: {', '.join(missing[:8])}"
+                           f"{'…' if len(missing) > 8 else ''}; every row needs every input.")
+    for label, col in (("time", time_column), ("id", id_column), *extra.items()):
+        if col and col not in cols:
+            raise InvalidInput(f"The file has no {label} column {col!r}; its columns are {', '.join(sorted(cols)[:12])}.")
+    typed, checks = [], []
+    for c in v.signature:
+        sql_type = SQL_TYPES.get(c["type"], "VARCHAR")
+        name = quote(c["name"])
+        if sql_type == "BIGINT":  # integers written as 3.0 are fine; 3.5 is not
+            cast = f"CASE WHEN TRY_CAST({name} AS DOUBLE) = round(TRY_CAST({name} AS DOUBLE)) " \
+                   f"THEN CAST(TRY_CAST({name} AS DOUBLE) AS BIGINT) END"
+        else:
+            cast = f"TRY_CAST({name} AS {sql_type})"
+        typed.append(f"{cast} AS {name}")
+        checks.append(f"WHEN {name} IS NOT NULL AND trim(CAST({name} AS VARCHAR)) <> '' AND {cast} IS NULL "
+                      f"THEN {literal(c['name'] + ': not ' + ('an ' if c['type'] == 'integer' else 'a ') + c['type'])}")
+    if time_column:
+        t = f"TRY_CAST({quote(time_column)} AS TIMESTAMP)"
+        typed.append(f"{t} AS __ts")
+        checks.insert(0, f"WHEN {quote(time_column)} IS NULL OR {t} IS NULL THEN {literal(time_column + ': not a date-time')}")
+    else:
+        typed.append("CAST(now() AS TIMESTAMP) AS __ts")
+    if id_column:
+        typed.append(f"CAST({quote(id_column)} AS VARCHAR) AS __id")
+        checks.insert(0, f"WHEN {quote(id_column)} IS NULL THEN {literal(id_column + ': missing request id')}")
+    else:
+        typed.append("CAST(uuid() AS VARCHAR) AS __id")
+    for alias, col in extra.items():
+        typed.append(f"TRY_CAST({quote(col)} AS DOUBLE) AS {alias}")
+        checks.append(f"WHEN {quote(col)} IS NOT NULL AND TRY_CAST({quote(col)} AS DOUBLE) IS NULL "
+                      f"THEN {literal(col + ': not a number')}")
+    reason = "CASE " + " ".join(checks) + " END" if checks else "NULL"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE staged AS
+        SELECT row_number() OVER () AS __row, {reason} AS __reject, {', '.join(typed)} FROM {source}""")
+    reasons = dict(con.execute("SELECT __reject, count(*) FROM staged WHERE __reject IS NOT NULL GROUP BY 1 "
+                               "ORDER BY 2 DESC").fetchall())
+    n = con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
+    if id_column:
+        dup = con.execute("SELECT count(*) - count(DISTINCT __id) FROM staged WHERE __reject IS NULL").fetchall()[0][0]
+        if dup:
+            con.execute("""UPDATE staged SET __reject = 'request id repeated in the file' WHERE __row IN (
+                SELECT __row FROM (SELECT __row, row_number() OVER (PARTITION BY __id ORDER BY __row) AS k
+                FROM staged WHERE __reject IS NULL) WHERE k > 1)""")
+            reasons["request id repeated in the file"] = int(dup)
+    return int(n), {str(k): int(c) for k, c in reasons.items()}
+
+
+def _record_run(con, actor: Identity, model_id: int, kind: str, source: str, n: int, reasons: dict) -> int:
+    rejected = sum(reasons.values())
+    iid = con.execute("INSERT INTO ingest_runs (model_id, kind, source, rows_in, rows_ok, rows_rejected, reasons,"
+                      " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                      [model_id, kind, source, n, n - rejected, rejected, canonical_json(reasons), utcnow(),
+                       actor.email]).fetchall()[0][0]
+    con.execute(f"INSERT INTO ingest_rejections SELECT {iid}, __row, __reject FROM staged WHERE __reject IS NOT NULL"
+                f" ORDER BY __row LIMIT {MAX_REJECTIONS_KEPT}")
+    return iid
+
+
+def _insert_logs(con, v: ModelVersion, name: str, iid: int, env: str | None, dep_id: int | None, role: str,
+                 score_sql: str, prediction_sql: str, where: str = "__reject IS NULL") -> None:
+    feats = ", ".join(quote(f) for f in v.feature_names)
+    con.execute(f"""INSERT INTO {name} (request_id, ts, environment, deployment_id, role, score, prediction,
+                    ingest_id, {feats})
+                    SELECT __id, __ts, {literal(env) if env else 'NULL'}, {dep_id if dep_id else 'NULL'}, {literal(role)},
+                           {score_sql}, {prediction_sql}, {iid}, {feats} FROM staged WHERE {where}""")
+
+
+def log_predictions(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
+                    time_column: str | None = None, id_column: str | None = None, score_column: str | None = "score",
+                    environment: str | None = None) -> Ingested:
+    """Log predictions made elsewhere (features, and a score column when present)."""
+    v = get_model_version(store, model, version)
+    rel = file_relation(source)
+    with store.transaction() as con:
+        require(actor, "log-predictions", PredictionsLogged, v.ref)
+        has_score = score_column and score_column in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
+        n, reasons = _stage(con, v, rel, time_column, id_column, {"__score": score_column} if has_score else {})
+        if n == 0:
+            raise InvalidInput(f"{Path(source).name} has no rows.")
+        name = ensure_table_tx(con, v)
+        iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", str(source), n, reasons)
+        _insert_logs(con, v, name, iid, environment, None, "logged", "__score" if has_score else "NULL", "NULL")
+        _record_audit(con, actor, PredictionsLogged, v, n, reasons, str(source))
+    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons)
+
+
+def _record_audit(con, actor, event: type[PredictionsLogged], v, n, reasons, source):
+    record(con, actor, event(v.ref, v.model, v.version, source, n, sum(reasons.values()), reasons))
+
+
+def score_file(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
+               environment: str = "production", output: str | Path | None = None, time_column: str | None = None,
+               id_column: str | None = None, batch_rows: int = 200_000) -> Ingested:
+    """Score a file with the environment's champion (and every challenger in shadow, same request ids), write the
+    predictions out and log every row. With an explicit version, that version alone scores."""
+
+    validate_environment(environment)
+    rel = file_relation(source)
+    if version is None:
+        live = governance_live.active(store, model, environment)
+        champion = next((d for d in live if d.role == "champion"), None)
+        if champion is None:
+            raise NotFound(f"{model} has no champion deployed in {environment}; deploy one through an approval, or "
+                           f"name a version: 'modelgov score {model}:1 …'.")
+        runners = [(get_model_version(store, model, d.version), d.id, d.role) for d in live]
+    else:
+        runners = [(get_model_version(store, model, version), None, "direct")]
+    head = runners[0][0]
+    for v, _d, _r in runners[1:]:
+        if set(v.feature_names) - set(head.feature_names):
+            raise InvalidInput(f"Challenger {v.ref} needs inputs the champion {head.ref} does not have; score it "
+                               "with its own file.")
+    estimators = [artifacts.load(store.artifacts_dir, v.sha256, v.ref) for v, _d, _r in runners]
+    with store.transaction() as con:
+        require(actor, "log-predictions", PredictionsScored, head.ref)
+        n, reasons = _stage(con, head, rel, time_column, id_column, {})
+        if n == 0:
+            raise InvalidInput(f"{Path(source).name} has no rows.")
+        model_id = get_model_tx(con, model).id
+        iid = _record_run(con, actor, model_id, "score", str(source), n, reasons)
+        feats = head.feature_names
+        out_frames = []
+        total = con.execute("SELECT count(*) FROM staged WHERE __reject IS NULL").fetchall()[0][0]
+        for start in range(0, total, batch_rows):
+            batch = con.execute(f"SELECT __row, __id, {', '.join(quote(f) for f in feats)} FROM staged WHERE __reject IS NULL"
+                                f" ORDER BY __row LIMIT {batch_rows} OFFSET {start}").df()
+            X = batch[feats].copy()
+            for c in head.signature:  # nullable integers from DuckDB → floats (NaN) that scikit-learn accepts
+                if c["type"] in ("integer", "float") and X[c["name"]].isna().any():
+                    X[c["name"]] = X[c["name"]].astype("float64")
+            result = pd.DataFrame({"__row": batch["__row"], "request_id": batch["__id"]})
+            for (v, dep_id, role), est in zip(runners, estimators):
+                try:
+                    s = score(est, v.task, X)
+                except ValueError as e:
+                    raise InvalidInput(f"{v.ref} cannot score these rows ({str(e).splitlines()[0]}); fill the missing "
+                                       "inputs or log them with 'modelgov log-predictions' instead.") from None
+                pred = (s >= 0.5).astype(float) if v.task == "binary_classification" else s
+                result[f"score_v{v.version}" if len(runners) > 1 else "score"] = s
+                result[f"__s{v.version}"] = s
+                result[f"__p{v.version}"] = pred
+            out_frames.append(result)
+        scored = pd.concat(out_frames, ignore_index=True) if out_frames else pd.DataFrame(columns=["__row"])
+        con.register("scored_rows", scored)
+        for v, _d, _r in runners:
+            con.execute(f"ALTER TABLE staged ADD COLUMN __s{v.version} DOUBLE")
+            con.execute(f"ALTER TABLE staged ADD COLUMN __p{v.version} DOUBLE")
+            con.execute(f"UPDATE staged SET __s{v.version} = r.__s{v.version}, __p{v.version} = r.__p{v.version} "
+                        f"FROM scored_rows r WHERE staged.__row = r.__row")
+        con.unregister("scored_rows")
+        for v, dep_id, role in runners:
+            name = ensure_table_tx(con, v)
+            _insert_logs(con, v, name, iid, environment, dep_id, role, f"__s{v.version}", f"__p{v.version}")
+        _record_audit(con, actor, PredictionsScored, head, n, reasons, str(source))
+    out = Path(output) if output else Path(str(source)).with_suffix(".scored.csv")
+    keep = [c for c in scored.columns if not c.startswith("__")]
+    scored[keep].to_csv(out, index=False)
+    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, str(out))
+
+
+def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_column: str, label_column: str) -> Ingested:
+    """Record labels that arrived later, joined to logged predictions by request id (the latest label wins)."""
+    rel = file_relation(source)
+    with store.transaction() as con:
+        require(actor, "log-predictions", OutcomesLogged, model)
+        m = get_model_tx(con, model)
+        cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
+        for label, col in (("id", id_column), ("label", label_column)):
+            if col not in cols:
+                raise InvalidInput(f"The file has no {label} column {col!r}; its columns are {', '.join(sorted(cols)[:12])}.")
+        tables = [r[0] for r in con.execute("SELECT t.table_name FROM prediction_tables t JOIN model_versions v ON "
+                                            "v.id = t.version_id WHERE v.model_id = ?", [m.id]).fetchall()]
+        if not tables:
+            raise NotFound(f"{model} has no logged predictions yet; log or score them first, then their outcomes.")
+        known = " UNION ".join(f"SELECT request_id FROM {t}" for t in tables)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE staged AS
+            SELECT row_number() OVER () AS __row, CAST({quote(id_column)} AS VARCHAR) AS __id,
+                   TRY_CAST({quote(label_column)} AS DOUBLE) AS __label, {quote(label_column)} AS __raw FROM {rel}""")
+        con.execute("ALTER TABLE staged ADD COLUMN __reject VARCHAR")
+        con.execute(f"""UPDATE staged SET __reject = CASE
+            WHEN __id IS NULL THEN '{id_column}: missing request id'
+            WHEN __label IS NULL THEN '{label_column}: not a number'
+            WHEN __id NOT IN ({known}) THEN 'no logged prediction with this request id' END""")
+        con.execute("""UPDATE staged SET __reject = 'request id repeated in the file' WHERE __reject IS NULL AND __row IN (
+            SELECT __row FROM (SELECT __row, row_number() OVER (PARTITION BY __id ORDER BY __row DESC) AS k
+            FROM staged WHERE __reject IS NULL) WHERE k > 1)""")
+        n = con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
+        if n == 0:
+            raise InvalidInput(f"{Path(source).name} has no rows.")
+        reasons = {str(k): int(c) for k, c in con.execute(
+            "SELECT __reject, count(*) FROM staged WHERE __reject IS NOT NULL GROUP BY 1").fetchall()}
+        iid = _record_run(con, actor, m.id, "log-outcomes", str(source), n, reasons)
+        con.execute(f"""INSERT INTO outcomes SELECT {m.id}, __id, __label, now()::TIMESTAMP FROM staged
+                        WHERE __reject IS NULL ON CONFLICT DO UPDATE SET label = excluded.label,
+                        arrived_at = excluded.arrived_at""")
+        record(con, actor, OutcomesLogged(model, str(source), n, sum(reasons.values()), reasons))
+    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons)

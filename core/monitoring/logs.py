@@ -1,0 +1,102 @@
+"""Reading the prediction logs: samples for pictures, recent rows, shadow pairs, what is logged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from ..errors import InvalidInput, NotFound
+from ..registry.catalog import get_model_tx
+from ..registry.datasets import get_dataset_by_id, stored_file
+from ..registry.records import ModelVersion
+from ..registry.versions import get_model_version
+from ..sql import literal, quote
+from .ingest import log_table
+
+
+def scope_sql(environment: str | None, since: datetime | None, until: datetime | None) -> str:
+    parts = []
+    if environment:
+        parts.append(f"environment = {literal(environment)}")
+    if since:
+        parts.append(f"ts >= TIMESTAMP {literal(since.isoformat(sep=' '))}")
+    if until:
+        parts.append(f"ts < TIMESTAMP {literal(until.isoformat(sep=' '))}")
+    return " AND ".join(parts) or "TRUE"
+
+
+def column_values(store, model: str, version: int, column: str, environment: str | None = "production",
+                  limit: int = 50_000) -> tuple[pd.Series, pd.Series]:
+    """A sample (at most `limit` rows each) of one input in the training reference and in the logs, for pictures."""
+    v = get_model_version(store, model, version)
+    if column not in v.feature_names:
+        raise InvalidInput(f"{v.ref} has no input {column!r}.")
+    name = log_table(store, v)
+    if name is None:
+        raise NotFound(f"{v.ref} has no logged predictions yet.")
+    with store.read() as con:
+        ref = con.execute(f"SELECT {quote(column)} FROM {reference_relation(store, v)} USING SAMPLE {limit} ROWS").df()
+        cur = con.execute(f"SELECT {quote(column)} FROM {name} WHERE {scope_sql(environment, None, None)} "
+                          f"USING SAMPLE {limit} ROWS").df()
+    return ref[column], cur[column]
+
+
+def recent_rows(store, model: str, version: int, *, days: int = 7, environment: str | None = "production",
+                limit: int = 5000) -> pd.DataFrame:
+    """A seeded sample of the inputs logged in the last `days` days (for explaining production traffic)."""
+    v = get_model_version(store, model, version)
+    name = log_table(store, v)
+    if name is None:
+        raise NotFound(f"{v.ref} has no logged predictions yet; score or log some first.")
+    feats = ", ".join(quote(f) for f in v.feature_names)
+    with store.read() as con:
+        last = con.execute(f"SELECT max(ts) FROM {name} WHERE {scope_sql(environment, None, None)}").fetchall()[0][0]
+        if last is None:
+            raise NotFound(f"{v.ref} has no logged predictions in {environment}.")
+        scope = scope_sql(environment, last - timedelta(days=days), None)
+        frame = con.execute(f"SELECT {feats} FROM {name} WHERE {scope} ORDER BY request_id").df()
+    return frame.sample(n=min(limit, len(frame)), random_state=0).sort_index() if len(frame) > limit else frame
+
+
+def shadow_pairs(store, model: str, champion_version: int, challenger_version: int, environment: str,
+                 since: datetime | None) -> pd.DataFrame:
+    """Rows scored by both versions (same request id) whose outcome arrived: label, champion_score, challenger_score."""
+    a, b = get_model_version(store, model, champion_version), get_model_version(store, model, challenger_version)
+    ta, tb = log_table(store, a), log_table(store, b)
+    if ta is None or tb is None:
+        return pd.DataFrame(columns=["label", "champion_score", "challenger_score"])
+    with store.read() as con:
+        model_id = get_model_tx(con, model).id
+        scope = scope_sql(environment, since, None)
+        return con.execute(f"""
+            SELECT o.label, x.score AS champion_score, y.score AS challenger_score
+            FROM (SELECT request_id, score FROM {ta} WHERE {scope}) x
+            JOIN (SELECT request_id, score FROM {tb} WHERE {scope}) y USING (request_id)
+            JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = x.request_id
+            ORDER BY x.request_id""").df()
+
+
+def monitored_versions(store, model: str) -> list[dict[str, Any]]:
+    with store.read() as con:
+        m = get_model_tx(con, model)
+        rows = con.execute("SELECT v.version, t.table_name FROM prediction_tables t JOIN model_versions v ON v.id = "
+                           "t.version_id WHERE v.model_id = ? ORDER BY v.version", [m.id]).fetchall()
+        out = []
+        for version, name in rows:
+            n, first, last = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {name}").fetchall()[0]
+            envs = [r[0] for r in con.execute(f"SELECT DISTINCT environment FROM {name} WHERE environment IS NOT NULL"
+                                              ).fetchall()]
+            out.append({"version": version, "table": name, "rows": n, "first": first, "last": last,
+                        "environments": envs})
+    return out
+
+
+def reference_relation(store, v: ModelVersion) -> str:
+    if v.train_dataset_id is None:
+        raise InvalidInput(f"{v.ref} has no stored training data to serve as the drift reference.")
+    with store.read() as con:
+        ds = get_dataset_by_id(con, v.train_dataset_id)
+    return f"read_parquet({literal(str(stored_file(store, ds)))})"

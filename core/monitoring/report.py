@@ -1,0 +1,133 @@
+"""A monitoring report of a version's logs: drift per input and window, score drift, performance, volume.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from ..drift import report as drift_report
+from ..errors import NotFound
+from ..governance import live
+from ..registry import artifacts
+from ..registry.catalog import get_model_tx
+from ..registry.datasets import get_dataset_by_id, load_frame
+from ..registry.records import ModelVersion
+from ..registry.versions import get_model_version, score
+from ..sql import literal
+from .ingest import log_table
+from .logs import monitored_versions, reference_relation, scope_sql
+from .settings import get_config
+
+RECENT_DAYS = 7
+
+
+def _pick_version(store, model: str, version: int | None, environment: str | None) -> ModelVersion:
+    if version is not None:
+        return get_model_version(store, model, version)
+    champ = live.champion(store, model, environment or "production")
+    if champ is not None:
+        return get_model_version(store, model, champ.version)
+    logged = monitored_versions(store, model)
+    if not logged:
+        raise NotFound(f"{model} has no logged predictions yet; score or log some with 'modelgov score' or "
+                       "'modelgov log-predictions'.")
+    return get_model_version(store, model, logged[-1]["version"])
+
+
+def monitor(store, model: str, version: int | None = None, *, environment: str | None = "production",
+            window: str = "day", since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
+    """Drift (per feature and window, and of the score), performance, volume and data quality of the logs."""
+    v = _pick_version(store, model, version, environment)
+    name = log_table(store, v)
+    if name is None:
+        raise NotFound(f"{v.ref} has no logged predictions yet; score or log some first.")
+    cfg = get_config(store, model)
+    ref = reference_relation(store, v)
+    scope = scope_sql(environment, since, until)
+    with store.read() as con:
+        model_id = get_model_tx(con, model).id
+        n = con.execute(f"SELECT count(*) FROM {name} WHERE {scope}").fetchall()[0][0]
+        if n == 0:
+            env_txt = f" in {environment}" if environment else ""
+            raise NotFound(f"{v.ref} has no logged predictions{env_txt} in that period.")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW mon_cur AS SELECT * FROM {name} WHERE {scope}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW mon_ref AS SELECT * FROM {ref}")
+        report = drift_report.report(con, "mon_ref", "mon_cur", columns=v.feature_names, time_column="ts", window=window,
+                              config=cfg, time_sql="ts")
+        # The last 7 days as one sample: daily windows of a few hundred rows are noisy, a week is not.
+        last_ts = con.execute("SELECT max(ts) FROM mon_cur").fetchall()[0][0]
+        con.execute(f"CREATE OR REPLACE TEMP VIEW mon_recent AS SELECT * FROM mon_cur WHERE ts > "
+                    f"TIMESTAMP {literal((last_ts - timedelta(days=RECENT_DAYS)).isoformat(sep=' '))}")
+        recent = drift_report.report(con, "mon_ref", "mon_recent", columns=v.feature_names, config=cfg)
+        # The score's own drift: the hold-out scores of the version are the reference when they exist.
+        performance = _performance(con, name, model_id, v, scope, window)
+        volume = con.execute(f"""SELECT CAST(date_trunc('{window}', ts) AS VARCHAR) AS w, count(*) AS n,
+                                        avg(score) AS mean_score FROM {name} WHERE {scope} GROUP BY 1 ORDER BY 1""").df()
+        rejected = con.execute("""SELECT CAST(date_trunc(?, created_at) AS VARCHAR), sum(rows_in), sum(rows_rejected)
+                                  FROM ingest_runs WHERE model_id = ? AND kind <> 'log-outcomes' GROUP BY 1 ORDER BY 1""",
+                               [window, model_id]).fetchall()
+        first, last = con.execute(f"SELECT min(ts), max(ts) FROM {name} WHERE {scope}").fetchall()[0]
+    score_drift = _score_drift(store, v, name, scope, window)
+    quality = [{"column": c["column"], "missing_rate": c.get("missing", 0) / max(1, c.get("missing", 0) + c["rows_current"]),
+                "out_of_range": c.get("out_of_range", 0), "unseen_categories": c.get("unseen_categories", [])}
+               for c in report["columns"]]
+    return {"model": model, "version": v.version, "environment": environment, "window": window, "rows": int(n),
+            "first": first.isoformat() if first else None, "last": last.isoformat() if last else None,
+            "drift": report, "recent_drift": recent, "recent_days": RECENT_DAYS, "score_drift": score_drift, "performance": performance,
+            "volume": volume.to_dict("records"), "data_quality": quality,
+            "ingestion": [{"window": w, "rows": int(a), "rejected": int(b)} for w, a, b in rejected],
+            "reference": {"rows": report["rows"]["reference"], "source": f"training data of {v.ref}"}}
+
+
+def _score_drift(store, v: ModelVersion, name: str, scope: str, window: str) -> dict[str, Any] | None:
+    """Drift of the score itself against the version's scores on its hold-out data (scored once, in memory)."""
+
+    if v.test_dataset_id is None:
+        return None
+    with store.read() as con:
+        ds = get_dataset_by_id(con, v.test_dataset_id)
+    test = load_frame(store, ds)
+    est = artifacts.load(store.artifacts_dir, v.sha256, v.ref)
+    ref_scores = pd.DataFrame({"score": score(est, v.task, test[v.feature_names])})
+    import duckdb
+
+    with store.read() as con:
+        cur = con.execute(f"SELECT score, ts FROM {name} WHERE {scope} AND score IS NOT NULL").df()
+    if cur.empty:
+        return None
+    mem = duckdb.connect()
+    try:
+        mem.register("ref_scores", ref_scores)
+        mem.register("cur_scores", cur)
+        out = drift_report.report(mem, "ref_scores", "cur_scores", columns=["score"], time_column="ts", window=window,
+                           time_sql="ts")
+    finally:
+        mem.close()
+    return out
+
+
+def _performance(con, name: str, model_id: int, v: ModelVersion, scope: str, window: str) -> list[dict[str, Any]]:
+    """Per window, over rows whose outcome arrived: AUC (rank-sum with average ranks for ties), accuracy, Brier and
+    mean score vs observed rate (calibration); regression: RMSE, MAE."""
+    base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.score AS s, o.label AS y
+               FROM {name} l JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = l.request_id
+               WHERE {scope} AND l.score IS NOT NULL"""
+    if v.task == "binary_classification":
+        rows = con.execute(f"""
+            WITH d AS ({base}),
+            r AS (SELECT w, s, y, rank() OVER (PARTITION BY w ORDER BY s) + (count(*) OVER (PARTITION BY w, s) - 1) / 2.0
+                         AS rk FROM d)
+            SELECT w, count(*) AS n, sum(y) AS pos,
+                   (sum(rk) FILTER (y = 1) - sum(y) * (sum(y) + 1) / 2.0) / nullif(sum(y) * (count(*) - sum(y)), 0) AS auc,
+                   avg(CASE WHEN (s >= 0.5) = (y = 1) THEN 1.0 ELSE 0.0 END) AS accuracy,
+                   avg((s - y) * (s - y)) AS brier, avg(s) AS mean_score, avg(y) AS observed_rate
+            FROM r GROUP BY w ORDER BY w""").fetchall()
+        return [{"window": w, "labelled": int(n), "positives": int(p), "auc": auc, "accuracy": acc, "brier": br,
+                 "mean_score": ms, "observed_rate": orate} for w, n, p, auc, acc, br, ms, orate in rows]
+    rows = con.execute(f"""WITH d AS ({base}) SELECT w, count(*), sqrt(avg((s - y) * (s - y))), avg(abs(s - y)),
+                           avg(s), avg(y) FROM d GROUP BY w ORDER BY w""").fetchall()
+    return [{"window": w, "labelled": int(n), "rmse": rmse, "mae": mae, "mean_prediction": mp, "mean_outcome": mo}
+            for w, n, rmse, mae, mp, mo in rows]

@@ -1,0 +1,290 @@
+"""Model versions: register (hold-out metrics, datasets, lineage), look up, score, load, verify.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sklearn.base import is_classifier, is_regressor
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from ..audit import canonical_json, record, utcnow
+from ..errors import InvalidInput, NotFound
+from ..events import VersionRegistered
+from ..identity import Identity, require
+from ..lineage import nodes as lineage
+from ..metrics import binary_metrics, regression_metrics
+from . import artifacts
+from .catalog import check_card_fields, insert_model
+from .datasets import Dataset, get_dataset_by_id, read_table, register_dataset_tx, slug
+from ..vocabulary import validate_tier
+from .records import (
+    VERSION_COLUMNS,
+    ModelVersion,
+    model_not_found,
+    validate_name,
+    version_row,
+)
+
+
+def get_model_version_tx(con: duckdb.DuckDBPyConnection, name: str, version: int | None = None) -> ModelVersion:
+    if version is None:
+        r = con.execute(f"SELECT {VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id"
+                        " WHERE m.name = ? ORDER BY v.version DESC LIMIT 1", [name]).fetchone()
+    else:
+        r = con.execute(f"SELECT {VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id"
+                        " WHERE m.name = ? AND v.version = ?", [name, version]).fetchone()
+    if r is None:
+        if con.execute("SELECT 1 FROM models WHERE name = ?", [name]).fetchone() is None:
+            raise model_not_found(name)
+        if version is None:
+            raise NotFound(f"Model {name} has no versions yet. Register one with 'modelgov register {name} …'.")
+        raise NotFound(f"Model version {name}:{version} not found. See 'modelgov models show {name}'.")
+    return version_row(r)
+
+
+def get_model_version(store, name: str, version: int | None = None) -> ModelVersion:
+    """One version (the latest when `version` is None); raises NotFound."""
+    with store.read() as con:
+        return get_model_version_tx(con, name, version)
+
+
+def get_version_by_id(con: duckdb.DuckDBPyConnection, version_id: int) -> ModelVersion:
+    r = con.execute(f"SELECT {VERSION_COLUMNS} FROM model_versions v JOIN models m ON m.id = v.model_id"
+                    " WHERE v.id = ?", [version_id]).fetchone()
+    if r is None:
+        raise NotFound(f"Model version id {version_id} not found.")
+    return version_row(r)
+
+
+def _describe(estimator: Any) -> str:
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        return "Pipeline(" + " → ".join(type(s).__name__ for _, s in steps) + ")"
+    return type(estimator).__name__
+
+
+def _json_param(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value if not isinstance(value, float) or np.isfinite(value) else str(value)
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float, bool)) for v in value):
+        return list(value)
+    return type(value).__name__
+
+
+def parameters_of(estimator: Any) -> dict[str, Any]:
+    try:
+        params = estimator.get_params(deep=True)
+    except Exception:  # a third-party estimator may not implement get_params fully
+        return {}
+    return {k: _json_param(v) for k, v in sorted(params.items())}
+
+
+def git_commit(where: Path) -> str | None:
+    """`<sha>` (or `<sha>+dirty`) of the git checkout holding `where`, if any."""
+    try:
+        sha = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=3)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=3)
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+@dataclass
+class _Prepared:
+    estimator: Any
+    task: str
+    features: list[str]
+    classes: list[Any] | None
+
+
+def _prepare(estimator: Any, train: pd.DataFrame, target: str, source: str) -> _Prepared:
+    if not (is_classifier(estimator) or is_regressor(estimator)):
+        raise InvalidInput(f"{source} holds a {type(estimator).__name__}, not a scikit-learn classifier or regressor.")
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError as e:
+        raise InvalidInput(f"The model in {source} is not fitted; fit it before registering.") from e
+    except TypeError as e:
+        raise InvalidInput(f"{source} does not hold a scikit-learn estimator: {e}") from e
+    if target not in train.columns:
+        raise InvalidInput(f"Target column {target!r} is not in the training data; its columns are "
+                           f"{', '.join(map(str, train.columns[:30]))}.")
+    X = train.drop(columns=[target])
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        features = [str(n) for n in names]
+        missing = [n for n in features if n not in X.columns]
+        if missing:
+            raise InvalidInput(f"The model needs column(s) {', '.join(missing[:10])} that the training data lacks.")
+    else:
+        features = [str(c) for c in X.columns]
+        n_in = getattr(estimator, "n_features_in_", None)
+        if n_in is not None and n_in != len(features):
+            raise InvalidInput(f"The model expects {n_in} input columns but the training data has "
+                               f"{len(features)} besides the target.")
+    classes = None
+    task = "regression"
+    if is_classifier(estimator):
+        classes = [_json_param(c) for c in getattr(estimator, "classes_", [])]
+        if len(classes) != 2 or not hasattr(estimator, "predict_proba"):
+            raise InvalidInput(f"The classifier has {len(classes)} classes; ModelGov supports binary "
+                               "classification (with predict_proba) and regression.")
+        task = "binary_classification"
+    try:
+        sample = X[features].head(500)
+        out = estimator.predict_proba(sample) if task == "binary_classification" else estimator.predict(sample)
+        if len(out) != len(sample):
+            raise ValueError(f"returned {len(out)} rows for {len(sample)}")
+    except Exception as e:  # any failure to score means the model and data do not fit
+        raise InvalidInput(f"The model cannot score the training data's columns: {type(e).__name__}: {e}") from e
+    return _Prepared(estimator, task, features, classes)
+
+
+def score(estimator: Any, task: str, frame: pd.DataFrame) -> np.ndarray:
+    """Positive-class probability (classification) or prediction (regression)."""
+    if task == "binary_classification":
+        return np.asarray(estimator.predict_proba(frame))[:, 1]
+    return np.asarray(estimator.predict(frame), dtype=float)
+
+
+def evaluate(prepared: _Prepared, test: pd.DataFrame, target: str) -> dict[str, float]:
+    if target not in test.columns:
+        raise InvalidInput(f"Target column {target!r} is not in the test data.")
+    missing = [c for c in prepared.features if c not in test.columns]
+    if missing:
+        raise InvalidInput(f"The test data lacks column(s) {', '.join(missing[:10])} the model needs.")
+    y = test[target]
+    if y.isna().any():
+        raise InvalidInput(f"The test data has {int(y.isna().sum())} empty value(s) in target {target!r}.")
+    try:
+        s = score(prepared.estimator, prepared.task, test[prepared.features])
+    except Exception as e:  # scoring user data can fail in many ways
+        raise InvalidInput(f"The model cannot score the test data: {type(e).__name__}: {e}") from e
+    if prepared.task == "binary_classification":
+        positive = prepared.classes[1]
+        unknown = set(y.unique()) - set(prepared.classes)
+        if unknown:
+            raise InvalidInput(f"The test target holds value(s) {sorted(map(str, unknown))[:5]} the model "
+                               f"never saw; its classes are {prepared.classes}.")
+        return binary_metrics((y == positive).astype(int).to_numpy(), s)
+    return regression_metrics(y.to_numpy(dtype=float), s)
+
+
+def _frame(data: pd.DataFrame | str | Path, label: str) -> tuple[pd.DataFrame, str, str]:
+    """(frame, location, default dataset name)."""
+    if isinstance(data, pd.DataFrame):
+        return data, f"memory:{label}", label
+    p = Path(data).resolve()
+    return read_table(p), str(p), slug(p.stem)
+
+
+def register_version(store, actor: Identity, name: str, model: Any, train_data: pd.DataFrame | str | Path,
+                     target: str, *, test_data: pd.DataFrame | str | Path | None = None,
+                     owner: str | None = None, risk_tier: str | None = None, description: str | None = None,
+                     code_ref: str | None = None, train_name: str | None = None, test_name: str | None = None,
+                     tags: list[str] | None = None, **card: str) -> ModelVersion:
+    """Register `model` (an estimator or a joblib/skops file) as the next version of `name`.
+
+    Creates the model when new (owner defaults to the actor, tier to medium).
+    Needs `register-model`. Records `model.create` (when new), `dataset.register`
+    and `version.register`. Raises InvalidInput, Forbidden, NotFound.
+    """
+    validate_name(name)
+    if risk_tier is not None:
+        validate_tier(risk_tier)
+    check_card_fields(card)
+    with store.transaction():  # fail fast (and audited) before the heavy work
+        require(actor, "register-model", VersionRegistered, name)
+    source = "the estimator"
+    if not hasattr(model, "fit"):
+        source = Path(model).name
+        code_ref = code_ref or git_commit(Path(model).resolve().parent)
+        model = artifacts.read_model_file(model)
+    train, train_loc, train_default = _frame(train_data, f"{name}-train")
+    prepared = _prepare(model, train, target, source)
+    metrics: dict[str, float] = {}
+    test = test_loc = test_default = None
+    if test_data is not None:
+        test, test_loc, test_default = _frame(test_data, f"{name}-test")
+        metrics = evaluate(prepared, test, target)
+    blob = artifacts.serialise(model)
+    written: list[Path] = []
+    digest, path, new = artifacts.write(store.artifacts_dir, blob)
+    if new:
+        written.append(path)
+    try:
+        with store.transaction() as con:
+            require(actor, "register-model", VersionRegistered, name)
+            row = con.execute("SELECT id FROM models WHERE name = ?", [name]).fetchone()
+            if row is None:
+                model_id = insert_model(con, actor, name, owner or actor.email, risk_tier or "medium",
+                                         description or "", "", "", tags or [], card)
+            else:
+                model_id = row[0]
+            cols = prepared.features + [target]
+            train_ds = register_dataset_tx(con, store, actor, train[cols], train_name or train_default,
+                                           train_loc, written=written)
+            test_ds = None
+            if test is not None:
+                test_ds = register_dataset_tx(con, store, actor, test[cols], test_name or test_default,
+                                              test_loc, written=written)
+            number = con.execute("SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE model_id = ?",
+                                 [model_id]).fetchone()[0]
+            signature = [s for s in train_ds.schema if s["name"] in prepared.features]
+            signature.sort(key=lambda s: prepared.features.index(s["name"]))
+            version_id = con.execute(
+                "INSERT INTO model_versions (model_id, version, sha256, artifact_format, artifact_size, flavour,"
+                " estimator, task, signature, target, classes, train_dataset_id, test_dataset_id, parameters,"
+                " metrics, code_ref, created_at, created_by)"
+                " VALUES (?, ?, ?, 'skops', ?, 'sklearn', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [model_id, number, digest, len(blob), _describe(model), prepared.task, canonical_json(signature),
+                 target, canonical_json(prepared.classes) if prepared.classes else None, train_ds.id,
+                 test_ds.id if test_ds else None, canonical_json(parameters_of(model)), canonical_json(metrics),
+                 code_ref, utcnow(), actor.email]).fetchone()[0]
+            if row is not None:
+                con.execute("UPDATE models SET updated_at = ? WHERE id = ?", [utcnow(), model_id])
+            version = get_version_by_id(con, version_id)
+            lineage.record_registration(con, actor, version, train_ds, test_ds)
+            record(con, actor, VersionRegistered(version.ref, digest, metrics, train_ds.ref,
+                                                 test_ds.ref if test_ds else None, code_ref))
+            return version
+    except BaseException:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise
+
+
+def load_model(store, name: str, version: int | None = None) -> tuple[ModelVersion, Any]:
+    """The version and its estimator, loaded only after its SHA-256 matches the registry."""
+    v = get_model_version(store, name, version)
+    return v, artifacts.load(store.artifacts_dir, v.sha256, v.ref)
+
+
+def version_datasets(store, v: ModelVersion) -> tuple[Dataset | None, Dataset | None]:
+    with store.read() as con:
+        train = get_dataset_by_id(con, v.train_dataset_id) if v.train_dataset_id else None
+        test = get_dataset_by_id(con, v.test_dataset_id) if v.test_dataset_id else None
+    return train, test
+
+
+def verify_artifacts(store) -> list[dict[str, Any]]:
+    """Re-hash every registered artifact; one row per version with `problem` None when intact."""
+    with store.read() as con:
+        rows = con.execute("SELECT m.name, v.version, v.sha256 FROM model_versions v JOIN models m"
+                           " ON m.id = v.model_id ORDER BY m.name, v.version").fetchall()
+    return [{"model": n, "version": ver, "sha256": sha, "problem": artifacts.check(store.artifacts_dir, sha)}
+            for n, ver, sha in rows]

@@ -39,8 +39,11 @@ def md(label: str, key: str | None = None) -> str:
 
 
 def health(h: dict | None) -> str:
-    """Plain text for tables: 'green 91', 'amber 74', or 'not monitored'."""
-    return f"{h['status']} {h['score']}" if h else "not monitored"
+    """Plain text for tables: 'green 91', 'amber 74', 'not monitored yet' (a live champion without a snapshot)
+    or 'not monitored' (nothing live)."""
+    if not h:
+        return "not monitored"
+    return "not monitored yet" if h.get("score") is None else f"{h['status']} {h['score']}"
 
 
 SEVERITY_COLOR = {"high": "red", "medium": "orange", "low": "green"}

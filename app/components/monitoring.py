@@ -8,15 +8,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.components import badges
+from core.drift.stattests import P_VALUE_METHODS
 from core.errors import CoreError
 from core.identity import Identity, allowed
 from core.monitoring import alerts
 
 
 def health_label(h: dict | None) -> str:
-    if not h:
-        return "not monitored"
-    return f"{h['status']} {h['score']}"
+    return badges.health(h)
 
 
 def heatmap(report: dict, value: str = "drift") -> go.Figure:
@@ -33,7 +32,7 @@ def heatmap(report: dict, value: str = "drift") -> go.Figure:
                 trow.append("")
                 continue
             score = c["drift_score"]
-            strength = (1 - score) if c["method"] in ("ks", "chisquare", "z") else min(1.0, score / (2 * c["threshold"]))
+            strength = (1 - score) if c["method"] in P_VALUE_METHODS else min(1.0, score / (2 * c["threshold"]))
             row.append(strength)
             trow.append(f"{c['method']} {score:.3g}{' · drifted' if c['drifted'] else ''}")
         z.append(row)

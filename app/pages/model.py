@@ -45,7 +45,7 @@ if model.description:
     st.write(model.description)
 health = monitoring_health.health(store).get(model.name)
 if health:
-    st.markdown(f"Health **{health['status']} {health['score']}**"
+    st.markdown(f"Health of the production champion (version {health['version']}): **{badges.health(health)}**"
                 + (f" — {'; '.join(health['reasons'])}" if health["reasons"] else "") + " · "
                 + "see the Monitoring page")
 if alerts.alerts(store, model.name, "active"):

@@ -8,6 +8,8 @@ from .. import users
 from ..errors import CheckFailed, InvalidInput
 from ..registry import catalog, records, versions
 from ..registry.datasets import search_datasets
+from ..governance import live
+from ..monitoring import health as monitoring_health
 from ..vocabulary import RISK_TIERS
 from . import EXIT_CHECK, Ctx, table
 
@@ -99,24 +101,36 @@ def cmd_models_list(ctx: Ctx) -> int:
     a = ctx.args
     result = catalog.search_models(ctx.store, a.search, owner=a.owner, risk_tier=a.risk_tier, status=a.status,
                                     tag=a.tag, sort=a.sort, descending=a.desc, page=a.page, per_page=a.per_page)
-    data = [m.as_dict() for m in result.items]
-    ctx.emit(data, lambda: table([(m.name, m.owner, m.risk_tier, m.status, m.latest_version, m.versions)
-                                  for m in result.items],
-                                 ["NAME", "OWNER", "RISK", "STATUS", "LATEST", "VERSIONS"])
+    statuses = {name: h["status"] for name, h in monitoring_health.health(ctx.store).items()}
+    data = [{**m.as_dict(), "health": statuses.get(m.name)} for m in result.items]
+    ctx.emit(data, lambda: table([(m.name, m.owner, m.risk_tier, m.status, m.latest_version, m.versions,
+                                   statuses.get(m.name) or "-") for m in result.items],
+                                 ["NAME", "OWNER", "RISK", "STATUS", "LATEST", "VERSIONS", "HEALTH"])
              + f"\n{result.total} model(s)" + (f", page {result.page} of {result.pages}" if result.pages > 1 else ""))
     return 0
 
 
 def cmd_models_show(ctx: Ctx) -> int:
     m = catalog.get_model(ctx.store, ctx.args.name)
+    deployed = [{k: v for k, v in d.as_dict().items() if k != "deployment_id"} for d in live.live(ctx.store, m.name)]
+    health = [{k: h[k] for k in ("environment", "version", "status", "score", "reasons")}
+              for h in monitoring_health.health_by_environment(ctx.store, m.name).get(m.name, [])]
 
     def text() -> str:
         head = [f"{m.name}  ({m.risk_tier} risk, owner {m.owner})", m.description or "(no description)", ""]
         rows = [(v.version, v.status, v.estimator, _fmt_metrics(v.metrics), v.created_by, v.sha256[:12])
                 for v in m.versions]
-        return "\n".join(head) + table(rows, ["VERSION", "STATUS", "ESTIMATOR", "METRICS", "BY", "SHA256"])
+        out = "\n".join(head) + table(rows, ["VERSION", "STATUS", "ESTIMATOR", "METRICS", "BY", "SHA256"])
+        if deployed:
+            out += "\n\nLive:\n" + table([(d["environment"], d["role"], d["version"], d["since"][:10]) for d in deployed],
+                                          ["ENVIRONMENT", "ROLE", "VERSION", "SINCE"])
+        if health:
+            out += "\n\nHealth of the live champions:\n" + table(
+                [(h["environment"], h["version"], h["status"], "-" if h["score"] is None else h["score"],
+                  "; ".join(h["reasons"])) for h in health], ["ENVIRONMENT", "VERSION", "STATUS", "SCORE", "WHY"])
+        return out
 
-    ctx.emit(m.as_dict(), text)
+    ctx.emit({**m.as_dict(), "live": deployed, "health": health}, text)
     return 0
 
 

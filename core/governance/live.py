@@ -33,22 +33,55 @@ class Deployment:
     def active(self) -> bool:
         return self.until is None
 
+    def as_dict(self) -> dict:
+        return {"environment": self.environment, "role": self.role, "version": self.version,
+                "since": self.since.isoformat() if self.since else None, "deployment_id": self.id}
 
 
 _COLUMNS = ("d.id, m.name, v.version, d.version_id, d.environment, d.role, d.since, d.until, d.deployed_by,"
             " d.approval_id, d.end_reason")
 
 
+def live_tx(con, model: str | None = None, environment: str | None = None,
+            at: datetime | None = None) -> list[Deployment]:
+    """Every deployment live at `at` (now when None): per model and environment the champion first, then
+    challengers by age. The one answer to "what is live" that pages, CLI, health and evidence ask."""
+    where, params = [], []
+    if at is None:
+        where.append("d.until IS NULL")
+    else:
+        where.append("d.since <= ? AND (d.until IS NULL OR d.until > ?)")
+        params += [at, at]
+    if model is not None:
+        where.append("m.id = ?")
+        params.append(get_model_tx(con, model).id)
+    if environment is not None:
+        validate_environment(environment)
+        where.append("d.environment = ?")
+        params.append(environment)
+    rows = con.execute(
+        f"SELECT {_COLUMNS} FROM deployments d JOIN model_versions v ON v.id = d.version_id"
+        " JOIN models m ON m.id = v.model_id WHERE " + " AND ".join(where) +
+        " ORDER BY m.name, d.environment, d.role = 'champion' DESC, d.since, d.id", params).fetchall()
+    return [Deployment(*r) for r in rows]
+
+
+def live(store, model: str | None = None, environment: str | None = None,
+         at: datetime | None = None) -> list[Deployment]:
+    """See `live_tx`."""
+    with store.read() as con:
+        return live_tx(con, model, environment, at)
+
+
+def champions(store, model: str | None = None, at: datetime | None = None) -> dict[tuple[str, str], Deployment]:
+    """The live champion of each (model, environment)."""
+    return {(d.model, d.environment): d for d in live(store, model, at=at) if d.role == "champion"}
+
+
 def active_tx(con, model: str, environment: str) -> list[Deployment]:
     """The model's live deployments in `environment`: the champion first, then challengers by age."""
     validate_environment(environment)
-    m = get_model_tx(con, model)
-    rows = con.execute(
-        f"SELECT {_COLUMNS} FROM deployments d JOIN model_versions v ON v.id = d.version_id"
-        " JOIN models m ON m.id = v.model_id"
-        " WHERE m.id = ? AND d.environment = ? AND d.until IS NULL"
-        " ORDER BY d.role = 'champion' DESC, d.since, d.id", [m.id, environment]).fetchall()
-    return [Deployment(*r) for r in rows]
+    return live_tx(con, model, environment)
 
 
 def active(store, model: str, environment: str) -> list[Deployment]:

@@ -17,6 +17,7 @@ from core.drift.report import DriftConfig
 from core.errors import CoreError, Forbidden, InvalidInput
 from core.monitoring import health as monitoring_health
 from core.registry import catalog
+from tests.conftest import make_version
 
 
 # --- migrations ----------------------------------------------------------------------------------------------
@@ -46,16 +47,20 @@ def test_migrations_refuse_a_store_from_a_newer_modelgov(store):
 # --- the health formula, with numbers -------------------------------------------------------------------------
 
 def _snapshot(store, people, name, **summary):
-    catalog.create_model(store, people["ds"], name)
+    """A live production champion of `name` with a monitoring snapshot holding `summary`'s numbers."""
+    make_version(store, people["ds"], name)
     base = {"model": name, "version": 1, "environment": "production", "rows": 1000, "first": None,
             "drifted_share": 0.0, "dataset_drift": False, "drifted_columns": [], "n_columns": 4, "recent_days": 7,
             "shift_start": None, "metric": "auc", "baseline": 0.80, "current": 0.80, "max_missing_rate": 0.0,
             "rejected_share": 0.0, "last": (utcnow() - timedelta(days=1)).isoformat()}
     base.update(summary)
     with store.transaction() as con:
-        mid = con.execute("SELECT id FROM models WHERE name = ?", [name]).fetchone()[0]
+        mid, vid = con.execute("SELECT m.id, v.id FROM models m JOIN model_versions v ON v.model_id = m.id "
+                               "WHERE m.name = ?", [name]).fetchone()
         con.execute("INSERT INTO monitor_snapshots VALUES (?, 1, 'production', ?, ?)",
                     [mid, utcnow(), canonical_json(base)])
+        con.execute("INSERT INTO deployments (version_id, environment, role, since, deployed_by) VALUES "
+                    "(?, 'production', 'champion', ?, 'x@example.com')", [vid, utcnow()])
         return mid
 
 
@@ -133,3 +138,29 @@ def test_a_refusal_and_a_success_share_the_action_name(store, people):
     assert [(r[0], r[2], r[3], r[4]) for r in rows] == [("ada@example.com", "model", "kept", "ok"),
                                                           ("vera@example.com", "model", "refused", "refused")]
     assert json.loads(rows[0][5]) == {"owner": "ada@example.com", "risk_tier": "medium", "tags": []}
+
+
+# --- one answer to "what is live", and health of the live champion ------------------------------------------
+
+def test_health_follows_the_live_champion_after_a_new_deployment(demo_store, demo_people, cli):
+    from core.governance import approvals, deployments, live
+
+    before = monitoring_health.health(demo_store)["credit-default"]
+    assert before["version"] == 1 and before["status"] in ("green", "amber", "red")
+    r = approvals.request_deployment(demo_store, demo_people["ada"], "credit-default", 2, "production", "champion",
+                                     "Promote the challenger.")
+    for who in ("rita", "raj"):
+        approvals.approve(demo_store, demo_people[who], r.id, "Reviewed.", override_reason="Accepted for the test.")
+    deployments.deploy(demo_store, demo_people["rita"], r.id)
+    assert [(d.environment, d.role, d.version) for d in live.live(demo_store, "credit-default")
+            if d.role == "champion"] == [("production", "champion", 2)]
+    after = monitoring_health.health(demo_store)["credit-default"]
+    assert after["version"] == 2 and after["status"] == "unknown"       # v1's amber is history, not v2's health
+    assert "not monitored in production" in after["reasons"][0]
+    shown = json.loads(cli(demo_store, "models", "show", "credit-default", "--json").out)
+    assert {"environment": "production", "role": "champion", "version": 2} in [
+        {k: d[k] for k in ("environment", "role", "version")} for d in shown["live"]]
+    assert all(set(d) == {"environment", "role", "version", "since"} for d in shown["live"])
+    assert [(h["environment"], h["version"], h["status"]) for h in shown["health"]] == [("production", 2, "unknown")]
+    listed = {m["name"]: m["health"] for m in json.loads(cli(demo_store, "models", "list", "--json").out)}
+    assert listed["credit-default"] == "unknown" and listed["churn-early-warning"] is None

@@ -248,7 +248,8 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
                               "70/30 stratified split with a fixed seed.",
         ethical_considerations="Inputs include sex, marital status and age; monitor outcomes by segment and "
                                "do not use the score to deny credit without review.",
-        caveats="Repayment-status inputs (PAY_*) dominate; a change in how they are recorded will shift scores.",
+        caveats="Repayment-status inputs (PAY_*) dominate; a change in how they are recorded will shift scores. "
+                "Demo data: " + SHIFT_NOTE,
     )
     champion = credit_champion(quick).fit(X, y)
     versions.register_version(store, ada, "credit-default", champion, train_path, "default", test_data=test_path,

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import session
 from app.components import compare as figs
-from core.compare import holdout, production, scores
+from core.compare import production, scores
 from core.compare import stored as compare_stored
 from core.errors import CoreError
 from core.governance import approvals
@@ -103,12 +103,10 @@ inputs = (champion.ref, challenger.ref, data_label, len(frame), target, segment,
 if st.button("Compare", key="cmp_run", type="primary"):
     with st.spinner(f"Scoring {len(frame):,} rows with both versions and {int(replicates):,} paired resamples…"):
         try:
-            result = holdout.compare_holdout(store, champion, challenger, data_obj, target,
-                                             segment=None if segment == segment_choices[0] else segment,
-                                             bootstrap=int(replicates), seed=int(seed),
-                                             data_ref=None if source == SOURCES[0] else f"upload:{data_label}")
-            result["comparison_id"] = (compare_stored.save_comparison(store, me, result)
-                                       if allowed(me, "compute-results") else None)
+            result = compare_stored.compare_and_record(
+                store, me if allowed(me, "compute-results") else None, champion, challenger, data_obj, target,
+                segment=None if segment == segment_choices[0] else segment, bootstrap=int(replicates),
+                seed=int(seed), data_ref=None if source == SOURCES[0] else f"upload:{data_label}")
         except CoreError as e:
             st.error(str(e))
             st.stop()

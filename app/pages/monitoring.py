@@ -6,10 +6,8 @@ import streamlit as st
 from app import session
 from app.components import monitoring as ui
 from core import queries
-from core.demo import SHIFT_NOTE
 from core.errors import CoreError
-from core.monitoring import checks, health, logs, report
-from core.registry import versions as model_versions
+from core.monitoring import checks, health, logs
 from core.vocabulary import ENVIRONMENTS
 
 me = session.guard("view")
@@ -46,25 +44,22 @@ window = c4.selectbox("Window", ["day", "week", "hour"], key="mon_window")
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _monitor(db: str, name: str, version: int, env: str, window: str, stamp: str):
-    return report.monitor(store, name, version, environment=env, window=window)
+def _review(db: str, name: str, version: int, env: str, window: str, stamp: str):
+    return checks.review(store, name, version, environment=env, window=window)
 
 
 stamp = str(logged[name][versions.index(version)]["last"]) + str(logged[name][versions.index(version)]["rows"])
 try:
     with st.spinner("Computing drift and performance in DuckDB…"):
-        res = _monitor(str(store.db_path), name, version, env, window, stamp)
+        reviewed = _review(str(store.db_path), name, version, env, window, stamp)
 except CoreError as e:
     st.info(str(e))
     st.stop()
 
-v = model_versions.get_model_version(store, name, version)
-summary = checks.summarise(res, v)
-sentence = checks.plain_sentence(summary)
-(st.warning if summary["drifted_columns"] or (summary["current"] or 1) < (summary["baseline"] or 0) - 0.02
- else st.success)(sentence, icon=":material/monitor_heart:")
-if name == "credit-default":
-    st.caption(SHIFT_NOTE)
+res, summary = reviewed["result"], reviewed["summary"]
+(st.warning if reviewed["needs_attention"] else st.success)(summary["sentence"], icon=":material/monitor_heart:")
+if reviewed["caveats"]:
+    st.caption(f"Caveats from the model card: {reviewed['caveats']}")
 h = health.health(store).get(name)
 m = st.columns(5)
 m[0].metric("Logged predictions", f"{res['rows']:,}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ..compare import holdout, production, scores, stored
+from ..compare import production, scores, stored
 from ..errors import InvalidInput
 from ..identity import identity_for
 from . import Ctx, table
@@ -60,14 +60,15 @@ def cmd_compare(ctx: Ctx) -> int:
         raise InvalidInput("A hold-out comparison needs --data FILE and --target COLUMN.")
     if a.top < 0:
         raise InvalidInput("--top must be zero or more.")
-    result = holdout.compare_holdout(ctx.store, a.models[0], a.models[1], a.data, a.target, segment=a.segment,
-                                     bootstrap=a.bootstrap, seed=a.seed, top=a.top)
-    result["comparison_id"] = _maybe_save(ctx, result)
+    email = None if a.no_save else (ctx.args.as_ or os.environ.get("MODELGOV_USER"))
+    result = stored.compare_and_record(ctx.store, identity_for(ctx.store, email) if email else None, a.models[0],
+                                       a.models[1], a.data, a.target, segment=a.segment, bootstrap=a.bootstrap,
+                                       seed=a.seed, top=a.top)
     ctx.emit(_public(result, a.plots), lambda: _text(result))
     return 0
 
 
-def _maybe_save(ctx: Ctx, result: dict) -> int | None:
+def _save_if_named(ctx: Ctx, result: dict) -> int | None:
     email = ctx.args.as_ or os.environ.get("MODELGOV_USER")
     if ctx.args.no_save or not email:
         return None
@@ -78,7 +79,7 @@ def _production(ctx: Ctx) -> int:
     a = ctx.args
     out = production.compare_production(ctx.store, a.models[0], a.env, a.window, bootstrap=a.bootstrap, seed=a.seed)
     for r in out["comparisons"]:
-        r["comparison_id"] = _maybe_save(ctx, r)
+        r["comparison_id"] = _save_if_named(ctx, r)
     out["comparisons"] = [_public(r, a.plots) for r in out["comparisons"]]
     ctx.emit(out, lambda: "\n\n".join(_text(r) for r in out["comparisons"]))
     return 0

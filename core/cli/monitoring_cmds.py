@@ -7,8 +7,7 @@ import sys
 
 from ..drift import report as drift_report
 from ..errors import InvalidInput
-from ..monitoring import alerts, checks, ingest, report, settings
-from ..registry import versions
+from ..monitoring import alerts, checks, ingest, settings
 from ..registry.records import parse_ref
 from . import Ctx, table
 from ..vocabulary import ENVIRONMENTS
@@ -156,10 +155,8 @@ def cmd_monitor(ctx: Ctx) -> int:
         result, summary = out["result"], out["summary"]
         result["alerts_raised"] = out["alerts_raised"]
     else:
-        result = report.monitor(ctx.store, name, version, environment=ctx.args.env, window=ctx.args.window)
-        v = versions.get_model_version(ctx.store, name, result["version"])
-        summary = checks.summarise(result, v)
-        summary["sentence"] = checks.plain_sentence(summary)
+        reviewed = checks.review(ctx.store, name, version, environment=ctx.args.env, window=ctx.args.window)
+        result, summary = reviewed["result"], reviewed["summary"]
     result["summary"] = summary
 
     def text() -> str:

@@ -16,7 +16,7 @@ from ..events import ComparisonRecorded
 from ..identity import Identity, require
 from ..registry.records import ModelVersion, parse_ref
 from ..registry.versions import get_model_version_tx
-from .holdout import resolve_version
+from .holdout import compare_holdout, resolve_version
 
 
 def json_safe(value: Any) -> Any:
@@ -117,3 +117,15 @@ def comparison_for_evidence(store, version: ModelVersion | str) -> dict[str, Any
     rec = _record(r)
     rec["result"] = {k: val for k, val in rec["result"].items() if k not in ("curves", "distributions")}
     return json_safe(rec)
+
+
+def compare_and_record(store, actor: Identity | None, champion: str | ModelVersion, challenger: str | ModelVersion,
+                       data: Any, target: str | None = None, **options: Any) -> dict[str, Any]:
+    """Compare two versions on a labelled hold-out and, when a person asked (`actor`), store the comparison so an
+    evidence pack can cite it; `comparison_id` is None when nobody was named.
+
+    Needs `compute-results` to store. Records `comparison.record`. Raises InvalidInput, NotFound, Forbidden.
+    """
+    result = compare_holdout(store, champion, challenger, data, target, **options)
+    result["comparison_id"] = save_comparison(store, actor, result) if actor is not None else None
+    return result

@@ -17,6 +17,7 @@ from ..lineage import nodes as lineage
 from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version
+from ..registry.catalog import get_model
 from .report import RECENT_DAYS, monitor
 
 DEFAULT_ALERTS = {"drifted_share": 0.3, "auc_drop": 0.05, "rmse_rise": 0.2, "missing_rate": 0.1,
@@ -142,3 +143,43 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
                                  f"monitoring of {v.ref} in {environment}", {"rows": s["rows"], "last": s["last"],
                                                                              "drifted_share": s["drifted_share"]})
     return {"summary": s, "alerts_raised": raised, "result": result}
+
+
+# The rule of "performance moved": an AUC down by 2 points or more, an RMSE up by 5% or more (the same points
+# at which the health score's performance part starts to fall).
+AUC_DROP_POINTS = 2.0
+RMSE_RISE = 0.05
+
+
+def performance_change(s: dict[str, Any]) -> dict[str, Any] | None:
+    """How the current performance compares with validation: {metric, current, baseline, change, worse}.
+
+    `change` is in points for AUC (×100) and a ratio for RMSE; `worse` applies the rule above. None when no
+    outcomes have arrived (or the version has no validation metric).
+    """
+    if s.get("current") is None or not s.get("baseline"):
+        return None
+    if s["metric"] == "auc":
+        change = (s["current"] - s["baseline"]) * 100
+        worse = -change >= AUC_DROP_POINTS
+    else:
+        change = s["current"] / s["baseline"] - 1
+        worse = change >= RMSE_RISE
+    return {"metric": s["metric"], "current": s["current"], "baseline": s["baseline"], "change": change,
+            "worse": worse}
+
+
+def review(store, model: str, version: int | None = None, *, environment: str | None = "production",
+           window: str = "day") -> dict[str, Any]:
+    """Monitor a version's logs and summarise them for people: the report, the summary with its plain sentence,
+    whether it needs attention (an input drifted or performance moved the wrong way) and the model card's
+    caveats. Stores nothing (that is `check`); pages and CLI show this one answer."""
+    result = monitor(store, model, version, environment=environment, window=window)
+    v = get_model_version(store, model, result["version"])
+    s = summarise(result, v)
+    s["sentence"] = plain_sentence(s)
+    change = performance_change(s)
+    caveats = (get_model(store, model).card.get("caveats") or "").strip()
+    return {"result": result, "summary": s, "performance_change": change,
+            "needs_attention": bool(s["drifted_columns"]) or bool(change and change["worse"]),
+            "caveats": caveats}

@@ -172,17 +172,22 @@ def actions_in_trail(store) -> list[str]:
 
 
 def export_csv(store, reader: Identity, flt: AuditFilter | None = None) -> str:
-    """The matching events as CSV (oldest first, every column incl. both hashes), for auditors."""
-    import csv
+    """The matching events as CSV (oldest first, every column incl. both hashes), for auditors.
+
+    Needs `read-audit`. Cells a spreadsheet would run as a formula get a leading quote
+    (`csvsafe.cell`); `csvsafe.original` turns a cell back into the stored value. Rows end in CRLF.
+    """
     import io
+
+    from . import csvsafe
 
     events = list_events(store, reader, flt, limit=None, newest_first=False)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvsafe.writer(out)
     writer.writerow(AUDIT_COLUMNS)
     for e in events:
-        writer.writerow([_ts_text(e["ts"]) if k == "ts" else canonical_json(e[k]) if k == "payload" else e[k]
-                         for k in AUDIT_COLUMNS])
+        writer.writerow(csvsafe.row(_ts_text(e["ts"]) if k == "ts" else canonical_json(e[k]) if k == "payload"
+                                    else e[k] for k in AUDIT_COLUMNS))
     return out.getvalue()
 
 

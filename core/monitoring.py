@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import deployments, drift, lineage
+from . import csvsafe, deployments, drift, lineage
 from .audit import AuditEvent, canonical_json, record, utcnow
 from .datasets import get_dataset_by_id, stored_file
 from .errors import Conflict, InvalidInput, NotFound
@@ -261,7 +261,7 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
         _record_audit(con, actor, "predictions.score", head, n, reasons, str(source))
     out = Path(output) if output else Path(str(source)).with_suffix(".scored.csv")
     keep = [c for c in scored.columns if not c.startswith("__")]
-    scored[keep].to_csv(out, index=False)
+    csvsafe.write_frame(scored[keep], out)  # request ids come from the input: no formulas, no split rows
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, str(out))
 
 

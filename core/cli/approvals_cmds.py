@@ -10,6 +10,7 @@ from .. import approvals, audit, deployments
 from ..errors import CheckFailed, InvalidInput
 from ..registry import parse_ref
 from . import Ctx, deliver, table
+from .output import line
 
 
 def register(sub, common) -> None:
@@ -171,12 +172,12 @@ def cmd_show(ctx: Ctx) -> int:
 
     def text() -> str:
         lines = [f"Request {r.id}: {r.ref} to {r.environment} as {r.role} — {r.status}",
-                 f"Requested by {r.requested_by} at {str(r.requested_at)[:19]}: {r.reason}",
+                 f"Requested by {r.requested_by} at {str(r.requested_at)[:19]}: {line(r.reason)}",
                  f"Evidence pack SHA-256 {r.evidence_sha256} (frozen {pack['assembled_at'][:19]})", "",
                  table([(c["check"], c["status"], c["detail"]) for c in pack["checks"]], ["CHECK", "STATUS", "DETAIL"]),
                  ""]
-        lines += [f"{d.decision}d by {d.decided_by} at {str(d.decided_at)[:19]}: {d.comment}"
-                  + (f" (override: {d.override_reason})" if d.override_reason else "") for d in r.decisions]
+        lines += [f"{d.decision}d by {d.decided_by} at {str(d.decided_at)[:19]}: {line(d.comment)}"
+                  + (f" (override: {line(d.override_reason)})" if d.override_reason else "") for d in r.decisions]
         return "\n".join(lines)
 
     ctx.emit({**r.as_dict(), "evidence": pack}, text)

@@ -259,7 +259,7 @@ def parse_anchor(text: str, source: str = "the anchor") -> Anchor:
     except (ValueError, RecursionError):
         value = None
     if (not isinstance(value, dict) or set(value) != set(ANCHOR_FIELDS)
-            or type(value["seq"]) is not int or value["seq"] < 1
+            or type(value["seq"]) is not int or not 1 <= value["seq"] < 2**63
             or not isinstance(value["hash"], str) or not _HASH.fullmatch(value["hash"])):
         raise InvalidInput(f"{source} is not an audit anchor: it must hold exactly the JSON that "
                            "'modelgov audit head --json' prints, {\"seq\": N, \"hash\": \"<64 hex digits>\"}.")
@@ -304,7 +304,8 @@ def verify_anchor(store, reader: Identity, anchor: Anchor) -> AnchorCheck:
     seq, short = anchor.seq, anchor.hash[:12]
     if held is None:
         problem = (f"event {seq} is gone and the trail is empty: every row was deleted" if last is None else
-                   f"event {seq} is gone and the trail now ends at event {last}: rows were deleted from its end")
+                   f"event {seq} is gone and the trail now ends at event {last}: rows were deleted from its end"
+                   if last < seq else f"event {seq} is gone: it was deleted from the trail")
     elif held[0] != anchor.hash:
         problem = (f"event {seq} no longer has the anchored hash {short}…: the trail up to it was rewritten, "
                    "or rows were deleted and new ones took their numbers")

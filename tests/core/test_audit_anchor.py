@@ -201,6 +201,17 @@ def test_an_edit_after_the_anchor_still_fails_the_anchored_verify(store, people,
     assert res.code == 1 and f"chain breaks at {saved['seq'] + 1}" in res.err
 
 
+def test_deleting_just_the_anchored_row_is_named(store, people, cli, tmp_path):
+    _history(store, people, 3)
+    anchor = tmp_path / "anchor.json"
+    saved = _save_head(cli, store, anchor)
+    registry.create_model(store, people["ds"], "after-anchor")
+    with store.transaction() as con:
+        con.execute("DELETE FROM audit_log WHERE seq = ?", [saved["seq"]])
+    res = cli(store, "audit", "verify", "--anchor", str(anchor), as_="rita@example.com")
+    assert res.code == 1 and f"event {saved['seq']} is gone: it was deleted" in res.err
+
+
 def test_an_anchor_from_the_future_does_not_hold(store, people, cli, tmp_path):
     _history(store, people, 2)
     last = _rows(store)[-1][0]
@@ -226,6 +237,7 @@ BAD_CONTENTS = {
     "seq as bool": json.dumps({**_GOOD, "seq": True}).encode(),
     "seq zero": json.dumps({**_GOOD, "seq": 0}).encode(),
     "seq negative": json.dumps({**_GOOD, "seq": -4}).encode(),
+    "seq beyond BIGINT": json.dumps({**_GOOD, "seq": 2**63}).encode(),
     "seq NaN": b'{"seq": NaN, "hash": "' + b"ab" * 32 + b'"}',
     "short hash": json.dumps({**_GOOD, "hash": "abc"}).encode(),
     "upper-case hash": json.dumps({**_GOOD, "hash": "AB" * 32}).encode(),

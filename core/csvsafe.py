@@ -59,8 +59,14 @@ def frame(df):
     """A copy of the DataFrame `df` whose text cells are safe (numeric columns are not touched)."""
     out = df.copy()
     for name in out.columns:
-        if out[name].dtype.kind not in "biufcmM":
-            out[name] = out[name].map(cell, na_action="ignore")
+        col = out[name]
+        if col.dtype.kind in "biufcmM":
+            continue
+        # Vectorised `cell`: non-strings give NA in `.str` and stay as they are.
+        mask = (col.str.match(_NEEDS_QUOTE.pattern, na=False)
+                & ~col.str.fullmatch(_PLAIN_NUMBER.pattern, na=False)).astype(bool)
+        if mask.any():
+            out[name] = col.astype(object).where(~mask, "'" + col[mask].astype(str))
     return out
 
 

@@ -15,6 +15,7 @@ import unicodedata
 from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core import approvals, audit, csvsafe, monitoring, registry
@@ -67,6 +68,21 @@ def test_a_cell_is_neutralised_exactly_when_a_spreadsheet_would_run_it(value, wr
     if isinstance(value, str):
         assert csvsafe.original(written) == value                     # reversible: the export stays evidence
         assert not _spreadsheet_would_evaluate(written)
+
+
+def test_a_frame_is_neutralised_cell_by_cell_and_numeric_columns_are_untouched():
+    values = ["=1+1", "-2", "-x", "'=y", "ok", None, 3, "\tz", "+1e5", float("nan"), "@a"]
+    df = pd.DataFrame({"mixed": values, "text": pd.array([v if isinstance(v, str) else None for v in values],
+                                                         dtype="string"),
+                       "score": np.linspace(-1, 1, len(values))})
+    got = csvsafe.frame(df)
+    for name in ("mixed", "text"):
+        for before, after in zip(df[name], got[name]):
+            if isinstance(before, str):
+                assert after == csvsafe.cell(before)
+            else:
+                assert after is before or (pd.isna(after) and pd.isna(before)) or after == before
+    assert got["score"].equals(df["score"]) and df["mixed"][0] == "=1+1"     # the input frame is not changed
 
 
 def _plant_formulas_through_refused_attempts(store, cli):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from .errors import CoreError
+from .errors import CoreError, InvalidInput, NotFound
 from .events import Event
 from .identity import Identity
 
@@ -162,20 +164,146 @@ def actions_in_trail(store) -> list[str]:
 
 
 def export_csv(store, reader: Identity, flt: AuditFilter | None = None) -> str:
-    """The matching events as CSV (oldest first, every column incl. both hashes), for auditors."""
-    import csv
+    """The matching events as CSV (oldest first, every column incl. both hashes), for auditors.
+
+    Needs `read-audit`. Cells a spreadsheet would run as a formula get a leading quote
+    (`csvsafe.cell`); `csvsafe.original` turns a cell back into the stored value. Rows end in CRLF.
+    """
     import io
+
+    from . import csvsafe
 
     events = list_events(store, reader, flt, limit=None, newest_first=False)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvsafe.writer(out)
     writer.writerow(AUDIT_COLUMNS)
     for e in events:
-        writer.writerow([_ts_text(e["ts"]) if k == "ts" else canonical_json(e[k]) if k == "payload" else e[k]
-                         for k in AUDIT_COLUMNS])
+        writer.writerow(csvsafe.row(_ts_text(e["ts"]) if k == "ts" else canonical_json(e[k]) if k == "payload"
+                                    else e[k] for k in AUDIT_COLUMNS))
     return out.getvalue()
 
 
 def verify(store) -> ChainCheck:
     with store.read() as con:
         return verify_chain(con)
+
+
+# --- anchoring: evidence that the newest rows were not deleted or rewritten ---------------------------
+#
+# The chain shows that no row was changed, inserted or removed *between* two rows; it cannot show that
+# rows were cut off the end, that every row is gone, or that someone with write access recomputed every
+# hash after an edit. An anchor, the newest event's sequence number and hash kept somewhere the store's
+# host cannot rewrite, closes that gap: the trail must still hold that event with that hash.
+
+ANCHOR_FIELDS = ("seq", "hash")
+_HASH = re.compile(r"[0-9a-f]{64}")
+_ANCHOR_MAX_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The newest event at some moment: `{"seq": N, "hash": "…"}` is its public JSON form."""
+
+    seq: int
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash}
+
+
+@dataclass(frozen=True)
+class AnchorCheck:
+    """Whether the trail still holds an anchored event with its hash, and the whole chain verifies."""
+
+    ok: bool
+    anchor: Anchor
+    rows: int
+    last_seq: int | None
+    problem: str = ""
+    first_bad_seq: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "anchor": self.anchor.as_dict(), "rows": self.rows, "last_seq": self.last_seq,
+                "first_bad_seq": self.first_bad_seq, "problem": self.problem}
+
+
+def head(store, reader: Identity) -> Anchor:
+    """The newest event's sequence number and hash, to keep outside the store.
+
+    Needs `read-audit` (a refusal is itself audited). Raises Forbidden, NotFound (empty trail).
+    """
+    from .identity import require
+
+    with store.transaction():
+        require(reader, "read-audit")
+    with store.read() as con:
+        last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    if last is None:
+        raise NotFound("The audit trail has no events, so there is nothing to anchor; if it had events before, "
+                       "they were deleted: check the store against your last anchor.")
+    return Anchor(int(last[0]), last[1])
+
+
+def parse_anchor(text: str, source: str = "the anchor") -> Anchor:
+    """An anchor from its JSON text; InvalidInput unless it is exactly `{"seq": N, "hash": "<64 hex>"}`."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        value = None
+    if (not isinstance(value, dict) or set(value) != set(ANCHOR_FIELDS)
+            or type(value["seq"]) is not int or not 1 <= value["seq"] < 2**63
+            or not isinstance(value["hash"], str) or not _HASH.fullmatch(value["hash"])):
+        raise InvalidInput(f"{source} is not an audit anchor: it must hold exactly the JSON that "
+                           "'modelgov audit head --json' prints, {\"seq\": N, \"hash\": \"<64 hex digits>\"}.")
+    return Anchor(value["seq"], value["hash"])
+
+
+def load_anchor(path: str | Path) -> Anchor:
+    """Read an anchor file written from `modelgov audit head --json`. Raises InvalidInput (missing, unreadable,
+    not an anchor)."""
+    p = Path(path)
+    try:
+        if not p.is_file():
+            what = "does not exist" if not p.exists() else "is not a regular file"
+            raise InvalidInput(f"The anchor file {p} {what}; give the file you saved from "
+                               "'modelgov audit head --json'.")
+        with p.open("rb") as f:
+            raw = f.read(_ANCHOR_MAX_BYTES + 1)
+    except OSError as e:
+        raise InvalidInput(f"Cannot read the anchor file {p} ({e.strerror or e}); check its path and "
+                           "permissions.") from None
+    try:
+        text = raw.decode("utf-8") if len(raw) <= _ANCHOR_MAX_BYTES else ""
+    except UnicodeDecodeError:
+        text = ""
+    return parse_anchor(text, f"The anchor file {p}")
+
+
+def verify_anchor(store, reader: Identity, anchor: Anchor) -> AnchorCheck:
+    """Whether the trail still holds the anchored event with its hash, and the whole chain verifies.
+
+    Catches what `verify` alone cannot: rows cut off the end, every row deleted, and a trail
+    rewritten with recomputed hashes. Needs `read-audit`. Raises Forbidden.
+    """
+    from .identity import require
+
+    with store.transaction():
+        require(reader, "read-audit")
+    with store.read() as con:
+        chain = verify_chain(con)
+        last = con.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+        held = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [anchor.seq]).fetchone()
+    seq, short = anchor.seq, anchor.hash[:12]
+    if held is None:
+        problem = (f"event {seq} is gone and the trail is empty: every row was deleted" if last is None else
+                   f"event {seq} is gone and the trail now ends at event {last}: rows were deleted from its end"
+                   if last < seq else f"event {seq} is gone: it was deleted from the trail")
+    elif held[0] != anchor.hash:
+        problem = (f"event {seq} no longer has the anchored hash {short}…: the trail up to it was rewritten, "
+                   "or rows were deleted and new ones took their numbers")
+    elif not chain.ok:
+        problem = (f"event {seq} still has the anchored hash, but the chain breaks at {chain.first_bad_seq}: "
+                   f"{chain.problem}")
+    else:
+        return AnchorCheck(True, anchor, chain.rows, last)
+    return AnchorCheck(False, anchor, chain.rows, last, problem, chain.first_bad_seq)

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 from ..errors import CoreError, InvalidInput
 from ..identity import Identity, identity_for
 from ..store import Store
+from . import output as screen
 
 EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_FORBIDDEN, EXIT_CONFLICT, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
 
@@ -55,8 +56,8 @@ class Ctx:
     def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
         if self.json:
             print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False))
-        elif text is not None:
-            print(text() if callable(text) else text)
+        elif text is not None:  # what people typed may be in it: nothing a terminal acts on gets through
+            print(screen.text(text() if callable(text) else text))
         else:
             print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False))
 
@@ -86,15 +87,17 @@ def deliver(text: str, output: str | None, what: str) -> int:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as e:
             raise InvalidInput(f"Cannot write {output}: {e.strerror}.") from None
-        print(f"Wrote {what} to {output}.", file=sys.stderr)
+        print(screen.line(f"Wrote {what} to {output}."), file=sys.stderr)
+    elif sys.stdout.isatty():  # a file or pipe gets the exact bytes; a terminal gets nothing it would act on
+        sys.stdout.write(screen.text(text))
     else:
         sys.stdout.write(text)
     return 0
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    """A plain aligned text table."""
-    cells = [[("" if c is None else str(c)) for c in r] for r in rows]
+    """A plain aligned text table; each cell on one line, without control characters."""
+    cells = [[("" if c is None else screen.line(c)) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
@@ -124,14 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except UsageError as e:
-        print(f"modelgov: {e}", file=sys.stderr)
+        print(screen.line(f"modelgov: {e}"), file=sys.stderr)
         return EXIT_USAGE
     store = Store(args.home) if args.home else Store()
     try:
         code = args.handler(Ctx(args, store))
         return int(code or 0)
     except CoreError as e:
-        print(f"modelgov: {e}", file=sys.stderr)
+        print(screen.line(f"modelgov: {e}"), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("modelgov: interrupted; nothing was half-written (each change is one transaction).", file=sys.stderr)
@@ -141,8 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # last resort: one sentence, never a traceback, unless asked for
         if os.environ.get("MODELGOV_DEBUG"):
             raise
-        print(f"modelgov: unexpected error ({type(e).__name__}: {e}); "
-              "run again with MODELGOV_DEBUG=1 for details and report it.", file=sys.stderr)
+        print(screen.line(f"modelgov: unexpected error ({type(e).__name__}: {e}); "
+                          "run again with MODELGOV_DEBUG=1 for details and report it."), file=sys.stderr)
         return EXIT_CHECK
 
 

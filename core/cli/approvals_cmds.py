@@ -20,6 +20,7 @@ from ..governance import (
 from ..registry.records import parse_ref
 from . import Ctx, deliver, table
 from ..vocabulary import DEPLOYMENT_ROLES, ENVIRONMENTS
+from .output import line
 
 
 def register(sub, common) -> None:
@@ -100,7 +101,11 @@ def register(sub, common) -> None:
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(handler=cmd_audit_list)
     p = grp.add_parser("verify", parents=[common], help="walk the hash chain; exit 1 at the first broken row")
+    p.add_argument("--anchor", metavar="FILE", help="also check that the trail still holds the event saved by "
+                   "'audit head --json' in FILE, with its hash (catches deleted newest rows and rewrites)")
     p.set_defaults(handler=cmd_audit_verify)
+    p = grp.add_parser("head", parents=[common], help="the newest event's seq and hash, to keep outside the store")
+    p.set_defaults(handler=cmd_audit_head)
     p = grp.add_parser("export", parents=[common], help="export events")
     p.add_argument("--format", required=True, choices=["csv"])
     p.add_argument("--output", "-o", metavar="FILE", help="default: stdout")
@@ -177,12 +182,12 @@ def cmd_show(ctx: Ctx) -> int:
 
     def text() -> str:
         lines = [f"Request {r.id}: {r.ref} to {r.environment} as {r.role} — {r.status}",
-                 f"Requested by {r.requested_by} at {str(r.requested_at)[:19]}: {r.reason}",
+                 f"Requested by {r.requested_by} at {str(r.requested_at)[:19]}: {line(r.reason)}",
                  f"Evidence pack SHA-256 {r.evidence_sha256} (frozen {pack['assembled_at'][:19]})", "",
                  table([(c["check"], c["status"], c["detail"]) for c in pack["checks"]], ["CHECK", "STATUS", "DETAIL"]),
                  ""]
-        lines += [f"{d.decision}d by {d.decided_by} at {str(d.decided_at)[:19]}: {d.comment}"
-                  + (f" (override: {d.override_reason})" if d.override_reason else "") for d in r.decisions]
+        lines += [f"{d.decision}d by {d.decided_by} at {str(d.decided_at)[:19]}: {line(d.comment)}"
+                  + (f" (override: {line(d.override_reason)})" if d.override_reason else "") for d in r.decisions]
         return "\n".join(lines)
 
     ctx.emit({**r.as_dict(), "evidence": pack}, text)
@@ -273,6 +278,8 @@ def cmd_audit_list(ctx: Ctx) -> int:
 
 
 def cmd_audit_verify(ctx: Ctx) -> int:
+    if ctx.args.anchor:
+        return _audit_verify_anchor(ctx)
     check = audit.verify(ctx.store)
     data = {"ok": check.ok, "rows": check.rows, "first_bad_seq": check.first_bad_seq, "problem": check.problem}
     if check.ok:
@@ -288,3 +295,24 @@ def cmd_audit_verify(ctx: Ctx) -> int:
 def cmd_audit_export(ctx: Ctx) -> int:
     text = audit.export_csv(ctx.store, ctx.actor(), _filter_of(ctx.args))
     return deliver(text, ctx.args.output, f"{text.count(chr(10)) - 1} event(s)")
+
+
+def _audit_verify_anchor(ctx: Ctx) -> int:
+    anchor = audit.load_anchor(ctx.args.anchor)
+    check = audit.verify_anchor(ctx.store, ctx.actor(), anchor)
+    if check.ok:
+        ctx.emit(check.as_dict(), f"The audit trail holds anchored event {anchor.seq} with its hash and is intact: "
+                                  f"{check.rows} row(s), newest {check.last_seq}.")
+        return 0
+    if ctx.json:
+        ctx.emit(check.as_dict())
+    raise CheckFailed(f"The audit trail fails its anchor: {check.problem}; restore the store from a backup and "
+                      "investigate who had write access.")
+
+
+def cmd_audit_head(ctx: Ctx) -> int:
+    anchor = audit.head(ctx.store, ctx.actor())
+    ctx.emit(anchor.as_dict(), f"Newest audit event: {anchor.seq}, hash {anchor.hash}. Keep "
+                               "'modelgov audit head --json' outside the store; check it later with "
+                               "'modelgov audit verify --anchor FILE'.")
+    return 0

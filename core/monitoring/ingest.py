@@ -17,6 +17,7 @@ from ..errors import InvalidInput, NotFound
 from ..events import OutcomesLogged, PredictionsLogged, PredictionsScored
 from ..governance import live as governance_live
 from ..identity import Identity, require
+from .. import csvsafe
 from ..registry import artifacts
 from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
@@ -233,7 +234,7 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
         _record_audit(con, actor, PredictionsScored, head, n, reasons, str(source))
     out = Path(output) if output else Path(str(source)).with_suffix(".scored.csv")
     keep = [c for c in scored.columns if not c.startswith("__")]
-    scored[keep].to_csv(out, index=False)
+    csvsafe.write_frame(scored[keep], out)  # request ids come from the input: no formulas, no split rows
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, str(out))
 
 

@@ -145,7 +145,9 @@ def impact(store, node_id: str, depth: int | None = None) -> Graph:
 
 
 def impact_summary(g: Graph) -> str:
-    models = {n["id"].split(":")[1] for n in g.nodes if n["kind"] == "model_version"}
+    """One sentence on what depends on the node: every model reached through a version or a deployment counts,
+    so the sentence never says "nothing" above a list that shows a live deployment."""
+    models = {n["id"].split(":")[1] for n in g.nodes if n["kind"] in ("model_version", "deployment")}
     prod = {n["id"].split(":")[1] for n in g.nodes if n.get("active") and n.get("environment") == "production"}
     if not models:
         return f"Nothing registered depends on {g.node}."

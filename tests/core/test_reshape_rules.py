@@ -164,3 +164,12 @@ def test_health_follows_the_live_champion_after_a_new_deployment(demo_store, dem
     assert [(h["environment"], h["version"], h["status"]) for h in shown["health"]] == [("production", 2, "unknown")]
     listed = {m["name"]: m["health"] for m in json.loads(cli(demo_store, "models", "list", "--json").out)}
     assert listed["credit-default"] == "unknown" and listed["churn-early-warning"] is None
+
+
+def test_impact_of_a_deployed_version_names_its_live_deployment(demo_store):
+    from core.lineage import graph, nodes
+
+    g = graph.impact(demo_store, nodes.model_node_id("credit-default", 1))
+    assert any(n["kind"] == "deployment" and n.get("active") for n in g.nodes)
+    sentence = graph.impact_summary(g)
+    assert "Nothing" not in sentence and "credit-default" in sentence and "in production" in sentence

@@ -128,14 +128,20 @@ def test_non_finite_and_overflowing_numbers_are_rejected_row_by_row(store, peopl
 
 
 def test_parquet_floats_in_an_integer_input_are_checked_too(store, people, cli, tmp_path, typed_model):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     f = tmp_path / "in.parquet"
-    pd.DataFrame({"age": [30.0, np.inf, np.nan, 2.5, 1e300], "income": [1.0, 2.0, 3.0, 4.0, np.inf]}
-                 ).to_parquet(f, index=False)
+    # a real NaN (pyarrow keeps it; pandas would have written a null) and a null, which is a missing value
+    table = pa.table({"age": pa.array([30.0, np.inf, np.nan, 2.5, 1e300, None], type=pa.float64()),
+                      "income": pa.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])})
+    pq.write_table(table, f)
     r = cli(store, "log-predictions", "typed:1", "--input", str(f), "--json", as_=ADA)
     assert r.code == 0, r.err
     out = json.loads(r.out)
-    # NaN in a Parquet float column is a NaN (pandas' missing values are written as nulls), so it is refused too
-    assert out["logged"] == 1 and out["rejected"] == 4, out
+    assert out["logged"] == 2 and out["rejected"] == 4, out
+    assert {k.split(" (")[0]: v for k, v in out["reasons"].items()} == {"age: not a finite number": 2,
+                                                                       "age: not an integer": 2}
 
 
 # 3. files DuckDB cannot read ----------------------------------------------------------------------------------------

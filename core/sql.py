@@ -30,3 +30,23 @@ def file_relation(path: str | Path) -> str:
         # every column as text first: the signature decides the types, and a misfit is a rejection, not a guess
         return f"read_csv({s}, header=true, all_varchar=true)"
     raise InvalidInput(f"{p.name} is neither CSV nor Parquet; give a .csv or .parquet file.")
+
+
+def utc_timestamp(expr: str) -> str:
+    """SQL reading `expr` (a quoted column) as a UTC TIMESTAMP, NULL when it is no finite date-time.
+
+    An offset (`-02:00`, `Z`, `+00:00`) keeps the instant; a time without one is taken as UTC. The connection's
+    TimeZone must be UTC (`SET TimeZone = 'UTC'`), which every caller sets before using it.
+    """
+    ts = f"CAST(TRY_CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    return f"CASE WHEN isfinite({ts}) THEN {ts} END"
+
+
+def read_error(e: Exception) -> str:
+    """DuckDB's reason a file could not be read, in one line ('CSV Error on Line: 7; Expected Number of …')."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(e).__name__
+    first = lines[0].removeprefix("Invalid Input Error: ").removeprefix("IO Error: ").rstrip(".")
+    detail = [ln.rstrip(".") for ln in lines[1:] if ln.startswith("Expected Number of Columns")]
+    return "; ".join([first] + detail)

@@ -92,6 +92,7 @@ class Store:
         """A connection for one unit of work; the file is released when it closes."""
         self.home.mkdir(parents=True, exist_ok=True)
         con = self._open()
+        con.execute("SET enable_progress_bar = false")  # never on stdout: --json stays JSON
         try:
             key = str(self.db_path)
             if key not in _migrated:

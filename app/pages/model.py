@@ -8,6 +8,7 @@ import streamlit as st
 from app import session
 from app.components import approvals as approvals_ui
 from app.components import badges, charts
+from app.components.text import escape
 from app.components import monitoring as monitoring_ui
 from core import queries
 from core.errors import CoreError
@@ -38,11 +39,11 @@ except CoreError as e:
     st.stop()
 
 st.title(model.name)
-st.markdown(f"{badges.md(model.risk_tier + ' risk', model.risk_tier)} · owner **{model.owner}**"
-            + (f" · {model.business_unit}" if model.business_unit else "")
-            + (f" · tags: {', '.join(model.tags)}" if model.tags else ""))
+st.markdown(f"{badges.md(model.risk_tier + ' risk', model.risk_tier)} · owner **{escape(model.owner)}**"
+            + (f" · {escape(model.business_unit)}" if model.business_unit else "")
+            + (f" · tags: {escape(', '.join(model.tags))}" if model.tags else ""))
 if model.description:
-    st.write(model.description)
+    st.markdown(escape(model.description, inline=False))
 health = monitoring_health.health(store).get(model.name)
 if health:
     st.markdown(f"Health of the production champion (version {health['version']}): **{badges.health(health)}**"
@@ -102,7 +103,7 @@ with tab_card:
     else:
         for f in records.CARD_FIELDS:
             st.markdown(f"**{labels[f]}**")
-            st.write(model.card.get(f) or "_Not filled in yet._")
+            st.markdown(escape(model.card[f], inline=False) if model.card.get(f) else "_Not filled in yet._")
 
 with tab_deploy:
     approvals_ui.deployment_history(store, model.name, key="model_deployments")

@@ -19,6 +19,7 @@ from ..governance import (
 )
 from ..registry.records import parse_ref
 from . import Ctx, deliver, table
+from .argtypes import ENTITY_ID, LIMIT, optional_finite_float, output_file, whole_number
 from ..vocabulary import DEPLOYMENT_ROLES, ENVIRONMENTS
 from .output import line
 
@@ -39,25 +40,25 @@ def register(sub, common) -> None:
     p.add_argument("--model")
     p.set_defaults(handler=cmd_list)
     p = grp.add_parser("show", parents=[common], help="a request with its frozen evidence pack")
-    p.add_argument("id", type=int)
-    p.add_argument("--html", metavar="FILE", help="also write the self-contained HTML report an auditor keeps")
+    p.add_argument("id", type=ENTITY_ID)
+    p.add_argument("--html", type=output_file, metavar="FILE", help="also write the self-contained HTML report an auditor keeps")
     p.set_defaults(handler=cmd_show)
     p = grp.add_parser("approve", parents=[common], help="approve a pending request (risk officer)")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=ENTITY_ID)
     p.add_argument("--comment", required=True)
     p.add_argument("--override-reason", help="required when a policy check fails; recorded")
     p.set_defaults(handler=cmd_approve)
     p = grp.add_parser("reject", parents=[common], help="reject a pending request (risk officer)")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=ENTITY_ID)
     p.add_argument("--comment", required=True)
     p.set_defaults(handler=cmd_reject)
     p = grp.add_parser("export", parents=[common], help="write a request's evidence pack and decisions as HTML")
-    p.add_argument("id", type=int)
-    p.add_argument("--output", "-o", metavar="FILE", help="default: stdout")
+    p.add_argument("id", type=ENTITY_ID)
+    p.add_argument("--output", "-o", type=output_file, metavar="FILE", help="default: stdout")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("deploy", parents=[common], help="deploy an approved request (exactly once)")
-    p.add_argument("id", type=int, metavar="ID")
+    p.add_argument("id", type=ENTITY_ID, metavar="ID")
     p.set_defaults(handler=cmd_deploy)
     grp = sub.add_parser("deployments", help="what runs where").add_subparsers(dest="deployments_command",
                                                                              metavar="SUBCOMMAND")
@@ -84,13 +85,13 @@ def register(sub, common) -> None:
     p = grp.add_parser("set", parents=[common], help="change a tier's policy (admin)")
     p.add_argument("tier", choices=["low", "medium", "high"])
     keep = argparse.SUPPRESS  # absent unless given, so 'none' can switch a check off
-    p.add_argument("--min-auc", type=_optional_float, default=keep, help="a number, or 'none' to skip")
-    p.add_argument("--min-r2", type=_optional_float, default=keep, help="a number, or 'none' to skip")
-    p.add_argument("--max-drift-share", type=_optional_float, default=keep, help="a share, or 'none' to skip")
+    p.add_argument("--min-auc", type=optional_finite_float, default=keep, help="a number, or 'none' to skip")
+    p.add_argument("--min-r2", type=optional_finite_float, default=keep, help="a number, or 'none' to skip")
+    p.add_argument("--max-drift-share", type=optional_finite_float, default=keep, help="a share, or 'none' to skip")
     p.add_argument("--required-card-fields", default=keep, help="comma-separated model-card fields")
-    p.add_argument("--approvals-needed", type=int, default=keep)
-    p.add_argument("--recertify-days", type=int, default=keep)
-    p.add_argument("--approval-valid-days", type=int, default=keep)
+    p.add_argument("--approvals-needed", type=whole_number(1, 3), default=keep)
+    p.add_argument("--recertify-days", type=whole_number(1, 3650), default=keep)
+    p.add_argument("--approval-valid-days", type=whole_number(1, 365), default=keep)
     p.set_defaults(handler=cmd_policy_set)
 
     grp = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
@@ -98,7 +99,7 @@ def register(sub, common) -> None:
     grp.required = True
     p = grp.add_parser("list", parents=[common], help="events, newest first")
     _filters(p)
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=LIMIT, default=100)
     p.set_defaults(handler=cmd_audit_list)
     p = grp.add_parser("verify", parents=[common], help="walk the hash chain; exit 1 at the first broken row")
     p.add_argument("--anchor", metavar="FILE", help="also check that the trail still holds the event saved by "
@@ -108,19 +109,9 @@ def register(sub, common) -> None:
     p.set_defaults(handler=cmd_audit_head)
     p = grp.add_parser("export", parents=[common], help="export events")
     p.add_argument("--format", required=True, choices=["csv"])
-    p.add_argument("--output", "-o", metavar="FILE", help="default: stdout")
+    p.add_argument("--output", "-o", type=output_file, metavar="FILE", help="default: stdout")
     _filters(p)
     p.set_defaults(handler=cmd_audit_export)
-
-
-def _optional_float(text: str) -> float | None:
-    if text.strip().lower() in ("", "none", "off"):
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number; give e.g. 0.7, or 'none' to skip the check") \
-            from None
 
 
 def _time(text: str) -> datetime:

@@ -13,6 +13,7 @@ from ..compare import production, scores, stored
 from ..errors import InvalidInput
 from ..identity import identity_for
 from . import Ctx, table
+from .argtypes import SEED, TOP, whole_number
 from ..vocabulary import ENVIRONMENTS
 
 # Big plotting arrays stay in the stored record and on the page, not on stdout.
@@ -30,13 +31,13 @@ def register(sub, common) -> None:
     p.add_argument("--data", metavar="FILE", help="labelled hold-out CSV or Parquet scored by both versions")
     p.add_argument("--target", metavar="COLUMN", help="the label column in --data")
     p.add_argument("--segment", metavar="COLUMN", help="also compare within segments of this column")
-    p.add_argument("--bootstrap", type=int, default=scores.DEFAULT_BOOTSTRAP, metavar="N",
+    p.add_argument("--bootstrap", type=whole_number(scores.MIN_BOOTSTRAP, scores.MAX_BOOTSTRAP), default=scores.DEFAULT_BOOTSTRAP, metavar="N",
                    help="paired bootstrap replicates (default 1000)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, metavar="S", help="bootstrap seed (default 0)")
     p.add_argument("--env", choices=ENVIRONMENTS,
                    help="compare the environment's champion with its challengers on logged traffic")
     p.add_argument("--window", metavar="SPAN", help="with --env: only traffic of the last SPAN (24h, 7d, 4w)")
-    p.add_argument("--top", type=int, default=scores.TOP_DISAGREEMENTS, metavar="K",
+    p.add_argument("--top", type=TOP, default=scores.TOP_DISAGREEMENTS, metavar="K",
                    help="rows where the two disagree most to list (default 20)")
     p.add_argument("--no-save", action="store_true",
                    help="do not store the comparison (it is stored when an acting person is named)")

@@ -7,13 +7,14 @@ import sys
 from ..explain import compute, explanations, summary
 from ..registry.records import parse_ref
 from . import Ctx, table
+from .argtypes import ROWS
 
 
 def register(sub, common) -> None:
     p = sub.add_parser("explain", parents=[common], help="SHAP explanation of MODEL[:VERSION] on a data file")
     p.add_argument("ref", metavar="MODEL[:VERSION]")
     p.add_argument("--data", metavar="FILE", help="CSV or Parquet with the model's inputs (default: its hold-out data)")
-    p.add_argument("--rows", type=int, default=compute.DEFAULT_ROWS,
+    p.add_argument("--rows", type=ROWS, default=compute.DEFAULT_ROWS,
                    help=f"explain at most this many rows, a seeded sample (default {compute.DEFAULT_ROWS})")
     p.add_argument("--no-cache", action="store_true", help="compute again even when a cached result exists")
     p.set_defaults(handler=cmd_explain)

@@ -8,6 +8,7 @@ from ..lineage import graph as lg
 from ..lineage import openlineage
 from ..lineage.nodes import RELATIONS
 from . import Ctx, deliver, table
+from .argtypes import DEPTH, output_file
 
 
 def register(sub, common) -> None:
@@ -18,7 +19,7 @@ def register(sub, common) -> None:
                        ("impact", "model versions and deployments that depend on NODE")):
         p = grp.add_parser(name, parents=[common], help=text)
         p.add_argument("node", metavar="NODE", help="e.g. dataset:file:/data/train.csv or model:credit-default:2")
-        p.add_argument("--depth", type=int, help="at most this many hops (default: all)")
+        p.add_argument("--depth", type=DEPTH, help="at most this many hops (default: all)")
         p.set_defaults(handler=cmd_traverse, direction=name)
     p = grp.add_parser("path", parents=[common], help="a shortest path from one node down to another")
     p.add_argument("src", metavar="FROM")
@@ -47,7 +48,7 @@ def register(sub, common) -> None:
     p.add_argument("--skip-invalid", action="store_true", help="import the valid events and list the malformed")
     p.set_defaults(handler=cmd_import)
     p = grp.add_parser("export", parents=[common], help="write our lineage as OpenLineage run events")
-    p.add_argument("--output", "-o", metavar="FILE", help="default: stdout")
+    p.add_argument("--output", "-o", type=output_file, metavar="FILE", help="default: stdout")
     p.add_argument("--format", choices=["json", "jsonl"], default="json", help="a JSON array (default) or JSON lines")
     p.set_defaults(handler=cmd_export)
 

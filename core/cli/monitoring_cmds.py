@@ -10,6 +10,7 @@ from ..errors import InvalidInput
 from ..monitoring import alerts, checks, ingest, settings
 from ..registry.records import parse_ref
 from . import Ctx, table
+from .argtypes import ENTITY_ID, output_file
 from ..vocabulary import ENVIRONMENTS
 
 
@@ -18,7 +19,7 @@ def register(sub, common) -> None:
     p.add_argument("ref", metavar="MODEL[:VERSION]")
     p.add_argument("--input", required=True, metavar="FILE")
     p.add_argument("--env", default="production", choices=ENVIRONMENTS)
-    p.add_argument("--output", metavar="FILE", help="where the predictions go (default: INPUT.scored.csv)")
+    p.add_argument("--output", type=output_file, metavar="FILE", help="where the predictions go (default: INPUT.scored.csv)")
     p.add_argument("--time-column", metavar="C", help="when each row happened (default: now)")
     p.add_argument("--id-column", metavar="C", help="request ids (default: generated)")
     p.set_defaults(handler=cmd_score)
@@ -66,7 +67,7 @@ def register(sub, common) -> None:
     p.set_defaults(handler=cmd_alerts)
     for action in ("acknowledge", "resolve"):
         p = grp.add_parser(action, parents=[common], help=f"{action} an alert")
-        p.add_argument("id", type=int)
+        p.add_argument("id", type=ENTITY_ID)
         p.add_argument("--note", default="")
         p.set_defaults(handler=cmd_alert_update, action=action)
 

@@ -12,6 +12,7 @@ from ..governance import live
 from ..monitoring import health as monitoring_health
 from ..vocabulary import RISK_TIERS
 from . import EXIT_CHECK, Ctx, table
+from .argtypes import PAGE, PER_PAGE
 
 
 def register(sub, common) -> None:
@@ -35,8 +36,8 @@ def register(sub, common) -> None:
     p.add_argument("--tag")
     p.add_argument("--sort", default="name", choices=list(catalog.SORTS))
     p.add_argument("--desc", action="store_true", help="sort descending")
-    p.add_argument("--page", type=int, default=1)
-    p.add_argument("--per-page", type=int, default=1000)
+    p.add_argument("--page", type=PAGE, default=1)
+    p.add_argument("--per-page", type=PER_PAGE, default=1000)
     p.set_defaults(handler=cmd_models_list)
     p = models.add_parser("show", parents=[common], help="show one model and its versions")
     p.add_argument("name")

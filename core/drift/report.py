@@ -178,31 +178,72 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
 
 def files_report(reference: str, current: str, *, time_column: str | None = None, window: str = "day",
                  config: DriftConfig | None = None) -> dict[str, Any]:
-    """`modelgov drift REFERENCE CURRENT`: both files read by DuckDB directly (CSV or Parquet)."""
+    """`modelgov drift REFERENCE CURRENT`: both files read by DuckDB directly (CSV or Parquet).
+
+    A file DuckDB cannot read (random bytes, empty, a ragged CSV row, a truncated Parquet) and a numeric column
+    holding an infinity are refused with one sentence naming the file: an infinity is no measurement, and it
+    would turn the quantile bins, the Wasserstein distance and the PSI into NaN. (NaN counts as missing.)
+    Times with a UTC offset keep their instant: windows are cut in UTC.
+    """
     from pathlib import Path
 
     import duckdb
+
+    from ..sql import file_relation, utc_timestamp
 
     def rel(path: str) -> str:
         p = Path(path)
         if not p.is_file():
             raise InvalidInput(f"No file {p}; give a CSV or Parquet file.")
-        s = str(p.resolve()).replace("'", "''")
-        if p.suffix.lower() == ".parquet":
-            return f"read_parquet('{s}')"
-        if p.suffix.lower() == ".csv":
-            return f"read_csv('{s}', header=true, sample_size=-1)"
-        raise InvalidInput(f"{p.name} is neither CSV nor Parquet.")
+        if p.suffix.lower() == ".csv":  # types inferred from every row, not a sample
+            return f"read_csv({literal_path(p)}, header=true, sample_size=-1)"
+        return file_relation(p)
 
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")  # never on stdout: --json stays JSON
+        con.execute("SET TimeZone = 'UTC'")
+        for view, path in (("ref_data", reference), ("cur_data", current)):
+            source = rel(path)
+            try:
+                if source.startswith("read_csv"):  # parsed once, in full: a bad row anywhere is found now
+                    con.execute(f"CREATE TEMP TABLE {view} AS SELECT * FROM {source}")
+                else:  # Parquet is columnar: read in place, its footer checked now
+                    con.execute(f"CREATE TEMP VIEW {view} AS SELECT * FROM {source}")
+                    con.execute(f"SELECT count(*) FROM {view}").fetchall()
+            except duckdb.Error as e:
+                raise _unreadable(path, e) from None
+            _refuse_infinities(con, view, path, exclude=time_column)
+        time_sql = utc_timestamp(quote(time_column)) if time_column else None
         try:
-            con.execute(f"CREATE TEMP VIEW ref_data AS SELECT * FROM {rel(reference)}")
-            con.execute(f"CREATE TEMP VIEW cur_data AS SELECT * FROM {rel(current)}")
-            con.execute("SELECT * FROM ref_data LIMIT 1").fetchall()
-            con.execute("SELECT * FROM cur_data LIMIT 1").fetchall()
-        except duckdb.Error as e:
-            raise InvalidInput(f"The data could not be read: {str(e).splitlines()[0]}") from None
-        return report(con, "ref_data", "cur_data", time_column=time_column, window=window, config=config)
+            return report(con, "ref_data", "cur_data", time_column=time_column, window=window, config=config,
+                          time_sql=time_sql)
+        except (duckdb.InvalidInputException, duckdb.IOException) as e:  # a Parquet page damaged past its footer
+            raise _unreadable(f"{reference} or {current}", e) from None
     finally:
         con.close()
+
+
+def _unreadable(path: str, e: Exception) -> InvalidInput:
+    from ..sql import read_error
+
+    return InvalidInput(f"The file {path} could not be read as CSV or Parquet ({read_error(e)}).")
+
+
+def literal_path(p) -> str:
+    return "'" + str(p.resolve()).replace("'", "''") + "'"
+
+
+def _refuse_infinities(con, view: str, path: str, *, exclude: str | None) -> None:
+    """InvalidInput naming the first numeric columns of `view` that hold +inf or -inf, with their counts."""
+    numeric = [c for c, t in describe(con, view).items() if kind_of(t) == "numeric" and c != exclude
+               and t.split("(")[0].upper() in ("FLOAT", "DOUBLE", "REAL")]
+    if not numeric:
+        return
+    counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (isinf({quote(c)}))" for c in numeric)
+                         + f" FROM {view}").fetchall()[0]
+    bad = [(c, n) for c, n in zip(numeric, counts) if n]
+    if bad:
+        listed = ", ".join(f"{c} ({n:,} row{'s' if n != 1 else ''})" for c, n in bad[:5])
+        raise InvalidInput(f"The file {path} holds infinite values in {listed}; drift needs finite numbers, so "
+                           "remove those rows or leave the cells empty (missing).")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -60,14 +61,20 @@ def set_policy(store, actor: Identity, risk_tier: str, **changes: Any) -> Policy
         raise InvalidInput(f"Unknown policy field(s) {', '.join(sorted(unknown))}; use {', '.join(POLICY_FIELDS)}.")
     for key in ("min_auc", "min_r2", "max_drift_share"):
         v = changes.get(key)
-        if v is not None and not (0.0 <= float(v) <= 1.0) and key != "min_r2":
-            raise InvalidInput(f"{key} must lie between 0 and 1 (or be empty to skip the check); got {v}.")
+        if v is None:
+            continue
+        number = _number(key, v)
+        # R² may be negative (a model worse than the mean) but never above 1; AUC and shares lie in [0, 1].
+        lo = -math.inf if key == "min_r2" else 0.0
+        if not (math.isfinite(number) and lo <= number <= 1.0):
+            span = "a finite number at most 1" if key == "min_r2" else "between 0 and 1"
+            raise InvalidInput(f"{key} must be {span} (or be empty to skip the check); got {v}.")
     if "required_card_fields" in changes:
         bad = [f for f in changes["required_card_fields"] if f not in CARD_FIELDS]
         if bad:
             raise InvalidInput(f"Unknown model-card field(s) {', '.join(bad)}; use {', '.join(CARD_FIELDS)}.")
     for key, lo, hi in (("approvals_needed", 1, 3), ("recertify_days", 1, 3650), ("approval_valid_days", 1, 365)):
-        if key in changes and not (lo <= int(changes[key]) <= hi):
+        if key in changes and not _whole(changes[key], lo, hi):
             raise InvalidInput(f"{key} must be a whole number from {lo} to {hi}; got {changes[key]}.")
     with store.transaction() as con:
         require(actor, "set-policy", PolicyUpdated, risk_tier)
@@ -82,6 +89,26 @@ def set_policy(store, actor: Identity, risk_tier: str, **changes: Any) -> Policy
                 if getattr(before, k) != getattr(after, k)}
         record(con, actor, PolicyUpdated(risk_tier, diff))
     return after
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise InvalidInput(f"{key} must be a number; got {value}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"{key} must be a number; got {value!r}.") from None
+
+
+def _whole(value: Any, lo: int, hi: int) -> bool:
+    """`value` is a whole number in [lo, hi]: 2 and 2.0 are, 2.5, nan, inf and True are not."""
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return math.isfinite(number) and number == int(number) and lo <= number <= hi
 
 
 def policy_checks(version: ModelVersion, card: dict[str, str], policy: Policy, drift: dict | None) -> list[dict]:

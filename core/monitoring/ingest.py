@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from ..audit import canonical_json, record, utcnow
@@ -22,7 +23,7 @@ from ..registry import artifacts
 from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version, score
-from ..sql import file_relation, literal, quote
+from ..sql import file_relation, literal, quote, read_error, utc_timestamp
 from ..vocabulary import validate_environment
 
 SQL_TYPES = {"integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "string": "VARCHAR",
@@ -71,10 +72,83 @@ class Ingested:
                 "rejected": self.rows_rejected, "reasons": self.reasons, "output": self.output}
 
 
+def _unreadable(source: str, e: Exception) -> InvalidInput:
+    return InvalidInput(f"The file {_file_name(source)} could not be read as CSV or Parquet ({read_error(e)}); "
+                        "nothing was logged.")
+
+
+def _file_name(source: str) -> str:
+    """The path inside `read_csv('…')` / `read_parquet('…')`, for messages."""
+    start, end = source.find("'"), source.rfind("'")
+    return source[start + 1:end].replace("''", "'") if 0 <= start < end else source
+
+
+def _file_errors(fn):
+    """A file DuckDB cannot read, found by any statement of `fn` (the whole change rolled back), is InvalidInput."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(store, actor, *args, **kwargs):
+        try:
+            return fn(store, actor, *args, **kwargs)
+        except duckdb.InvalidInputException as e:
+            source = kwargs.get("source", next((a for a in args if isinstance(a, (str, Path)) and
+                                                Path(a).suffix.lower() in (".csv", ".parquet")), "the file"))
+            raise _unreadable(f"'{source}'", e) from None
+
+    return wrapper
+
+
+def _describe(con, source: str) -> list[tuple[str, str]]:
+    """(column, DuckDB type) of a file relation; a file DuckDB cannot read is one InvalidInput sentence."""
+    rows = _read(con, f"DESCRIBE SELECT * FROM {source}", source).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def _read(con, sql: str, source: str):
+    """Run a statement that reads `source`: a garbage, truncated, ragged or empty file is InvalidInput."""
+    try:
+        return con.execute(sql)
+    except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as e:
+        raise _unreadable(source, e) from None
+
+
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+
+
+def _integer_cast(name: str, source_type: str) -> str:
+    """SQL that reads column `name` as BIGINT, or NULL when the value is not a whole number that fits.
+
+    Digits are cast exactly (no detour through DOUBLE that would round 2**53 + 1); `3.0` and `3e2` are whole
+    numbers and pass, `3.5`, `nan`, `inf`, `1e400` and 1e19 (beyond BIGINT) do not.
+    """
+    if source_type in _INTEGER_TYPES:
+        return f"CAST({name} AS BIGINT)"
+    text = f"trim(CAST({name} AS VARCHAR))"
+    number = f"TRY_CAST({text} AS DOUBLE)"
+    return (f"CASE WHEN regexp_full_match({text}, '[+-]?[0-9]+') THEN TRY_CAST({text} AS BIGINT) "
+            f"WHEN isfinite({number}) AND {number} = round({number}) THEN TRY_CAST({number} AS BIGINT) END")
+
+
+def _not_finite(name: str) -> str:
+    """True when the value reads as a number but as NaN or an infinity (`1e400` overflows to one)."""
+    text = f"lower(trim(CAST({name} AS VARCHAR)))"
+    return (f"(isnan(TRY_CAST({name} AS DOUBLE)) OR isinf(TRY_CAST({name} AS DOUBLE)) "
+            f"OR (TRY_CAST({name} AS DOUBLE) IS NULL AND regexp_full_match({text}, "
+            f"'[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)e[+-]?[0-9]+')))")
+
+
 def _stage(con, v: ModelVersion, source: str, time_column: str | None, id_column: str | None,
            extra: dict[str, str]) -> tuple[int, dict[str, int]]:
-    """Read `source` into a temp table `staged` with typed columns and a `reject` reason per row."""
-    cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    """Read `source` into a temp table `staged` with typed columns and a `reject` reason per row.
+
+    A value that does not fit its input's type is a rejection with its reason, never a coercion: NaN and the
+    infinities are refused in integer and float inputs alike (an empty cell is the way to say "missing"), since a
+    NaN in a DOUBLE column poisons every average and quantile SQL computes over the log afterwards.
+    """
+    con.execute("SET TimeZone = 'UTC'")  # offsets are converted to UTC; naive times are read as UTC
+    types = dict(_describe(con, source))
+    cols = set(types)
     missing = [c for c in v.feature_names if c not in cols]
     if missing:
         raise InvalidInput(f"The file lacks {len(missing)} input column(s) of {v.ref}: {', '.join(missing[:8])}"
@@ -87,15 +161,20 @@ def _stage(con, v: ModelVersion, source: str, time_column: str | None, id_column
         sql_type = SQL_TYPES.get(c["type"], "VARCHAR")
         name = quote(c["name"])
         if sql_type == "BIGINT":  # integers written as 3.0 are fine; 3.5 is not
-            cast = f"CASE WHEN TRY_CAST({name} AS DOUBLE) = round(TRY_CAST({name} AS DOUBLE)) " \
-                   f"THEN CAST(TRY_CAST({name} AS DOUBLE) AS BIGINT) END"
+            cast = _integer_cast(name, types[c["name"]])
+        elif sql_type == "TIMESTAMP":
+            cast = utc_timestamp(name)
         else:
             cast = f"TRY_CAST({name} AS {sql_type})"
         typed.append(f"{cast} AS {name}")
-        checks.append(f"WHEN {name} IS NOT NULL AND trim(CAST({name} AS VARCHAR)) <> '' AND {cast} IS NULL "
+        present = f"{name} IS NOT NULL AND trim(CAST({name} AS VARCHAR)) <> ''"
+        if sql_type in ("BIGINT", "DOUBLE"):
+            checks.append(f"WHEN {present} AND {_not_finite(name)} "
+                          f"THEN {literal(c['name'] + ': not a finite number (NaN or infinite); leave it empty if missing')}")
+        checks.append(f"WHEN {present} AND {cast} IS NULL "
                       f"THEN {literal(c['name'] + ': not ' + ('an ' if c['type'] == 'integer' else 'a ') + c['type'])}")
     if time_column:
-        t = f"TRY_CAST({quote(time_column)} AS TIMESTAMP)"
+        t = utc_timestamp(quote(time_column))
         typed.append(f"{t} AS __ts")
         checks.insert(0, f"WHEN {quote(time_column)} IS NULL OR {t} IS NULL THEN {literal(time_column + ': not a date-time')}")
     else:
@@ -106,12 +185,14 @@ def _stage(con, v: ModelVersion, source: str, time_column: str | None, id_column
     else:
         typed.append("CAST(uuid() AS VARCHAR) AS __id")
     for alias, col in extra.items():
-        typed.append(f"TRY_CAST({quote(col)} AS DOUBLE) AS {alias}")
-        checks.append(f"WHEN {quote(col)} IS NOT NULL AND TRY_CAST({quote(col)} AS DOUBLE) IS NULL "
-                      f"THEN {literal(col + ': not a number')}")
+        typed.append(f"CASE WHEN isfinite(TRY_CAST({quote(col)} AS DOUBLE)) THEN TRY_CAST({quote(col)} AS DOUBLE) END"
+                     f" AS {alias}")
+        checks.append(f"WHEN {quote(col)} IS NOT NULL AND trim(CAST({quote(col)} AS VARCHAR)) <> '' AND "
+                      f"NOT coalesce(isfinite(TRY_CAST({quote(col)} AS DOUBLE)), false) "
+                      f"THEN {literal(col + ': not a finite number')}")
     reason = "CASE " + " ".join(checks) + " END" if checks else "NULL"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE staged AS
-        SELECT row_number() OVER () AS __row, {reason} AS __reject, {', '.join(typed)} FROM {source}""")
+    _read(con, f"""CREATE OR REPLACE TEMP TABLE staged AS
+        SELECT row_number() OVER () AS __row, {reason} AS __reject, {', '.join(typed)} FROM {source}""", source)
     reasons = dict(con.execute("SELECT __reject, count(*) FROM staged WHERE __reject IS NOT NULL GROUP BY 1 "
                                "ORDER BY 2 DESC").fetchall())
     n = con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
@@ -145,6 +226,7 @@ def _insert_logs(con, v: ModelVersion, name: str, iid: int, env: str | None, dep
                            {score_sql}, {prediction_sql}, {iid}, {feats} FROM staged WHERE {where}""")
 
 
+@_file_errors
 def log_predictions(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                     time_column: str | None = None, id_column: str | None = None, score_column: str | None = "score",
                     environment: str | None = None) -> Ingested:
@@ -153,7 +235,7 @@ def log_predictions(store, actor: Identity, model: str, version: int | None, sou
     rel = file_relation(source)
     with store.transaction() as con:
         require(actor, "log-predictions", PredictionsLogged, v.ref)
-        has_score = score_column and score_column in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
+        has_score = score_column and score_column in {c for c, _t in _describe(con, rel)}
         n, reasons = _stage(con, v, rel, time_column, id_column, {"__score": score_column} if has_score else {})
         if n == 0:
             raise InvalidInput(f"{Path(source).name} has no rows.")
@@ -168,6 +250,7 @@ def _record_audit(con, actor, event: type[PredictionsLogged], v, n, reasons, sou
     record(con, actor, event(v.ref, v.model, v.version, source, n, sum(reasons.values()), reasons))
 
 
+@_file_errors
 def score_file(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                environment: str = "production", output: str | Path | None = None, time_column: str | None = None,
                id_column: str | None = None, batch_rows: int = 200_000) -> Ingested:
@@ -238,6 +321,7 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, str(out))
 
 
+@_file_errors
 def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_column: str, label_column: str) -> Ingested:
     """Record labels that arrived later, joined to logged predictions by request id (the latest label wins)."""
     rel = file_relation(source)

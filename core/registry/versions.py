@@ -111,8 +111,18 @@ class _Prepared:
     classes: list[Any] | None
 
 
+def _kind_known(estimator: Any) -> bool:
+    """A classifier or regressor; anything else (a dict, an array, a string a joblib file held) is simply not."""
+    if not (callable(getattr(estimator, "fit", None)) and callable(getattr(estimator, "predict", None))):
+        return False
+    try:  # scikit-learn reads the estimator's tags, which a look-alike object may not provide
+        return bool(is_classifier(estimator) or is_regressor(estimator))
+    except Exception:
+        return False
+
+
 def _prepare(estimator: Any, train: pd.DataFrame, target: str, source: str) -> _Prepared:
-    if not (is_classifier(estimator) or is_regressor(estimator)):
+    if not _kind_known(estimator):
         raise InvalidInput(f"{source} holds a {type(estimator).__name__}, not a scikit-learn classifier or regressor.")
     try:
         check_is_fitted(estimator)

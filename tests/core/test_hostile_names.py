@@ -17,15 +17,20 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from core import sql
+from core import audit, sql
 from core.errors import InvalidInput
 from core.governance import approvals
 from tests.conftest import make_version, synthetic_classification
-from tests.core.test_store_whole import chain_ok, fingerprint
+from tests.core.test_store_whole import chain_ok, table_hashes
 
 DS, ADMIN = "ada@example.com", "alan@example.com"
+# The issue-13 payload: on main the id column closed the reject reason's SQL literal, ran two statements of its
+# own and opened a dollar-quoted string that the label column closes into a valid last SELECT (whose lateral
+# alias __id satisfies the query's tail), so the whole batch succeeded: request approved, admin granted.
 ATTACK = ("x' END; UPDATE approval_requests SET status = 'approved'; "
-          "INSERT INTO role_grants VALUES ('mallory@evil.test', 'admin', 'x', now()); --")
+          "INSERT INTO role_grants (email, role, granted_by, granted_at) "
+          "VALUES ('mallory@evil.test', 'admin', 'x', now()); SELECT 'x' AS __id, $$")
+ATTACK_LABEL = "$$ AS a, CASE WHEN true THEN '"
 HOSTILE = [
     "it's",
     'say "hi"',
@@ -35,9 +40,10 @@ HOSTILE = [
     '"; DROP TABLE x; --',
     "'; DROP TABLE audit_log; --",
     ATTACK,
+    ATTACK_LABEL,
     ATTACK.replace("'", '"'),
 ]
-IDS = ["quote", "dquote", "semicolon", "newline", "unicode", "drop-dq", "drop-sq", "attack", "attack-dq"]
+IDS = ["quote", "dquote", "semicolon", "newline", "unicode", "drop-dq", "drop-sq", "attack", "attack-label", "attack-dq"]
 # Tables an ingest or a computed result may write; every other table must stay exactly as it was.
 RESULT_TABLES = {"audit_log", "ingest_runs", "ingest_rejections", "outcomes", "prediction_tables", "lineage_nodes",
                  "lineage_edges", "monitoring_config", "comparisons", "datasets", "models", "model_versions",
@@ -64,31 +70,31 @@ def world(store, people, tmp_path):
     return {"store": store, "version": v, "request": req.id, "frame": df, "dir": tmp_path}
 
 
-def _state(store) -> dict:
+def _observe(store) -> dict:
+    """Who is admin, the requests, every table's content (hashed) and whether the audit chain holds: one open."""
     with store.read() as con:
         return {
             "admins": sorted(r[0] for r in con.execute("SELECT email FROM role_grants WHERE role = 'admin'").fetchall()),
             "grants": con.execute("SELECT count(*) FROM role_grants").fetchone()[0],
             "requests": con.execute("SELECT id, status FROM approval_requests ORDER BY id").fetchall(),
-            "tables": sorted(r[0] for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()),
+            "tables": table_hashes(con),
+            "chain_ok": audit.verify_chain(con).ok,
         }
 
 
-def _check(world, before_state, before_fp, r, allowed_codes, label):
-    store = world["store"]
+def _check(before, r, allowed_codes, label, store) -> dict:
     assert r.code in allowed_codes, f"{label}: exit {r.code}: {r.err}"
     if r.code:
         assert r.err.startswith("modelgov: ") and "unexpected error" not in r.err, f"{label}: {r.err}"
-    after = _state(store)
-    assert after["admins"] == before_state["admins"], f"{label}: an admin appeared"
-    assert after["requests"] == before_state["requests"], f"{label}: a request changed"
-    assert after["grants"] == before_state["grants"], f"{label}: a role was granted"
-    assert set(before_state["tables"]) <= set(after["tables"]), f"{label}: a table was dropped"
-    fp = fingerprint(store)
-    changed = {t for t in before_fp if fp.get(t) != before_fp[t]}
+    after = _observe(store)
+    assert after["admins"] == before["admins"], f"{label}: an admin appeared"
+    assert after["requests"] == before["requests"], f"{label}: a request changed"
+    assert after["grants"] == before["grants"], f"{label}: a role was granted"
+    assert set(before["tables"]) <= set(after["tables"]), f"{label}: a table was dropped"
+    changed = {t for t in before["tables"] if after["tables"].get(t) != before["tables"][t]}
     assert not {t for t in changed if t not in RESULT_TABLES and not t.startswith("predlog_")}, (label, changed)
-    assert chain_ok(store), f"{label}: audit chain broken"
+    assert after["chain_ok"], f"{label}: audit chain broken"
+    return after
 
 
 def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
@@ -100,13 +106,12 @@ def _write(frame: pd.DataFrame, folder: Path, name: str) -> Path:
 @pytest.mark.parametrize("h", HOSTILE, ids=IDS)
 def test_hostile_names_through_every_command(world, cli, h):
     store, folder, df = world["store"], world["dir"], world["frame"]
-    state, fp = _state(store), fingerprint(store)
+    seen = _observe(store)
 
     def run(label, codes, *args, as_=DS):
-        nonlocal state, fp
+        nonlocal seen
         r = cli(store, *args, as_=as_)
-        _check(world, state, fp, r, codes, label)
-        state, fp = _state(store), fingerprint(store)
+        seen = _check(seen, r, codes, label, store)
         return r
 
     # log-outcomes: the file really has the hostile columns; the labels must land, nothing else may happen.
@@ -185,17 +190,17 @@ def test_the_attack_column_lands_as_data_not_as_sql(world, cli):
     """The reproduction of issue 13: outcomes with a crafted id column approve nothing and grant nothing."""
     store, df = world["store"], world["frame"]
     path = world["dir"] / "labels.csv"
-    pd.DataFrame({ATTACK: df["rid"].where(df.index > 0), "y": df["y"]}).to_csv(path, index=False)
+    pd.DataFrame({ATTACK: df["rid"].where(df.index > 0), ATTACK_LABEL: df["y"]}).to_csv(path, index=False)
     r = cli(store, "log-outcomes", "toy-model", "--input", str(path), "--id-column", ATTACK,
-            "--label-column", "y", "--json", as_=DS)
+            "--label-column", ATTACK_LABEL, "--json", as_=DS)
+    with store.read() as con:
+        assert not con.execute("SELECT 1 FROM role_grants WHERE email = 'mallory@evil.test'").fetchall()
+        assert con.execute("SELECT status FROM approval_requests WHERE id = ?", [world["request"]]).fetchone() \
+            == ("pending",)
     assert r.code == 0, r.err
     out = json.loads(r.out)
     assert out["logged"] == len(df) - 1
     assert out["reasons"] == {f"{ATTACK}: missing request id": 1}  # the reason is the name, as text
-    with store.read() as con:
-        assert con.execute("SELECT status FROM approval_requests WHERE id = ?", [world["request"]]).fetchone() \
-            == ("pending",)
-        assert not con.execute("SELECT 1 FROM role_grants WHERE email = 'mallory@evil.test'").fetchall()
     assert chain_ok(store)
 
 

@@ -22,16 +22,20 @@ from tests.conftest import make_version, synthetic_classification
 DS, RO, VIEWER = "ada@example.com", "rita@example.com", "vera@example.com"
 
 
+def table_hashes(con) -> dict[str, str]:
+    out = {}
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY 1").fetchall()]
+    for t in tables:
+        rows = sorted(repr(r) for r in con.execute(f'SELECT * FROM "{t}"').fetchall())
+        out[t] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    return out
+
+
 def fingerprint(store: Store) -> dict[str, str]:
     """Every table's content, hashed: what 'nothing changed' means."""
-    out = {}
     with store.read() as con:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY 1").fetchall()]
-        for t in tables:
-            rows = sorted(repr(r) for r in con.execute(f'SELECT * FROM "{t}"').fetchall())
-            out[t] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
-    return out
+        return table_hashes(con)
 
 
 def chain_ok(store: Store) -> bool:

@@ -9,6 +9,7 @@ temporary folder and moved into place whole.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -48,6 +49,8 @@ DEMO_USERS = {
     "alan@modelgov.demo": ("Alan Turing", ["admin"]),
 }
 ADMIN = "alan@modelgov.demo"
+# The folders the demo fills under its home; it refuses to build where any of them already holds files.
+DEMO_FOLDERS = ["artifacts", "datasets", "inputs", "explanations"]
 
 Progress = Callable[[str], None] | None
 
@@ -88,11 +91,13 @@ def credit_challenger(features: list[str], quick: bool = False) -> Pipeline:
     ])
 
 
-def build(store: Store, *, quick: bool = False, force: bool = False, progress: Progress = None) -> dict[str, Any]:
-    """Train and register the demo models into `store` (which must hold no models unless `force`)."""
-    if has_models(store) and not force:
-        raise Conflict(f"The store {store.db_path} already holds models; the demo only fills an empty store "
-                       "(use another MODELGOV_HOME, or delete the store to rebuild it).")
+def build(store: Store, *, quick: bool = False, progress: Progress = None) -> dict[str, Any]:
+    """Train and register the demo models into a new store at `store`; only where no store exists yet.
+
+    Raises Conflict (touching nothing) when the store file, its WAL, or a non-empty folder the demo would fill
+    is already there: an initialised store holds users, policies and an audit trail even before its first model.
+    """
+    refuse_existing(store)
     say = progress or (lambda _m: None)
     store.home.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=store.home))
@@ -106,14 +111,40 @@ def build(store: Store, *, quick: bool = False, force: bool = False, progress: P
     return summary
 
 
+def _occupied(store: Store, folders: list[str]) -> list[Path]:
+    found = [p for p in (store.db_path, _wal(store.db_path)) if p.exists()]
+    found += [store.home / f for f in folders if (store.home / f).is_dir() and any((store.home / f).iterdir())]
+    return found
+
+
+def _wal(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".wal")
+
+
+def refuse_existing(store: Store, folders: list[str] = DEMO_FOLDERS) -> None:
+    """Raise Conflict when anything the demo would write already exists at `store`."""
+    found = _occupied(store, folders)
+    if found:
+        raise Conflict(f"A ModelGov store already exists at {found[0]}, so the demo changed nothing; build the demo "
+                       "into a new folder with --home DIR (or MODELGOV_HOME), or keep using this store.")
+
+
 def _move_into_place(tmp: Path, store: Store) -> None:
-    for p in (store.db_path, store.db_path.with_suffix(".duckdb.wal")):
-        p.unlink(missing_ok=True)
-    for folder in sorted(p for p in tmp.iterdir() if p.is_dir()):  # artifacts, datasets, inputs, explanations, …
-        target = store.home / folder.name
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.move(str(folder), str(target))
-    shutil.move(str(tmp / "modelgov.duckdb"), str(store.db_path))
+    folders = sorted(p.name for p in tmp.iterdir() if p.is_dir())  # artifacts, datasets, inputs, explanations, …
+    refuse_existing(store, folders)  # again: training took minutes, and someone may have created a store meanwhile
+    store.db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # a hard link claims the name atomically and never replaces a store created in the meantime
+        os.link(tmp / "modelgov.duckdb", store.db_path)
+    except FileExistsError:
+        refuse_existing(store, folders)
+        raise
+    except OSError:  # another file system (MODELGOV_DB elsewhere): checked just above, copy it over
+        shutil.copy2(tmp / "modelgov.duckdb", store.db_path)
+    for name in folders:
+        target = store.home / name
+        if target.is_dir():
+            target.rmdir()  # empty (checked above); never a folder with content
+        shutil.move(str(tmp / name), str(target))
     from . import store as store_module
 
     store_module._migrated.discard(str(store.db_path))

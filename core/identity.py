@@ -62,6 +62,8 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in [
     _p("compute-results", "Compute and cache derived results (drift, explanations)", *ALL),
     _p("register-model", "Register models, versions and datasets; edit model cards", DATA_SCIENTIST),
     _p("log-predictions", "Score data and log predictions and outcomes", DATA_SCIENTIST),
+    _p("store-monitoring", "Store the monitoring snapshot health and evidence packs read, and raise its alerts",
+       DATA_SCIENTIST),
     _p("edit-lineage", "Add lineage nodes and edges, import OpenLineage events", DATA_SCIENTIST),
     _p("view-approvals", "See deployment requests, evidence packs and decisions", DATA_SCIENTIST, RISK_OFFICER,
        ADMIN),

@@ -12,6 +12,13 @@ from .errors import InvalidInput
 
 
 def quote(name: str) -> str:
+    """`name` as one SQL identifier (a column or table name), whatever characters it holds.
+
+    Double quotes are doubled inside double quotes, so quotes, semicolons, newlines and any unicode stay part
+    of the name. The one name SQL cannot spell, the empty one (or one holding a NUL), is refused.
+    """
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise InvalidInput(f"{name!r} cannot be a column or table name; name a column the file has.")
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -9,6 +9,8 @@ and turns a lasting lock into a `Conflict` with a sentence saying what to do.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import re
 import threading
 import time
@@ -23,6 +25,41 @@ from . import config
 from .errors import Conflict, CoreError, audited
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+# DuckDB reports a full disk as an IOException (or a failed commit) carrying the OS's strerror(ENOSPC).
+_DISK_FULL_MARKERS = (os.strerror(errno.ENOSPC), "No space left on device", "Disk full")
+# DuckDB's optimistic concurrency ends the loser of two writers racing for the same row in one of these.
+_WRITE_CONFLICT = "Someone else changed the same record at the same moment; reload and try again."
+
+
+class DiskFull(CoreError):
+    """The disk holding the store (or an output) is full; nothing of the action was kept."""
+
+    exit_code = 1
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error` (an OSError or a DuckDB error) means the disk ran out of space."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return isinstance(error, duckdb.Error) and any(m in str(error) for m in _DISK_FULL_MARKERS)
+
+
+def _disk_full_error(db_path: Path, error: BaseException) -> DiskFull:
+    return DiskFull(f"The disk holding the store {db_path} is full, so nothing of this action was saved; free "
+                    "space on it and try again (the store itself is unharmed).")
+
+
+def _write_conflict(error: duckdb.Error) -> bool:
+    """A write that lost a race with another connection: a transaction conflict, or a duplicate key.
+
+    Core functions look for an existing row before inserting one (a grant, a decision, the next audit seq), so a
+    duplicate key at that point was inserted by a concurrent writer after the look; DuckDB reports it as a
+    ConstraintException when both ran in one process (the dashboard's threads). Other constraint errors are bugs
+    and stay as they are.
+    """
+    if isinstance(error, duckdb.TransactionException):
+        return True
+    return isinstance(error, duckdb.ConstraintException) and "duplicate key" in str(error).lower()
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
 
@@ -54,7 +91,6 @@ class Store:
     def __init__(self, home: str | Path | None = None, *, db_path: str | Path | None = None,
                  lock_timeout: float | None = None) -> None:
         self.home = Path(home).expanduser().resolve() if home else config.default_home()
-        import os
         env_db = os.environ.get("MODELGOV_DB") if home is None else None
         self.db_path = Path(db_path or env_db or self.home / "modelgov.duckdb").resolve()
         self.artifacts_dir = self.home / "artifacts"
@@ -76,6 +112,8 @@ class Store:
             try:
                 return duckdb.connect(str(self.db_path))
             except duckdb.IOException as e:
+                if disk_full(e):
+                    raise _disk_full_error(self.db_path, e) from e
                 if not any(marker in str(e) for marker in _LOCK_MARKERS):
                     raise CoreError(f"Cannot open the store at {self.db_path}: {e}") from e
                 if time.monotonic() >= deadline:
@@ -124,12 +162,15 @@ class Store:
                     raise
                 con.execute("ROLLBACK")
                 refused = e
-            except duckdb.TransactionException as e:
+            except (duckdb.Error, OSError) as e:
                 _rollback_quietly(con)
-                raise Conflict(
-                    "Someone else changed the same record at the same moment; "
-                    "reload and try again."
-                ) from e
+                # A full disk first: DuckDB reports a commit that could not be written as a TransactionException
+                # too, and "someone else changed the same record" would send people looking for the wrong cause.
+                if disk_full(e):
+                    raise _disk_full_error(self.db_path, e) from e
+                if isinstance(e, duckdb.Error) and _write_conflict(e):
+                    raise Conflict(_WRITE_CONFLICT) from e
+                raise
             except BaseException:
                 _rollback_quietly(con)
                 raise
@@ -140,6 +181,11 @@ class Store:
                 try:
                     audit.record_refusal(con, refused)
                     con.execute("COMMIT")
+                except (duckdb.Error, OSError) as e:
+                    _rollback_quietly(con)
+                    if disk_full(e):
+                        raise _disk_full_error(self.db_path, e) from e
+                    raise
                 except BaseException:
                     _rollback_quietly(con)
                     raise
@@ -198,6 +244,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute("COMMIT")
         except duckdb.Error as e:
             _rollback_quietly(con)
+            if disk_full(e):
+                raise DiskFull(f"The disk is full, so migration {m.number:04d}_{m.name} was rolled back; free space "
+                               "and open the store again.") from e
             raise CoreError(f"Migration {m.number:04d}_{m.name} failed and was rolled back: {e}") from e
         applied.append(m.number)
     return applied

@@ -20,8 +20,8 @@ def register(sub, common) -> None:
     p.add_argument("--admin", metavar="EMAIL", help="make this person the first administrator")
     p.set_defaults(handler=cmd_init)
 
-    p = sub.add_parser("demo", parents=[common], help="build the demo store with real models")
-    p.add_argument("--if-missing", action="store_true", help="do nothing when the store already has models")
+    p = sub.add_parser("demo", parents=[common], help="build the demo store with real models (only where no store exists)")
+    p.add_argument("--if-missing", action="store_true", help="do nothing (exit 0) when a store already exists")
     p.add_argument("--quick", action="store_true", help="smaller models and less traffic (for tests)")
     p.set_defaults(handler=cmd_demo)
 
@@ -84,9 +84,10 @@ def cmd_init(ctx: Ctx) -> int:
 def cmd_demo(ctx: Ctx) -> int:
     from .. import demo
 
-    if ctx.args.if_missing and demo.has_models(ctx.store):
+    if ctx.args.if_missing and ctx.store.exists():
         if not ctx.json:
-            print(f"Demo store already present at {ctx.store.db_path}; skipping.", file=sys.stderr)
+            print(f"A store already exists at {ctx.store.db_path}; leaving it as it is (no demo built).",
+                  file=sys.stderr)
         return 0
     summary = demo.build(ctx.store, quick=ctx.args.quick, progress=None if ctx.json else _progress)
     ctx.emit(summary, lambda: f"Demo store built at {ctx.store.db_path}: " +

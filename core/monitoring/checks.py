@@ -12,7 +12,8 @@ import pandas as pd
 from ..audit import canonical_json, record, utcnow
 from ..events import AlertRaised, MonitoringSnapshotStored
 from ..drift import stattests
-from ..identity import Identity, require
+from ..errors import Forbidden
+from ..identity import Identity, allowed, require
 from ..lineage import nodes as lineage
 from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
@@ -91,7 +92,19 @@ def plain_sentence(s: dict[str, Any]) -> str:
 
 def check(store, actor: Identity, model: str, version: int | None = None, environment: str = "production",
           window: str = "day", thresholds: dict[str, float] | None = None) -> dict[str, Any]:
-    """Run monitoring, store the snapshot and raise alerts for crossed thresholds (one open alert per kind)."""
+    """Run monitoring, store the snapshot and raise alerts for crossed thresholds (one open alert per kind).
+
+    Needs `store-monitoring` (health and evidence packs read the snapshot; anyone with `view` may compute the same
+    report without storing it: `report.monitor`, `modelgov monitor --no-store`). Records `monitoring.snapshot` and
+    `alert.raise`. Raises Forbidden (before any work), NotFound, InvalidInput.
+    """
+    if not allowed(actor, "store-monitoring"):  # refuse before minutes of work; the refusal is audited
+        with store.transaction():
+            who = actor.email if actor else "anonymous"
+            raise Forbidden(f"{who} may not store monitoring snapshots (health and evidence packs read them; a data "
+                            "scientist stores them); see the report without storing it: 'modelgov monitor --no-store'.",
+                            actor=who, action=MonitoringSnapshotStored.action,
+                            entity_type=MonitoringSnapshotStored.entity_type, entity_id=model)
     th = {**DEFAULT_ALERTS, **(thresholds or {})}
     result = monitor(store, model, version, environment=environment, window=window)
     v = get_model_version(store, model, result["version"])
@@ -124,11 +137,13 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
         candidates.append(("freshness", "medium", f"no predictions logged since {s['last'][:10]}", "stale_days",
                            (utcnow() - datetime.fromisoformat(s["last"])).days, th["stale_days"]))
     with store.transaction() as con:
-        require(actor, "compute-results", MonitoringSnapshotStored, model)
+        require(actor, "store-monitoring", MonitoringSnapshotStored, model)
         m = get_model_tx(con, model)
         con.execute("INSERT INTO monitor_snapshots VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
                     "computed_at = excluded.computed_at, summary = excluded.summary",
                     [m.id, v.version, environment or "", utcnow(), canonical_json(s)])
+        record(con, actor, MonitoringSnapshotStored(model, v.version, environment or "", int(s["rows"] or 0),
+                                                    float(s["drifted_share"] or 0.0)))
         for kind, sev, msg, metric, value, thr in candidates:
             exists = con.execute("SELECT id FROM alerts WHERE model_id = ? AND kind = ? AND metric = ? AND status <> "
                                  "'resolved'", [m.id, kind, metric]).fetchall()

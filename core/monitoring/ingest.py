@@ -6,9 +6,12 @@ counted with its reason (kept in `ingest_rejections` with its row number), never
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import duckdb
 import pandas as pd
@@ -24,6 +27,7 @@ from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version, score
 from ..sql import file_relation, literal, quote, read_error, utc_timestamp
+from ..store import DiskFull
 from ..vocabulary import validate_environment
 
 SQL_TYPES = {"integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "string": "VARCHAR",
@@ -212,8 +216,8 @@ def _record_run(con, actor: Identity, model_id: int, kind: str, source: str, n: 
                       " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                       [model_id, kind, source, n, n - rejected, rejected, canonical_json(reasons), utcnow(),
                        actor.email]).fetchall()[0][0]
-    con.execute(f"INSERT INTO ingest_rejections SELECT {iid}, __row, __reject FROM staged WHERE __reject IS NOT NULL"
-                f" ORDER BY __row LIMIT {MAX_REJECTIONS_KEPT}")
+    con.execute("INSERT INTO ingest_rejections SELECT ?, __row, __reject FROM staged WHERE __reject IS NOT NULL"
+                " ORDER BY __row LIMIT ?", [iid, MAX_REJECTIONS_KEPT])
     return iid
 
 
@@ -259,6 +263,8 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
 
     validate_environment(environment)
     rel = file_relation(source)
+    out = Path(output) if output else Path(str(source)).with_suffix(".scored.csv")
+    _check_output(out)
     if version is None:
         live = governance_live.active(store, model, environment)
         champion = next((d for d in live if d.role == "champion"), None)
@@ -274,7 +280,8 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
             raise InvalidInput(f"Challenger {v.ref} needs inputs the champion {head.ref} does not have; score it "
                                "with its own file.")
     estimators = [artifacts.load(store.artifacts_dir, v.sha256, v.ref) for v, _d, _r in runners]
-    with store.transaction() as con:
+    written: list[Path] = []  # the predictions file written before the commit, removed if it does not commit
+    with _removed_on_error(written), store.transaction() as con:
         require(actor, "log-predictions", PredictionsScored, head.ref)
         n, reasons = _stage(con, head, rel, time_column, id_column, {})
         if n == 0:
@@ -315,10 +322,53 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
             name = ensure_table_tx(con, v)
             _insert_logs(con, v, name, iid, environment, dep_id, role, f"__s{v.version}", f"__p{v.version}")
         _record_audit(con, actor, PredictionsScored, head, n, reasons, str(source))
-    out = Path(output) if output else Path(str(source)).with_suffix(".scored.csv")
-    keep = [c for c in scored.columns if not c.startswith("__")]
-    csvsafe.write_frame(scored[keep], out)  # request ids come from the input: no formulas, no split rows
+        # Written before the commit (beside the target, renamed after it): a file that cannot be written rolls the
+        # logged rows back instead of leaving them logged with no predictions handed out.
+        written.append(_write_output(scored[[c for c in scored.columns if not c.startswith("__")]], out))
+    partial = written[0]
+    try:
+        os.replace(partial, out)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        raise InvalidInput(f"The rows were logged (ingest {iid}) but the predictions could not be moved to {out}: "
+                           f"{e.strerror}; score again with another --output.") from None
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, str(out))
+
+
+def _check_output(out: Path) -> None:
+    """Refuse an output that cannot be written before anything is scored or logged."""
+    if out.is_dir():
+        raise InvalidInput(f"{out} is a folder; give --output a file name, e.g. {out / 'scored.csv'}. Nothing was logged.")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"The folder {out.parent} does not exist; create it or choose another --output. "
+                           "Nothing was logged.")
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise InvalidInput(f"{out} cannot be written here (permission denied); choose another --output. "
+                           "Nothing was logged.")
+
+
+@contextlib.contextmanager
+def _removed_on_error(paths: list[Path]) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        for p in paths:
+            p.unlink(missing_ok=True)
+        raise
+
+
+def _write_output(frame: pd.DataFrame, out: Path) -> Path:
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    try:
+        csvsafe.write_frame(frame, partial)  # request ids come from the input: no formulas, no split rows
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        if e.errno == errno.ENOSPC:
+            raise DiskFull(f"The disk holding {out.parent} is full; free space there and score again. "
+                           "Nothing was logged.") from None
+        raise InvalidInput(f"Cannot write the predictions to {out}: {e.strerror}; choose another --output. "
+                           "Nothing was logged.") from None
+    return partial
 
 
 @_file_errors
@@ -336,15 +386,17 @@ def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_c
                                             "v.id = t.version_id WHERE v.model_id = ?", [m.id]).fetchall()]
         if not tables:
             raise NotFound(f"{model} has no logged predictions yet; log or score them first, then their outcomes.")
-        known = " UNION ".join(f"SELECT request_id FROM {t}" for t in tables)
+        # Identifiers (the file's column names, the log tables) are quoted; every value, the reasons too, is bound.
+        known = " UNION ".join(f"SELECT request_id FROM {quote(t)}" for t in tables)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE staged AS
             SELECT row_number() OVER () AS __row, CAST({quote(id_column)} AS VARCHAR) AS __id,
                    TRY_CAST({quote(label_column)} AS DOUBLE) AS __label, {quote(label_column)} AS __raw FROM {rel}""")
         con.execute("ALTER TABLE staged ADD COLUMN __reject VARCHAR")
         con.execute(f"""UPDATE staged SET __reject = CASE
-            WHEN __id IS NULL THEN '{id_column}: missing request id'
-            WHEN __label IS NULL THEN '{label_column}: not a number'
-            WHEN __id NOT IN ({known}) THEN 'no logged prediction with this request id' END""")
+            WHEN __id IS NULL THEN ?
+            WHEN __label IS NULL THEN ?
+            WHEN __id NOT IN ({known}) THEN 'no logged prediction with this request id' END""",
+                    [f"{id_column}: missing request id", f"{label_column}: not a number"])
         con.execute("""UPDATE staged SET __reject = 'request id repeated in the file' WHERE __reject IS NULL AND __row IN (
             SELECT __row FROM (SELECT __row, row_number() OVER (PARTITION BY __id ORDER BY __row DESC) AS k
             FROM staged WHERE __reject IS NULL) WHERE k > 1)""")
@@ -354,8 +406,8 @@ def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_c
         reasons = {str(k): int(c) for k, c in con.execute(
             "SELECT __reject, count(*) FROM staged WHERE __reject IS NOT NULL GROUP BY 1").fetchall()}
         iid = _record_run(con, actor, m.id, "log-outcomes", str(source), n, reasons)
-        con.execute(f"""INSERT INTO outcomes SELECT {m.id}, __id, __label, now()::TIMESTAMP FROM staged
-                        WHERE __reject IS NULL ON CONFLICT DO UPDATE SET label = excluded.label,
-                        arrived_at = excluded.arrived_at""")
+        con.execute("""INSERT INTO outcomes SELECT ?, __id, __label, now()::TIMESTAMP FROM staged
+                       WHERE __reject IS NULL ON CONFLICT DO UPDATE SET label = excluded.label,
+                       arrived_at = excluded.arrived_at""", [m.id])
         record(con, actor, OutcomesLogged(model, str(source), n, sum(reasons.values()), reasons))
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons)

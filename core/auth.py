@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from .audit import canonical_json, record, utcnow
 from .events import SettingUpdated, UserSignedIn
 from .errors import InvalidInput
-from .identity import PERSON_ROLES, VIEWER, Identity, granted_roles, normalise_email, require
+from .identity import PERSON_ROLES, VIEWER, Identity, granted_roles, normalise_email, require, separate_duties
 
 DEFAULT_ROLES_CLAIM = "groups"
 DEFAULT_EMAIL_CLAIMS = ("email", "preferred_username", "upn")
@@ -151,11 +151,12 @@ class SignedIn:
 
 
 def merge_roles(claim_roles: frozenset[str], grants: frozenset[str], auto_viewer_on: bool) -> frozenset[str]:
-    """Claims ∪ grants; `viewer` alone when both are empty and automatic viewer is on."""
+    """Claims ∪ grants, duties separated (admin with risk_officer keeps admin only: `identity.separate_duties`);
+    `viewer` alone when both are empty and automatic viewer is on."""
     roles = frozenset(claim_roles) | frozenset(grants)
     if not roles and auto_viewer_on:
         return frozenset({VIEWER})
-    return roles
+    return separate_duties(roles)
 
 
 def identity_from_claims(store, claims: Mapping[str, Any], settings: AuthSettings = AuthSettings()) -> SignedIn:

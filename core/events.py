@@ -81,6 +81,17 @@ class ModelUpdated(Event):
 
 
 @dataclass(frozen=True)
+class RiskTierChanged(Event):
+    """A risk officer changed a model's risk tier (a governance decision, with its reason)."""
+
+    action, entity_type, entity_field, entity_in_payload = "model.set_risk_tier", "model", "model", True
+    model: str
+    from_tier: str = ""
+    to_tier: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class VersionRegistered(Event):
     action, entity_type, entity_field = "version.register", "model_version", "ref"
     ref: str
@@ -302,7 +313,8 @@ class Recertified(Event):
 
 # Every event type, by action (documentation and the audit page's filters read it).
 EVENTS: dict[str, type[Event]] = {e.action: e for e in (
-    RoleGranted, RoleRevoked, UserSignedIn, SettingUpdated, ModelCreated, ModelUpdated, VersionRegistered,
+    RoleGranted, RoleRevoked, UserSignedIn, SettingUpdated, ModelCreated, ModelUpdated, RiskTierChanged,
+    VersionRegistered,
     DatasetRegistered, PredictionsLogged, PredictionsScored, OutcomesLogged, MonitoringConfigured,
     MonitoringSnapshotStored, AlertRaised, AlertAcknowledged, AlertResolved, ExplanationComputed,
     ComparisonRecorded, LineageImported, LineageNodeAdded, LineageEdgeAdded, PolicyUpdated, DeploymentRequested,

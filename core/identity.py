@@ -60,13 +60,15 @@ ALL = (VIEWER, DATA_SCIENTIST, RISK_OFFICER, ADMIN)
 PERMISSIONS: dict[str, Permission] = {p.name: p for p in [
     _p("view", "Browse models, health, drift, explanations and lineage", *ALL),
     _p("compute-results", "Compute and cache derived results (drift, explanations)", *ALL),
-    _p("register-model", "Register models, versions and datasets; edit model cards", DATA_SCIENTIST),
+    _p("register-model", "Register models, versions and datasets; edit model cards (a new model's first "
+       "risk tier included)", DATA_SCIENTIST),
+    _p("set-risk-tier", "Change a model's risk tier, with a reason", RISK_OFFICER),
     _p("log-predictions", "Score data and log predictions and outcomes", DATA_SCIENTIST),
     _p("store-monitoring", "Store the monitoring snapshot health and evidence packs read, and raise its alerts",
        DATA_SCIENTIST),
     _p("edit-lineage", "Add lineage nodes and edges, import OpenLineage events", DATA_SCIENTIST),
-    _p("view-approvals", "See deployment requests, evidence packs and decisions", DATA_SCIENTIST, RISK_OFFICER,
-       ADMIN),
+    _p("view-approvals", "See deployment requests, evidence packs, decisions and a model's change history",
+       DATA_SCIENTIST, RISK_OFFICER, ADMIN),
     _p("request-deployment", "Request deployment of a version", DATA_SCIENTIST),
     _p("approve-deployment", "Approve or reject a deployment request", RISK_OFFICER),
     _p("deploy", "Deploy an approved request", DATA_SCIENTIST, RISK_OFFICER),
@@ -130,14 +132,34 @@ def check_role(role: str) -> str:
     return validate_person_role(role)
 
 
+# Separation of duties: who manages roles does not also approve deployments. Each pair here is never held by
+# one person: a grant that would combine them is refused, and an identity that would combine them (claims
+# plus grants at sign-in) keeps the first role of the pair only, so it can still undo the situation.
+EXCLUSIVE_ROLES: tuple[tuple[str, str], ...] = ((ADMIN, RISK_OFFICER),)
+
+
+def separate_duties(roles: frozenset[str]) -> frozenset[str]:
+    """`roles` without the second role of each exclusive pair it holds both of (see EXCLUSIVE_ROLES)."""
+    roles = frozenset(roles)
+    for kept, dropped in EXCLUSIVE_ROLES:
+        if kept in roles and dropped in roles:
+            roles = roles - {dropped}
+    return roles
+
+
+def exclusive_with(role: str) -> list[str]:
+    """The roles a holder of `role` may not also hold."""
+    return [b if a == role else a for a, b in EXCLUSIVE_ROLES if role in (a, b)]
+
+
 def granted_roles(con: duckdb.DuckDBPyConnection, email: str) -> frozenset[str]:
     rows = con.execute("SELECT role FROM role_grants WHERE email = ?", [email.lower()]).fetchall()
     return frozenset(r[0] for r in rows)
 
 
 def identity_for(store, email: str, *, extra_roles: frozenset[str] = frozenset(), name: str = "") -> Identity:
-    """The identity of `email` with the roles granted in the store (plus `extra_roles`)."""
+    """The identity of `email` with the roles granted in the store (plus `extra_roles`), duties separated."""
     email = normalise_email(email)
     with store.read() as con:
         roles = granted_roles(con, email)
-    return Identity(email, roles | extra_roles, name)
+    return Identity(email, separate_duties(roles | extra_roles), name)

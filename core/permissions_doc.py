@@ -19,6 +19,33 @@ action changes nothing and is recorded in the audit trail with the outcome `refu
 
 Roles come from the identity provider's roles claim and from grants made by an administrator
 (see [authentication.md](authentication.md)).
+
+## Separation of duties
+
+The matrix says which role may do what; these rules say who may hold which roles, and hold whatever the
+matrix says:
+
+- **Nobody grants or revokes their own roles.** `modelgov users grant/revoke` naming yourself is refused
+  (exit 3, audited as a refused `user.grant` / `user.revoke`). Granting yourself a role you already hold
+  changes nothing and is not an attempt.
+- **An administrator is not also a risk officer.** Granting `risk_officer` to someone who holds `admin`, or
+  `admin` to someone who holds `risk_officer`, is refused with a sentence naming the clash (exit 3,
+  audited); revoke the other role first. When the identity provider's claims and the grants together would
+  give one person both, that person signs in as `admin` only: `risk_officer` is withheld (the sign-in event
+  records the claims, the grants and the roles actually given) until one of the two is removed. An
+  administrator never decides a deployment request, whatever roles the caller presents.
+- **A risk tier is a governance decision.** A data scientist chooses a new model's first tier when
+  registering it; after that only a risk officer changes it (`set-risk-tier`, with a reason, recorded as
+  `model.set_risk_tier` and in the model's tier history). A request needs the approvals of the strictest
+  tier its model held since the request was made, counted again at every approval and at deployment.
+- **Four eyes.** Nobody decides a request they made or a version they created; a tier needing two
+  approvals needs two distinct risk officers. Each decision keeps how the approver held `risk_officer`
+  (granted by whom and when, or from the identity provider's claims), shown under each decision by
+  `modelgov approvals show` (`role_source`, `role_granted_by`, `role_granted_at`) and in the evidence report.
+
+An administrator can still grant `risk_officer` to two addresses he controls: no software can tell those
+apart from two colleagues. That is why each decision shows who granted the approver's role and when, and
+why `user.grant` events belong in the review an auditor makes of every high-risk approval.
 """
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .governance.approvals import list_requests
+from .identity import Identity, allowed, require
 from .governance.recertification import recertification_status
 from .registry.catalog import _STATUS_SQL
 from .registry.records import CARD_FIELDS
@@ -40,8 +41,11 @@ class AttentionItem:
     action: str
 
 
-def attention_items(store, frame: pd.DataFrame | None = None) -> list[AttentionItem]:
-    """What needs a person's attention across the portfolio, most severe first."""
+def attention_items(store, actor: Identity | None, frame: pd.DataFrame | None = None) -> list[AttentionItem]:
+    """What needs a person's attention across the portfolio, most severe first.
+
+    Pending deployment requests are listed only for people who may see approvals (`view-approvals`).
+    """
     df = portfolio(store) if frame is None else frame
     items: list[AttentionItem] = []
     for r in df.itertuples():
@@ -65,7 +69,7 @@ def attention_items(store, frame: pd.DataFrame | None = None) -> list[AttentionI
         elif d["days_left"] <= 30:
             items.append(AttentionItem(d["model"], "low", f"re-certification in {d['environment']} due {d['due']}",
                                        "plan the review on the Approvals page"))
-    for r in list_requests(store, status="pending"):
+    for r in list_requests(store, actor, status="pending") if allowed(actor, "view-approvals") else []:
         items.append(AttentionItem(r.model, "medium", f"deployment request {r.id} ({r.ref} to {r.environment}) "
                                    f"waits for {r.approvals_needed - len(r.approvals)} approval(s)",
                                    "a risk officer decides it on the Approvals page"))
@@ -73,8 +77,13 @@ def attention_items(store, frame: pd.DataFrame | None = None) -> list[AttentionI
     return sorted(items, key=lambda i: (order[i.severity], i.model))
 
 
-def model_history(store, name: str, limit: int = 200) -> pd.DataFrame:
-    """Audit events about a model and its versions, newest first."""
+def model_history(store, actor: Identity | None, name: str, limit: int = 200) -> pd.DataFrame:
+    """Audit events about a model and its versions, newest first (who changed what, refusals included).
+
+    Needs `view-approvals` (a refusal is audited). Raises Forbidden.
+    """
+    with store.transaction():
+        require(actor, "view-approvals", "model", name)
     with store.read() as con:
         return con.execute(
             "SELECT seq, ts, actor, action, entity_type, entity_id, outcome, CAST(payload AS VARCHAR) AS payload"

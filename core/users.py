@@ -1,4 +1,8 @@
-"""Role grants: the first admin of a store, grants and revocations."""
+"""Role grants: the first admin of a store, grants and revocations, under separation of duties.
+
+Nobody grants or revokes their own roles, and no grant gives one person both roles of an exclusive pair
+(`identity.EXCLUSIVE_ROLES`: an administrator is not also a risk officer). Each refusal is audited.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .audit import record, utcnow
-from .errors import Conflict, NotFound
+from .errors import Conflict, Forbidden, NotFound
 from .events import RoleGranted, RoleRevoked
-from .identity import ADMIN, SYSTEM, Identity, check_role, normalise_email, require
+from .identity import (ADMIN, SYSTEM, Identity, check_role, exclusive_with, granted_roles, normalise_email,
+                       require)
 
 
 @dataclass(frozen=True)
@@ -48,23 +53,39 @@ def _grant(con, actor: Identity, email: str, role: str) -> bool:
     return True
 
 
-def grant_role(store, actor: Identity, email: str, role: str) -> bool:
-    """Grant `role` to `email`; False when they already had it.
+def _refused(actor: Identity, event: type, email: str, message: str) -> Forbidden:
+    return Forbidden(message, actor=actor.email, action=event.action, entity_type=event.entity_type,
+                     entity_id=email)
 
-    Needs `manage-users`. Records `user.grant`. Raises InvalidInput, Forbidden.
+
+def grant_role(store, actor: Identity, email: str, role: str) -> bool:
+    """Grant `role` to `email`; False when they already had it (nothing changes then).
+
+    Needs `manage-users`; nobody grants themselves a role, and nobody is given both roles of an exclusive
+    pair (admin and risk_officer). Records `user.grant`. Raises InvalidInput, Forbidden (audited).
     """
     email = normalise_email(email)
     check_role(role)
     with store.transaction() as con:
         require(actor, "manage-users", RoleGranted, email)
+        if con.execute("SELECT 1 FROM role_grants WHERE email = ? AND role = ?", [email, role]).fetchone():
+            return False
+        if email == actor.email:
+            raise _refused(actor, RoleGranted, email, f"{email} may not grant themselves the role {role}: nobody "
+                           "grants their own roles; ask another administrator.")
+        clash = [r for r in exclusive_with(role) if r in granted_roles(con, email)]
+        if clash:
+            raise _refused(actor, RoleGranted, email, f"{email} holds the role {clash[0]}, so they may not also be "
+                           f"{role}: separation of duties keeps administrators and risk officers apart; revoke "
+                           f"{clash[0]} first or choose another person.")
         return _grant(con, actor, email, role)
 
 
 def revoke_role(store, actor: Identity, email: str, role: str) -> None:
     """Revoke `role` from `email`.
 
-    Needs `manage-users`. Records `user.revoke`. Raises InvalidInput, Forbidden,
-    NotFound (no such grant), Conflict (it would remove the last admin).
+    Needs `manage-users`; nobody revokes their own roles. Records `user.revoke`. Raises InvalidInput,
+    Forbidden (audited), NotFound (no such grant), Conflict (it would remove the last admin).
     """
     email = normalise_email(email)
     check_role(role)
@@ -74,6 +95,9 @@ def revoke_role(store, actor: Identity, email: str, role: str) -> None:
             raise NotFound(f"{email} does not hold the role {role}. See 'modelgov users list'.")
         if role == ADMIN and con.execute("SELECT count(*) FROM role_grants WHERE role = 'admin'").fetchone()[0] == 1:
             raise Conflict(f"{email} is the last administrator; grant the role to someone else first.")
+        if email == actor.email:
+            raise _refused(actor, RoleRevoked, email, f"{email} may not revoke their own role {role}: nobody "
+                           "changes their own roles; ask another administrator.")
         con.execute("DELETE FROM role_grants WHERE email = ? AND role = ?", [email, role])
         record(con, actor, RoleRevoked(email, role))
 

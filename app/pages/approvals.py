@@ -24,7 +24,7 @@ st.caption("Nothing reaches production without the documented consent of the rig
            "requests, risk officers decide from a frozen evidence pack, then the version is deployed.")
 
 try:
-    everything = approvals.list_requests(store)
+    everything = approvals.list_requests(store, me)
 except CoreError as e:
     st.error(str(e))
     st.stop()
@@ -58,15 +58,16 @@ def _detail(r, key):
     st.markdown("**Justification**")
     st.text(r.reason)
     try:
-        pack = evidence.evidence(store, r.id)
+        pack = evidence.evidence(store, me, r.id)
     except CoreError as e:
         st.error(str(e))
         return
     ui.evidence_view(pack, key=f"{key}_pack")
     if r.decisions:
         st.markdown("**Decisions**")
-        st.dataframe(pd.DataFrame([d.as_dict() for d in r.decisions]), hide_index=True, key=f"{key}_decisions")
-    st.download_button("Download the evidence report (HTML)", evidence_report.evidence_html(store, r.id),
+        st.dataframe(pd.DataFrame([{**d.as_dict(), "approver's role": d.role_evidence} for d in r.decisions]),
+                     hide_index=True, key=f"{key}_decisions")
+    st.download_button("Download the evidence report (HTML)", evidence_report.evidence_html(store, me, r.id),
                        file_name=f"evidence-request-{r.id}.html", mime="text/html", key=f"{key}_html")
     st.caption(f"Evidence pack SHA-256 `{r.evidence_sha256}`")
 

@@ -112,9 +112,17 @@ with tab_deploy:
                               key=f"model_request_{model.name}")
 
 with tab_history:
-    history = queries.model_history(store, model.name)
-    if history.empty:
-        st.info("No recorded changes yet.")
+    history = None
+    if not allowed(me, "view-approvals"):
+        st.info("A model's change history (who changed what, and refused attempts) is shown to data scientists, "
+                "risk officers and administrators.")
     else:
+        try:
+            history = queries.model_history(store, me, model.name)
+        except CoreError as e:
+            st.error(str(e))
+    if history is not None and history.empty:
+        st.info("No recorded changes yet.")
+    elif history is not None:
         history["payload"] = history["payload"].map(lambda p: json.dumps(json.loads(p))[:200])
         st.dataframe(history, hide_index=True, key="model_history_table")

@@ -37,7 +37,7 @@ with left:
     st.plotly_chart(charts.portfolio_bars(df), key="overview_status_chart")
 with right:
     st.subheader("Needs attention")
-    items = queries.attention_items(store, df)
+    items = queries.attention_items(store, me, df)
     if not items:
         st.success("Nothing needs attention right now.")
     for item in items[:12]:

@@ -159,26 +159,32 @@ def cmd_request(ctx: Ctx) -> int:
 
 def cmd_list(ctx: Ctx) -> int:
     mine = ctx.actor().email if ctx.args.mine else None
-    items = approvals.list_requests(ctx.store, status=ctx.args.status, requested_by=mine, model=ctx.args.model)
+    items = approvals.list_requests(ctx.store, ctx.actor(), status=ctx.args.status, requested_by=mine,
+                                    model=ctx.args.model)
     ctx.emit([r.as_dict() for r in items],
              lambda: table([_request_line(r) for r in items], _HEAD) + f"\n{len(items)} request(s)")
     return 0
 
 
 def cmd_show(ctx: Ctx) -> int:
-    r = approvals.get_request(ctx.store, ctx.args.id)
-    pack = evidence.evidence(ctx.store, r.id)
+    me = ctx.actor()
+    r = approvals.get_request(ctx.store, me, ctx.args.id)
+    pack = evidence.evidence(ctx.store, me, r.id)
     if ctx.args.html:
-        Path(ctx.args.html).write_text(evidence_report.evidence_html(ctx.store, r.id), encoding="utf-8")
+        Path(ctx.args.html).write_text(evidence_report.evidence_html(ctx.store, me, r.id), encoding="utf-8")
 
     def text() -> str:
         lines = [f"Request {r.id}: {r.ref} to {r.environment} as {r.role} — {r.status}",
                  f"Requested by {r.requested_by} at {str(r.requested_at)[:19]}: {line(r.reason)}",
+                 f"{len(r.approvals)} of {r.approvals_needed} approval(s); risk tiers held since the request: "
+                 f"{', '.join(r.tiers_since_request) or r.risk_tier}",
                  f"Evidence pack SHA-256 {r.evidence_sha256} (frozen {pack['assembled_at'][:19]})", "",
                  table([(c["check"], c["status"], c["detail"]) for c in pack["checks"]], ["CHECK", "STATUS", "DETAIL"]),
                  ""]
-        lines += [f"{d.decision}d by {d.decided_by} at {str(d.decided_at)[:19]}: {line(d.comment)}"
-                  + (f" (override: {line(d.override_reason)})" if d.override_reason else "") for d in r.decisions]
+        for d in r.decisions:
+            lines.append(f"{d.decision}d by {d.decided_by} at {str(d.decided_at)[:19]}: {line(d.comment)}"
+                         + (f" (override: {line(d.override_reason)})" if d.override_reason else ""))
+            lines.append(f"  approver's role: {d.role_evidence}")
         return "\n".join(lines)
 
     ctx.emit({**r.as_dict(), "evidence": pack}, text)
@@ -200,7 +206,7 @@ def cmd_reject(ctx: Ctx) -> int:
 
 
 def cmd_export(ctx: Ctx) -> int:
-    return deliver(evidence_report.evidence_html(ctx.store, ctx.args.id), ctx.args.output,
+    return deliver(evidence_report.evidence_html(ctx.store, ctx.actor(), ctx.args.id), ctx.args.output,
                    f"the evidence report of request {ctx.args.id}")
 
 

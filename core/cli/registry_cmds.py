@@ -48,6 +48,8 @@ def register(sub, common) -> None:
         if f != "tags":
             p.add_argument(f"--{f.replace('_', '-')}", dest=f)
     p.add_argument("--tags", help="comma-separated tags (replaces the list)")
+    p.add_argument("--reason", help="why the risk tier changes: required with --risk-tier, which only a risk "
+                                    "officer may change")
     p.set_defaults(handler=cmd_models_update)
 
     p = sub.add_parser("register", parents=[common], help="register a model file as the next version")
@@ -147,7 +149,9 @@ def cmd_models_update(ctx: Ctx) -> int:
         changes["tags"] = [t.strip() for t in ctx.args.tags.split(",") if t.strip()]
     if not changes:
         raise InvalidInput("Nothing to change; pass at least one field, e.g. --description TEXT.")
-    m = catalog.update_model(ctx.store, ctx.actor(), ctx.args.name, **changes)
+    if ctx.args.reason is not None and "risk_tier" not in changes:
+        raise InvalidInput("--reason explains a risk-tier change; give it with --risk-tier TIER.")
+    m = catalog.update_model(ctx.store, ctx.actor(), ctx.args.name, reason=ctx.args.reason, **changes)
     ctx.emit(m.as_dict(), f"Updated {m.name}.")
     return 0
 

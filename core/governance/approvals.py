@@ -5,22 +5,37 @@
        └──reject──▶ rejected                                └──(not deployed in time)──▶ expired
 
 A data scientist requests; a risk officer decides; nobody decides a request they made or on a version
-they created; a tier may need two distinct approvers; a failing policy check blocks approval unless the
-approver gives an override reason. Every other transition is refused and audited.
+they created; an administrator never decides (separation of duties); a tier may need two distinct approvers;
+a failing policy check blocks approval unless the approver gives an override reason. Every other transition
+is refused and audited.
+
+Four eyes that cannot be routed around:
+- approvals needed = the most any tier the model held since the request was made asks for (and never fewer
+  than the request was made with), re-evaluated at each read, decision and deployment: lowering the tier
+  after requesting does not lower it, and an approved request whose model was raised to a stricter tier is
+  pending again until it has the approvals that tier needs;
+- request, approve and deploy each re-hash the version's artifact and refuse (CheckFailed, audited) when its
+  bytes no longer match the registry;
+- each decision keeps how the approver held the role (granted by whom and when, or from the identity
+  provider's claims);
+- reading requests, packs and decisions needs `view-approvals` (a refusal is audited).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..audit import canonical_json, record, utcnow
 from ..errors import CheckFailed, Conflict, Forbidden, InvalidInput, NotFound
-from ..events import ApprovalExpired, DeploymentApproved, DeploymentRejected, DeploymentRequested
-from ..identity import SYSTEM, Identity, require
+from ..events import ApprovalExpired, DeploymentApproved, DeploymentRejected, DeploymentRequested, Event
+from ..identity import ADMIN, RISK_OFFICER, SYSTEM, Identity, granted_roles, require
+from ..registry import artifacts
+from ..registry.catalog import tiers_since_tx
+from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version_tx
 from .evidence import assemble_evidence
 from .live import active_tx
@@ -37,10 +52,23 @@ class Decision:
     decided_at: datetime
     comment: str
     override_reason: str | None
+    role_source: str | None = None         # 'grant' or 'claim'; None for decisions recorded before it was kept
+    role_granted_by: str | None = None      # who granted the approver the risk_officer role
+    role_granted_at: datetime | None = None
+
+    @property
+    def role_evidence(self) -> str:
+        """How the approver held the role, in words."""
+        if self.role_source == "grant":
+            return f"risk_officer granted by {self.role_granted_by} at {str(self.role_granted_at)[:19]}"
+        if self.role_source == "claim":
+            return "risk_officer from the identity provider's claims"
+        return "how the role was held was not recorded"
 
     def as_dict(self) -> dict[str, Any]:
         return {"decided_by": self.decided_by, "decision": self.decision, "decided_at": iso(self.decided_at),
-                "comment": self.comment, "override_reason": self.override_reason}
+                "comment": self.comment, "override_reason": self.override_reason, "role_source": self.role_source,
+                "role_granted_by": self.role_granted_by, "role_granted_at": iso(self.role_granted_at)}
 
 
 @dataclass(frozen=True)
@@ -64,6 +92,7 @@ class Request:
     deployed_by: str | None
     risk_tier: str
     decisions: list[Decision] = field(default_factory=list)
+    tiers_since_request: list[str] = field(default_factory=list)
 
     @property
     def ref(self) -> str:
@@ -77,7 +106,8 @@ class Request:
         return {"id": self.id, "model": self.model, "version": self.version, "environment": self.environment,
                 "role": self.role, "reason": self.reason, "status": self.status,
                 "requested_by": self.requested_by, "requested_at": iso(self.requested_at),
-                "risk_tier": self.risk_tier, "approvals_needed": self.approvals_needed,
+                "risk_tier": self.risk_tier, "risk_tiers_since_request": self.tiers_since_request,
+                "approvals_needed": self.approvals_needed,
                 "approvals": len(self.approvals), "checks_failed": self.checks_failed,
                 "evidence_sha256": self.evidence_sha256, "decided_at": iso(self.decided_at),
                 "expires_at": iso(self.expires_at), "deployment_id": self.deployment_id,
@@ -96,32 +126,63 @@ _REQUEST_FROM = (" FROM approval_requests r JOIN model_versions v ON v.id = r.ve
 
 
 def _decisions(con, request_id: int) -> list[Decision]:
-    rows = con.execute("SELECT decided_by, decision, decided_at, comment, override_reason FROM approval_decisions"
+    rows = con.execute("SELECT decided_by, decision, decided_at, comment, override_reason, role_source,"
+                       " role_granted_by, role_granted_at FROM approval_decisions"
                        " WHERE request_id = ? ORDER BY decided_at, decided_by", [request_id]).fetchall()
     return [Decision(*r) for r in rows]
+
+
+def _request(con, row: tuple) -> Request:
+    """A request with its decisions and the approvals it needs now (the strictest tier held since it was made).
+
+    An approved request short of what its model's tier needs now (the tier was raised after the approval) is
+    pending again: it needs more approvals before anyone may deploy it.
+    """
+    r = Request(*row, decisions=_decisions(con, row[0]))
+    if r.status in ("deployed", "rejected"):
+        return r
+    tiers = tiers_since_tx(con, r.model, r.requested_at)
+    needed = max([r.approvals_needed] + [
+        n for (n,) in con.execute("SELECT approvals_needed FROM policies WHERE list_contains(?, risk_tier)",
+                                  [tiers]).fetchall()])
+    status = "pending" if r.status == "approved" and len(r.approvals) < needed else r.status
+    return replace(r, approvals_needed=needed, status=status, tiers_since_request=tiers)
 
 
 def get_request_tx(con, request_id: int) -> Request:
     r = con.execute(f"SELECT {_REQUEST_COLS}{_REQUEST_FROM} WHERE r.id = ?", [utcnow(), request_id]).fetchone()
     if r is None:
         raise NotFound(f"Approval request {request_id} not found; 'modelgov approvals list' shows the requests.")
-    return Request(*r, decisions=_decisions(con, request_id))
+    return _request(con, r)
 
 
-def get_request(store, request_id: int) -> Request:
+def require_view(store, actor: Identity | None, entity_id: object = "") -> None:
+    """Raise Forbidden (audited as a refused `view-approvals`) unless `actor` may see approvals."""
+    with store.transaction():
+        require(actor, "view-approvals", "approval", entity_id)
+
+
+def get_request(store, actor: Identity | None, request_id: int) -> Request:
+    """One request with its decisions.
+
+    Needs `view-approvals` (a refusal is audited). Raises Forbidden, NotFound.
+    """
+    require_view(store, actor, request_id)
     with store.read() as con:
         return get_request_tx(con, int(request_id))
 
 
-def list_requests(store, *, status: str | None = None, requested_by: str | None = None,
+def list_requests(store, actor: Identity | None, *, status: str | None = None, requested_by: str | None = None,
                   model: str | None = None, limit: int = 500) -> list[Request]:
-    """Requests newest first; `status` filters on the effective status (an overdue approval is `expired`)."""
+    """Requests newest first; `status` filters on the effective status (an overdue approval is `expired`, an
+    approval short of what the model's tier needs now is `pending`).
+
+    Needs `view-approvals` (a refusal is audited). Raises InvalidInput, Forbidden.
+    """
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"Unknown status '{status}': use one of {', '.join(STATUSES)}.")
+    require_view(store, actor)
     where, params = [], [utcnow()]
-    if status:
-        where.append("(CASE WHEN r.status = 'approved' AND r.expires_at < ? THEN 'expired' ELSE r.status END) = ?")
-        params += [utcnow(), status]
     if requested_by:
         where.append("r.requested_by = ?")
         params.append(requested_by.lower())
@@ -130,14 +191,35 @@ def list_requests(store, *, status: str | None = None, requested_by: str | None 
         params.append(model)
     sql = f"SELECT {_REQUEST_COLS}{_REQUEST_FROM}" + (" WHERE " + " AND ".join(where) if where else "")
     with store.read() as con:
-        rows = con.execute(sql + f" ORDER BY r.id DESC LIMIT {int(limit)}", params).fetchall()
-        return [Request(*r, decisions=_decisions(con, r[0])) for r in rows]
+        found = []
+        for row in con.execute(sql + " ORDER BY r.id DESC", params).fetchall():
+            r = _request(con, row)
+            if status is None or r.status == status:
+                found.append(r)
+            if len(found) >= int(limit):
+                break
+        return found
+
+
+def verify_artifact_tx(store, actor: Identity, version: ModelVersion, event: type[Event], entity_id: Any,
+                       doing: str) -> None:
+    """Refuse (CheckFailed, audited under `event`) when the version's artifact no longer matches its SHA-256."""
+    problem = artifacts.check(store.artifacts_dir, version.sha256)
+    if problem:
+        what = (f"is missing from {store.artifacts_dir}" if problem == "missing" else
+                f"no longer matches its registered SHA-256 {version.sha256[:12]}… ({problem[:32]}…)")
+        raise refusal(actor, CheckFailed, f"The artifact of {version.ref} {what}, so it cannot be {doing}; restore "
+                      "the file from a backup ('modelgov verify' lists every mismatch).", event, entity_id)
 
 
 
 def request_deployment(store, actor: Identity, model: str, version: int, environment: str, role: str,
                        reason: str) -> Request:
-    """A data scientist asks to deploy MODEL:VERSION to `environment` as `role`; the evidence pack is frozen now."""
+    """A data scientist asks to deploy MODEL:VERSION to `environment` as `role`; the evidence pack is frozen now.
+
+    Needs `request-deployment`. Records `approval.request`. Raises InvalidInput, Forbidden, NotFound,
+    Conflict (archived, already live, already requested), CheckFailed (the artifact no longer matches).
+    """
     validate_environment(environment)
     validate_deployment_role(role)
     reason = (reason or "").strip()
@@ -149,6 +231,7 @@ def request_deployment(store, actor: Identity, model: str, version: int, environ
         if v.status == "archived":
             raise refusal(actor, Conflict, f"{v.ref} is archived; register a new version instead.",
                           DeploymentRequested, v.ref)
+        verify_artifact_tx(store, actor, v, DeploymentRequested, v.ref, "requested for deployment")
         live = [d for d in active_tx(con, model, environment) if d.version == v.version]
         if any(d.role == role for d in live) or (role == "challenger" and live):
             raise refusal(actor, Conflict, f"{v.ref} is already live in {environment} as {live[0].role}; "
@@ -176,7 +259,12 @@ def request_deployment(store, actor: Identity, model: str, version: int, environ
 
 def decide(store, actor: Identity, request_id: int, decision: str, comment: str,
            override_reason: str | None = None) -> Request:
-    """A risk officer approves or rejects; four eyes, policy overrides, exactly one decision per state."""
+    """A risk officer approves or rejects; four eyes, policy overrides, exactly one decision per state.
+
+    Needs `approve-deployment`, and no administrator role (separation of duties). An approval re-hashes the
+    artifact first. Records `approval.approve` / `approval.reject` and keeps with the decision how the
+    approver holds the risk_officer role. Raises InvalidInput, Forbidden, NotFound, Conflict, CheckFailed.
+    """
     if decision not in ("approve", "reject"):
         raise InvalidInput("A decision is approve or reject.")
     comment = (comment or "").strip()
@@ -187,6 +275,11 @@ def decide(store, actor: Identity, request_id: int, decision: str, comment: str,
     with store.transaction() as con:
         require(actor, "approve-deployment", event, request_id)
         r = get_request_tx(con, int(request_id))
+        held = granted_roles(con, actor.email)
+        if ADMIN in actor.roles | held:
+            raise refusal(actor, Forbidden, f"{actor.email} is an administrator, and administrators do not decide "
+                          "deployments (separation of duties); another risk officer must decide request "
+                          f"{r.id}.", event, r.id)
         if r.status != "pending":
             by = ", ".join(f"{d.decided_by} ({d.decision})" for d in r.decisions) or "nobody"
             raise refusal(actor, Conflict, f"Request {r.id} is already {r.status} (decided by {by}); it can no longer "
@@ -202,15 +295,21 @@ def decide(store, actor: Identity, request_id: int, decision: str, comment: str,
             raise refusal(actor, Conflict, f"You already approved request {r.id}; it needs "
                           f"{r.approvals_needed - len(r.approvals)} more approval(s) from another risk officer.",
                           event, r.id)
+        if decision == "approve":
+            verify_artifact_tx(store, actor, v, event, r.id, "approved")
         now = utcnow()
         failing = [c for c in evidence_checks_tx(con, r.id) if c["status"] == "fail"]
         if decision == "approve" and failing and not override_reason:
             names = "; ".join(f"{c['check']}: {c['detail']}" for c in failing)
             raise refusal(actor, CheckFailed, f"Request {r.id} fails its policy checks ({names}); approve only with "
                           "an override reason (--override-reason TEXT), which is recorded.", event, r.id)
-        con.execute("INSERT INTO approval_decisions VALUES (?, ?, ?, ?, ?, ?)",
-                    [r.id, actor.email, decision, now, comment,
-                     override_reason if decision == "approve" and failing else None])
+        grant = con.execute("SELECT granted_by, granted_at FROM role_grants WHERE email = ? AND role = ?",
+                            [actor.email, RISK_OFFICER]).fetchone()
+        con.execute("INSERT INTO approval_decisions (request_id, decided_by, decision, decided_at, comment,"
+                    " override_reason, role_source, role_granted_by, role_granted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?)", [r.id, actor.email, decision, now, comment,
+                            override_reason if decision == "approve" and failing else None,
+                            "grant" if grant else "claim", *(grant or (None, None))])
         if decision == "reject":
             new_status = "rejected"
         else:
@@ -219,9 +318,11 @@ def decide(store, actor: Identity, request_id: int, decision: str, comment: str,
             policy = policy_tx(con, r.risk_tier)
             expires = now + timedelta(days=policy.approval_valid_days) if new_status == "approved" else None
             # The state guard makes a concurrent second decision affect nothing; it is then refused below.
+            # (An approval short of a raised tier's needs is stored as approved but read as pending.)
+            stored = con.execute("SELECT status FROM approval_requests WHERE id = ?", [r.id]).fetchone()[0]
             changed = con.execute("UPDATE approval_requests SET status = ?, decided_at = ?, expires_at = ? "
-                                  "WHERE id = ? AND status = 'pending' RETURNING id",
-                                  [new_status, now, expires, r.id]).fetchall()
+                                  "WHERE id = ? AND status = ? AND status IN ('pending', 'approved') RETURNING id",
+                                  [new_status, now, expires, r.id, stored]).fetchall()
             if not changed:
                 raise Conflict(f"Request {r.id} was decided by someone else at the same moment; reload it.")
         record(con, actor, event(r.id, r.model, r.version, r.environment, r.role, comment,

@@ -14,9 +14,9 @@ from ..lineage import nodes as lineage
 from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version_tx, get_version_by_id
-from .approvals import Request, get_request_tx
+from .approvals import Request, get_request_tx, verify_artifact_tx
 from .live import active_tx
-from ..vocabulary import validate_environment
+from ..vocabulary import RISK_TIERS_HIGHEST_FIRST, validate_environment
 from .policy import iso, refusal
 
 
@@ -55,18 +55,26 @@ def _start(con, actor: Identity, version: ModelVersion, environment: str, role: 
 
 
 def deploy(store, actor: Identity, request_id: int) -> Request:
-    """Deploy an approved request, exactly once."""
+    """Deploy an approved request, exactly once.
+
+    Needs `deploy`. The approvals are counted again against the strictest risk tier the model held since the
+    request, and the artifact is re-hashed. Records `deploy`. Raises Forbidden, NotFound, Conflict (not
+    approved, or approved with fewer approvals than the tier now needs), CheckFailed (artifact changed).
+    """
     with store.transaction() as con:
         require(actor, "deploy", Deployed, request_id)
         r = get_request_tx(con, int(request_id))
         if r.status != "approved":
-            why = {"pending": f"it is still pending ({len(r.approvals)} of {r.approvals_needed} approvals)",
+            top = next((t for t in RISK_TIERS_HIGHEST_FIRST if t in r.tiers_since_request), r.risk_tier)
+            why = {"pending": f"it is still pending ({len(r.approvals)} of {r.approvals_needed} approvals, as the "
+                   f"strictest risk tier its model held since the request, {top}, needs)",
                    "rejected": "it was rejected", "deployed": f"it was already deployed by {r.deployed_by} at "
                    f"{iso(r.deployed_at)}", "expired": f"its approval expired at {iso(r.expires_at)}; request "
                    "again"}[r.status]
             raise refusal(actor, Conflict, f"Request {r.id} cannot be deployed: {why}.", Deployed, r.id)
         now = utcnow()
         v = get_model_version_tx(con, r.model, r.version)
+        verify_artifact_tx(store, actor, v, Deployed, r.id, "deployed")
         live = active_tx(con, r.model, r.environment)
         ended = []
         for d in live:

@@ -17,7 +17,7 @@ from ..audit import canonical_json
 from ..compare.stored import comparison_for_evidence
 from ..errors import CheckFailed, NotFound
 from ..explain.summary import evidence_for as explanations_section
-from ..identity import Identity
+from ..identity import Identity, require
 from ..lineage import nodes as lineage
 from ..monitoring.health import evidence_for as drift_section
 from ..registry.catalog import get_model_tx
@@ -28,8 +28,13 @@ from .policy import Policy, iso, policy_checks, policy_tx
 EVIDENCE_SCHEMA = "modelgov.evidence/1"
 
 
-def evidence(store, request_id: int) -> dict[str, Any]:
-    """The frozen evidence pack of a request, after checking it still hashes to its recorded SHA-256."""
+def evidence(store, actor: Identity | None, request_id: int) -> dict[str, Any]:
+    """The frozen evidence pack of a request, after checking it still hashes to its recorded SHA-256.
+
+    Needs `view-approvals` (a refusal is audited). Raises Forbidden, NotFound, CheckFailed (altered pack).
+    """
+    with store.transaction():
+        require(actor, "view-approvals", "approval", request_id)
     with store.read() as con:
         row = con.execute("SELECT CAST(evidence AS VARCHAR), evidence_sha256 FROM approval_requests WHERE id = ?",
                           [int(request_id)]).fetchone()
@@ -66,8 +71,9 @@ def assemble_evidence(store, con, version: ModelVersion, environment: str, role:
     policy = policy_tx(con, model.risk_tier)
     card = {f: model.card.get(f, "") for f in CARD_FIELDS}
     filled = sum(1 for v in card.values() if (v or "").strip())
-    # Each section is None when its area has nothing for the version yet.
-    optional = {"drift": drift_section(store, version.model, version.version),
+    # Each section is None when its area has nothing for the version yet. Drift is the requested environment's
+    # only: clean staging traffic must not stand in for production's.
+    optional = {"drift": drift_section(store, version.model, version.version, environment),
                 "explanations": explanations_section(store, version.model, version.version)}
     comparison = comparison_for_evidence(store, version)
     champion = next((d for d in active_tx(con, version.model, environment) if d.role == "champion"), None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from ..audit import canonical_json, utcnow
+from ..identity import Identity
 from .approvals import get_request
 from .evidence import evidence
 from .policy import iso
@@ -19,8 +20,10 @@ th{background:#f0f4f8}.pass{color:#1a7f37;font-weight:600}.fail{color:#b42318;fo
 pre{background:#f7f9fb;padding:.75rem;overflow-x:auto;font-size:.8rem}"""
 
 
-def evidence_html(store, request_id: int) -> str:
+def evidence_html(store, actor: Identity | None, request_id: int) -> str:
     """A self-contained HTML report of a request: its frozen pack, the checks, every decision.
+
+    Needs `view-approvals` (a refusal is audited). Raises Forbidden, NotFound, CheckFailed.
 
     No scripts, no external assets; every value is escaped. The pack's SHA-256 is
     printed with the check that the stored pack still matches it, and the full
@@ -28,8 +31,8 @@ def evidence_html(store, request_id: int) -> str:
     """
     from html import escape
 
-    r = get_request(store, request_id)
-    pack = evidence(store, r.id)  # raises when the pack no longer matches its hash
+    r = get_request(store, actor, request_id)
+    pack = evidence(store, actor, r.id)  # raises when the pack no longer matches its hash
     e = lambda v: escape("" if v is None else str(v))  # noqa: E731
 
     def rows(pairs) -> str:
@@ -40,8 +43,8 @@ def evidence_html(store, request_id: int) -> str:
         f"{e(c['status'])}</td><td>{e(c['detail'])}</td></tr>" for c in pack["checks"])
     decisions = "".join(
         f"<tr><td>{e(iso(d.decided_at))}</td><td>{e(d.decided_by)}</td><td>{e(d.decision)}</td><td>{e(d.comment)}"
-        f"</td><td>{e(d.override_reason or '')}</td></tr>" for d in r.decisions) or \
-        "<tr><td colspan=5>No decision yet.</td></tr>"
+        f"</td><td>{e(d.override_reason or '')}</td><td>{e(d.role_evidence)}</td></tr>" for d in r.decisions) or \
+        "<tr><td colspan=6>No decision yet.</td></tr>"
     metrics = rows((k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in pack["metrics"].items())
     card = rows((k.replace("_", " "), v or "— missing —") for k, v in pack["model_card"]["fields"].items())
     upstream = "".join(f"<li><code>{e(n['id'])}</code> ({e(n['kind'])}, depth {e(n['depth'])})</li>"
@@ -65,7 +68,8 @@ requested by {e(r.requested_by)} at {e(iso(r.requested_at))}</p>
 <p class=muted>Evidence pack frozen at {e(pack['assembled_at'])}; SHA-256 <code>{e(r.evidence_sha256)}</code>
 (verified against the stored pack when this report was written, {e(utcnow().isoformat(timespec='seconds'))} UTC).</p>
 <h2>Decisions</h2>
-<table><tr><th>When (UTC)</th><th>Who</th><th>Decision</th><th>Comment</th><th>Override reason</th></tr>{decisions}</table>
+<table><tr><th>When (UTC)</th><th>Who</th><th>Decision</th><th>Comment</th><th>Override reason</th>
+<th>Approver's role</th></tr>{decisions}</table>
 <h2>Policy checks ({e(m['risk_tier'])} risk)</h2>
 <table><tr><th>Check</th><th>Result</th><th>Detail</th></tr>{checks}</table>
 <h2>Model</h2><table>{rows([("name", m['name']), ("owner", m['owner']), ("risk tier", m['risk_tier']),

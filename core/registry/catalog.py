@@ -1,4 +1,9 @@
-"""Models: look up, search, create and edit (the model card included).
+"""Models: look up, search, create and edit (the model card included); the risk tier and its history.
+
+A model's first risk tier is its creator's choice (a data scientist registering it). Every later change
+is a governance decision: only a risk officer makes it, with a reason, recorded as `model.set_risk_tier`
+and in `risk_tier_history`, which approvals read (a request needs the approvals of the highest tier
+the model held since it was made).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ import duckdb
 
 from ..audit import record, utcnow
 from ..errors import Conflict, InvalidInput
-from ..events import ModelCreated, ModelUpdated
+from ..events import ModelCreated, ModelUpdated, RiskTierChanged
 from ..identity import Identity, require
 from ..vocabulary import validate_tier
 from .records import (
@@ -156,26 +161,81 @@ def insert_model(con, actor: Identity, name: str, owner: str, risk_tier: str, de
             *card.values()]
     model_id = con.execute(f"INSERT INTO models ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
                            " RETURNING id", vals).fetchone()[0]
+    _record_tier(con, actor, model_id, risk_tier, now, "the tier the model was created with")
     record(con, actor, ModelCreated(name, owner, risk_tier, list(tags)))
     return model_id
 
 
-def update_model(store, actor: Identity, name: str, **changes: Any) -> Model:
-    """Change a model's descriptive fields or model card.
+def _record_tier(con, actor: Identity, model_id: int, tier: str, now, reason: str) -> None:
+    con.execute("INSERT INTO risk_tier_history (model_id, risk_tier, since, changed_by, reason) VALUES (?, ?, ?, ?, ?)",
+                [model_id, tier, now, actor.email, reason])
 
-    Needs `register-model`. Records `model.update` with old and new values.
-    Raises InvalidInput, Forbidden, NotFound.
+
+def tiers_since_tx(con, model: str, since) -> list[str]:
+    """Every risk tier `model` has held from `since` on: the one in force then, each later one, the current one."""
+    rows = con.execute(
+        "WITH h AS (SELECT h.risk_tier, h.since, h.id FROM risk_tier_history h JOIN models m ON m.id = h.model_id"
+        " WHERE m.name = ?) SELECT risk_tier FROM h WHERE since > ? OR id = (SELECT id FROM h WHERE since <= ?"
+        " ORDER BY since DESC, id DESC LIMIT 1) UNION SELECT risk_tier FROM models WHERE name = ?",
+        [model, since, since, model]).fetchall()
+    return sorted({r[0] for r in rows})
+
+
+def tier_history(store, name: str) -> list[dict[str, Any]]:
+    """The risk tiers `name` has held, oldest first: tier, since, changed_by, reason. Raises NotFound."""
+    with store.read() as con:
+        model = get_model_tx(con, name)
+        rows = con.execute("SELECT risk_tier, since, changed_by, reason FROM risk_tier_history WHERE model_id = ?"
+                           " ORDER BY since, id", [model.id]).fetchall()
+    return [{"risk_tier": t, "since": s, "changed_by": b, "reason": r} for t, s, b, r in rows]
+
+
+def set_risk_tier(store, actor: Identity, name: str, risk_tier: str, reason: str) -> Model:
+    """Change a model's risk tier: a governance decision, with a reason.
+
+    Needs `set-risk-tier` (risk officers). Records `model.set_risk_tier` (from, to, reason) and a row of
+    `risk_tier_history`. Raises InvalidInput (unknown tier, no reason, unchanged), Forbidden, NotFound.
+    """
+    return update_model(store, actor, name, reason=reason, risk_tier=risk_tier)
+
+
+def _set_tier_tx(con, actor: Identity, before: Model, tier: str, reason: str | None) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(f"Give the reason for changing the risk tier of {before.name} from {before.risk_tier} "
+                           f"to {tier} (--reason TEXT): it goes into the record.")
+    now = utcnow()
+    con.execute("UPDATE models SET risk_tier = ?, updated_at = ? WHERE id = ?", [tier, now, before.id])
+    _record_tier(con, actor, before.id, tier, now, reason)
+    record(con, actor, RiskTierChanged(before.name, before.risk_tier, tier, reason))
+
+
+def update_model(store, actor: Identity, name: str, *, reason: str | None = None, **changes: Any) -> Model:
+    """Change a model's descriptive fields or model card, and (risk officers, with `reason`) its risk tier.
+
+    Needs `register-model` for the descriptive fields and `set-risk-tier` whenever a risk tier is given; the
+    whole change is refused when either is missing. Records `model.update` with old and new values, and
+    `model.set_risk_tier` for the tier. Raises InvalidInput, Forbidden, NotFound.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise InvalidInput(f"Cannot change {', '.join(sorted(unknown))}; editable fields are {', '.join(EDITABLE_FIELDS)}.")
-    if "risk_tier" in changes:
-        validate_tier(changes["risk_tier"])
+    tier = changes.pop("risk_tier", None)
+    if tier is not None:
+        validate_tier(tier)
     with store.transaction() as con:
-        require(actor, "register-model", ModelUpdated, name)
+        if tier is not None:
+            require(actor, "set-risk-tier", RiskTierChanged, name)
+        if changes or tier is None:
+            require(actor, "register-model", ModelUpdated, name)
         before = get_model_tx(con, name)
+        if tier is not None:
+            if tier == before.risk_tier and not changes:
+                raise InvalidInput(f"{name} is already {tier} risk; nothing to change.")
+            if tier != before.risk_tier:
+                _set_tier_tx(con, actor, before, tier, reason)
         current = {"description": before.description, "owner": before.owner, "business_unit": before.business_unit,
-                   "use_case": before.use_case, "risk_tier": before.risk_tier, "tags": before.tags, **before.card}
+                   "use_case": before.use_case, "tags": before.tags, **before.card}
         diff = {k: {"from": current[k], "to": v} for k, v in changes.items() if current[k] != v}
         if diff:
             sets = ", ".join(f"{k} = ?" for k in diff)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from core.governance import approvals, live
+from core.identity import Identity
+
+RITA = Identity("rita@modelgov.demo", frozenset({"risk_officer"}))
 from tests.app.test_foundation_pages import open_app, texts
 
 
@@ -32,19 +35,19 @@ def test_approving_a_failing_request_needs_an_override_reason(demo_store, monkey
     at.run()
     assert not at.exception
     assert any("override reason" in e.value for e in at.error)
-    assert approvals.get_request(demo_store, 5).status == "pending"
+    assert approvals.get_request(demo_store, RITA, 5).status == "pending"
 
     at.text_area(key="appr_queue_comment").input("Checked the evidence")
     at.text_input(key="appr_queue_override").input("Planning tool only; card completed this week")
     _button(at, "appr_queue_approve").click()
     at.run()
     assert not at.exception
-    r = approvals.get_request(demo_store, 5)
+    r = approvals.get_request(demo_store, RITA, 5)
     assert r.status == "approved" and r.decisions[0].override_reason.startswith("Planning tool")
 
 
 def test_the_requester_cannot_decide_and_deploys_after_approval(demo_store, monkeypatch):
-    rita = approvals.get_request(demo_store, 5)
+    rita = approvals.get_request(demo_store, RITA, 5)
     at = open_app(demo_store.home, monkeypatch, "ada@modelgov.demo", "pages/approvals.py")
     assert not [b for b in at.button if b.key == "appr_queue_approve"]  # a data scientist has no decision form
     from core.identity import identity_for
@@ -88,4 +91,4 @@ def test_the_model_page_offers_the_request_form_and_shows_deployments(demo_store
     at.run()
     assert not at.exception
     assert any("is pending" in s.value for s in at.success)
-    assert approvals.list_requests(demo_store, status="pending", model="breast-cancer-screening")
+    assert approvals.list_requests(demo_store, RITA, status="pending", model="breast-cancer-screening")

@@ -9,6 +9,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.compare import stored
 from core.governance import approvals, evidence
+from core.identity import Identity
+
+RAJ = Identity("raj@modelgov.demo", frozenset({"risk_officer"}))
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,7 +104,7 @@ def test_promotion_is_requested_from_the_comparison_with_it_in_the_evidence(monk
     at.button(key="cmp_promote_submit").click().run()
     assert not at.exception, at.exception
     assert any("Requested" in s.value for s in at.success), [e.value for e in at.error]
-    (req,) = approvals.list_requests(demo_store, status="pending", model="credit-default")
+    (req,) = approvals.list_requests(demo_store, RAJ, status="pending", model="credit-default")
     assert (req.version, req.environment, req.requested_by) == (2, "staging", "grace@modelgov.demo")
-    pack = evidence.evidence(demo_store, req.id)
+    pack = evidence.evidence(demo_store, RAJ, req.id)
     assert pack["comparison"]["challenger"] == "credit-default:2" and pack["explanations"]["top_features"]

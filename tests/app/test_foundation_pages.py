@@ -59,9 +59,14 @@ def test_model_page_shows_versions_card_and_history(demo_store, monkeypatch):
     at.selectbox(key="model_pick").select("credit-default").run()
     assert at.title[0].value == "credit-default"
     assert len(at.dataframe) >= 2
-    # A viewer reads the card but gets no form to change it.
+    # A viewer reads the card but gets no form to change it, nor the change history (view-approvals).
     assert "Save model card" not in [b.label for b in at.button]
     assert "Rank credit-card clients" in texts(at)
+    assert "change history" in texts(at) and not any("action" in d.value.columns for d in at.dataframe)
+    at = open_app(demo_store.home, monkeypatch, "ada@modelgov.demo", "pages/model.py")
+    at.selectbox(key="model_pick").select("credit-default").run()
+    history = next(d.value for d in at.dataframe if "action" in d.value.columns)
+    assert "model.create" in set(history["action"])
 
 
 def test_a_data_scientist_edits_the_model_card_through_core(demo_store, monkeypatch):

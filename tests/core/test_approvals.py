@@ -37,8 +37,8 @@ FULL_CARD = {"intended_use": "Rank applicants", "limitations": "Not for minors",
 
 
 def _model(store, people, name="risk-model", tier="medium", card=True, n=1):
-    versions = [make_version(store, people["ds"], name, seed=i) for i in range(n)]
-    catalog.update_model(store, people["ds"], name, risk_tier=tier, **(FULL_CARD if card else {}))
+    versions = [make_version(store, people["ds"], name, seed=i, risk_tier=tier) for i in range(n)]
+    catalog.update_model(store, people["ds"], name, **(FULL_CARD if card else {}))
     return versions
 
 
@@ -129,7 +129,7 @@ def test_only_data_scientists_request(store, people, who):
     _model(store, people)
     with pytest.raises(Forbidden):
         approvals.request_deployment(store, people[who], "risk-model", 1, "production", "champion", "please")
-    assert approvals.list_requests(store) == []
+    assert approvals.list_requests(store, people["ro"]) == []
 
 
 def test_nobody_decides_their_own_request_or_their_own_version(store, people):
@@ -142,7 +142,7 @@ def test_nobody_decides_their_own_request_or_their_own_version(store, people):
         approvals.approve(store, grace, r.id, "self-approval")
     with pytest.raises(Forbidden, match="You created risk-model:1"):
         approvals.approve(store, ada, r.id, "I built it")
-    assert approvals.get_request(store, r.id).status == "pending"
+    assert approvals.get_request(store, people["ro"], r.id).status == "pending"
     assert [a for a, _ in _refusals(store, "approval.approve")] == ["grace@example.com", "ada@example.com"]
     assert approvals.approve(store, people["ro"], r.id, "independent review").status == "approved"
 
@@ -208,7 +208,7 @@ def test_bad_requests_name_what_is_wrong(store, people):
         approvals.request_deployment(store, people["ds"], "risk-model", 9, "production", "champion", "x")
     with pytest.raises(NotFound, match="Approval request 42"):
         approvals.approve(store, people["ro"], 42, "ok")
-    assert approvals.list_requests(store) == []
+    assert approvals.list_requests(store, people["ro"]) == []
 
 
 # --- policies and overrides --------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ def test_a_failing_check_blocks_approval_unless_overridden(store, people):
     assert r.checks_failed == 1
     with pytest.raises(CheckFailed, match="model card: missing: intended use, limitations"):
         approvals.approve(store, people["ro"], r.id, "fine by me")
-    assert approvals.get_request(store, r.id).status == "pending"
+    assert approvals.get_request(store, people["ro"], r.id).status == "pending"
     assert len(_refusals(store, "approval.approve")) == 1
     r = approvals.approve(store, people["ro"], r.id, "accepted", override_reason="card follows next week")
     assert r.status == "approved" and r.decisions[0].override_reason == "card follows next week"
@@ -236,12 +236,12 @@ def test_the_auc_threshold_comes_from_the_tier_policy(store, people):
         policy.set_policy(store, people["admin"], "medium", required_card_fields=["colour"])
     policy.set_policy(store, people["admin"], "medium", min_auc=min(auc + 0.01, 1.0))
     r = approvals.request_deployment(store, people["ds"], "risk-model", 1, "production", "champion", "go")
-    pack = evidence.evidence(store, r.id)
+    pack = evidence.evidence(store, people["ro"], r.id)
     check = next(c for c in pack["checks"] if c["check"] == "minimum AUC")
     assert check["status"] == "fail" and check["value"] == pytest.approx(auc, abs=1e-6)
     policy.set_policy(store, people["admin"], "medium", min_auc=None)
     r2 = approvals.request_deployment(store, people["ds"], "risk-model", 1, "staging", "champion", "go")
-    assert all(c["check"] != "minimum AUC" for c in evidence.evidence(store, r2.id)["checks"])
+    assert all(c["check"] != "minimum AUC" for c in evidence.evidence(store, people["ro"], r2.id)["checks"])
 
 
 # --- expiry and re-certification ---------------------------------------------------------------------------
@@ -251,8 +251,8 @@ def test_an_approval_never_deployed_expires(store, people):
     r = _approved(store, people)
     with store.transaction() as con:
         con.execute("UPDATE approval_requests SET expires_at = ? WHERE id = ?", [utcnow() - timedelta(hours=1), r.id])
-    assert approvals.get_request(store, r.id).status == "expired"
-    assert [x.id for x in approvals.list_requests(store, status="expired")] == [r.id]
+    assert approvals.get_request(store, people["ro"], r.id).status == "expired"
+    assert [x.id for x in approvals.list_requests(store, people["ro"], status="expired")] == [r.id]
     with pytest.raises(Conflict, match="approval expired"):
         deployments.deploy(store, people["ds"], r.id)
     assert approvals.expire_due(store) == [r.id]
@@ -284,17 +284,17 @@ def test_recertification_due_dates_follow_the_tier_and_recertifying_is_audited(s
 def test_the_evidence_pack_is_frozen_and_its_hash_checked(store, people):
     _model(store, people)
     r = approvals.request_deployment(store, people["ds"], "risk-model", 1, "production", "champion", "go")
-    pack = evidence.evidence(store, r.id)
+    pack = evidence.evidence(store, people["ro"], r.id)
     assert hashlib.sha256(json.dumps(pack, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
                           .encode()).hexdigest() == r.evidence_sha256
     assert pack["model_card"]["completeness"] == 1.0 and pack["metrics"]["auc"] > 0.5
     assert pack["lineage"]["upstream"], "training data is upstream of the version"
     catalog.update_model(store, people["ds"], "risk-model", intended_use="Something else entirely")
-    assert evidence.evidence(store, r.id) == pack
+    assert evidence.evidence(store, people["ro"], r.id) == pack
     with store.transaction() as con:
         con.execute("UPDATE approval_requests SET evidence = replace(CAST(evidence AS VARCHAR), 'Rank', 'Bank')")
     with pytest.raises(CheckFailed, match="no longer matches its SHA-256"):
-        evidence.evidence(store, r.id)
+        evidence.evidence(store, people["ro"], r.id)
 
 
 def test_the_html_report_is_self_contained_and_escapes_everything(store, people):
@@ -302,7 +302,7 @@ def test_the_html_report_is_self_contained_and_escapes_everything(store, people)
     r = approvals.request_deployment(store, people["ds"], "risk-model", 1, "production", "champion",
                                      "<script>alert('x')</script> & more")
     approvals.approve(store, people["ro"], r.id, "<b>ok</b>")
-    html = evidence_report.evidence_html(store, r.id)
+    html = evidence_report.evidence_html(store, people["ro"], r.id)
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;ok&lt;/b&gt;" in html
     assert "http://" not in html and "https://" not in html and "<link" not in html
     assert r.evidence_sha256 in html and "rita@example.com" in html
@@ -337,7 +337,7 @@ def test_two_risk_officers_deciding_at_once_from_two_processes(store, people):
     assert codes == [0, 4], results
     loser_err = next(err for code, err in results if code == 4)
     assert f"Request {r.id} is already" in loser_err
-    final = approvals.get_request(store, r.id)
+    final = approvals.get_request(store, people["ro"], r.id)
     assert len(final.decisions) == 1 and final.status in ("approved", "rejected")
 
     if final.status == "approved":

@@ -123,9 +123,10 @@ def test_cli_contract_request_list_show_approve_deploy_rollback_recertify(store,
     out = json.loads(res.out)
     assert {"id", "status"} <= set(out) and out["status"] == "pending"
     rid = out["id"]
-    res = cli(store, "approvals", "list", "--status", "pending", "--json")
+    res = cli(store, "approvals", "list", "--status", "pending", "--json", as_="rita@example.com")
     assert res.code == 0 and [r["id"] for r in json.loads(res.out)] == [rid]
-    res = cli(store, "approvals", "show", str(rid), "--json", "--html", str(tmp_path / "pack.html"))
+    res = cli(store, "approvals", "show", str(rid), "--json", "--html", str(tmp_path / "pack.html"),
+              as_="rita@example.com")
     shown = json.loads(res.out)
     assert shown["evidence"]["version"]["version"] == 1 and (tmp_path / "pack.html").read_text().startswith(
         "<!doctype html>")
@@ -149,7 +150,7 @@ def test_cli_contract_request_list_show_approve_deploy_rollback_recertify(store,
               as_="raj@example.com")
     assert res.code == 0 and json.loads(res.out)["version"] == 1
     assert cli(store, "recertify", "credit", "--env", "staging", "--comment", "x", as_="raj@example.com").code == 4
-    assert cli(store, "approvals", "show", "999").code == 5
+    assert cli(store, "approvals", "show", "999", as_="rita@example.com").code == 5
     res = cli(store, "approvals", "request", "credit", "--env", "production", "--role", "champion", "--reason", "x",
               as_="ada@example.com")
     assert res.code == 2 and "MODEL:VERSION" in res.err

@@ -1,19 +1,25 @@
 """The store and the current person for a page run.
 
-Three ways a run can go, decided by `auth_mode()`:
+How a run goes is decided on every run from the secrets, by `core.auth.sign_in_config`:
 
-- "oidc": an `[auth]` section in `.streamlit/secrets.toml` configures an OpenID
-  Connect provider; people sign in with `st.login` and their roles come from
-  the ID token's roles claim plus the grants in the store (`core.auth`);
-- "demo": no provider is configured; a picker in the sidebar chooses one of the
-  store's people and a banner says so on every page;
-- "refused": `MODELGOV_REQUIRE_AUTH=1` but no provider is configured; the app
-  shows only a sentence saying what to configure.
+- "oidc": an `[auth]` section configures an OpenID Connect provider; people sign
+  in with `st.login`; the person is the token's verified e-mail address and the
+  roles come from the token's roles claim plus the grants in the store;
+- "demo": no secrets file, or one without `[auth]` and `[modelgov]`; a picker in
+  the sidebar chooses one of the store's people and a banner says so on every page;
+- "refused": `MODELGOV_REQUIRE_AUTH=1` but no provider is configured;
+- "broken": sign-in was intended (an `[auth]` or `[modelgov]` section, or a
+  secrets file that cannot be read) but its configuration has a problem.
+
+"refused" and "broken" show one page naming what to do, and nothing else.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -23,7 +29,7 @@ from core.identity import ROLE_LABELS, Identity, identity_for
 from core.store import Store
 
 DEMO_KEY = "demo_user"
-STATE_KEY = "auth_state"  # "demo" | "signed_in" | "signed_out" | "no_role" | "refused" | "problem"
+STATE_KEY = "auth_state"  # "demo" | "signed_in" | "signed_out" | "no_role" | "refused" | "broken" | "problem"
 
 
 def store() -> Store:
@@ -36,34 +42,55 @@ def configure_page() -> None:
 
 # -- configuration -----------------------------------------------------------------------
 
-def _secrets_section(name: str) -> Mapping[str, Any] | None:
+def _unreadable_reason(error: BaseException) -> str:
+    cause = error.__cause__ or error
+    if isinstance(cause, tomllib.TOMLDecodeError):
+        return f"it is not valid TOML: {cause}"
+    if isinstance(cause, PermissionError):
+        return "permission denied"
+    if isinstance(cause, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    return type(cause).__name__
+
+
+def _read_secrets() -> tuple[dict[str, Any] | None, str]:
+    """The parsed secrets (None when there is no secrets file) and why an existing one cannot be read."""
     try:
-        value = st.secrets.get(name)
-    except Exception:  # no secrets.toml at all, or an unreadable one: nothing configured
-        return None
-    if value is None:
-        return None
-    return value.to_dict() if hasattr(value, "to_dict") else dict(value)
+        return st.secrets.to_dict(), ""
+    except (OSError, ValueError) as e:  # Streamlit raises one error for a missing and a broken file
+        from streamlit import config
+
+        if not any(Path(p).exists() for p in config.get_option("secrets.files")):
+            return None, ""
+        return None, _unreadable_reason(e)
+
+
+def sign_in_config() -> auth.SignInConfig:
+    secrets, unreadable = _read_secrets()
+    return auth.sign_in_config(secrets, unreadable=unreadable)
 
 
 def provider_names() -> list[str]:
-    return auth.providers(_secrets_section("auth"))
+    return list(sign_in_config().providers)
 
 
 def auth_mode() -> str:
-    if provider_names():
-        return "oidc"
-    return "refused" if auth.require_auth() else "demo"
+    return sign_in_config().mode
 
 
 def auth_settings() -> auth.AuthSettings:
-    return auth.settings_from(_secrets_section("modelgov"))
+    return sign_in_config().settings or auth.AuthSettings()
 
 
 # -- who is acting -----------------------------------------------------------------------
 
 def _short(role: str) -> str:
     return ROLE_LABELS[role].split(" (")[0]
+
+
+def plain(text: str) -> str:
+    """`text` for st.markdown shown as written: no links, images, emphasis, directives or HTML."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=])", r"\\\1", text)
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -80,11 +107,12 @@ def sidebar_identity() -> Identity | None:
     Sets `st.session_state[STATE_KEY]`; `gate()` then says whether any page may run.
     """
     st.session_state.pop("identity", None)
-    mode = auth_mode()
-    if mode == "refused":
-        st.session_state[STATE_KEY] = "refused"
+    config = sign_in_config()
+    if config.mode in ("refused", "broken"):
+        st.session_state[STATE_KEY] = config.mode
+        st.session_state["config_problem"] = config.problem
         return None
-    me = _demo_identity() if mode == "demo" else _signed_in_identity()
+    me = _demo_identity() if config.mode == "demo" else _signed_in_identity(config.settings)
     if me is not None:
         st.session_state["identity"] = me
     return me
@@ -125,13 +153,13 @@ def _user_claims() -> dict[str, Any]:
         return {}
 
 
-def _signed_in_identity() -> Identity | None:
+def _signed_in_identity(settings: auth.AuthSettings) -> Identity | None:
     claims = _user_claims()
     if not claims.get("is_logged_in"):
         st.session_state[STATE_KEY] = "signed_out"
         return None
     try:
-        signed = auth.identity_from_claims(store(), claims, auth_settings())
+        signed = auth.identity_from_claims(store(), claims, settings)
     except CoreError as e:
         st.session_state[STATE_KEY] = "problem"
         st.session_state["auth_problem"] = str(e)
@@ -146,9 +174,9 @@ def _signed_in_identity() -> Identity | None:
         except CoreError as e:  # the store is busy: try again on the next run
             st.sidebar.caption(f"Sign-in not yet recorded: {e}")
     with st.sidebar:
-        st.markdown(f"**Signed in as** {me.name or me.email}")
+        st.markdown(f"**Signed in as** {plain(me.name or me.email)}")  # the name is the person's own text
         if me.name:
-            st.caption(me.email)
+            st.caption(plain(me.email))
         if me.roles:
             st.caption("Roles: " + "; ".join(f"{ROLE_LABELS[r]} · {signed.source_of(r)}" for r in sorted(me.roles)))
         else:
@@ -173,8 +201,16 @@ def current() -> Identity | None:
 
 def gate() -> Callable[[], None] | None:
     """The only page to show when the run may show nothing else (signed out, refused, a problem)."""
-    return {"refused": refused_page, "signed_out": sign_in_page, "problem": problem_page,
-            "no_role": no_role_page}.get(st.session_state.get(STATE_KEY))
+    return {"refused": refused_page, "broken": broken_page, "signed_out": sign_in_page,
+            "problem": problem_page, "no_role": no_role_page}.get(st.session_state.get(STATE_KEY))
+
+
+def broken_page() -> None:
+    st.title("Sign-in is misconfigured")
+    st.error(st.session_state.get("config_problem") or "The sign-in configuration could not be read.",
+             icon=":material/gpp_bad:")
+    st.caption("ModelGov shows nothing else until an operator corrects the configuration; without a working "
+               "sign-in nobody can act, not even as a demo person.")
 
 
 def refused_page() -> None:
@@ -197,7 +233,7 @@ def sign_in_page() -> None:
 
 def problem_page() -> None:
     st.title("Sign-in problem")
-    st.error(st.session_state.get("auth_problem") or "Your sign-in could not be read.")
+    st.error(st.session_state.get("auth_problem") or "Your sign-in could not be read.", icon=":material/gpp_bad:")
     st.write("Sign out and try again, or show this message to your administrator.")
 
 
@@ -217,7 +253,7 @@ def no_role_page() -> None:
                 icon=":material/info:")
         return
     st.title("No access yet")
-    who = f"You are signed in as {me.email}, but" if me else "You are signed in, but"
+    who = f"You are signed in as {plain(me.email)}, but" if me else "You are signed in, but"
     st.info(f"{who} you hold no role in ModelGov, so there is nothing you may see yet.",
             icon=":material/lock:")
     admins = _admins()

@@ -1,4 +1,4 @@
-"""The store and the current person for a page run.
+"""The store and the acting person for a page run.
 
 How a run goes is decided on every run from the secrets, by `core.auth.sign_in_config`:
 
@@ -12,20 +12,25 @@ How a run goes is decided on every run from the secrets, by `core.auth.sign_in_c
   secrets file that cannot be read) but its configuration has a problem.
 
 "refused" and "broken" show one page naming what to do, and nothing else.
+
+Imports `app.navigation` (the page list), which imports nothing from `app/`.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from app import navigation
 from core import auth
 from core.errors import CoreError
-from core.identity import ROLE_LABELS, Identity, identity_for
+from core.identity import PERMISSIONS, ROLE_LABELS, Identity, allowed, identity_for
 from core.store import Store
 
 DEMO_KEY = "demo_user"
@@ -38,6 +43,54 @@ def store() -> Store:
 
 def configure_page() -> None:
     st.set_page_config(page_title="ModelGov", page_icon=":material/verified_user:", layout="wide")
+
+
+@contextmanager
+def _as_entry_script() -> Iterator[None]:
+    """Draw widgets with the ids they get when Streamlit runs `main.py` itself.
+
+    Streamlit puts the running script's hash into every widget id. Because
+    `app/pages/` exists, the first run of a fresh server process (and every
+    AppTest run) goes through Streamlit's legacy pages-directory mode, which
+    wraps `main.py` as a page under another hash, or runs a deep-linked page
+    file directly. The person picker drawn in such a run got an id that no later
+    run uses, so the next run drew a second picker holding its default and the
+    person picked in the first one was lost: the browser journey's flaky pick.
+    Under the entry script's own hash the picker keeps one id in every run.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None:  # bare mode: no widget ids to keep stable
+        yield
+        return
+    with ctx.run_with_active_hash(ctx.pages_manager.main_script_hash):
+        yield
+
+
+def shell() -> st.Page | None:
+    """Sign-in, sidebar and menu for this run; the page to run, or None when a gate page was shown.
+
+    Called once per run, by `main.py`, or by `guard()` when Streamlit runs a
+    page file directly.
+    """
+    with _as_entry_script():
+        configure_page()
+        me = sidebar_identity()
+        page = gate()
+        if page is not None:
+            # Signed out, refused, misconfigured or no role: this page and nothing else, whatever the URL.
+            st.navigation(navigation.gate_pages(page), position="hidden")
+            page()
+            return None
+        return st.navigation(navigation.pages_for(me, no_role_page))
+
+
+def run_page(page: st.Page) -> None:
+    """Run the page `st.navigation` resolved, or show a refusal when the person may not open it."""
+    spec = navigation.spec_of(page)
+    if spec is not None and not allowed(current(), spec.permission):
+        refusal(spec.title, spec.permission)
+        return
+    page.run()
 
 
 # -- configuration -----------------------------------------------------------------------
@@ -267,8 +320,6 @@ def no_role_page() -> None:
 
 
 def refusal_message(permission: str) -> str:
-    from core.identity import PERMISSIONS
-
     need = " or ".join(_short(r) for r in sorted(PERMISSIONS[permission].roles))
     return f"You do not have access to this page: it needs the role {need}. Ask an administrator for it."
 
@@ -286,23 +337,13 @@ def guard(permission: str) -> Identity:
     check covers a page script run without `main.py`: because `app/pages/`
     exists, Streamlit runs `app/pages/x.py` by itself for a deep link before
     any run has called `st.navigation` (the first request to a fresh server,
-    and every `AppTest.switch_page`). Then the sign-in, banner, gates and the
-    person's menu are drawn here, so such a run looks like one through `main.py`.
+    and every `AppTest.switch_page`). Then the shell (sign-in, banner, gates and
+    the person's menu in place of Streamlit's list of files) is drawn here, so
+    such a run looks like one through `main.py`.
     """
-    from core.identity import allowed
-
     if _running_without_main():
-        from app import navigation
-
-        configure_page()
-        me = sidebar_identity()
-        page = gate()
-        # Replace Streamlit's menu of every file in app/pages/ with this person's menu.
-        if page is not None:
-            _replace_menu(navigation.gate_pages(page), position="hidden")
-            page()
+        if shell() is None:
             st.stop()
-        _replace_menu(navigation.pages_for(me))
     me = current()
     if not allowed(me, permission):
         st.error(refusal_message(permission), icon=":material/block:")
@@ -321,20 +362,3 @@ def _running_without_main() -> bool:
     except ImportError:  # a Streamlit without it has no pages-directory mode
         return False
     return bool(PagesManager.uses_pages_directory)
-
-
-def _replace_menu(pages, **kwargs) -> None:
-    """st.navigation from inside a page file run directly, leaving Streamlit's mode as it was.
-
-    st.navigation switches pages-directory mode off for the process; an
-    `st.rerun()` later in this same run would then go through `main.py` and
-    give the page's widgets other ids than the next run's (AppTest resets the
-    mode on every run), losing their values. So the mode is put back.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    before = PagesManager.uses_pages_directory
-    try:
-        st.navigation(pages, **kwargs)
-    finally:
-        PagesManager.uses_pages_directory = before

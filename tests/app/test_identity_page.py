@@ -372,3 +372,22 @@ def test_the_name_from_the_token_is_shown_as_text(app):
     shown = next(m.value for m in app.sidebar.markdown if "Signed in as" in m.value)
     assert "](" not in shown and ":red[" not in shown and "![" not in shown
     assert re.sub(r"\\(.)", r"\1", shown).endswith(app.user["name"])
+
+
+def test_session_and_navigation_do_not_import_each_other():
+    import ast
+
+    def app_imports(name):
+        tree = ast.parse((ROOT / "app" / f"{name}.py").read_text())
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "app":
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("app."):
+                found.add(node.module.split(".", 1)[1])
+            elif isinstance(node, ast.Import):
+                found |= {a.name.split(".", 1)[1] for a in node.names if a.name.startswith("app.")}
+        return found
+
+    assert app_imports("navigation") == set()        # the leaf: the page list
+    assert app_imports("session") == {"navigation"}  # one direction only

@@ -18,11 +18,13 @@ Imports `app.navigation` (the page list), which imports nothing from `app/`.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import quote, unquote
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
@@ -30,11 +32,14 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 from app import navigation
 from core import auth
 from core.errors import CoreError
-from core.identity import PERMISSIONS, ROLE_LABELS, Identity, allowed, identity_for
+from core.identity import PERMISSIONS, ROLE_LABELS, VIEWER, Identity, allowed, identity_for
 from core.store import Store
 
-DEMO_KEY = "demo_user"
-STATE_KEY = "auth_state"  # "demo" | "signed_in" | "signed_out" | "no_role" | "refused" | "broken" | "problem"
+DEMO_KEY = "demo_user"         # the demo picker's widget key (tests and pages may set it before a run)
+PERSON_KEY = "demo_person"     # the chosen demo person, kept outside widget state (see _demo_choice)
+DEMO_COOKIE = "modelgov_demo_person"
+STATE_KEY = "auth_state"  # "demo" | "demo_unchosen" | "signed_in" | "signed_out" | "no_role" | "refused"
+#                           | "broken" | "problem"
 
 
 def store() -> Store:
@@ -171,6 +176,51 @@ def sidebar_identity() -> Identity | None:
     return me
 
 
+def least_privileged(people: list[tuple[str, list[str]]]) -> str | None:
+    """The person a demo run acts as until someone is chosen: one who holds `viewer` and nothing else."""
+    return next((email for email, roles in sorted(people) if set(roles) == {VIEWER}), None)
+
+
+def _cookie_person() -> str | None:
+    try:
+        value = st.context.cookies.get(DEMO_COOKIE)
+    except Exception:  # no browser behind this run (AppTest, bare mode)
+        return None
+    return unquote(value) if value else None
+
+
+def _demo_choice(people: list[tuple[str, list[str]]]) -> str | None:
+    """Who this run acts as, set as the picker's value before the picker is drawn.
+
+    The picker's own value wins (a pick, or a value a test or page set). Streamlit
+    drops widget values on `st.switch_page` (the click-through from Inventory),
+    so the choice is also kept under PERSON_KEY, plain session state it never
+    drops; a refresh or a new tab starts a new session, which finds the choice in
+    the browser's cookie. Anything not naming one of the store's people is
+    ignored, and then the run acts as the least-privileged person.
+    """
+    emails = [e for e, _ in people]
+    picked = st.session_state.get(DEMO_KEY)
+    if picked in emails:
+        return picked
+    for candidate in (st.session_state.get(PERSON_KEY), _cookie_person(), least_privileged(people)):
+        if candidate in emails:
+            st.session_state[DEMO_KEY] = candidate
+            return candidate
+    st.session_state.pop(DEMO_KEY, None)
+    return None
+
+
+def _remember_in_browser(email: str) -> None:
+    """Write the demo person into a session cookie of this site, for a refresh and new tabs.
+
+    The cookie carries no authority: it is read only in demo mode, where the
+    picker offers everyone anyway, and only when it names one of the store's people.
+    """
+    cookie = f"{DEMO_COOKIE}={quote(email, safe='@')}; Path=/; SameSite=Strict"
+    st.sidebar.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
+
+
 def _demo_identity() -> Identity | None:
     st.session_state[STATE_KEY] = "demo"
     s = store()
@@ -185,17 +235,22 @@ def _demo_identity() -> Identity | None:
         st.sidebar.info("Nobody holds a role in this store yet. Run `modelgov demo` for the demo store, "
                         "or `modelgov init --admin EMAIL` to start your own.")
         return None
-    emails = [e for e, _ in people]
     labels = {e: f"{e} · {', '.join(_short(r) for r in roles)}" for e, roles in people}
-    if st.session_state.get(DEMO_KEY) not in emails:
-        st.session_state[DEMO_KEY] = emails[0]
-    email = st.sidebar.selectbox("Acting as (demo)", emails, key=DEMO_KEY, format_func=labels.get)
+    chosen = _demo_choice(people)
+    email = st.sidebar.selectbox("Acting as (demo)", [e for e, _ in people], key=DEMO_KEY,
+                                 index=None if chosen is None else 0, format_func=labels.get,
+                                 placeholder="Choose who you are")
+    if email is None:
+        st.session_state[STATE_KEY] = "demo_unchosen"
+        return None
+    st.session_state[PERSON_KEY] = email
     try:
         me = identity_for(s, email)
     except CoreError as e:
         st.sidebar.error(str(e))
         return None
     st.sidebar.caption("Roles: " + (", ".join(ROLE_LABELS[r] for r in sorted(me.roles)) or "none"))
+    _remember_in_browser(email)
     return me
 
 
@@ -255,7 +310,8 @@ def current() -> Identity | None:
 def gate() -> Callable[[], None] | None:
     """The only page to show when the run may show nothing else (signed out, refused, a problem)."""
     return {"refused": refused_page, "broken": broken_page, "signed_out": sign_in_page,
-            "problem": problem_page, "no_role": no_role_page}.get(st.session_state.get(STATE_KEY))
+            "problem": problem_page, "no_role": no_role_page,
+            "demo_unchosen": choose_page}.get(st.session_state.get(STATE_KEY))
 
 
 def broken_page() -> None:
@@ -264,6 +320,12 @@ def broken_page() -> None:
              icon=":material/gpp_bad:")
     st.caption("ModelGov shows nothing else until an operator corrects the configuration; without a working "
                "sign-in nobody can act, not even as a demo person.")
+
+
+def choose_page() -> None:
+    st.title("Who are you in this demo?")
+    st.info("Demo mode acts as one of the store's people, and nobody here holds only the viewer role to "
+            "start with. Choose a person under **Acting as (demo)** in the sidebar.", icon=":material/info:")
 
 
 def refused_page() -> None:

@@ -374,6 +374,79 @@ def test_the_name_from_the_token_is_shown_as_text(app):
     assert re.sub(r"\\(.)", r"\1", shown).endswith(app.user["name"])
 
 
+# -- demo mode: who acts until someone is chosen, and the choice surviving -----------------------------
+
+def test_until_someone_is_chosen_the_demo_acts_as_the_viewer(app, people, menus):
+    app.run()
+    assert not app.exception
+    assert app.sidebar.selectbox(key="demo_user").value == people["viewer"].email
+    assert menus[-1]["visible"] == [s.title for s in specs_for(people["viewer"])]
+
+
+def test_a_fresh_deep_link_to_approvals_does_not_show_the_queue(app, people):
+    app.switch_page("pages/approvals.py").run()
+    assert not app.exception
+    assert any("You do not have access to this page" in e.value for e in app.error)
+    assert not app.tabs and app.sidebar.selectbox(key="demo_user").value == people["viewer"].email
+
+
+def test_without_a_viewer_in_the_store_the_demo_asks_who_you_are(tmp_path, monkeypatch):
+    from core import users
+    from core.store import Store
+
+    home = tmp_path / "admins-only"
+    users.init_store(Store(home), "boss@example.com")
+    monkeypatch.setenv("MODELGOV_HOME", str(home))
+    monkeypatch.delenv("MODELGOV_REQUIRE_AUTH", raising=False)
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Who are you in this demo?"]
+    assert at.sidebar.selectbox(key="demo_user").value is None
+    at.sidebar.selectbox(key="demo_user").select("boss@example.com").run()
+    assert [t.value for t in at.title] == ["Overview"]
+
+
+def test_the_demo_person_comes_back_from_the_browser_cookie_only_if_it_names_someone(app, people, monkeypatch,
+                                                                                       menus):
+    from app import session
+
+    monkeypatch.setattr(session, "_cookie_person", lambda: people["ro"].email)
+    app.run()
+    assert app.sidebar.selectbox(key="demo_user").value == people["ro"].email
+    assert "Approvals" in menus[-1]["visible"]
+    fresh = AppTest.from_file(MAIN, default_timeout=30)
+    monkeypatch.setattr(session, "_cookie_person", lambda: "intruder@evil.example")
+    fresh.run()
+    assert fresh.sidebar.selectbox(key="demo_user").value == people["viewer"].email
+
+
+def test_the_demo_cookie_means_nothing_once_a_provider_is_configured(app, people, monkeypatch):
+    from app import session
+
+    monkeypatch.setattr(session, "_cookie_person", lambda: people["admin"].email)
+    app.secrets = {"auth": PROVIDER}
+    app.user = {"is_logged_in": False}
+    app.run()
+    assert [b.label for b in app.button] == ["Sign in"] and not app.selectbox
+
+
+def test_the_chosen_person_survives_the_click_through_from_inventory(demo_store, monkeypatch):
+    """Inventory opens a model with st.switch_page, which drops every widget's value."""
+    monkeypatch.setenv("MODELGOV_HOME", str(demo_store.home))
+    monkeypatch.delenv("MODELGOV_REQUIRE_AUTH", raising=False)
+    at = AppTest.from_file(MAIN, default_timeout=60).run()
+    at.sidebar.selectbox(key="demo_user").select("rita@modelgov.demo").run()
+    at.switch_page("pages/inventory.py").run()
+    assert at.sidebar.selectbox(key="demo_user").value == "rita@modelgov.demo"
+    at.selectbox(key="inv_open_choice").select("credit-default")
+    at.button(key="inv_open").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title][0] == "credit-default"
+    assert at.sidebar.selectbox(key="demo_user").value == "rita@modelgov.demo"
+    at.switch_page("pages/approvals.py").run()
+    assert not any("You do not have access" in e.value for e in at.error)
+
+
 def test_session_and_navigation_do_not_import_each_other():
     import ast
 

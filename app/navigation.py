@@ -1,8 +1,13 @@
-"""The pages, each with the permission it needs; st.navigation only gets the allowed ones."""
+"""The pages, each with the permission it needs; st.navigation only gets the allowed ones.
+
+A leaf of `app/`: it imports nothing else from `app/`. `session.py` builds each
+run's menu from it and supplies the pages shown when nobody may open any page.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import streamlit as st
 
@@ -45,22 +50,26 @@ def specs_for(me: Identity | None) -> list[PageSpec]:
 def _page(spec: PageSpec, *, default: bool = False, hidden: bool = False) -> st.Page:
     page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=default,
                    visibility="hidden" if hidden else "visible")
-    page.modelgov_spec = spec  # st.navigation returns this very object; run_page reads the spec back
+    page.modelgov_spec = spec  # st.navigation returns this very object; spec_of reads the spec back
     return page
 
 
-def pages_for(me: Identity | None) -> dict[str, list[st.Page]] | list[st.Page]:
+def spec_of(page: st.Page) -> PageSpec | None:
+    """The spec of a page `pages_for` made (None for a gate or no-access page)."""
+    return getattr(page, "modelgov_spec", None)
+
+
+def pages_for(me: Identity | None, no_access: Callable[[], None]) -> dict[str, list[st.Page]] | list[st.Page]:
     """st.Page objects grouped by section: the pages `me` may open, then the others hidden.
 
     The hidden ones keep their URL, so opening one by link resolves to it and
-    `main.py` shows a refusal instead of running it (see `run_page`).
+    the caller shows a refusal instead of running it. `no_access` is the page
+    shown when `me` may open none.
     """
-    from app import session
-
     specs = specs_for(me)
     forbidden = [p for p in PAGES if p not in specs]
     if not specs:
-        return [st.Page(session.no_role_page, title="No access", icon=":material/block:", default=True)] + [
+        return [st.Page(no_access, title="No access", icon=":material/block:", default=True)] + [
             _page(p, hidden=True) for p in forbidden]
     default = next((p for p in specs if p.default), specs[0])
     groups: dict[str, list[st.Page]] = {}
@@ -72,18 +81,7 @@ def pages_for(me: Identity | None) -> dict[str, list[st.Page]] | list[st.Page]:
     return groups
 
 
-def gate_pages(gate) -> list[st.Page]:
+def gate_pages(gate: Callable[[], None]) -> list[st.Page]:
     """When no page may run (signed out, refused, no role): the gate page, and every page's URL hidden."""
     return [st.Page(gate, title="ModelGov", icon=":material/verified_user:", url_path="welcome", default=True)] + [
         _page(p, hidden=True) for p in PAGES]
-
-
-def run_page(me: Identity | None, page: st.Page) -> None:
-    """Run the page `st.navigation` resolved, or show a refusal when `me` may not open it."""
-    from app import session
-
-    spec = getattr(page, "modelgov_spec", None)
-    if spec is not None and not allowed(me, spec.permission):
-        session.refusal(spec.title, spec.permission)
-        return
-    page.run()

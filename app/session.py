@@ -1,29 +1,45 @@
-"""The store and the current person for a page run.
+"""The store and the acting person for a page run.
 
-Three ways a run can go, decided by `auth_mode()`:
+How a run goes is decided on every run from the secrets, by `core.auth.sign_in_config`:
 
-- "oidc": an `[auth]` section in `.streamlit/secrets.toml` configures an OpenID
-  Connect provider; people sign in with `st.login` and their roles come from
-  the ID token's roles claim plus the grants in the store (`core.auth`);
-- "demo": no provider is configured; a picker in the sidebar chooses one of the
-  store's people and a banner says so on every page;
-- "refused": `MODELGOV_REQUIRE_AUTH=1` but no provider is configured; the app
-  shows only a sentence saying what to configure.
+- "oidc": an `[auth]` section configures an OpenID Connect provider; people sign
+  in with `st.login`; the person is the token's verified e-mail address and the
+  roles come from the token's roles claim plus the grants in the store;
+- "demo": no secrets file, or one without `[auth]` and `[modelgov]`; a picker in
+  the sidebar chooses one of the store's people and a banner says so on every page;
+- "refused": `MODELGOV_REQUIRE_AUTH=1` but no provider is configured;
+- "broken": sign-in was intended (an `[auth]` or `[modelgov]` section, or a
+  secrets file that cannot be read) but its configuration has a problem.
+
+"refused" and "broken" show one page naming what to do, and nothing else.
+
+Imports `app.navigation` (the page list), which imports nothing from `app/`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+import json
+import re
+import tomllib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import quote, unquote
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from app import navigation
 from core import auth
 from core.errors import CoreError
-from core.identity import ROLE_LABELS, Identity, identity_for
+from core.identity import PERMISSIONS, ROLE_LABELS, VIEWER, Identity, allowed, identity_for
 from core.store import Store
 
-DEMO_KEY = "demo_user"
-STATE_KEY = "auth_state"  # "demo" | "signed_in" | "signed_out" | "no_role" | "refused" | "problem"
+DEMO_KEY = "demo_user"         # the demo picker's widget key (tests and pages may set it before a run)
+PERSON_KEY = "demo_person"     # the chosen demo person, kept outside widget state (see _demo_choice)
+DEMO_COOKIE = "modelgov_demo_person"
+STATE_KEY = "auth_state"  # "demo" | "demo_unchosen" | "signed_in" | "signed_out" | "no_role" | "refused"
+#                           | "broken" | "problem"
 
 
 def store() -> Store:
@@ -34,36 +50,105 @@ def configure_page() -> None:
     st.set_page_config(page_title="ModelGov", page_icon=":material/verified_user:", layout="wide")
 
 
+@contextmanager
+def _as_entry_script() -> Iterator[None]:
+    """Draw widgets with the ids they get when Streamlit runs `main.py` itself.
+
+    Streamlit puts the running script's hash into every widget id. Because
+    `app/pages/` exists, the first run of a fresh server process (and every
+    AppTest run) goes through Streamlit's legacy pages-directory mode, which
+    wraps `main.py` as a page under another hash, or runs a deep-linked page
+    file directly. The person picker drawn in such a run got an id that no later
+    run uses, so the next run drew a second picker holding its default and the
+    person picked in the first one was lost: the browser journey's flaky pick.
+    Under the entry script's own hash the picker keeps one id in every run.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None:  # bare mode: no widget ids to keep stable
+        yield
+        return
+    with ctx.run_with_active_hash(ctx.pages_manager.main_script_hash):
+        yield
+
+
+def shell() -> st.Page | None:
+    """Sign-in, sidebar and menu for this run; the page to run, or None when a gate page was shown.
+
+    Called once per run, by `main.py`, or by `guard()` when Streamlit runs a
+    page file directly.
+    """
+    with _as_entry_script():
+        configure_page()
+        me = sidebar_identity()
+        page = gate()
+        if page is not None:
+            # Signed out, refused, misconfigured or no role: this page and nothing else, whatever the URL.
+            st.navigation(navigation.gate_pages(page), position="hidden")
+            page()
+            return None
+        return st.navigation(navigation.pages_for(me, no_role_page))
+
+
+def run_page(page: st.Page) -> None:
+    """Run the page `st.navigation` resolved, or show a refusal when the person may not open it."""
+    spec = navigation.spec_of(page)
+    if spec is not None and not allowed(current(), spec.permission):
+        refusal(spec.title, spec.permission)
+        return
+    page.run()
+
+
 # -- configuration -----------------------------------------------------------------------
 
-def _secrets_section(name: str) -> Mapping[str, Any] | None:
+def _unreadable_reason(error: BaseException) -> str:
+    cause = error.__cause__ or error
+    if isinstance(cause, tomllib.TOMLDecodeError):
+        return f"it is not valid TOML: {cause}"
+    if isinstance(cause, PermissionError):
+        return "permission denied"
+    if isinstance(cause, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    return type(cause).__name__
+
+
+def _read_secrets() -> tuple[dict[str, Any] | None, str]:
+    """The parsed secrets (None when there is no secrets file) and why an existing one cannot be read."""
     try:
-        value = st.secrets.get(name)
-    except Exception:  # no secrets.toml at all, or an unreadable one: nothing configured
-        return None
-    if value is None:
-        return None
-    return value.to_dict() if hasattr(value, "to_dict") else dict(value)
+        return st.secrets.to_dict(), ""
+    except (OSError, ValueError) as e:  # Streamlit raises one error for a missing and a broken file
+        from streamlit import config
+
+        if not any(Path(p).exists() for p in config.get_option("secrets.files")):
+            return None, ""
+        return None, _unreadable_reason(e)
+
+
+def sign_in_config() -> auth.SignInConfig:
+    secrets, unreadable = _read_secrets()
+    return auth.sign_in_config(secrets, unreadable=unreadable)
 
 
 def provider_names() -> list[str]:
-    return auth.providers(_secrets_section("auth"))
+    return list(sign_in_config().providers)
 
 
 def auth_mode() -> str:
-    if provider_names():
-        return "oidc"
-    return "refused" if auth.require_auth() else "demo"
+    return sign_in_config().mode
 
 
 def auth_settings() -> auth.AuthSettings:
-    return auth.settings_from(_secrets_section("modelgov"))
+    return sign_in_config().settings or auth.AuthSettings()
 
 
 # -- who is acting -----------------------------------------------------------------------
 
 def _short(role: str) -> str:
     return ROLE_LABELS[role].split(" (")[0]
+
+
+def plain(text: str) -> str:
+    """`text` for st.markdown shown as written: no links, images, emphasis, directives or HTML."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=])", r"\\\1", text)
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -80,14 +165,60 @@ def sidebar_identity() -> Identity | None:
     Sets `st.session_state[STATE_KEY]`; `gate()` then says whether any page may run.
     """
     st.session_state.pop("identity", None)
-    mode = auth_mode()
-    if mode == "refused":
-        st.session_state[STATE_KEY] = "refused"
+    config = sign_in_config()
+    if config.mode in ("refused", "broken"):
+        st.session_state[STATE_KEY] = config.mode
+        st.session_state["config_problem"] = config.problem
         return None
-    me = _demo_identity() if mode == "demo" else _signed_in_identity()
+    me = _demo_identity() if config.mode == "demo" else _signed_in_identity(config.settings)
     if me is not None:
         st.session_state["identity"] = me
     return me
+
+
+def least_privileged(people: list[tuple[str, list[str]]]) -> str | None:
+    """The person a demo run acts as until someone is chosen: one who holds `viewer` and nothing else."""
+    return next((email for email, roles in sorted(people) if set(roles) == {VIEWER}), None)
+
+
+def _cookie_person() -> str | None:
+    try:
+        value = st.context.cookies.get(DEMO_COOKIE)
+    except Exception:  # no browser behind this run (AppTest, bare mode)
+        return None
+    return unquote(value) if value else None
+
+
+def _demo_choice(people: list[tuple[str, list[str]]]) -> str | None:
+    """Who this run acts as, set as the picker's value before the picker is drawn.
+
+    The picker's own value wins (a pick, or a value a test or page set). Streamlit
+    drops widget values on `st.switch_page` (the click-through from Inventory),
+    so the choice is also kept under PERSON_KEY, plain session state it never
+    drops; a refresh or a new tab starts a new session, which finds the choice in
+    the browser's cookie. Anything not naming one of the store's people is
+    ignored, and then the run acts as the least-privileged person.
+    """
+    emails = [e for e, _ in people]
+    picked = st.session_state.get(DEMO_KEY)
+    if picked in emails:
+        return picked
+    for candidate in (st.session_state.get(PERSON_KEY), _cookie_person(), least_privileged(people)):
+        if candidate in emails:
+            st.session_state[DEMO_KEY] = candidate
+            return candidate
+    st.session_state.pop(DEMO_KEY, None)
+    return None
+
+
+def _remember_in_browser(email: str) -> None:
+    """Write the demo person into a session cookie of this site, for a refresh and new tabs.
+
+    The cookie carries no authority: it is read only in demo mode, where the
+    picker offers everyone anyway, and only when it names one of the store's people.
+    """
+    cookie = f"{DEMO_COOKIE}={quote(email, safe='@')}; Path=/; SameSite=Strict"
+    st.sidebar.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
 
 
 def _demo_identity() -> Identity | None:
@@ -104,17 +235,22 @@ def _demo_identity() -> Identity | None:
         st.sidebar.info("Nobody holds a role in this store yet. Run `modelgov demo` for the demo store, "
                         "or `modelgov init --admin EMAIL` to start your own.")
         return None
-    emails = [e for e, _ in people]
     labels = {e: f"{e} · {', '.join(_short(r) for r in roles)}" for e, roles in people}
-    if st.session_state.get(DEMO_KEY) not in emails:
-        st.session_state[DEMO_KEY] = emails[0]
-    email = st.sidebar.selectbox("Acting as (demo)", emails, key=DEMO_KEY, format_func=labels.get)
+    chosen = _demo_choice(people)
+    email = st.sidebar.selectbox("Acting as (demo)", [e for e, _ in people], key=DEMO_KEY,
+                                 index=None if chosen is None else 0, format_func=labels.get,
+                                 placeholder="Choose who you are")
+    if email is None:
+        st.session_state[STATE_KEY] = "demo_unchosen"
+        return None
+    st.session_state[PERSON_KEY] = email
     try:
         me = identity_for(s, email)
     except CoreError as e:
         st.sidebar.error(str(e))
         return None
     st.sidebar.caption("Roles: " + (", ".join(ROLE_LABELS[r] for r in sorted(me.roles)) or "none"))
+    _remember_in_browser(email)
     return me
 
 
@@ -125,13 +261,13 @@ def _user_claims() -> dict[str, Any]:
         return {}
 
 
-def _signed_in_identity() -> Identity | None:
+def _signed_in_identity(settings: auth.AuthSettings) -> Identity | None:
     claims = _user_claims()
     if not claims.get("is_logged_in"):
         st.session_state[STATE_KEY] = "signed_out"
         return None
     try:
-        signed = auth.identity_from_claims(store(), claims, auth_settings())
+        signed = auth.identity_from_claims(store(), claims, settings)
     except CoreError as e:
         st.session_state[STATE_KEY] = "problem"
         st.session_state["auth_problem"] = str(e)
@@ -146,9 +282,9 @@ def _signed_in_identity() -> Identity | None:
         except CoreError as e:  # the store is busy: try again on the next run
             st.sidebar.caption(f"Sign-in not yet recorded: {e}")
     with st.sidebar:
-        st.markdown(f"**Signed in as** {me.name or me.email}")
+        st.markdown(f"**Signed in as** {plain(me.name or me.email)}")  # the name is the person's own text
         if me.name:
-            st.caption(me.email)
+            st.caption(plain(me.email))
         if me.roles:
             st.caption("Roles: " + "; ".join(f"{ROLE_LABELS[r]} · {signed.source_of(r)}" for r in sorted(me.roles)))
         else:
@@ -173,8 +309,23 @@ def current() -> Identity | None:
 
 def gate() -> Callable[[], None] | None:
     """The only page to show when the run may show nothing else (signed out, refused, a problem)."""
-    return {"refused": refused_page, "signed_out": sign_in_page, "problem": problem_page,
-            "no_role": no_role_page}.get(st.session_state.get(STATE_KEY))
+    return {"refused": refused_page, "broken": broken_page, "signed_out": sign_in_page,
+            "problem": problem_page, "no_role": no_role_page,
+            "demo_unchosen": choose_page}.get(st.session_state.get(STATE_KEY))
+
+
+def broken_page() -> None:
+    st.title("Sign-in is misconfigured")
+    st.error(st.session_state.get("config_problem") or "The sign-in configuration could not be read.",
+             icon=":material/gpp_bad:")
+    st.caption("ModelGov shows nothing else until an operator corrects the configuration; without a working "
+               "sign-in nobody can act, not even as a demo person.")
+
+
+def choose_page() -> None:
+    st.title("Who are you in this demo?")
+    st.info("Demo mode acts as one of the store's people, and nobody here holds only the viewer role to "
+            "start with. Choose a person under **Acting as (demo)** in the sidebar.", icon=":material/info:")
 
 
 def refused_page() -> None:
@@ -197,7 +348,7 @@ def sign_in_page() -> None:
 
 def problem_page() -> None:
     st.title("Sign-in problem")
-    st.error(st.session_state.get("auth_problem") or "Your sign-in could not be read.")
+    st.error(st.session_state.get("auth_problem") or "Your sign-in could not be read.", icon=":material/gpp_bad:")
     st.write("Sign out and try again, or show this message to your administrator.")
 
 
@@ -217,7 +368,7 @@ def no_role_page() -> None:
                 icon=":material/info:")
         return
     st.title("No access yet")
-    who = f"You are signed in as {me.email}, but" if me else "You are signed in, but"
+    who = f"You are signed in as {plain(me.email)}, but" if me else "You are signed in, but"
     st.info(f"{who} you hold no role in ModelGov, so there is nothing you may see yet.",
             icon=":material/lock:")
     admins = _admins()
@@ -231,8 +382,6 @@ def no_role_page() -> None:
 
 
 def refusal_message(permission: str) -> str:
-    from core.identity import PERMISSIONS
-
     need = " or ".join(_short(r) for r in sorted(PERMISSIONS[permission].roles))
     return f"You do not have access to this page: it needs the role {need}. Ask an administrator for it."
 
@@ -250,23 +399,13 @@ def guard(permission: str) -> Identity:
     check covers a page script run without `main.py`: because `app/pages/`
     exists, Streamlit runs `app/pages/x.py` by itself for a deep link before
     any run has called `st.navigation` (the first request to a fresh server,
-    and every `AppTest.switch_page`). Then the sign-in, banner, gates and the
-    person's menu are drawn here, so such a run looks like one through `main.py`.
+    and every `AppTest.switch_page`). Then the shell (sign-in, banner, gates and
+    the person's menu in place of Streamlit's list of files) is drawn here, so
+    such a run looks like one through `main.py`.
     """
-    from core.identity import allowed
-
     if _running_without_main():
-        from app import navigation
-
-        configure_page()
-        me = sidebar_identity()
-        page = gate()
-        # Replace Streamlit's menu of every file in app/pages/ with this person's menu.
-        if page is not None:
-            _replace_menu(navigation.gate_pages(page), position="hidden")
-            page()
+        if shell() is None:
             st.stop()
-        _replace_menu(navigation.pages_for(me))
     me = current()
     if not allowed(me, permission):
         st.error(refusal_message(permission), icon=":material/block:")
@@ -285,20 +424,3 @@ def _running_without_main() -> bool:
     except ImportError:  # a Streamlit without it has no pages-directory mode
         return False
     return bool(PagesManager.uses_pages_directory)
-
-
-def _replace_menu(pages, **kwargs) -> None:
-    """st.navigation from inside a page file run directly, leaving Streamlit's mode as it was.
-
-    st.navigation switches pages-directory mode off for the process; an
-    `st.rerun()` later in this same run would then go through `main.py` and
-    give the page's widgets other ids than the next run's (AppTest resets the
-    mode on every run), losing their values. So the mode is put back.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    before = PagesManager.uses_pages_directory
-    try:
-        st.navigation(pages, **kwargs)
-    finally:
-        PagesManager.uses_pages_directory = before

@@ -56,7 +56,7 @@ def main() -> None:
                         [(f"p{i}@example.com", PERSON_ROLES[i % len(PERSON_ROLES)]) for i in range(args.people)])
     setup = time.perf_counter() - t0
     settings = auth.settings_from({"group_roles": {f"corp-group-{i}": "viewer" for i in range(200)}}, env={})
-    claims = {"email": "p17@example.com", "name": "P 17",
+    claims = {"email": "p17@example.com", "email_verified": True, "name": "P 17",
               "groups": [f"corp-group-{i}" for i in range(0, 400, 3)] + ["risk_officer"]}
     signed = auth.identity_from_claims(store, claims, settings)
 

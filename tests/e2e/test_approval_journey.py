@@ -12,25 +12,14 @@ def _settled(page) -> None:
     page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
 
 
-def _picker(page):
-    """The sidebar's person picker once the page shows exactly one (a rerun briefly draws a second)."""
-    picker = page.get_by_label("Acting as (demo)")
-    for _ in range(50):
-        if picker.count() == 1:
-            return picker
-        page.wait_for_timeout(200)
-    raise AssertionError("the page kept showing more than one person picker")
-
-
 def _act_as(page, who: str) -> None:
-    for _ in range(3):  # a choice made while a run is still drawing the page can be overwritten by that run
-        _settled(page)
-        _picker(page).click()
-        page.get_by_role("option", name=re.compile(f"^{who}@")).click()
-        _settled(page)
-        if _picker(page).input_value().startswith(f"{who}@"):
-            return
-    raise AssertionError(f"could not act as {who}: the picker shows {_picker(page).input_value()}")
+    """One pick in the sidebar's person picker; it must hold (no retry: a lost pick is a bug)."""
+    _settled(page)
+    page.get_by_label("Acting as (demo)").click()
+    page.get_by_role("option", name=re.compile(f"^{who}@")).click()
+    _settled(page)
+    picker = page.get_by_label("Acting as (demo)")
+    assert picker.count() == 1 and picker.input_value().startswith(f"{who}@"), picker.all_inner_texts()
 
 
 def _open(page, link: str, heading: str) -> None:

@@ -318,7 +318,7 @@ def _check_neighbors(est: Any) -> None:
     # Distance objects built from these parameters read weight vectors and matrices by the input width.
     _require(isinstance(params, dict) and set(params) <= {"p", "w"},
              f"a neighbour model uses unreviewed metric parameters {sorted(map(str, params))[:3]}")
-    if "w" in params:
+    if params.get("w") is not None:
         _require(np.shape(params["w"]) == (d,), "a neighbour model's metric weights have the wrong length")
     if est._fit_method != "brute":
         tree = est._tree

@@ -151,3 +151,15 @@ def test_sparse_state_is_checked():
     est.components_.indices[0] = 10_000  # a column far outside the 20 it has
     with pytest.raises(InvalidInput, match="sparse matrix's indices point outside it"):
         safe_load.validate(est, "The model")
+
+
+def test_neighbour_metric_weights_must_match_the_features():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    y = np.arange(60) % 2
+    est = KNeighborsClassifier(algorithm="brute", p=3, metric_params={"w": np.ones(4)}).fit(X, y)
+    safe_load.validate(est, "The model")
+    est.effective_metric_params_["w"] = np.ones(2)  # the distance code would read weights 2 and 3 past the end
+    with pytest.raises(InvalidInput, match="metric weights have the wrong length"):
+        safe_load.validate(est, "The model")

@@ -54,7 +54,8 @@ def register(sub, common) -> None:
 
     p = sub.add_parser("register", parents=[common], help="register a model file as the next version")
     p.add_argument("name")
-    p.add_argument("--model", required=True, metavar="FILE", help="joblib or skops file of a fitted estimator")
+    p.add_argument("--model", required=True, metavar="FILE",
+                   help="skops or joblib file of a fitted estimator (loading joblib runs its code: name only your own)")
     p.add_argument("--train-data", required=True, metavar="FILE", help="CSV or Parquet the model was trained on")
     p.add_argument("--target", required=True, metavar="COLUMN")
     p.add_argument("--test-data", metavar="FILE", help="hold-out CSV or Parquet for validation metrics")
@@ -160,7 +161,10 @@ def cmd_register(ctx: Ctx) -> int:
     a = ctx.args
     v = versions.register_version(ctx.store, ctx.actor(), a.name, a.model, a.train_data, a.target,
                                   test_data=a.test_data, owner=a.owner, risk_tier=a.risk_tier,
-                                  description=a.description, code_ref=a.code_ref)
+                                  description=a.description, code_ref=a.code_ref,
+                                  # The person running the command names their own file: only here may a
+                                  # joblib/pickle file be unpickled (in a child process, core/registry/safe_load.py).
+                                  allow_pickle=True)
     ctx.emit({"name": v.model, "version": v.version, "sha256": v.sha256, "metrics": v.metrics},
              f"Registered {v.ref} (sha256 {v.sha256[:12]}…) {_fmt_metrics(v.metrics)}")
     return 0

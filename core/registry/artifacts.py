@@ -1,10 +1,14 @@
 """Content-addressed model artifacts, stored with skops and loaded only after a hash check.
 
 Loading a pickle runs whatever code it names, so the registry never unpickles
-what it stores: every version is kept as a skops file, and skops rebuilds only
-types on a trusted list (its defaults plus scikit-learn's own internal
-classes). A joblib file is unpickled exactly once, at registration, in the
-process of the person registering it, and only because they named it.
+what it stores: every version is kept as a skops file, and skops rebuilds
+only the reviewed types listed in `core/registry/trusted_types.py` (never a module
+prefix, never a function), after which `core/registry/safe_load.py` checks the
+structures scikit-learn's compiled code trusts. A file a person hands in is
+opened in a child process with memory and CPU limits; a joblib/pickle file is
+unpickled there only when the caller passes `allow_pickle=True`, which the
+`modelgov register` command does for the person who names the file and no
+server path does.
 """
 
 from __future__ import annotations
@@ -20,9 +24,8 @@ from typing import Any
 
 import skops.io as sio
 
+from . import safe_load
 from ..errors import CheckFailed, InvalidInput, NotFound
-
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -31,21 +34,6 @@ def sha256_bytes(data: bytes) -> str:
 
 def artifact_path(artifacts_dir: Path, sha256: str) -> Path:
     return artifacts_dir / sha256[:2] / f"{sha256}.skops"
-
-
-def _untrusted(data: bytes) -> list[str]:
-    types = sio.get_untrusted_types(data=data)
-    return [t for t in types if not t.startswith(_TRUSTED_PREFIXES)]
-
-
-def _trusted_load(data: bytes, what: str) -> Any:
-    bad = _untrusted(data)
-    if bad:
-        raise InvalidInput(
-            f"{what} contains types outside scikit-learn and numpy ({', '.join(bad[:3])}); "
-            "ModelGov only loads scikit-learn estimators and pipelines."
-        )
-    return sio.loads(data, trusted=sio.get_untrusted_types(data=data))
 
 
 def _deterministic_zip(data: bytes) -> bytes:
@@ -93,32 +81,26 @@ def serialise(estimator: Any) -> bytes:
         data = _deterministic_zip(sio.dumps(estimator))
     except Exception as e:  # skops raises many types for objects it cannot persist
         raise InvalidInput(f"The model cannot be stored safely with skops: {e}") from e
-    _trusted_load(data, "The model")
+    safe_load.load_skops(data, "The model")  # what cannot be loaded back must not be stored
     return data
 
 
-def read_model_file(path: str | Path) -> Any:
-    """Load a model file the registering person named: skops (safe) or joblib (their own file)."""
+def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
+    """Load a model file a person hands in: opened and checked in a child process, then checked again here.
+
+    A skops file needs no trust in its author. A joblib/pickle file runs the
+    code it names when loaded, so it is refused unless `allow_pickle` is
+    True; only the `modelgov register` command passes that, for the person
+    who names their own file on the command line.
+    """
     p = Path(path)
     if not p.is_file():
         raise NotFound(f"Model file {p} does not exist.")
-    data = p.read_bytes()
-    if zipfile.is_zipfile(io.BytesIO(data)):
-        try:
-            return _trusted_load(data, f"Model file {p.name}")
-        except InvalidInput:
-            raise
-        except Exception as e:
-            raise InvalidInput(f"{p.name} is a zip file but not a readable skops model: {e}") from e
-    import joblib
-
-    try:
-        return joblib.load(p)  # the registering person's own file, named by them (see module doc)
-    except Exception as e:  # unpickling can fail in many ways; all mean "not a model file"
-        raise InvalidInput(
-            f"{p.name} is not a scikit-learn model saved with joblib or skops ({type(e).__name__}); "
-            "save it with joblib.dump(model, path) or skops.io.dump(model, path)."
-        ) from e
+    what = f"Model file {p.name}"
+    data = safe_load.open_handed_in(p, what, allow_pickle=allow_pickle)
+    model = safe_load.load_skops(data, what)  # the child's answer is checked like any other file
+    safe_load.ensure_estimator(model, what)
+    return model
 
 
 def write(artifacts_dir: Path, data: bytes) -> tuple[str, Path, bool]:
@@ -147,7 +129,12 @@ def load(artifacts_dir: Path, sha256: str, what: str) -> Any:
             f"The artifact of {what} does not match its registered SHA-256 "
             f"(expected {sha256[:12]}…, found {actual[:12]}…); it was changed or swapped, so it will not be loaded."
         )
-    return _trusted_load(data, f"The artifact of {what}")
+    # Written by us after every check passed, and hash-checked above: loaded here, without a child
+    # process, but still through the reviewed list and the structural checks (milliseconds).
+    try:
+        return safe_load.load_skops(data, f"The artifact of {what}")
+    except InvalidInput as e:
+        raise CheckFailed(str(e)) from None
 
 
 def check(artifacts_dir: Path, sha256: str) -> str | None:

@@ -206,8 +206,11 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
                      target: str, *, test_data: pd.DataFrame | str | Path | None = None,
                      owner: str | None = None, risk_tier: str | None = None, description: str | None = None,
                      code_ref: str | None = None, train_name: str | None = None, test_name: str | None = None,
-                     tags: list[str] | None = None, **card: str) -> ModelVersion:
+                     tags: list[str] | None = None, allow_pickle: bool = False, **card: str) -> ModelVersion:
     """Register `model` (an estimator or a joblib/skops file) as the next version of `name`.
+
+    A joblib/pickle file runs code when loaded: it is refused unless `allow_pickle`
+    (only the CLI passes it, for the person naming their own file; see core/registry/safe_load.py).
 
     Creates the model when new (owner defaults to the actor, tier to medium).
     Needs `register-model`. Records `model.create` (when new), `dataset.register`
@@ -223,7 +226,7 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
     if not hasattr(model, "fit"):
         source = Path(model).name
         code_ref = code_ref or git_commit(Path(model).resolve().parent)
-        model = artifacts.read_model_file(model)
+        model = artifacts.read_model_file(model, allow_pickle=allow_pickle)
     train, train_loc, train_default = _frame(train_data, f"{name}-train")
     prepared = _prepare(model, train, target, source)
     metrics: dict[str, float] = {}

@@ -73,7 +73,8 @@ def test_joblib_and_skops_files_register_and_load_after_hash_check(store, people
     joblib.dump(est, tmp_path / "m.joblib")
     sio.dump(est, tmp_path / "m.skops")
     df.to_csv(tmp_path / "train.csv", index=False)
-    a = versions.register_version(store, people["ds"], "from-files", str(tmp_path / "m.joblib"), tmp_path / "train.csv", "y")
+    a = versions.register_version(store, people["ds"], "from-files", str(tmp_path / "m.joblib"), tmp_path / "train.csv",
+                                  "y", allow_pickle=True)  # the person's own file, as `modelgov register` passes
     b = versions.register_version(store, people["ds"], "from-files", str(tmp_path / "m.skops"), tmp_path / "train.csv", "y")
     assert a.sha256 == b.sha256  # content-addressed: the same model is the same artifact
     _v, loaded = versions.load_model(store, "from-files", 2)
@@ -99,7 +100,10 @@ def _bad_cases(tmp_path):
         "bad name": (dict(name="Credit Default", model=fitted, train=df, target="y"), InvalidInput, "not lowercase-kebab"),
         "missing target": (dict(model=fitted, train=df, target="label"), InvalidInput, "Target column 'label' is not in"),
         "not a model file": (dict(model=str(tmp_path / "notes.txt"), train=df, target="y"), InvalidInput,
-                             "not a scikit-learn model saved with joblib or skops"),
+                             "is not a skops file"),
+        "not a model file, pickles allowed": (dict(model=str(tmp_path / "notes.txt"), train=df, target="y",
+                                                   allow_pickle=True), InvalidInput,
+                                              "not a scikit-learn model saved with joblib or skops"),
         "missing model file": (dict(model=str(tmp_path / "nope.joblib"), train=df, target="y"), NotFound, "does not exist"),
         "cannot score columns": (dict(model=fitted, train=df.rename(columns={"x2": "z"}), target="y"), InvalidInput,
                                  "needs column"),
@@ -107,7 +111,7 @@ def _bad_cases(tmp_path):
         "multiclass": (dict(model=LogisticRegression(max_iter=500).fit(iris.drop(columns="target"), iris["target"]),
                             train=iris, target="target"), InvalidInput, "supports binary classification"),
         "untrusted type": (dict(model=Homemade().fit(df[["x1", "x2"]], df["y"]), train=df, target="y"), InvalidInput,
-                           "outside scikit-learn and numpy"),
+                           "Homemade, which is not a reviewed scikit-learn, numpy or scipy type"),
         "bad tier": (dict(model=fitted, train=df, target="y", risk_tier="extreme"), InvalidInput, "Risk tier 'extreme'"),
         "viewer": (dict(model=fitted, train=df, target="y", who="viewer"), Forbidden, "may not register model"),
         "unknown card field": (dict(model=fitted, train=df, target="y", **{"owner_phone": "x"}), InvalidInput,
@@ -117,7 +121,8 @@ def _bad_cases(tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["bad name", "missing target", "not a model file", "missing model file",
+@pytest.mark.parametrize("case", ["bad name", "missing target", "not a model file",
+                                  "not a model file, pickles allowed", "missing model file",
                                   "cannot score columns", "unfitted", "multiclass", "untrusted type", "bad tier",
                                   "viewer", "unknown card field", "test lacks target"])
 def test_bad_input_is_one_sentence_and_nothing_is_half_written(store, people, tmp_path, case):

@@ -204,7 +204,7 @@ def test_cli_contract(store, two_versions, holdout, cli):
     (("toy-model:1", "toy-model:2", "--target", "missing"), 2, "Target column 'missing'"),
     (("toy-model:1", "--target", "y"), 2, "CHAMPION and CHALLENGER"),
     (("toy-model:1", "toy-model:2"), 2, "--target"),
-    (("toy-model:1", "toy-model:2", "--target", "y", "--bootstrap", "3"), 2, "Bootstrap replicates"),
+    (("toy-model:1", "toy-model:2", "--target", "y", "--bootstrap", "3"), 2, "--bootstrap: 3 is out of range"),
 ])
 def test_cli_exit_codes(store, two_versions, holdout, cli, args, code, words):
     res = cli(store, "compare", *args, "--data", str(holdout[1]))

@@ -59,7 +59,7 @@ def test_register_then_list_and_show(store, cli, files):
     (["register", "m", "--model", "{f}/model.joblib", "--train-data", "{f}/train.csv", "--target", "y"],
      None, 2, "--as EMAIL"),
     (["models", "list", "--colour", "red"], None, 2, "unrecognized arguments"),
-    (["demo"], None, 4, "already holds models"),
+    (["demo"], None, 4, "store already exists"),
 ])
 def test_errors_are_one_sentence_with_the_right_exit_code(store, people, cli, files, args, as_, code, message):
     make_version(store, people["ds"], "existing")

@@ -90,6 +90,9 @@ class Homemade(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         return np.tile([0.5, 0.5], (len(X), 1))
 
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+
 
 def _bad_cases(tmp_path):
     df = synthetic_classification()

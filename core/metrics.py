@@ -12,6 +12,9 @@ REGRESSION_METRICS = ("rmse", "mae", "r2")
 # True when a larger value is better (for verdicts and colours).
 HIGHER_IS_BETTER = {"auc": True, "ks": True, "brier": False, "accuracy": True, "log_loss": False,
                     "rmse": False, "mae": False, "r2": True}
+# How people name each metric, in every page, report and sentence.
+METRIC_LABELS = {"auc": "AUC", "ks": "KS", "brier": "Brier", "accuracy": "accuracy", "log_loss": "log loss",
+                 "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
 
 
 def ks_statistic(y_true: np.ndarray, score: np.ndarray) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn import metrics as skm
 
 CLASSIFICATION_METRICS = ("auc", "ks", "brier", "accuracy", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
@@ -19,12 +18,14 @@ METRIC_LABELS = {"auc": "AUC", "ks": "KS", "brier": "Brier", "accuracy": "accura
 
 def ks_statistic(y_true: np.ndarray, score: np.ndarray) -> float:
     """Kolmogorov–Smirnov separation: max |TPR − FPR| over thresholds."""
+    from sklearn import metrics as skm  # imported when used: the CLI answers --help without scikit-learn
     fpr, tpr, _ = skm.roc_curve(y_true, score)
     return float(np.max(np.abs(tpr - fpr)))
 
 
 def binary_metrics(y_true, score, threshold: float = 0.5) -> dict[str, float]:
     """AUC, KS, Brier, accuracy (at `threshold`) and log loss for positive-class scores."""
+    from sklearn import metrics as skm  # imported when used: the CLI answers --help without scikit-learn
     y = np.asarray(y_true).astype(int)
     p = np.asarray(score, dtype=float)
     out = {
@@ -41,6 +42,7 @@ def binary_metrics(y_true, score, threshold: float = 0.5) -> dict[str, float]:
 
 
 def regression_metrics(y_true, pred) -> dict[str, float]:
+    from sklearn import metrics as skm  # imported when used: the CLI answers --help without scikit-learn
     y = np.asarray(y_true, dtype=float)
     p = np.asarray(pred, dtype=float)
     return {

@@ -5,23 +5,27 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn import metrics as skm
 
 CLASSIFICATION_METRICS = ("auc", "ks", "brier", "accuracy", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 # True when a larger value is better (for verdicts and colours).
 HIGHER_IS_BETTER = {"auc": True, "ks": True, "brier": False, "accuracy": True, "log_loss": False,
                     "rmse": False, "mae": False, "r2": True}
+# How people name each metric, in every page, report and sentence.
+METRIC_LABELS = {"auc": "AUC", "ks": "KS", "brier": "Brier", "accuracy": "accuracy", "log_loss": "log loss",
+                 "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
 
 
 def ks_statistic(y_true: np.ndarray, score: np.ndarray) -> float:
     """Kolmogorov–Smirnov separation: max |TPR − FPR| over thresholds."""
+    from sklearn import metrics as skm  # imported when used: the CLI answers --help without scikit-learn
     fpr, tpr, _ = skm.roc_curve(y_true, score)
     return float(np.max(np.abs(tpr - fpr)))
 
 
 def binary_metrics(y_true, score, threshold: float = 0.5) -> dict[str, float]:
     """AUC, KS, Brier, accuracy (at `threshold`) and log loss for positive-class scores."""
+    from sklearn import metrics as skm  # imported when used: the CLI answers --help without scikit-learn
     y = np.asarray(y_true).astype(int)
     p = np.asarray(score, dtype=float)
     out = {
@@ -38,6 +42,7 @@ def binary_metrics(y_true, score, threshold: float = 0.5) -> dict[str, float]:
 
 
 def regression_metrics(y_true, pred) -> dict[str, float]:
+    from sklearn import metrics as skm  # imported when used: the CLI answers --help without scikit-learn
     y = np.asarray(y_true, dtype=float)
     p = np.asarray(pred, dtype=float)
     return {

@@ -6,12 +6,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.components import compare as compare_ui
+from app.components.text import escape
 from core.errors import CoreError
-from core.governance import approvals, live, recertification
+from core.governance import approvals, live, policy, recertification
+from core.metrics import METRIC_LABELS
 from core.identity import Identity, allowed
 from core.vocabulary import DEPLOYMENT_ROLES, ENVIRONMENTS
 
-CHECK_ICON = {"pass": "✅", "fail": "❌", "not evaluated": "➖"}
 STATUS_BADGE = {"pending": "orange", "approved": "green", "rejected": "red", "deployed": "blue", "expired": "gray"}
 
 
@@ -20,29 +22,29 @@ def status_badge(status: str) -> str:
 
 
 def checks_table(checks: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"check": c["check"], "result": f"{CHECK_ICON.get(c['status'], '')} {c['status']}",
-                          "detail": c["detail"]} for c in checks])
+    return pd.DataFrame([{"Check": c["check"], "Result": c["status"], "Detail": c["detail"]} for c in checks])
 
 
 def evidence_view(pack: dict, key: str) -> None:
-    """The frozen evidence pack, readable: checks first, then what they rest on."""
-    failing = [c for c in pack["checks"] if c["status"] == "fail"]
-    if failing:
-        st.warning(f"{len(failing)} policy check(s) fail: approval needs an override reason, which is recorded.",
-                   icon=":material/warning:")
-    else:
-        st.success("Every policy check passes.", icon=":material/check_circle:")
-    st.dataframe(checks_table(pack["checks"]), hide_index=True, key=f"{key}_checks")
+    """The frozen evidence pack, readable: the checks' verdict first, then what they rest on, as tables and
+    charts (the raw JSON only on request)."""
+    verdict = policy.checks_verdict(pack["checks"])
+    {"fail": st.warning, "incomplete": st.info, "pass": st.success}[verdict["status"]](
+        verdict["sentence"], icon={"fail": ":material/warning:", "incomplete": ":material/help:",
+                                   "pass": ":material/check_circle:"}[verdict["status"]])
+    st.dataframe(checks_table(pack["checks"]), hide_index=True, key=f"{key}_checks", width="stretch",
+                 column_config={"Detail": st.column_config.TextColumn(width="large")})
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Hold-out metrics**")
         if pack["metrics"]:
-            st.dataframe(pd.DataFrame([{"metric": k, "value": round(v, 4)} for k, v in pack["metrics"].items()]),
+            st.dataframe(pd.DataFrame([{"Metric": METRIC_LABELS.get(k, k), "Value": readable(v)}
+                                       for k, v in pack["metrics"].items()]),
                          hide_index=True, key=f"{key}_metrics")
         else:
             st.caption("None recorded.")
         champ = pack.get("current_champion")
-        st.markdown("**Current champion in " + pack["request"]["environment"] + "**: "
+        st.markdown("**Live champion in " + pack["request"]["environment"] + "**: "
                     + (f"version {champ['version']} since {champ['since'][:10]}" if champ else "none"))
     with c2:
         card = pack["model_card"]
@@ -53,16 +55,72 @@ def evidence_view(pack: dict, key: str) -> None:
         up = pack["lineage"]["upstream"]
         st.markdown(f"**Lineage**: {len(up)} upstream node(s)")
         for n in up[:6]:
-            st.caption(f"{n['kind']}: {n['name']}")
-    for section, title in (("comparison", "Champion vs challenger"), ("drift", "Drift"),
-                           ("explanations", "Top SHAP features")):
-        with st.expander(title, expanded=False):
-            if pack.get(section):
-                st.json(pack[section], expanded=False)
-            else:
-                st.caption("Not available when the pack was frozen.")
-    with st.expander("The whole frozen pack (JSON)"):
+            st.caption(f"{n['kind']}: {escape(n['name'])}")
+    with st.expander("Champion vs challenger", expanded=bool(pack.get("comparison"))):
+        _comparison_section(pack.get("comparison"), key)
+    with st.expander("Drift on its own traffic", expanded=False):
+        _drift_section(pack.get("drift"), pack["request"]["environment"], key)
+    with st.expander("Top SHAP features", expanded=False):
+        _shap_section(pack.get("explanations"), key)
+    if st.toggle("Show the whole frozen pack (JSON)", key=f"{key}_json_toggle"):
         st.json(pack, expanded=False)
+
+
+def _comparison_section(c: dict | None, key: str) -> None:
+    if not c:
+        st.caption("No stored comparison of this version when the pack was frozen.")
+        return
+    res = c["result"]
+    st.markdown(f"Comparison {c['id']}: champion **{escape(c['champion'])}** vs challenger "
+                f"**{escape(c['challenger'])}** on {c['rows']:,} rows of {escape(c['data_ref'])}, by "
+                f"{escape(c['created_by'])} on {c['created_at'][:10]} ({c['bootstrap']:,} paired-bootstrap "
+                "replicates).")
+    st.markdown(escape(res.get("verdict", "")))
+    st.dataframe(compare_ui.metrics_table(res), hide_index=True, key=f"{key}_cmp_table", width="stretch")
+    st.plotly_chart(compare_ui.difference_bars(res), key=f"{key}_cmp_chart")
+
+
+def _drift_section(d: dict | None, environment: str, key: str) -> None:
+    if not d:
+        st.caption(f"No drift result for this version in {environment} when the pack was frozen "
+                   "(the maximum-drift check above says why).")
+        return
+    st.markdown(f"{escape(d.get('sentence') or '')} Measured on {d['rows']:,} rows of its own {environment} "
+                f"traffic ({(d.get('first') or '')[:10]} to {(d.get('last') or '')[:10]}), the last "
+                f"{d.get('recent_days', 7)} days against its training data.")
+    m1, m2 = st.columns(2)
+    m1.metric("Inputs drifted", f"{len(d['drifted_columns'])} of {d.get('n_columns', len(d.get('columns', [])))}")
+    m2.metric("Drifted share", f"{d['drifted_share']:.0%}")
+    cols = d.get("columns") or []
+    if cols:
+        st.dataframe(pd.DataFrame([{"Input": x["column"], "Test": x["method"], "Statistic": readable(x["drift_score"]),
+                                    "Threshold": readable(x["threshold"]), "Drifted": "yes" if x["drifted"] else "no"}
+                                   for x in sorted(cols, key=lambda x: not x["drifted"])]),
+                     hide_index=True, key=f"{key}_drift_table", width="stretch")
+
+
+def _shap_section(e: dict | None, key: str) -> None:
+    if not e:
+        st.caption("No SHAP explanation of this version when the pack was frozen.")
+        return
+    top = e["top_features"]
+    fig = go.Figure(go.Bar(y=[t["feature"] for t in top][::-1], x=[t["mean_abs_shap"] for t in top][::-1],
+                           orientation="h", marker_color="#1f77b4",
+                           hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
+    fig.update_layout(height=60 + 32 * len(top), margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis_title=f"mean |SHAP value| ({e['output_space']})")
+    st.plotly_chart(fig, key=f"{key}_shap_chart")
+    st.caption(f"Explanation {e['explanation_id']}: {e['explainer']} on {e['rows']:,} rows; additivity "
+               + ("holds." if e.get("additivity_ok") else f"off by up to {readable(e.get('additivity_max_error'))}."))
+
+
+def readable(x) -> str:
+    """A number as people read it: 4 significant digits, tiny p-values as 5e-34, missing as a dash."""
+    if x is None or (isinstance(x, float) and x != x):
+        return "—"
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return f"{x:.2g}" if x != 0 and abs(x) < 1e-3 else f"{x:,.4g}" if abs(x) < 1e6 else f"{x:,.0f}"
+    return str(x)
 
 
 def request_form(store, me: Identity, model_name: str, versions: list[int], key: str) -> None:

@@ -179,6 +179,7 @@ def cmd_show(ctx: Ctx) -> int:
                  f"{len(r.approvals)} of {r.approvals_needed} approval(s); risk tiers held since the request: "
                  f"{', '.join(r.tiers_since_request) or r.risk_tier}",
                  f"Evidence pack SHA-256 {r.evidence_sha256} (frozen {pack['assembled_at'][:19]})", "",
+                 policy.checks_verdict(pack["checks"])["sentence"],
                  table([(c["check"], c["status"], c["detail"]) for c in pack["checks"]], ["CHECK", "STATUS", "DETAIL"]),
                  ""]
         for d in r.decisions:

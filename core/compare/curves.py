@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
-from sklearn.calibration import calibration_curve
 
 MAX_POINTS = 400  # per curve; enough for a smooth line, small enough for an evidence pack
 BINS = 40
@@ -23,12 +21,14 @@ def _thin(*arrays: np.ndarray) -> list[list[float]]:
 
 
 def roc(y: np.ndarray, score: np.ndarray) -> dict[str, list[float]]:
+    from sklearn import metrics as skm  # imported when used: the CLI answers --help without scikit-learn
     fpr, tpr, _ = skm.roc_curve(y, score)
     fpr, tpr = _thin(fpr, tpr)
     return {"fpr": fpr, "tpr": tpr}
 
 
 def precision_recall(y: np.ndarray, score: np.ndarray) -> dict[str, list[float]]:
+    from sklearn import metrics as skm  # imported when used: the CLI answers --help without scikit-learn
     precision, recall, _ = skm.precision_recall_curve(y, score)
     recall, precision = _thin(recall[::-1], precision[::-1])
     return {"recall": recall, "precision": precision,
@@ -37,6 +37,7 @@ def precision_recall(y: np.ndarray, score: np.ndarray) -> dict[str, list[float]]
 
 def calibration(y: np.ndarray, score: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
     """Observed default rate against mean predicted probability, in quantile bins of the score."""
+    from sklearn.calibration import calibration_curve  # imported when used: the CLI answers --help without scikit-learn
     frac, mean_pred = calibration_curve(y, np.clip(score, 0, 1), n_bins=bins, strategy="quantile")
     return {"mean_predicted": mean_pred.astype(float).tolist(), "observed": frac.astype(float).tolist()}
 

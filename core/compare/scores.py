@@ -13,6 +13,7 @@ from ..errors import InvalidInput
 from ..metrics import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
+    METRIC_LABELS,
     REGRESSION_METRICS,
     binary_metrics,
     regression_metrics,
@@ -21,8 +22,7 @@ from ..registry.datasets import column_type
 from ..registry.records import ModelVersion
 from . import curves, paired
 
-LABELS = {"auc": "AUC", "ks": "KS", "brier": "Brier", "accuracy": "accuracy", "log_loss": "log loss",
-          "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
+LABELS = METRIC_LABELS
 
 
 DEFAULT_BOOTSTRAP = 1000

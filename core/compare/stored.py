@@ -103,15 +103,22 @@ def list_comparisons(store, model: str | None = None, limit: int = 50) -> list[d
 
 
 def comparison_for_evidence(store, version: ModelVersion | str) -> dict[str, Any] | None:
-    """The latest stored comparison with `version` as challenger, JSON-safe, for an evidence pack.
-
-    Curves and histograms are left out (they can be redrawn from the stored record by id).
-    None when the version was never compared.
-    """
+    """The latest stored comparison with `version` as challenger, JSON-safe (see `comparison_with_tx`)."""
     v = resolve_version(store, version)
     with store.read() as con:
-        r = con.execute(f"SELECT {_COLS}{_FROM} WHERE c.challenger_version_id = ? ORDER BY c.id DESC LIMIT 1",
-                        [v.id]).fetchone()
+        return comparison_with_tx(con, v.id)
+
+
+def comparison_with_tx(con, challenger_version_id: int, champion_version_id: int | None = None
+                       ) -> dict[str, Any] | None:
+    """The latest stored comparison of a challenger version, JSON-safe, for an evidence pack: against
+    `champion_version_id` when given (the live champion), else against any champion. Curves and histograms are
+    left out (they can be redrawn from the stored record by id). None when there is none.
+    """
+    where, params = "c.challenger_version_id = ?", [challenger_version_id]
+    if champion_version_id is not None:
+        where, params = where + " AND c.champion_version_id = ?", params + [champion_version_id]
+    r = con.execute(f"SELECT {_COLS}{_FROM} WHERE {where} ORDER BY c.id DESC LIMIT 1", params).fetchone()
     if r is None:
         return None
     rec = _record(r)

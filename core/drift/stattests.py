@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 EMPTY = 0.0001
 KINDS = ("numeric", "categorical")
@@ -86,6 +84,7 @@ def get(name: str) -> StatTest:
 
 def ks_p_value(d: float, n1: int, n2: int) -> float:
     """The two-sided p-value `scipy.stats.ks_2samp` reports for statistic d and sizes n1, n2 (method 'auto')."""
+    from scipy import stats  # imported when used: the CLI answers --help without scipy
     if n1 == 0 or n2 == 0:
         return float("nan")
     g = math.gcd(n1, n2)
@@ -106,6 +105,7 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
 def ks_p_values(per_w: dict[str, dict[str, Any]], n_ref: int) -> None:
     """All windows' KS p-values at once where scipy would use the asymptotic distribution (one vectorised
     `kstwo.sf` call instead of one per window); the exact cases are left to `ks_p_value`."""
+    from scipy import stats  # imported when used: the CLI answers --help without scipy
     keys = [w for w, d in per_w.items() if d.get("ks") is not None and d.get("n") and max(n_ref, d["n"]) > 10000]
     if not keys or n_ref == 0:
         return
@@ -124,6 +124,7 @@ def psi(ref_props: np.ndarray, cur_props: np.ndarray) -> float:
 
 def z_p_value(ref_counts: dict, cur_counts: dict) -> float:
     """Evidently's two-proportion z-test on the share of the first (sorted) value."""
+    from scipy import stats  # imported when used: the CLI answers --help without scipy
     keys = sorted(set(ref_counts) | set(cur_counts), key=lambda k: (str(type(k)), k))
     if len(keys) == 1:
         return 1.0
@@ -139,6 +140,7 @@ def z_p_value(ref_counts: dict, cur_counts: dict) -> float:
 
 def chisquare_gof_p_value(ref_counts: dict, cur_counts: dict) -> float:
     """Evidently's chi-square: current counts against reference proportions scaled to the current size."""
+    from scipy import stats  # imported when used: the CLI answers --help without scipy
     keys = list(set(ref_counts) | set(cur_counts))
     n_ref, n_cur = sum(ref_counts.values()), sum(cur_counts.values())
     f_exp = np.array([ref_counts.get(k, 0) * n_cur / n_ref for k in keys], dtype=float)
@@ -149,6 +151,7 @@ def chisquare_gof_p_value(ref_counts: dict, cur_counts: dict) -> float:
 
 
 def homogeneity_p_value(ref_counts: dict, cur_counts: dict) -> float | None:
+    from scipy import stats  # imported when used: the CLI answers --help without scipy
     keys = sorted(set(ref_counts) | set(cur_counts), key=str)
     table = np.array([[ref_counts.get(k, 0) for k in keys], [cur_counts.get(k, 0) for k in keys]], dtype=float)
     if table.shape[1] < 2:
@@ -157,6 +160,7 @@ def homogeneity_p_value(ref_counts: dict, cur_counts: dict) -> float | None:
 
 
 def js_distance(ref_counts: dict, cur_counts: dict) -> float:
+    from scipy.spatial.distance import jensenshannon  # imported when used: the CLI answers --help without scipy
     keys = sorted(set(ref_counts) | set(cur_counts), key=str)
     p = np.array([ref_counts.get(k, 0) for k in keys], dtype=float)
     q = np.array([cur_counts.get(k, 0) for k in keys], dtype=float)

@@ -32,12 +32,12 @@ from typing import Any
 from ..audit import canonical_json, record, utcnow
 from ..errors import CheckFailed, Conflict, Forbidden, InvalidInput, NotFound
 from ..events import ApprovalExpired, DeploymentApproved, DeploymentRejected, DeploymentRequested, Event
-from ..identity import ADMIN, RISK_OFFICER, SYSTEM, Identity, granted_roles, require
+from ..identity import ADMIN, RISK_OFFICER, SYSTEM, Identity, allowed, granted_roles, require
 from ..registry import artifacts
 from ..registry.catalog import tiers_since_tx
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version_tx
-from .evidence import assemble_evidence
+from .evidence import assemble_evidence, gather_sections
 from .live import active_tx
 from ..vocabulary import validate_deployment_role, validate_environment
 from .policy import iso, policy_tx, refusal
@@ -225,6 +225,11 @@ def request_deployment(store, actor: Identity, model: str, version: int, environ
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Give a justification for the deployment (--reason TEXT): the risk officer reads it.")
+    # The computed sections are gathered before the transaction, for someone who may ask (the transaction
+    # checks again and records a refusal).
+    sections = None
+    if allowed(actor, "request-deployment"):
+        sections = gather_sections(store, model, int(version), environment)
     with store.transaction() as con:
         require(actor, "request-deployment", DeploymentRequested, f"{model}:{version}")
         v = get_model_version_tx(con, model, int(version))
@@ -243,7 +248,7 @@ def request_deployment(store, actor: Identity, model: str, version: int, environ
             raise refusal(actor, Conflict, f"Request {open_[0]} for {v.ref} to {environment} as {role} is already "
                           f"{open_[1]}; follow it up instead of asking twice.", DeploymentRequested, v.ref)
         now = utcnow()
-        pack, policy = assemble_evidence(store, con, v, environment, role, reason, actor, now)
+        pack, policy = assemble_evidence(con, v, environment, role, reason, actor, now, sections)
         text = canonical_json(pack)
         digest = hashlib.sha256(text.encode()).hexdigest()
         failed = sum(1 for c in pack["checks"] if c["status"] == "fail")

@@ -14,16 +14,17 @@ from typing import Any
 from ..audit import canonical_json
 
 # The sections, imported explicitly: each area says what it contributes; none of them imports this module.
-from ..compare.stored import comparison_for_evidence
+from ..compare.stored import comparison_with_tx
 from ..errors import CheckFailed, NotFound
 from ..explain.summary import evidence_for as explanations_section
 from ..identity import Identity, require
 from ..lineage import nodes as lineage
-from ..monitoring.health import evidence_for as drift_section
+from ..monitoring.checks import drift_summary
 from ..registry.catalog import get_model_tx
 from ..registry.records import CARD_FIELDS, ModelVersion
+from ..registry.versions import get_model_version_tx
 from .live import active_tx
-from .policy import Policy, iso, policy_checks, policy_tx
+from .policy import Policy, checks_verdict, iso, policy_checks, policy_tx
 
 EVIDENCE_SCHEMA = "modelgov.evidence/1"
 
@@ -65,19 +66,32 @@ def _lineage_summary(con, version: ModelVersion) -> dict[str, Any]:
             "code_ref": version.code_ref}
 
 
-def assemble_evidence(store, con, version: ModelVersion, environment: str, role: str, reason: str,
-                      actor: Identity, now: datetime) -> tuple[dict[str, Any], Policy]:
+def gather_sections(store, model: str, version: int, environment: str) -> dict[str, Any]:
+    """The sections that take computing, gathered before the request's transaction opens (so a long drift
+    computation never holds the store's write lock): the version's own drift in `environment` (None with the
+    reason it could not be evaluated) and its latest SHAP summary."""
+    drift, drift_missing = drift_summary(store, model, version, environment)
+    return {"drift": drift, "drift_missing": drift_missing,
+            "explanations": explanations_section(store, model, version)}
+
+
+def assemble_evidence(con, version: ModelVersion, environment: str, role: str, reason: str, actor: Identity,
+                      now: datetime, sections: dict[str, Any]) -> tuple[dict[str, Any], Policy]:
+    """The pack, inside the request's transaction: what is live and the stored comparison with the live champion
+    are read in the same transaction that freezes the pack."""
     model = get_model_tx(con, version.model)
     policy = policy_tx(con, model.risk_tier)
     card = {f: model.card.get(f, "") for f in CARD_FIELDS}
     filled = sum(1 for v in card.values() if (v or "").strip())
-    # Each section is None when its area has nothing for the version yet. Drift is the requested environment's
-    # only: clean staging traffic must not stand in for production's.
-    optional = {"drift": drift_section(store, version.model, version.version, environment),
-                "explanations": explanations_section(store, version.model, version.version)}
-    comparison = comparison_for_evidence(store, version)
     champion = next((d for d in active_tx(con, version.model, environment) if d.role == "champion"), None)
-    checks = policy_checks(version, card, policy, optional.get("drift"))
+    champion_id = None if champion is None else get_model_version_tx(con, version.model, champion.version).id
+    # The comparison that judges the request is the one against the live champion; without one, the latest
+    # comparison of the version is still shown (the check says it is not against the live champion).
+    comparison = comparison_with_tx(con, version.id, champion_id) if champion_id is not None else None
+    shown = comparison or comparison_with_tx(con, version.id)
+    checks = policy_checks(version, card, policy, sections["drift"], sections["drift_missing"], role=role,
+                           environment=environment, champion_version=None if champion is None else champion.version,
+                           comparison=comparison)
     pack = {
         "schema": EVIDENCE_SCHEMA,
         "assembled_at": now.isoformat(),
@@ -92,11 +106,12 @@ def assemble_evidence(store, con, version: ModelVersion, environment: str, role:
         "model_card": {"fields": card, "completeness": round(filled / len(CARD_FIELDS), 4)},
         "policy": policy.as_dict(),
         "checks": checks,
+        "verdict": checks_verdict(checks),
         "lineage": _lineage_summary(con, version),
         "current_champion": None if champion is None else {
             "version": champion.version, "since": iso(champion.since), "deployment_id": champion.id},
-        "drift": optional.get("drift"),
-        "explanations": optional.get("explanations"),
-        "comparison": comparison,
+        "drift": sections["drift"],
+        "explanations": sections["explanations"],
+        "comparison": shown,
     }
     return _json_safe(pack), policy

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
-
 from ..audit import canonical_json, utcnow
 from ..identity import Identity
+from ..metrics import HIGHER_IS_BETTER, METRIC_LABELS
 from .approvals import get_request
 from .evidence import evidence
-from .policy import iso
+from .policy import checks_verdict, iso
 
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2rem auto;
 color:#1f2933;line-height:1.45;padding:0 1rem}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;
@@ -17,7 +16,8 @@ border-bottom:1px solid #d9e2ec;padding-bottom:.25rem}table{border-collapse:coll
 td,th{border:1px solid #d9e2ec;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.92rem}
 th{background:#f0f4f8}.pass{color:#1a7f37;font-weight:600}.fail{color:#b42318;font-weight:600}
 .not{color:#8a6d00}code{font-size:.85rem;word-break:break-all}.muted{color:#627d98;font-size:.9rem}
-pre{background:#f7f9fb;padding:.75rem;overflow-x:auto;font-size:.8rem}"""
+pre{background:#f7f9fb;padding:.75rem;overflow-x:auto;font-size:.8rem}
+.bar{background:#1f77b4;height:.8rem;border-radius:2px}"""
 
 
 def evidence_html(store, actor: Identity | None, request_id: int) -> str:
@@ -49,13 +49,9 @@ def evidence_html(store, actor: Identity | None, request_id: int) -> str:
     card = rows((k.replace("_", " "), v or "— missing —") for k, v in pack["model_card"]["fields"].items())
     upstream = "".join(f"<li><code>{e(n['id'])}</code> ({e(n['kind'])}, depth {e(n['depth'])})</li>"
                        for n in pack["lineage"]["upstream"]) or "<li>No upstream nodes recorded.</li>"
-    extra = ""
-    for key, title in (("drift", "Drift"), ("explanations", "Top SHAP features"),
-                       ("comparison", "Champion vs challenger")):
-        body = pack.get(key)
-        extra += f"<h2>{title}</h2>" + (
-            f"<pre>{e(json.dumps(body, indent=2, ensure_ascii=False))}</pre>" if body
-            else "<p class=muted>Not available when the pack was frozen.</p>")
+    extra = (_comparison_html(pack.get("comparison"), e) + _drift_html(pack.get("drift"), pack, e)
+             + _shap_html(pack.get("explanations"), e))
+    verdict = checks_verdict(pack["checks"])
     canonical = canonical_json(pack)
     m, v = pack["model"], pack["version"]
     return f"""<!doctype html>
@@ -71,6 +67,7 @@ requested by {e(r.requested_by)} at {e(iso(r.requested_at))}</p>
 <table><tr><th>When (UTC)</th><th>Who</th><th>Decision</th><th>Comment</th><th>Override reason</th>
 <th>Approver's role</th></tr>{decisions}</table>
 <h2>Policy checks ({e(m['risk_tier'])} risk)</h2>
+<p class="{'pass' if verdict['status'] == 'pass' else 'fail' if verdict['status'] == 'fail' else 'not'}">{e(verdict['sentence'])}</p>
 <table><tr><th>Check</th><th>Result</th><th>Detail</th></tr>{checks}</table>
 <h2>Model</h2><table>{rows([("name", m['name']), ("owner", m['owner']), ("risk tier", m['risk_tier']),
  ("business unit", m['business_unit']), ("description", m['description'])])}</table>
@@ -84,6 +81,67 @@ requested by {e(r.requested_by)} at {e(iso(r.requested_at))}</p>
 <h2>The frozen pack</h2>
 <p class=muted>Canonical JSON; its SHA-256 is the value above
 (<code>python -c "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())"</code>).</p>
-<pre>{e(canonical)}</pre>
+<details><summary>Show the canonical JSON</summary><pre>{e(canonical)}</pre></details>
 </body></html>
 """
+
+
+def _num(x) -> str:
+    """4 significant digits, tiny values (p-values) as 5e-34, missing as a dash."""
+    if x is None or (isinstance(x, float) and x != x):
+        return "—"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    return f"{x:.2g}" if x != 0 and abs(x) < 1e-3 else f"{x:,.4g}"
+
+
+def _comparison_html(c, e) -> str:
+    if not c:
+        return "<h2>Champion vs challenger</h2><p class=muted>No stored comparison of this version when the pack was frozen.</p>"
+    res = c["result"]
+    rows = ""
+    for m, d in res.get("difference", {}).items():
+        lo, hi = d.get("ci_low"), d.get("ci_high")
+        sign = 1 if HIGHER_IS_BETTER.get(m, True) else -1
+        side = ("" if lo is None or hi is None else "better" if min(sign * lo, sign * hi) > 0
+                else "worse" if max(sign * lo, sign * hi) < 0 else "no clear difference")
+        css = {"better": "pass", "worse": "fail"}.get(side, "")
+        rows += (f"<tr><td>{e(METRIC_LABELS.get(m, m))}</td><td>{_num(res['champion'].get(m))}</td>"
+                 f"<td>{_num(res['challenger'].get(m))}</td><td>{_num(d.get('estimate'))}</td>"
+                 f"<td>{_num(lo)} to {_num(hi)}</td><td>{_num(d.get('p_value'))} ({e(d.get('p_value_method'))})</td>"
+                 f"<td class=\"{css}\">{e(side)}</td></tr>")
+    return (f"<h2>Champion vs challenger</h2><p>Comparison {e(c['id'])}: champion <strong>{e(c['champion'])}</strong>"
+            f" vs challenger <strong>{e(c['challenger'])}</strong> on {_num(c['rows'])} rows of {e(c['data_ref'])}, "
+            f"by {e(c['created_by'])} on {e(c['created_at'][:10])} ({_num(c['bootstrap'])} paired-bootstrap "
+            f"replicates, seed {e(c['seed'])}).</p><p>{e(res.get('verdict', ''))}</p>"
+            "<table><tr><th>Metric</th><th>Champion</th><th>Challenger</th><th>Difference (challenger − champion)"
+            "</th><th>95% interval</th><th>p-value</th><th>Challenger is</th></tr>" + rows + "</table>")
+
+
+def _drift_html(d, pack, e) -> str:
+    env = pack["request"]["environment"]
+    if not d:
+        return (f"<h2>Drift on its own traffic in {e(env)}</h2><p class=muted>No drift result for this version in "
+                f"{e(env)} when the pack was frozen (the maximum-drift check says why).</p>")
+    cols = "".join(f"<tr><td>{e(x['column'])}</td><td>{e(x['method'])}</td><td>{_num(x['drift_score'])}</td>"
+                   f"<td>{_num(x['threshold'])}</td><td class=\"{'fail' if x['drifted'] else ''}\">"
+                   f"{'yes' if x['drifted'] else 'no'}</td></tr>"
+                   for x in sorted(d.get("columns") or [], key=lambda x: not x["drifted"]))
+    return (f"<h2>Drift on its own traffic in {e(env)}</h2><p>{e(d.get('sentence') or '')} "
+            f"{len(d['drifted_columns'])} of {e(d.get('n_columns'))} inputs drifted ({d['drifted_share']:.0%}), on "
+            f"{_num(d['rows'])} rows from {e((d.get('first') or '')[:10])} to {e((d.get('last') or '')[:10])}; the "
+            f"last {e(d.get('recent_days', 7))} days against the training data.</p>"
+            + ("<table><tr><th>Input</th><th>Test</th><th>Statistic</th><th>Threshold</th><th>Drifted</th></tr>"
+               + cols + "</table>" if cols else ""))
+
+
+def _shap_html(x, e) -> str:
+    if not x:
+        return "<h2>Top SHAP features</h2><p class=muted>No SHAP explanation of this version when the pack was frozen.</p>"
+    top = x["top_features"]
+    most = max((t["mean_abs_shap"] for t in top), default=0) or 1
+    bars = "".join(f"<tr><td>{e(t['feature'])}</td><td>{_num(t['mean_abs_shap'])}</td><td><div class=bar "
+                   f"style=\"width:{100 * t['mean_abs_shap'] / most:.0f}%\"></div></td></tr>" for t in top)
+    return (f"<h2>Top SHAP features</h2><p>Explanation {e(x['explanation_id'])}: {e(x['explainer'])} on "
+            f"{_num(x['rows'])} rows, mean |SHAP value| in {e(x['output_space'])} units.</p>"
+            "<table><tr><th>Input</th><th>Mean |SHAP value|</th><th style=\"width:50%\"></th></tr>" + bars + "</table>")

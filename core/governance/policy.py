@@ -13,6 +13,7 @@ from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput
 from ..events import Event, PolicyUpdated
 from ..identity import Identity, require
+from ..metrics import HIGHER_IS_BETTER, METRIC_LABELS
 from ..registry.records import CARD_FIELDS, ModelVersion
 from ..vocabulary import RISK_TIERS_HIGHEST_FIRST, validate_tier
 
@@ -111,14 +112,26 @@ def _whole(value: Any, lo: int, hi: int) -> bool:
     return math.isfinite(number) and number == int(number) and lo <= number <= hi
 
 
-def policy_checks(version: ModelVersion, card: dict[str, str], policy: Policy, drift: dict | None) -> list[dict]:
+# The metric a comparison with the live champion is judged on: a challenger significantly worse on it fails.
+PRIMARY_METRIC = {"binary_classification": "auc", "regression": "rmse"}
+
+
+def policy_checks(version: ModelVersion, card: dict[str, str], policy: Policy, drift: dict | None,
+                  drift_missing: str = "no drift result for this version yet", *, role: str = "champion",
+                  environment: str = "production", champion_version: int | None = None,
+                  comparison: dict | None = None) -> list[dict]:
+    """The checks a version's evidence is held to, each `pass`, `fail` or `not evaluated` with its reason.
+
+    `drift` is the version's own drift in `environment` (None with `drift_missing` saying why);
+    `comparison` the latest stored comparison of the version against the live champion `champion_version`.
+    """
     checks = []
 
     def add(name: str, status: str, detail: str, value: Any = None, threshold: Any = None) -> None:
         checks.append({"check": name, "status": status, "detail": detail, "value": value, "threshold": threshold})
 
     if not version.metrics:
-        add("hold-out metrics", "fail", "the version has no hold-out metrics; register it with --test-data")
+        add("hold-out metrics", "fail", "the version has no hold-out metrics; register it with test data")
     if version.task == "binary_classification" and policy.min_auc is not None:
         auc = version.metrics.get("auc")
         if auc is not None:
@@ -137,17 +150,79 @@ def policy_checks(version: ModelVersion, card: dict[str, str], policy: Policy, d
     add("model card", "fail" if missing else "pass",
         ("missing: " + ", ".join(f.replace("_", " ") for f in missing)) if missing
         else f"all {len(policy.required_card_fields)} required fields filled", len(missing), 0)
+    if role == "champion":
+        checks.append(comparison_check(version, environment, champion_version, comparison))
     if policy.max_drift_share is not None:
         share = (drift or {}).get("drifted_share")
         if share is None:
-            add("maximum drift", "not evaluated", "no drift result for this version yet", None,
-                policy.max_drift_share)
+            add("maximum drift", "not evaluated", drift_missing, None, policy.max_drift_share)
         else:
             ok = share <= policy.max_drift_share
+            rows = drift.get("rows")
+            on = f" on {rows:,} rows of its own {environment} traffic" if rows else ""
             add("maximum drift", "pass" if ok else "fail",
-                f"{share:.0%} of inputs drifted {'≤' if ok else '>'} {policy.max_drift_share:.0%} allowed",
+                f"{share:.0%} of inputs drifted{on} {'≤' if ok else '>'} {policy.max_drift_share:.0%} allowed",
                 share, policy.max_drift_share)
     return checks
+
+
+def comparison_check(version: ModelVersion, environment: str, champion_version: int | None,
+                     comparison: dict | None) -> dict[str, Any]:
+    """A version proposed as champion against the live champion's latest stored comparison: significantly worse
+    on the task's primary metric (the 95% interval of the difference lies wholly on the worse side) fails."""
+    name = "comparison with the live champion"
+    metric = PRIMARY_METRIC.get(version.task, "auc")
+    label = METRIC_LABELS.get(metric, metric)
+    model = version.model
+
+    def out(status: str, detail: str, value: Any = None) -> dict[str, Any]:
+        return {"check": name, "status": status, "detail": detail, "value": value, "threshold": 0}
+
+    if champion_version is None:
+        return out("pass", f"no champion is live in {environment}: this would be the first, nothing to compare with")
+    if champion_version == version.version:
+        return out("pass", f"{version.ref} is already the live champion in {environment}")
+    if comparison is None:
+        return out("not evaluated", f"{version.ref} was never compared with the live champion {model}:"
+                   f"{champion_version}; compare them on the Champion vs challenger page (or 'modelgov compare "
+                   f"{model}:{champion_version} {version.ref} --data FILE') and request again")
+    d = (comparison.get("result") or {}).get("difference", {}).get(metric)
+    values = [None if d is None else d.get(k) for k in ("estimate", "ci_low", "ci_high")]
+    if any(v is None for v in values):
+        return out("not evaluated", f"comparison {comparison['id']} has no {label} interval on its rows; compare "
+                   "on data with both outcomes")
+    est, lo, hi = values
+    sign = 1 if HIGHER_IS_BETTER[metric] else -1
+    gain_lo, gain_hi = sorted((sign * lo, sign * hi))
+    where = f"comparison {comparison['id']} on {comparison.get('rows') or 0:,} rows"
+    fmt = (lambda x: f"{x:.4g}") if metric in ("rmse", "mae") else (lambda x: f"{x:.3f}")
+    ci = f"95% CI {fmt(lo)} to {fmt(hi)}"
+    if gain_hi < 0:
+        return out("fail", f"{version.ref} is significantly worse than the live champion {model}:{champion_version} "
+                   f"on {label}: {fmt(est)} difference ({ci}), {where}", round(est, 6))
+    if gain_lo > 0:
+        return out("pass", f"{version.ref} is significantly better than the live champion {model}:{champion_version}"
+                   f" on {label}: {fmt(est)} difference ({ci}), {where}", round(est, 6))
+    return out("pass", f"{version.ref} is not significantly worse than the live champion {model}:{champion_version}"
+               f" on {label}: {fmt(est)} difference ({ci}), {where}", round(est, 6))
+
+
+def checks_verdict(checks: list[dict]) -> dict[str, Any]:
+    """One answer for pages, report and CLI: `fail` when any check fails, `incomplete` when any could not be
+    evaluated, `pass` only when every check was evaluated and passed; with the sentence to show."""
+    failing = [c["check"] for c in checks if c["status"] == "fail"]
+    unknown = [c["check"] for c in checks if c["status"] not in ("pass", "fail")]
+    if failing:
+        sentence = (f"{len(failing)} policy check{'s' if len(failing) > 1 else ''} fail{'' if len(failing) > 1 else 's'}"
+                    f" ({', '.join(failing)}): approving needs an override reason, which is recorded.")
+        if unknown:
+            sentence += f" {len(unknown)} could not be evaluated ({', '.join(unknown)})."
+        return {"status": "fail", "failing": failing, "not_evaluated": unknown, "sentence": sentence}
+    if unknown:
+        return {"status": "incomplete", "failing": [], "not_evaluated": unknown,
+                "sentence": (f"{len(unknown)} policy check{'s' if len(unknown) > 1 else ''} could not be evaluated "
+                             f"({', '.join(unknown)}); the table says why and what to run. The others pass.")}
+    return {"status": "pass", "failing": [], "not_evaluated": [], "sentence": "Every policy check passes."}
 
 
 def refusal(actor: Identity, error: type, message: str, event: type[Event], entity_id: Any) -> Exception:

@@ -11,7 +11,7 @@ from ..errors import Conflict, InvalidInput
 from ..events import Recertified
 from ..identity import Identity, require
 from ..registry.catalog import get_model_tx
-from .live import active_tx
+from .live import active_tx, live_tx
 from ..vocabulary import validate_environment
 from .policy import iso, policy_tx, refusal
 
@@ -42,16 +42,17 @@ def recertify(store, actor: Identity, model: str, environment: str, comment: str
 def recertification_status(store, model: str | None = None, today: date | None = None) -> list[dict[str, Any]]:
     """Per live champion: when it was last certified (deployment or re-certification), when it is due, overdue."""
     today = today or utcnow().date()
-    sql = """
-        SELECT m.name, d.environment, v.version, m.risk_tier, p.recertify_days, d.since,
-               (SELECT max(r.recertified_at) FROM recertifications r
-                 WHERE r.model_id = m.id AND r.environment = d.environment AND r.recertified_at >= d.since)
-        FROM deployments d JOIN model_versions v ON v.id = d.version_id JOIN models m ON m.id = v.model_id
-        JOIN policies p ON p.risk_tier = m.risk_tier
-        WHERE d.until IS NULL AND d.role = 'champion'""" + (" AND m.name = ?" if model else "") + \
-        " ORDER BY m.name, d.environment"
     with store.read() as con:
-        rows = con.execute(sql, [model] if model else []).fetchall()
+        # What is live comes from live.py; only the certification dates are read here.
+        champions = [d for d in live_tx(con, model) if d.role == "champion"]
+        rows = []
+        for d in champions:
+            tier, days, last = con.execute(
+                "SELECT m.risk_tier, p.recertify_days, (SELECT max(r.recertified_at) FROM recertifications r"
+                " WHERE r.model_id = m.id AND r.environment = ? AND r.recertified_at >= ?)"
+                " FROM models m JOIN policies p ON p.risk_tier = m.risk_tier WHERE m.name = ?",
+                [d.environment, d.since, d.model]).fetchone()
+            rows.append((d.model, d.environment, d.version, tier, days, d.since, last))
     out = []
     for name, env, version, tier, days, since, last in rows:
         certified = last or since

@@ -12,7 +12,7 @@ import pandas as pd
 from ..audit import canonical_json, record, utcnow
 from ..events import AlertRaised, MonitoringSnapshotStored
 from ..drift import stattests
-from ..errors import Forbidden
+from ..errors import CoreError, Forbidden, NotFound
 from ..identity import Identity, allowed, require
 from ..lineage import nodes as lineage
 from ..registry.catalog import get_model_tx
@@ -20,6 +20,7 @@ from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version
 from ..registry.catalog import get_model
 from .report import RECENT_DAYS, monitor
+from .ingest import log_table
 
 DEFAULT_ALERTS = {"drifted_share": 0.3, "auc_drop": 0.05, "rmse_rise": 0.2, "missing_rate": 0.1,
                   "rejected_share": 0.01, "stale_days": 3}
@@ -198,3 +199,41 @@ def review(store, model: str, version: int | None = None, *, environment: str | 
     return {"result": result, "summary": s, "performance_change": change,
             "needs_attention": bool(s["drifted_columns"]) or bool(change and change["worse"]),
             "caveats": caveats}
+
+
+def drift_summary(store, model: str, version: int, environment: str) -> tuple[dict[str, Any] | None, str]:
+    """A version's drift on its own traffic in `environment`, now: (section, "") or (None, why not and what to do).
+
+    The same monitor-and-summarise the Monitoring page shows; the rows of a live challenger in shadow count. An
+    approval's evidence pack freezes this section, so the request and the page speak of the same numbers.
+    """
+    v = get_model_version(store, model, version)
+    try:
+        result = monitor(store, model, v.version, environment=environment)
+    except NotFound:
+        elsewhere = _environments_with_traffic(store, v)
+        hint = (f" (it has traffic in {', '.join(elsewhere)}, which does not stand in for {environment})"
+                if elsewhere else "")
+        return None, (f"{v.ref} has no logged predictions in {environment} yet{hint}; run it there as a challenger "
+                      f"in shadow, or log its predictions for {environment}, then request again")
+    except CoreError as e:
+        return None, f"its drift in {environment} could not be computed: {str(e).rstrip('.')}"
+    s = summarise(result, v)
+    s["sentence"] = plain_sentence(s)
+    columns = [{"column": c["column"], "method": c["method"], "drift_score": c["drift_score"],
+                "threshold": c["threshold"], "drifted": c["drifted"]} for c in result["recent_drift"]["columns"]]
+    return {"computed_at": utcnow().isoformat(), "environment": environment, "version": v.version,
+            "rows": s["rows"], "first": s["first"], "last": s["last"], "recent_days": s["recent_days"],
+            "drifted_share": s["drifted_share"], "dataset_drift": s["dataset_drift"],
+            "drifted_columns": s["drifted_columns"], "n_columns": s["n_columns"], "metric": s["metric"],
+            "current": s["current"], "baseline": s["baseline"], "sentence": s["sentence"],
+            "columns": columns}, ""
+
+
+def _environments_with_traffic(store, v: ModelVersion) -> list[str]:
+    name = log_table(store, v)
+    if name is None:
+        return []
+    with store.read() as con:
+        return [e for (e,) in con.execute(f"SELECT DISTINCT environment FROM {name} WHERE environment IS NOT NULL"
+                                          " ORDER BY 1").fetchall()]

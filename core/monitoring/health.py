@@ -104,19 +104,3 @@ def health(store, model: str | None = None) -> dict[str, dict[str, Any]]:
     """The model's health: its live production champion's (models with none are absent)."""
     return {name: rec for name, recs in health_by_environment(store, model).items()
             for rec in recs if rec["environment"] == DEFAULT_ENVIRONMENT}
-
-
-def evidence_for(store, model: str, version: int, environment: str) -> dict[str, Any] | None:
-    """Drift status of a version in `environment` for an approval's evidence pack (its latest snapshot there),
-    or None. Another environment's snapshot never stands in: clean staging traffic must not hide production drift.
-    """
-    with store.read() as con:
-        row = con.execute("SELECT CAST(s.summary AS VARCHAR), s.computed_at, s.environment FROM monitor_snapshots s"
-                          " JOIN models m ON m.id = s.model_id WHERE m.name = ? AND s.version = ? AND s.environment = ?"
-                          " ORDER BY s.computed_at DESC LIMIT 1", [model, version, environment]).fetchall()
-    if not row:
-        return None
-    s = json.loads(row[0][0])
-    return {"computed_at": row[0][1].isoformat(), "environment": row[0][2], "drifted_share": s["drifted_share"],
-            "dataset_drift": s["dataset_drift"], "drifted_columns": s["drifted_columns"], "rows": s["rows"],
-            "metric": s["metric"], "current": s["current"], "baseline": s["baseline"], "sentence": s.get("sentence")}

@@ -22,7 +22,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
 
 from . import safe_load
 from ..errors import CheckFailed, InvalidInput, NotFound
@@ -77,6 +76,8 @@ def _deterministic_zip(data: bytes) -> bytes:
 
 def serialise(estimator: Any) -> bytes:
     """The skops bytes of `estimator`, refused if they would need untrusted types to load."""
+    import skops.io as sio  # imported when used: the CLI answers --help without skops
+
     try:
         data = _deterministic_zip(sio.dumps(estimator))
     except Exception as e:  # skops raises many types for objects it cannot persist

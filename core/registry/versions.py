@@ -11,9 +11,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier, is_regressor
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
 
 from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput, NotFound
@@ -113,6 +110,7 @@ class _Prepared:
 
 def _kind_known(estimator: Any) -> bool:
     """A classifier or regressor; anything else (a dict, an array, a string a joblib file held) is simply not."""
+    from sklearn.base import is_classifier, is_regressor  # imported when used: the CLI answers --help without scikit-learn
     if not (callable(getattr(estimator, "fit", None)) and callable(getattr(estimator, "predict", None))):
         return False
     try:  # scikit-learn reads the estimator's tags, which a look-alike object may not provide
@@ -122,6 +120,9 @@ def _kind_known(estimator: Any) -> bool:
 
 
 def _prepare(estimator: Any, train: pd.DataFrame, target: str, source: str) -> _Prepared:
+    from sklearn.base import is_classifier
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted  # imported when used: the CLI answers --help without scikit-learn
     if not _kind_known(estimator):
         raise InvalidInput(f"{source} holds a {type(estimator).__name__}, not a scikit-learn classifier or regressor.")
     try:

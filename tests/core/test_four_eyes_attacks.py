@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from core import audit, auth, queries, users
 from core.errors import CheckFailed, Conflict, Forbidden, InvalidInput
 from core.governance import approvals, deployments, evidence, evidence_report
 from core.identity import Identity, identity_for
+from core.monitoring import ingest
 from core.registry import artifacts, catalog
-from tests.conftest import make_version
+from tests.conftest import make_version, synthetic_classification
 
 FULL_CARD = {"intended_use": "Rank applicants", "limitations": "Not for minors",
              "training_data_summary": "Synthetic", "ethical_considerations": "Reviewed", "caveats": "None"}
@@ -354,34 +357,46 @@ def test_cli_reads_need_a_person_with_view_approvals(store, people, cli, tmp_pat
 
 # --- 6. evidence from the requested environment only --------------------------------------------------------
 
-def _snapshot(store, model, environment, drifted_share, computed_at):
-    summary = {"drifted_share": drifted_share, "dataset_drift": drifted_share > 0.5, "drifted_columns": [],
-               "rows": 1000, "metric": None, "current": None, "baseline": None, "sentence": environment}
-    with store.transaction() as con:
-        con.execute("INSERT INTO monitor_snapshots SELECT id, 1, ?, ?, ? FROM models WHERE name = ?",
-                    [environment, computed_at, json.dumps(summary), model])
+def _served(store, people, tmp_path, environment, *, shifted, seed):
+    """Real traffic of credit:1 logged in `environment`: the training distribution, or every input moved 3 SD."""
+    df = synthetic_classification(n=400, seed=seed).drop(columns="y")
+    if shifted:
+        df[["x1", "x2"]] += 3.0
+    df["ts"] = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s") - pd.to_timedelta(
+        np.arange(len(df)) * 300, unit="s")
+    path = tmp_path / f"served-{environment}.csv"
+    df.to_csv(path, index=False)
+    ingest.log_predictions(store, people["ds"], "credit", 1, path, time_column="ts", environment=environment)
 
 
-def test_clean_staging_traffic_does_not_hide_production_drift(store, people):
+def test_clean_staging_traffic_does_not_hide_production_drift(store, people, tmp_path):
     _high_risk_model(store, people)
-    _snapshot(store, "credit", "production", 0.9, "2026-01-01 00:00:00")
-    _snapshot(store, "credit", "staging", 0.0, "2026-02-01 00:00:00")  # newer and clean
+    with store.transaction() as con:
+        con.execute("UPDATE policies SET max_drift_share = 0.5 WHERE risk_tier = 'high'")
+    _served(store, people, tmp_path, "production", shifted=True, seed=11)
+    _served(store, people, tmp_path, "staging", shifted=False, seed=12)  # logged later, and clean
     r = approvals.request_deployment(store, people["ds"], "credit", 1, "production", "champion", "go")
     pack = evidence.evidence(store, people["ro"], r.id)
-    assert (pack["drift"]["environment"], pack["drift"]["drifted_share"]) == ("production", 0.9)
+    assert (pack["drift"]["environment"], pack["drift"]["drifted_share"], pack["drift"]["rows"]) == \
+        ("production", 1.0, 400)
     drift_check = next(c for c in pack["checks"] if c["check"] == "maximum drift")
-    assert drift_check["status"] == "fail"
+    assert drift_check["status"] == "fail" and "400 rows of its own production traffic" in drift_check["detail"]
     staging = approvals.request_deployment(store, people["ds"], "credit", 1, "staging", "champion", "go")
-    assert evidence.evidence(store, people["ro"], staging.id)["drift"]["environment"] == "staging"
+    clean = evidence.evidence(store, people["ro"], staging.id)
+    assert (clean["drift"]["environment"], clean["drift"]["drifted_share"]) == ("staging", 0.0)
+    assert next(c for c in clean["checks"] if c["check"] == "maximum drift")["status"] == "pass"
 
 
-def test_no_snapshot_in_the_requested_environment_means_no_drift_evidence(store, people):
+def test_no_traffic_in_the_requested_environment_means_no_drift_evidence(store, people, tmp_path):
     _high_risk_model(store, people)
-    _snapshot(store, "credit", "staging", 0.0, "2026-02-01 00:00:00")
+    _served(store, people, tmp_path, "staging", shifted=False, seed=12)
     r = approvals.request_deployment(store, people["ds"], "credit", 1, "production", "champion", "go")
     pack = evidence.evidence(store, people["ro"], r.id)
     assert pack["drift"] is None
-    assert next(c for c in pack["checks"] if c["check"] == "maximum drift")["status"] == "not evaluated"
+    check = next(c for c in pack["checks"] if c["check"] == "maximum drift")
+    assert check["status"] == "not evaluated"
+    assert "no logged predictions in production" in check["detail"] and "traffic in staging" in check["detail"]
+    assert pack["verdict"]["status"] == "incomplete" and "maximum drift" in pack["verdict"]["sentence"]
 
 
 # --- upgrade: a store made before migration 0008 gets its tier history from the audit trail ----------------

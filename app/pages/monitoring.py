@@ -77,7 +77,8 @@ h = next((r for r in health.health_by_environment(store, name).get(name, []) if 
 label = METRIC_LABELS.get(summary["metric"], summary["metric"])
 m = st.columns(5)
 m[0].metric("Logged predictions", f"{res['rows']:,}")
-m[1].metric(f"Inputs drifted (last {res['recent_days']} days)", f"{len(summary['drifted_columns'])} of {summary['n_columns']}")
+m[1].metric(f"Inputs drifted ({res['recent_days']} days)", f"{len(summary['drifted_columns'])} of {summary['n_columns']}",
+            help=f"Inputs whose last {res['recent_days']} days differ from the training data (see the Drift tab).")
 if change is not None:
     delta = (f"{change['change']:+.1f} points vs validation" if change["metric"] == "auc"
              else f"{change['change']:+.0%} vs validation")
@@ -89,9 +90,9 @@ elif summary["current"] is not None:
 else:
     m[2].metric("Performance", "no outcomes yet")
 if h is None:
-    m[3].metric(f"Health in {env}", "nothing live", help=f"No champion of {name} is live in {env}.")
+    m[3].metric("Health", "nothing live", help=f"No champion of {name} is live in {env}.")
 else:
-    m[3].metric(f"Health of v{h['version']} in {env}", ui.health_label(h),
+    m[3].metric(f"Health of v{h['version']}", ui.health_label(h),
                 help=f"The live champion, v{h['version']}, in {env}. " + ("; ".join(h["reasons"]) or "No concerns."))
 m[4].metric("Last prediction", (res["last"] or "—")[:10],
             help=((res["last"] or "").replace("T", " ")[:19] + " UTC") if res["last"] else None)

@@ -39,11 +39,13 @@ def heatmap(report: dict, value: str = "drift") -> go.Figure:
             trow.append(f"{test.statistic} {stat_text(score, test.is_p_value)}{' · drifted' if c['drifted'] else ''}")
         z.append(row)
         text.append(trow)
-    x = [w["start"][:10] for w in wins]
+    x = pd.to_datetime([w["start"] for w in wins])
+    window = (report.get("time_column") or {}).get("window", "day")
     fig = go.Figure(go.Heatmap(z=z, x=x, y=cols, text=text, colorscale="OrRd", zmin=0, zmax=1,
-                               hovertemplate="%{y} · %{x}<br>%{text}<extra></extra>",
+                               hovertemplate="%{y} · %{x|%-d %b %Y}<br>%{text}<extra></extra>",
                                colorbar=dict(title="drift", tickvals=[0, 0.5, 1], ticktext=["none", "at threshold", "strong"])))
     fig.update_layout(height=140 + 18 * len(cols), margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(autorange="reversed"))
+    fig.update_xaxes(**_time_axis(window))
     return fig
 
 
@@ -64,6 +66,7 @@ def distribution(ref: pd.Series, cur: pd.Series, column: str) -> go.Figure:
         fig.add_trace(go.Bar(x=keys, y=[cp.get(k, 0) for k in keys], name="current (logged)", marker_color="#ff7f0e"))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=column, yaxis_title="share",
                       legend=dict(orientation="h", y=1.05))
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     return fig
 
 
@@ -74,6 +77,19 @@ def stat_text(value: float | None, p_value: bool) -> str:
     if p_value:
         return f"{value:.0e}".replace("e-0", "e-") if 0 < value < 0.001 else f"{value:.3f}"
     return f"{value:.3g}"
+
+
+def verdict_text(value: float | None, test: stattests.StatTest, threshold: float, drifted: bool) -> str:
+    """`stat_text`, with more digits where rounding would put the value on the other side of the threshold
+    (a Wasserstein distance of 0.09996 reads 0.09996, not 0.1, next to "drifts when ≥ 0.1" and "no")."""
+    text = stat_text(value, test.is_p_value)
+    if text == "—":
+        return text
+    for digits in range(4, 9):
+        if test.drifted(float(text), threshold) == drifted:
+            break
+        text = f"{value:.{digits}g}"
+    return text
 
 
 def drift_table(columns: list[dict]) -> pd.DataFrame:
@@ -87,7 +103,7 @@ def drift_table(columns: list[dict]) -> pd.DataFrame:
                          "Value": "—", "Drifts when": "—", "Drifted": False})
             continue
         rows.append({"Input": c["column"], "Kind": c["kind"], "Test": test.title, "Statistic": test.statistic,
-                     "Value": stat_text(c.get("drift_score"), test.is_p_value),
+                     "Value": verdict_text(c.get("drift_score"), test, c["threshold"], bool(c.get("drifted"))),
                      "Drifts when": f"{test.drift_rule} {c['threshold']:g}", "Drifted": bool(c.get("drifted"))})
     return pd.DataFrame(rows, columns=["Input", "Kind", "Test", "Statistic", "Value", "Drifts when", "Drifted"])
 
@@ -126,7 +142,7 @@ def performance_and_volume(perf: list[dict], vol: list[dict], baseline: float | 
             fig.add_trace(go.Scatter(x=x, y=p["mean_score"], name="mean score (calibration)", mode="lines",
                                      line=dict(dash="dash"), hovertemplate="%{x|%-d %b}: %{y:.1%}<extra></extra>"),
                           row=1, col=1, secondary_y=True)
-            fig.update_yaxes(title_text="rate", tickformat=".0%", showgrid=False, rangemode="tozero", row=1, col=1,
+            fig.update_yaxes(title_text="rate", tickformat=".0%", dtick=0.1, showgrid=False, rangemode="tozero", row=1, col=1,
                              secondary_y=True)
         if baseline is not None:
             fig.add_hline(y=baseline, line_dash="dot", line_color="#888", annotation_text="at validation",
@@ -135,7 +151,8 @@ def performance_and_volume(perf: list[dict], vol: list[dict], baseline: float | 
         fig.add_trace(go.Bar(x=pd.to_datetime(v["w"]), y=v["n"], name="predictions", marker_color="#9467bd",
                              hovertemplate="%{x|%-d %b}: %{y:,} predictions<extra></extra>", showlegend=False),
                       row=2, col=1)
-    fig.update_yaxes(title_text=label, tickformat=".2f", nticks=6, row=1, col=1, secondary_y=False)
+    small = p.empty or not (p[metric].abs() > 1).any()  # AUC, accuracy: two decimals; an RMSE in the units
+    fig.update_yaxes(title_text=label, tickformat=".2f" if small else ",.0f", nticks=6, row=1, col=1, secondary_y=False)
     fig.update_yaxes(title_text="predictions", tickformat=",d", rangemode="tozero", nticks=4, row=2, col=1)
     fig.update_xaxes(**_time_axis(window))
     fig.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08),

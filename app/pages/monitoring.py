@@ -106,10 +106,9 @@ with t_drift:
     st.markdown(f"**The last {res['recent_days']} days against the training data**")
     st.dataframe(ui.drift_table(res["recent_drift"]["columns"]), hide_index=True, key="mon_drift_table",
                  width="stretch", column_config={
-                     "Input": st.column_config.TextColumn("Input", width="medium"),
-                     "Test": st.column_config.TextColumn("Test", width="medium"),
+                     "Test": st.column_config.TextColumn("Test", help="The drift test chosen for the input"),
                      "Statistic": st.column_config.TextColumn("Statistic", help="What the test reports"),
-                     "Value": st.column_config.TextColumn("Value", help="The statistic in the last days"),
+                     "Value": st.column_config.TextColumn("Value", help=f"The statistic over the last {res['recent_days']} days"),
                      "Drifts when": st.column_config.TextColumn("Drifts when", help="The statistic against its threshold"),
                      "Drifted": st.column_config.CheckboxColumn("Drifted")})
     if res.get("score_drift"):
@@ -139,8 +138,8 @@ with t_quality:
     ingested = sum(i["rows"] for i in res["ingestion"])
     rejected = sum(i["rejected"] for i in res["ingestion"])
     if rejected == 0:
-        st.success(f"No rows rejected: all {ingested:,} rows logged for {name} matched its input schema.",
-                   icon=":material/task_alt:")
+        st.success("No rows rejected" + (f": all {ingested:,} rows logged for {name} matched its inputs." if ingested
+                                         else "."), icon=":material/task_alt:")
     else:
         st.markdown(f"**Schema violations: {rejected:,} of {ingested:,} rows rejected at ingestion**")
         st.plotly_chart(ui.rejections(res["ingestion"]), key="mon_rejections")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from app.components.monitoring import stat_text
+from app.components.monitoring import stat_text, verdict_text
+from core.drift import stattests
 from core.governance import approvals, deployments
 from core.monitoring import checks
 from tests.app.test_foundation_pages import open_app, texts
@@ -82,6 +83,11 @@ def test_statistics_read_like_numbers():
     assert stat_text(0.0312, True) == "0.031"
     assert stat_text(0.04567, False) == "0.0457"
     assert stat_text(None, True) == "—" and stat_text(float("nan"), False) == "—"
+    # Rounding never puts a value on the other side of its threshold from its verdict.
+    wasserstein, ks = stattests.get("wasserstein"), stattests.get("ks")
+    assert verdict_text(0.099963, wasserstein, 0.1, drifted=False) == "0.09996"
+    assert verdict_text(0.0500004, ks, 0.05, drifted=False) == "0.0500004"
+    assert verdict_text(0.246, wasserstein, 0.1, drifted=True) == "0.246"
 
 
 def test_model_page_draws_higher_and_lower_is_better_apart(demo_store, monkeypatch):

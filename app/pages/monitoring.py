@@ -92,7 +92,7 @@ else:
 if h is None:
     m[3].metric("Health", "nothing live", help=f"No champion of {name} is live in {env}.")
 else:
-    m[3].metric(f"Health of v{h['version']}", ui.health_label(h),
+    m[3].metric(f"Health of v{h['version']}" + (" (champion)" if h["version"] != version else ""), ui.health_label(h),
                 help=f"The live champion, v{h['version']}, in {env}. " + ("; ".join(h["reasons"]) or "No concerns."))
 m[4].metric("Last prediction", (res["last"] or "—")[:10],
             help=((res["last"] or "").replace("T", " ")[:19] + " UTC") if res["last"] else None)

@@ -182,7 +182,8 @@ def alert_list(store, me: Identity, model: str | None, key: str, limit: int = 20
     for a in items[:limit]:
         icon = badges.severity(a.severity)
         cols = st.columns([6, 1, 1]) if can else [st.container()]
-        cols[0].markdown(f"{icon} **{a.model}** · {a.kind.replace('_', ' ')} · {a.status} — {a.message}"
+        where = (f" v{a.version}" if a.version is not None else "") + (f" in {a.environment}" if a.environment else "")
+        cols[0].markdown(f"{icon} **{a.model}**{where} · {a.kind.replace('_', ' ')} · {a.status} — {a.message}"
                          + (f" _(acknowledged by {a.acknowledged_by})_" if a.acknowledged_by else ""))
         if can:
             if a.status == "open" and cols[1].button("Acknowledge", key=f"{key}_ack_{a.id}"):

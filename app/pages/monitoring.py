@@ -1,5 +1,7 @@
 """Monitoring: drift by input and window, distributions, performance and volume over time, data quality, alerts."""
 
+from datetime import datetime
+
 import streamlit as st
 
 from app import session
@@ -94,7 +96,7 @@ if h is None:
 else:
     m[3].metric(f"Health of v{h['version']}" + (" (champion)" if h["version"] != version else ""), ui.health_label(h),
                 help=f"The live champion, v{h['version']}, in {env}. " + ("; ".join(h["reasons"]) or "No concerns."))
-m[4].metric("Last prediction", (res["last"] or "—")[:10],
+m[4].metric("Last prediction", f"{datetime.fromisoformat(res['last']):%-d %b %Y}" if res["last"] else "—",
             help=((res["last"] or "").replace("T", " ")[:19] + " UTC") if res["last"] else None)
 
 t_drift, t_dist, t_perf, t_quality, t_alerts = st.tabs(["Drift", "Distributions", "Performance", "Data quality", "Alerts"])

@@ -51,7 +51,8 @@ if model.description:
 # What is live where, and each live champion's health there (core answers both; a retired version's health is
 # history, not the model's).
 live_now = live.live(store, model.name)
-health_by_env = {h["environment"]: h for h in monitoring_health.health_by_environment(store, model.name).get(model.name, [])}
+health_by_env = {h["environment"]: h
+                 for h in monitoring_health.health_by_environment(store, model.name).get(model.name, [])}
 for env in [e for e in ENVIRONMENTS if any(d.environment == e for d in live_now)]:
     here = [d for d in live_now if d.environment == env]
     champ = next((d for d in here if d.role == "champion"), None)
@@ -96,8 +97,10 @@ with tab_versions:
         if with_metrics:
             frame = pd.DataFrame([{"version": v.version, **v.metrics} for v in with_metrics])
             # Which way is better is core's (core.metrics.HIGHER_IS_BETTER): one chart per direction.
-            groups = [("higher", ":material/trending_up: Higher is better", [k for k in metric_names if HIGHER_IS_BETTER.get(k) is True]),
-                      ("lower", ":material/trending_down: Lower is better", [k for k in metric_names if HIGHER_IS_BETTER.get(k) is False])]
+            groups = [("higher", ":material/trending_up: Higher is better",
+                       [k for k in metric_names if HIGHER_IS_BETTER.get(k) is True]),
+                      ("lower", ":material/trending_down: Lower is better",
+                       [k for k in metric_names if HIGHER_IS_BETTER.get(k) is False])]
             groups = [g for g in groups if g[2]]
             for col, (better, title, names_) in zip(st.columns(len(groups)), groups):
                 with col:

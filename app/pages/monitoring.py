@@ -110,7 +110,8 @@ with t_drift:
                  width="stretch", column_config={
                      "Test": st.column_config.TextColumn("Test", help="The drift test chosen for the input"),
                      "Statistic": st.column_config.TextColumn("Statistic", help="What the test reports"),
-                     "Value": st.column_config.TextColumn("Value", help=f"The statistic over the last {res['recent_days']} days"),
+                     "Value": st.column_config.TextColumn(
+                         "Value", help=f"The statistic over the last {res['recent_days']} days"),
                      "Drifts when": st.column_config.TextColumn("Drifts when", help="The statistic against its threshold"),
                      "Drifted": st.column_config.CheckboxColumn("Drifted")})
     if res.get("score_drift"):

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -253,6 +256,19 @@ def _governance(store: Store) -> None:
 
 
 def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, Any]:
+    # The story (people, registrations, approvals, deployments) happened before the month of traffic the
+    # champion and its challenger served: each deployment starts no later than the first prediction it logged.
+    with _dated_back(timedelta(days=TRAFFIC_DAYS + 1)):
+        ada, test = _story(store, quick, say)
+    say("Replaying a month of production traffic for credit-default (shift from mid-month, outcomes 7 days late)…")
+    _traffic(store, ada, test, quick)
+    models = catalog.search_models(store).items
+    return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
+            "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}
+
+
+def _story(store: Store, quick: bool, say: Callable[[str], None]):
+    """People, models, explanations, the comparison, approvals and deployments; returns (ada, the test data)."""
     users.init_store(store, ADMIN)
     admin = identity_for(store, ADMIN)
     for email, (_name, roles) in DEMO_USERS.items():
@@ -342,11 +358,31 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
     _comparison(store, quick)
     say("Recording approvals and deployments (four eyes; credit-default needs two risk officers)…")
     _governance(store)
-    say("Replaying a month of production traffic for credit-default (shift from mid-month, outcomes 7 days late)…")
-    _traffic(store, ada, test, quick)
-    models = catalog.search_models(store).items
-    return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
-            "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}
+    return ada, test
+
+
+@contextmanager
+def _dated_back(by: timedelta):
+    """Run part of the demo `by` earlier: core's clock (`audit.utcnow`, imported by name into each module) is
+    shifted meanwhile, so registrations, decisions, deployments and their audit events keep their order and agree
+    with each other. Only the demo builder does this (a command, before the store is moved into place)."""
+    from . import audit
+
+    real = audit.utcnow
+
+    def earlier():
+        return real() - by
+
+    modules = [m for n, m in list(sys.modules.items())
+               if (n == "core" or n.startswith("core.")) and getattr(m, "utcnow", None) is real]
+    for m in modules:
+        m.utcnow = earlier
+    try:
+        yield
+    finally:  # also modules first imported meanwhile, which bound the shifted clock
+        for m in modules + [m for n, m in list(sys.modules.items()) if n.startswith("core.")
+                            and getattr(m, "utcnow", None) is earlier]:
+            m.utcnow = real
 
 
 def _comparison(store: Store, quick: bool) -> None:

@@ -22,11 +22,16 @@ def portfolio_bars(df: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def version_metrics(versions: pd.DataFrame, metric_names: list[str]) -> go.Figure:
-    """Grouped bars: each metric across versions."""
+def version_metrics(versions: pd.DataFrame, metric_names: list[str], labels: dict[str, str] | None = None,
+                    better: str | None = None) -> go.Figure:
+    """Grouped bars: each metric across versions. Draw metrics of one direction together (`better`: "higher" or
+    "lower", stated on the value axis): a shorter Brier bar is better news, a shorter AUC bar worse."""
     long = versions.melt(id_vars=["version"], value_vars=metric_names, var_name="metric", value_name="value")
+    long["metric"] = long["metric"].map(lambda m: (labels or {}).get(m, m))
     long["version"] = "v" + long["version"].astype(str)
+    axis = "Hold-out value" + (f" ({better} is better)" if better else "")
     fig = px.bar(long, x="metric", y="value", color="version", barmode="group", text_auto=".3f",
-                 labels={"metric": "Metric", "value": "Hold-out value", "version": "Version"})
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
+                 labels={"metric": "Metric", "value": axis, "version": "Version"})
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
+    fig.update_yaxes(tickformat=".2f", rangemode="tozero", nticks=6)
     return fig

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
 from app.components import badges
-from core.drift.stattests import P_VALUE_METHODS
+from core.drift import stattests
 from core.errors import CoreError
 from core.identity import Identity, allowed
 from core.monitoring import alerts
@@ -32,16 +33,19 @@ def heatmap(report: dict, value: str = "drift") -> go.Figure:
                 trow.append("")
                 continue
             score = c["drift_score"]
-            strength = (1 - score) if c["method"] in P_VALUE_METHODS else min(1.0, score / (2 * c["threshold"]))
+            strength = (1 - score) if stattests.get(c["method"]).is_p_value else min(1.0, score / (2 * c["threshold"]))
             row.append(strength)
-            trow.append(f"{c['method']} {score:.3g}{' · drifted' if c['drifted'] else ''}")
+            test = stattests.get(c["method"])
+            trow.append(f"{test.statistic} {stat_text(score, test.is_p_value)}{' · drifted' if c['drifted'] else ''}")
         z.append(row)
         text.append(trow)
-    x = [w["start"][:10] for w in wins]
+    x = pd.to_datetime([w["start"] for w in wins])
+    window = (report.get("time_column") or {}).get("window", "day")
     fig = go.Figure(go.Heatmap(z=z, x=x, y=cols, text=text, colorscale="OrRd", zmin=0, zmax=1,
-                               hovertemplate="%{y} · %{x}<br>%{text}<extra></extra>",
+                               hovertemplate="%{y} · %{x|%-d %b %Y}<br>%{text}<extra></extra>",
                                colorbar=dict(title="drift", tickvals=[0, 0.5, 1], ticktext=["none", "at threshold", "strong"])))
     fig.update_layout(height=140 + 18 * len(cols), margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(autorange="reversed"))
+    fig.update_xaxes(**_time_axis(window))
     return fig
 
 
@@ -62,33 +66,109 @@ def distribution(ref: pd.Series, cur: pd.Series, column: str) -> go.Figure:
         fig.add_trace(go.Bar(x=keys, y=[cp.get(k, 0) for k in keys], name="current (logged)", marker_color="#ff7f0e"))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=column, yaxis_title="share",
                       legend=dict(orientation="h", y=1.05))
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     return fig
 
 
-def performance(perf: list[dict], baseline: float | None, metric: str) -> go.Figure:
-    d = pd.DataFrame(perf)
-    fig = go.Figure()
-    if not d.empty:
-        fig.add_trace(go.Scatter(x=d["window"].str[:10], y=d[metric], mode="lines+markers", name=metric.upper(),
-                                 customdata=d["labelled"], hovertemplate="%{x}: %{y:.3f} (%{customdata} labelled)<extra></extra>"))
-        if metric == "auc":
-            fig.add_trace(go.Scatter(x=d["window"].str[:10], y=d["observed_rate"], name="observed default rate",
-                                     mode="lines", line=dict(dash="dot"), yaxis="y2"))
-            fig.add_trace(go.Scatter(x=d["window"].str[:10], y=d["mean_score"], name="mean score (calibration)",
-                                     mode="lines", line=dict(dash="dash"), yaxis="y2"))
-    if baseline is not None:
-        fig.add_hline(y=baseline, line_dash="dot", line_color="#888", annotation_text="at validation")
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), yaxis_title=metric.upper(),
-                      yaxis2=dict(overlaying="y", side="right", title="rate", showgrid=False),
-                      legend=dict(orientation="h", y=1.08))
+def stat_text(value: float | None, p_value: bool) -> str:
+    """A statistic people can read: p-values as 0.031 or 5e-34, distances to three significant figures."""
+    if value is None or not np.isfinite(value):
+        return "—"
+    if p_value:
+        return f"{value:.0e}".replace("e-0", "e-") if 0 < value < 0.001 else f"{value:.3f}"
+    return f"{value:.3g}"
+
+
+def verdict_text(value: float | None, test: stattests.StatTest, threshold: float, drifted: bool) -> str:
+    """`stat_text`, with more digits where rounding would put the value on the other side of the threshold
+    (a Wasserstein distance of 0.09996 reads 0.09996, not 0.1, next to "drifts when ≥ 0.1" and "no")."""
+    text = stat_text(value, test.is_p_value)
+    if text == "—":
+        return text
+    for digits in range(4, 9):
+        if test.drifted(float(text), threshold) == drifted:
+            break
+        text = f"{value:.{digits}g}"
+    return text
+
+
+def drift_table(columns: list[dict]) -> pd.DataFrame:
+    """One row per input: the test core chose, the statistic THAT test reports (its name from the drift
+    registry), the value, which side of the threshold means drift, and the verdict."""
+    rows = []
+    for c in columns:
+        test = stattests.REGISTRY.get(c.get("method") or "")
+        if test is None:  # the column could not be tested (no rows in the window)
+            rows.append({"Input": c["column"], "Kind": c.get("kind") or "—", "Test": "not tested", "Statistic": "—",
+                         "Value": "—", "Drifts when": "—", "Drifted": False})
+            continue
+        rows.append({"Input": c["column"], "Kind": c["kind"], "Test": test.title, "Statistic": test.statistic,
+                     "Value": verdict_text(c.get("drift_score"), test, c["threshold"], bool(c.get("drifted"))),
+                     "Drifts when": f"{test.drift_rule} {c['threshold']:g}", "Drifted": bool(c.get("drifted"))})
+    return pd.DataFrame(rows, columns=["Input", "Kind", "Test", "Statistic", "Value", "Drifts when", "Drifted"])
+
+
+def quality_table(quality: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"Input": q["column"], "Missing": q["missing_rate"], "Out of range": q["out_of_range"],
+                          "Unseen categories": ", ".join(map(str, q["unseen_categories"])) or "—"}
+                         for q in quality], columns=["Input", "Missing", "Out of range", "Unseen categories"])
+
+
+def _time_axis(window: str) -> dict:
+    """Dates as '3 Nov', one tick a week for daily and weekly windows (hours get the day and the time)."""
+    if window == "hour":
+        return dict(type="date", tickformat="%-d %b %H:%M")
+    return dict(type="date", tickformat="%-d %b", dtick=7 * 86_400_000, tick0="2000-01-03")  # Mondays
+
+
+def performance_and_volume(perf: list[dict], vol: list[dict], baseline: float | None, metric: str, label: str,
+                           window: str) -> go.Figure:
+    """Performance over time above the number of predictions, on ONE shared time axis.
+
+    Rates (observed default rate, mean score) are percentages on the right-hand axis."""
+    p = pd.DataFrame(perf)
+    v = pd.DataFrame(vol)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.68, 0.32],
+                        specs=[[{"secondary_y": True}], [{}]])
+    if not p.empty:
+        x = pd.to_datetime(p["window"])
+        fig.add_trace(go.Scatter(x=x, y=p[metric], mode="lines+markers", name=label, customdata=p["labelled"],
+                                 hovertemplate=f"%{{x|%-d %b}}: {label} %{{y:.3f}} (%{{customdata:,}} labelled)"
+                                               "<extra></extra>"), row=1, col=1)
+        if "observed_rate" in p:
+            fig.add_trace(go.Scatter(x=x, y=p["observed_rate"], name="observed rate", mode="lines",
+                                     line=dict(dash="dot"), hovertemplate="%{x|%-d %b}: %{y:.1%}<extra></extra>"),
+                          row=1, col=1, secondary_y=True)
+            fig.add_trace(go.Scatter(x=x, y=p["mean_score"], name="mean score (calibration)", mode="lines",
+                                     line=dict(dash="dash"), hovertemplate="%{x|%-d %b}: %{y:.1%}<extra></extra>"),
+                          row=1, col=1, secondary_y=True)
+            fig.update_yaxes(title_text="rate", tickformat=".0%", dtick=0.1, showgrid=False, rangemode="tozero", row=1, col=1,
+                             secondary_y=True)
+        if baseline is not None:
+            fig.add_hline(y=baseline, line_dash="dot", line_color="#888", annotation_text="at validation",
+                          row=1, col=1, secondary_y=False)
+    if not v.empty:
+        fig.add_trace(go.Bar(x=pd.to_datetime(v["w"]), y=v["n"], name="predictions", marker_color="#9467bd",
+                             hovertemplate="%{x|%-d %b}: %{y:,} predictions<extra></extra>", showlegend=False),
+                      row=2, col=1)
+    small = p.empty or not (p[metric].abs() > 1).any()  # AUC, accuracy: two decimals; an RMSE in the units
+    fig.update_yaxes(title_text=label, tickformat=".2f" if small else ",.0f", nticks=6, row=1, col=1, secondary_y=False)
+    fig.update_yaxes(title_text="predictions", tickformat=",d", rangemode="tozero", nticks=4, row=2, col=1)
+    fig.update_xaxes(**_time_axis(window))
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08),
+                      hovermode="x unified")
     return fig
 
 
-def volume(vol: list[dict]) -> go.Figure:
-    d = pd.DataFrame(vol)
-    fig = go.Figure(go.Bar(x=d["w"].str[:10], y=d["n"], marker_color="#9467bd",
-                           hovertemplate="%{x}: %{y} predictions<extra></extra>"))
-    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="predictions")
+def rejections(ingestion: list[dict]) -> go.Figure:
+    """Rows rejected at ingestion per window (drawn only when some were)."""
+    d = pd.DataFrame(ingestion)
+    fig = go.Figure(go.Bar(x=pd.to_datetime(d["window"]), y=d["rejected"], marker_color="#d62728",
+                           customdata=d["rows"], hovertemplate="%{x|%-d %b}: %{y:,} of %{customdata:,} rows rejected"
+                                                               "<extra></extra>"))
+    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10))
+    fig.update_yaxes(title_text="rows rejected", tickformat=",d", rangemode="tozero")
+    fig.update_xaxes(type="date", tickformat="%-d %b")
     return fig
 
 
@@ -102,7 +182,8 @@ def alert_list(store, me: Identity, model: str | None, key: str, limit: int = 20
     for a in items[:limit]:
         icon = badges.severity(a.severity)
         cols = st.columns([6, 1, 1]) if can else [st.container()]
-        cols[0].markdown(f"{icon} **{a.model}** · {a.kind.replace('_', ' ')} · {a.status} — {a.message}"
+        where = (f" v{a.version}" if a.version is not None else "") + (f" in {a.environment}" if a.environment else "")
+        cols[0].markdown(f"{icon} **{a.model}**{where} · {a.kind.replace('_', ' ')} · {a.status} — {a.message}"
                          + (f" _(acknowledged by {a.acknowledged_by})_" if a.acknowledged_by else ""))
         if can:
             if a.status == "open" and cols[1].button("Acknowledge", key=f"{key}_ack_{a.id}"):

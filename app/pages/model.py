@@ -11,11 +11,15 @@ from app.components import badges, charts
 from app.components.text import escape
 from app.components import monitoring as monitoring_ui
 from core import queries
+from core.compare.scores import LABELS as METRIC_LABELS
 from core.errors import CoreError
+from core.governance import live
 from core.identity import allowed
+from core.metrics import HIGHER_IS_BETTER
 from core.monitoring import alerts
 from core.monitoring import health as monitoring_health
 from core.registry import catalog, records
+from core.vocabulary import ENVIRONMENTS
 
 me = session.guard("view")
 store = session.store()
@@ -44,11 +48,27 @@ st.markdown(f"{badges.md(model.risk_tier + ' risk', model.risk_tier)} · owner *
             + (f" · tags: {escape(', '.join(model.tags))}" if model.tags else ""))
 if model.description:
     st.markdown(escape(model.description, inline=False))
-health = monitoring_health.health(store).get(model.name)
-if health:
-    st.markdown(f"Health of the production champion (version {health['version']}): **{badges.health(health)}**"
-                + (f" — {'; '.join(health['reasons'])}" if health["reasons"] else "") + " · "
-                + "see the Monitoring page")
+# What is live where, and each live champion's health there (core answers both; a retired version's health is
+# history, not the model's).
+live_now = live.live(store, model.name)
+health_by_env = {h["environment"]: h
+                 for h in monitoring_health.health_by_environment(store, model.name).get(model.name, [])}
+for env in [e for e in ENVIRONMENTS if any(d.environment == e for d in live_now)]:
+    here = [d for d in live_now if d.environment == env]
+    champ = next((d for d in here if d.role == "champion"), None)
+    shadows = [d for d in here if d.role != "champion"]
+    line = f"**{env.capitalize()}**: "
+    if champ is not None:
+        h = health_by_env.get(env)
+        line += (f"champion version {champ.version} since {champ.since:%-d %B %Y}, health **{badges.health(h)}**"
+                 + (f" — {'; '.join(h['reasons'])}" if h and h["reasons"] else ""))
+    else:
+        line += "no champion"
+    if shadows:
+        line += " · in shadow: " + ", ".join(f"version {d.version} (challenger since {d.since:%-d %B})" for d in shadows)
+    st.markdown(line)
+if live_now:
+    st.caption("Health scores each live champion's latest monitoring in its environment; see the Monitoring page.")
 if alerts.alerts(store, model.name, "active"):
     with st.expander("Open alerts", expanded=True):
         monitoring_ui.alert_list(store, me, model.name, key=f"model_alerts_{model.name}")
@@ -58,21 +78,42 @@ tab_versions, tab_card, tab_deploy, tab_history = st.tabs(["Versions", "Model ca
 with tab_versions:
     if not model.versions:
         st.info(f"{model.name} has no version yet. Register one with "
-                f"`modelgov register {model.name} --model FILE --train-data FILE --target COLUMN --test-data FILE`.")
+                f"`modelgov register {model.name} --model FILE --train-data FILE --target COLUMN --test-data FILE`."
+                if allowed(me, "register-model") else
+                f"{model.name} has no version yet; its owner, {escape(model.owner)}, registers the first one.")
     else:
+        metric_names = sorted({k for v in model.versions for k in v.metrics}, key=lambda k: list(METRIC_LABELS).index(k)
+                              if k in METRIC_LABELS else len(METRIC_LABELS))
         rows = []
         for v in reversed(model.versions):
-            rows.append({"version": v.version, "status": badges.version_status(v.status), "estimator": v.estimator,
-                         **{k: v.metrics.get(k) for k in v.metrics}, "created": v.created_at,
-                         "by": v.created_by, "sha256": v.sha256[:12], "code": v.code_ref})
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="model_versions_table")
-        metric_names = sorted({k for v in model.versions for k in v.metrics})
+            rows.append({"Version": v.version, "Status": badges.version_status(v.status), "Estimator": v.estimator,
+                         **{METRIC_LABELS.get(k, k): v.metrics.get(k) for k in metric_names},
+                         "Created": v.created_at, "By": v.created_by, "SHA-256": v.sha256[:12], "Code": v.code_ref or "—"})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="model_versions_table", width="stretch",
+                     column_config={**{METRIC_LABELS.get(k, k): st.column_config.NumberColumn(format="%.3f")
+                                       for k in metric_names},
+                                    "Created": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm")})
         with_metrics = [v for v in model.versions if v.metrics]
         if with_metrics:
             frame = pd.DataFrame([{"version": v.version, **v.metrics} for v in with_metrics])
-            st.plotly_chart(charts.version_metrics(frame, metric_names), key="model_metrics_chart")
+            # Which way is better is core's (core.metrics.HIGHER_IS_BETTER): one chart per direction.
+            groups = [("higher", ":material/trending_up: Higher is better",
+                       [k for k in metric_names if HIGHER_IS_BETTER.get(k) is True]),
+                      ("lower", ":material/trending_down: Lower is better",
+                       [k for k in metric_names if HIGHER_IS_BETTER.get(k) is False])]
+            groups = [g for g in groups if g[2]]
+            for col, (better, title, names_) in zip(st.columns(len(groups)), groups):
+                with col:
+                    st.markdown(f"**{title}** ({', '.join(METRIC_LABELS.get(k, k) for k in names_)})")
+                    st.plotly_chart(charts.version_metrics(frame, names_, METRIC_LABELS, better),
+                                    key=f"model_metrics_{better}")
+            other = [k for k in metric_names if k not in HIGHER_IS_BETTER]
+            if other:
+                st.caption(f"Also measured (shown in the table only): {', '.join(other)}.")
         else:
-            st.caption("No hold-out metrics: register versions with `--test-data` to measure them.")
+            st.caption("No hold-out metrics: register versions with `--test-data` to measure them."
+                       if allowed(me, "register-model") else
+                       "No hold-out metrics were measured for these versions; ask the model's owner for test data.")
         pick = st.selectbox("Version details", [v.version for v in reversed(model.versions)], key="model_version_pick")
         v = next(x for x in model.versions if x.version == pick)
         c1, c2 = st.columns(2)

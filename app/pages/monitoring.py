@@ -1,12 +1,18 @@
 """Monitoring: drift by input and window, distributions, performance and volume over time, data quality, alerts."""
 
-import pandas as pd
+from datetime import datetime
+
 import streamlit as st
 
 from app import session
 from app.components import monitoring as ui
 from core import queries
+from core.compare.scores import LABELS as METRIC_LABELS
+from core.drift import stattests
 from core.errors import CoreError
+from core.governance import live
+from core.identity import allowed
+from core.metrics import HIGHER_IS_BETTER
 from core.monitoring import checks, health, logs
 from core.vocabulary import ENVIRONMENTS
 
@@ -25,9 +31,13 @@ for n in queries.model_names(store):
     if vs:
         logged[n] = vs
 if not logged:
-    st.info("No logged predictions yet. Score production data with `modelgov score MODEL --input FILE`, or log a "
-            "model served elsewhere with `modelgov log-predictions MODEL:VERSION --input FILE`; add outcomes with "
-            "`modelgov log-outcomes`.")
+    if allowed(me, "log-predictions"):
+        st.info("No logged predictions yet. Score production data with `modelgov score MODEL --input FILE`, or log a "
+                "model served elsewhere with `modelgov log-predictions MODEL:VERSION --input FILE`; add outcomes with "
+                "`modelgov log-outcomes`.")
+    else:
+        st.info("No logged predictions yet. Monitoring starts once a data scientist logs a deployed model's "
+                "predictions; ask the model's owner when that will be.")
     ui.alert_list(store, me, None, key="mon_alerts_all")
     st.stop()
 
@@ -37,9 +47,13 @@ if st.session_state.get("mon_model") not in logged:
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
 name = c1.selectbox("Model", list(logged), key="mon_model")
 st.session_state["model_name"] = name
+env = c2.selectbox("Environment", ENVIRONMENTS, key="mon_env")
 versions = [v["version"] for v in logged[name]]
-version = c2.selectbox("Version", versions, index=0, key=f"mon_version_{name}")
-env = c3.selectbox("Environment", ENVIRONMENTS, key="mon_env")
+# By default, the version that is live as champion in that environment (core says which), else the latest logged.
+champ = live.champion(store, name, env)
+default = versions.index(champ.version) if champ and champ.version in versions else len(versions) - 1
+version = c3.selectbox("Version", versions, index=default, key=f"mon_version_{name}_{env}",
+                       format_func=lambda v: f"v{v} (live champion)" if champ and v == champ.version else f"v{v}")
 window = c4.selectbox("Window", ["day", "week", "hour"], key="mon_window")
 
 
@@ -56,22 +70,34 @@ except CoreError as e:
     st.info(str(e))
     st.stop()
 
-res, summary = reviewed["result"], reviewed["summary"]
+res, summary, change = reviewed["result"], reviewed["summary"], reviewed["performance_change"]
 (st.warning if reviewed["needs_attention"] else st.success)(summary["sentence"], icon=":material/monitor_heart:")
 if reviewed["caveats"]:
     st.caption(f"Caveats from the model card: {reviewed['caveats']}")
-h = health.health(store).get(name)
+# Health is the live champion's in this environment (a retired or shadow version's figures are not the model's).
+h = next((r for r in health.health_by_environment(store, name).get(name, []) if r["environment"] == env), None)
+label = METRIC_LABELS.get(summary["metric"], summary["metric"])
 m = st.columns(5)
 m[0].metric("Logged predictions", f"{res['rows']:,}")
-m[1].metric(f"Inputs drifted (last {res['recent_days']} days)", f"{len(summary['drifted_columns'])} of {summary['n_columns']}")
-if summary["current"] is not None:
-    m[2].metric(summary["metric"].upper() + " (last 7 windows)", f"{summary['current']:.3f}",
-                delta=f"{summary['current'] - summary['baseline']:+.3f} vs validation" if summary["baseline"] else None,
-                delta_color="normal" if summary["metric"] == "auc" else "inverse")
+m[1].metric(f"Inputs drifted ({res['recent_days']} days)", f"{len(summary['drifted_columns'])} of {summary['n_columns']}",
+            help=f"Inputs whose last {res['recent_days']} days differ from the training data (see the Drift tab).")
+if change is not None:
+    delta = (f"{change['change']:+.1f} points vs validation" if change["metric"] == "auc"
+             else f"{change['change']:+.0%} vs validation")
+    m[2].metric(f"{label} (last 7 windows)", f"{change['current']:.3f}", delta=delta,
+                delta_color="normal" if HIGHER_IS_BETTER[change["metric"]] else "inverse",
+                help=f"{label} at validation: {change['baseline']:.3f}.")
+elif summary["current"] is not None:
+    m[2].metric(f"{label} (last 7 windows)", f"{summary['current']:.3f}", help="No validation figure to compare with.")
 else:
     m[2].metric("Performance", "no outcomes yet")
-m[3].metric("Health", ui.health_label(h), help="; ".join(h["reasons"]) if h else "Run 'modelgov monitor' to score it.")
-m[4].metric("Last prediction", (res["last"] or "")[:10], help=(res["last"] or "").replace("T", " ")[:19] + " UTC")
+if h is None:
+    m[3].metric("Health", "nothing live", help=f"No champion of {name} is live in {env}.")
+else:
+    m[3].metric(f"Health of v{h['version']}" + (" (champion)" if h["version"] != version else ""), ui.health_label(h),
+                help=f"The live champion, v{h['version']}, in {env}. " + ("; ".join(h["reasons"]) or "No concerns."))
+m[4].metric("Last prediction", f"{datetime.fromisoformat(res['last']):%-d %b %Y}" if res["last"] else "—",
+            help=((res["last"] or "").replace("T", " ")[:19] + " UTC") if res["last"] else None)
 
 t_drift, t_dist, t_perf, t_quality, t_alerts = st.tabs(["Drift", "Distributions", "Performance", "Data quality", "Alerts"])
 with t_drift:
@@ -79,35 +105,46 @@ with t_drift:
                "DataDriftPreset). Darker means more drift; hover for the statistic.")
     if res["drift"].get("windows"):
         st.plotly_chart(ui.heatmap(res["drift"]), key="mon_heatmap")
-    table = pd.DataFrame([{k: c.get(k) for k in ("column", "kind", "method", "drift_score", "threshold", "drifted", "psi",
-                                                 "ks_p_value", "wasserstein", "js_distance", "chi2_p_value")}
-                          for c in res["recent_drift"]["columns"]])
     st.markdown(f"**The last {res['recent_days']} days against the training data**")
-    st.dataframe(table, hide_index=True, key="mon_drift_table")
+    st.dataframe(ui.drift_table(res["recent_drift"]["columns"]), hide_index=True, key="mon_drift_table",
+                 width="stretch", column_config={
+                     "Test": st.column_config.TextColumn("Test", help="The drift test chosen for the input"),
+                     "Statistic": st.column_config.TextColumn("Statistic", help="What the test reports"),
+                     "Value": st.column_config.TextColumn(
+                         "Value", help=f"The statistic over the last {res['recent_days']} days"),
+                     "Drifts when": st.column_config.TextColumn("Drifts when", help="The statistic against its threshold"),
+                     "Drifted": st.column_config.CheckboxColumn("Drifted")})
     if res.get("score_drift"):
         sc = res["score_drift"]["columns"][0]
-        st.caption(f"The score itself against the hold-out scores: {sc['method']} {sc['drift_score']:.3g}"
-                   f" ({'drifted' if sc['drifted'] else 'no drift'}).")
+        test = stattests.get(sc["method"])
+        st.caption(f"The score itself against the hold-out scores: {test.statistic} "
+                   f"{ui.stat_text(sc['drift_score'], test.is_p_value)} ({'drifted' if sc['drifted'] else 'no drift'}).")
 with t_dist:
     ranked = sorted(res["recent_drift"]["columns"], key=lambda c: not c["drifted"])
     pick = st.selectbox("Input", [c["column"] for c in ranked], key="mon_dist_col")
     ref_s, cur_s = logs.column_values(store, name, version, pick, env)
     st.plotly_chart(ui.distribution(ref_s, cur_s, pick), key="mon_dist_chart")
 with t_perf:
-    if res["performance"]:
-        st.plotly_chart(ui.performance(res["performance"], summary["baseline"], summary["metric"]), key="mon_perf")
-    else:
-        st.info("No outcomes yet: log them with `modelgov log-outcomes MODEL --input FILE --id-column C --label-column C`.")
-    st.markdown("**Volume**")
-    st.plotly_chart(ui.volume(res["volume"]), key="mon_volume")
+    if not res["performance"]:
+        st.info("No outcomes have arrived yet, so only the volume is drawn: performance appears once outcomes are "
+                + ("logged (`modelgov log-outcomes MODEL --input FILE --id-column C --label-column C`)."
+                   if allowed(me, "log-predictions") else "logged by the model's data scientists."))
+    st.caption(f"{label} per {window} over the rows whose outcome arrived (right axis: rates), and the number of "
+               "predictions below, on one time axis.")
+    st.plotly_chart(ui.performance_and_volume(res["performance"], res["volume"], summary["baseline"],
+                                              summary["metric"], label, window), key="mon_perf_volume")
 with t_quality:
-    dq = pd.DataFrame(res["data_quality"])
-    dq["unseen_categories"] = dq["unseen_categories"].map(lambda x: ", ".join(x))
-    st.dataframe(dq, hide_index=True, key="mon_quality_table",
-                 column_config={"missing_rate": st.column_config.NumberColumn("missing", format="percent")})
-    ing = pd.DataFrame(res["ingestion"])
-    if not ing.empty:
-        st.markdown("**Schema violations (rows rejected at ingestion)**")
-        st.dataframe(ing, hide_index=True, key="mon_ingest_table")
+    st.dataframe(ui.quality_table(res["data_quality"]), hide_index=True, key="mon_quality_table", width="stretch",
+                 column_config={"Missing": st.column_config.NumberColumn("Missing", format="percent"),
+                                "Out of range": st.column_config.NumberColumn("Out of range", format="%d",
+                                                                              help="Values outside the training range")})
+    ingested = sum(i["rows"] for i in res["ingestion"])
+    rejected = sum(i["rejected"] for i in res["ingestion"])
+    if rejected == 0:
+        st.success("No rows rejected" + (f": all {ingested:,} rows logged for {name} matched its inputs." if ingested
+                                         else "."), icon=":material/task_alt:")
+    else:
+        st.markdown(f"**Schema violations: {rejected:,} of {ingested:,} rows rejected at ingestion**")
+        st.plotly_chart(ui.rejections(res["ingestion"]), key="mon_rejections")
 with t_alerts:
     ui.alert_list(store, me, name, key="mon_alerts")

@@ -51,10 +51,16 @@ class StatTest:
     default_threshold: float
     drift_when: str                       # "below", "at_or_below" (p-values) or "at_or_above" (distances)
     score: Callable[[Sample], float | None]  # None: the test cannot judge this sample (e.g. needs categories)
+    statistic: str = ""                   # what `score` returns, for people: "p-value", "JS distance", "PSI"
 
     @property
     def is_p_value(self) -> bool:
         return self.drift_when != "at_or_above"
+
+    @property
+    def drift_rule(self) -> str:
+        """Which side of the threshold means drift, as a sign: "<", "≤" or "≥"."""
+        return {"below": "<", "at_or_below": "≤", "at_or_above": "≥"}[self.drift_when]
 
     def drifted(self, score: float, threshold: float) -> bool:
         if self.drift_when == "below":
@@ -70,7 +76,8 @@ REGISTRY: dict[str, StatTest] = {}
 def register(test: StatTest) -> StatTest:
     if test.name in REGISTRY:
         raise ValueError(f"A drift test named {test.name!r} is already registered.")
-    if not set(test.kinds) <= set(KINDS) or test.drift_when not in ("below", "at_or_below", "at_or_above"):
+    if (not set(test.kinds) <= set(KINDS) or test.drift_when not in ("below", "at_or_below", "at_or_above")
+            or not test.statistic):
         raise ValueError(f"Drift test {test.name!r} is malformed.")
     REGISTRY[test.name] = test
     return test
@@ -173,13 +180,18 @@ def _with_counts(fn: Callable[[dict, dict], float]) -> Callable[[Sample], float 
 
 # --- the registry ---------------------------------------------------------------------------------------
 
-register(StatTest("ks", "Kolmogorov–Smirnov p-value", ("numeric",), 0.05, "at_or_below", lambda s: s.ks_p_value))
+register(StatTest("ks", "Kolmogorov–Smirnov p-value", ("numeric",), 0.05, "at_or_below", lambda s: s.ks_p_value,
+                  statistic="KS p-value"))
 register(StatTest("wasserstein", "Wasserstein distance (normalised)", ("numeric",), 0.1, "at_or_above",
-                  lambda s: s.wasserstein))
-register(StatTest("psi", "Population stability index", KINDS, 0.1, "at_or_above", lambda s: s.psi))
-register(StatTest("jensenshannon", "Jensen–Shannon distance", KINDS, 0.1, "at_or_above", _with_counts(js_distance)))
-register(StatTest("chisquare", "chi-square p-value", KINDS, 0.05, "below", _with_counts(chisquare_gof_p_value)))
-register(StatTest("z", "two-proportion z-test p-value", KINDS, 0.05, "below", _with_counts(z_p_value)))
+                  lambda s: s.wasserstein, statistic="Wasserstein distance"))
+register(StatTest("psi", "Population stability index", KINDS, 0.1, "at_or_above", lambda s: s.psi,
+                  statistic="PSI"))
+register(StatTest("jensenshannon", "Jensen–Shannon distance", KINDS, 0.1, "at_or_above", _with_counts(js_distance),
+                  statistic="JS distance"))
+register(StatTest("chisquare", "chi-square p-value", KINDS, 0.05, "below", _with_counts(chisquare_gof_p_value),
+                  statistic="chi-square p-value"))
+register(StatTest("z", "two-proportion z-test p-value", KINDS, 0.05, "below", _with_counts(z_p_value),
+                  statistic="z-test p-value"))
 
 METHODS: tuple[str, ...] = tuple(REGISTRY)
 DEFAULT_THRESHOLDS = {t.name: t.default_threshold for t in REGISTRY.values()}

@@ -13,6 +13,7 @@ from ..audit import utcnow
 from ..governance import live
 from ..governance.recertification import recertification_status
 from ..vocabulary import DEFAULT_ENVIRONMENT
+from .checks import AUC_DROP_POINTS, RMSE_RISE
 
 HEALTH_WEIGHTS = {"drift": 0.30, "performance": 0.30, "data_quality": 0.15, "freshness": 0.10, "recertification": 0.15}
 
@@ -33,13 +34,13 @@ def score(s: dict[str, Any], *, overdue: bool = False, high_alerts: int = 0) -> 
     if s.get("current") is not None and s.get("baseline"):
         if s["metric"] == "auc":
             drop = (s["baseline"] - s["current"]) * 100
-            parts["performance"] = float(np.clip(100 - (drop - 2) * 12.5, 0, 100))
-            if drop >= 2:
+            parts["performance"] = float(np.clip(100 - (drop - AUC_DROP_POINTS) * 12.5, 0, 100))
+            if drop >= AUC_DROP_POINTS:  # the same rule as checks.performance_change
                 reasons.append(f"AUC down {drop:.0f} points")
         else:
             rise = s["current"] / s["baseline"] - 1
-            parts["performance"] = float(np.clip(100 - (rise - 0.05) * 222.2, 0, 100))
-            if rise >= 0.05:
+            parts["performance"] = float(np.clip(100 - (rise - RMSE_RISE) * 222.2, 0, 100))
+            if rise >= RMSE_RISE:
                 reasons.append(f"RMSE up {rise:.0%}")
     else:
         parts["performance"] = 100.0

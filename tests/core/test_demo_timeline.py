@@ -1,0 +1,44 @@
+"""The demo's story is dated consistently: deployments start no later than the traffic they served."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+from core import audit
+from core.audit import utcnow, verify_chain
+from core.demo import TRAFFIC_DAYS
+
+
+def test_every_logged_row_falls_within_a_deployment_of_its_version_in_its_environment(demo_store):
+    with demo_store.read() as con:
+        tables = con.execute("SELECT v.id, v.version, t.table_name FROM prediction_tables t "
+                             "JOIN model_versions v ON v.id = t.version_id").fetchall()
+        assert tables, "the demo logs traffic"
+        for version_id, version, table in tables:
+            rows, outside, first = con.execute(f"""
+                SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (
+                           SELECT 1 FROM deployments d WHERE d.version_id = ? AND d.environment = l.environment
+                           AND d.since <= l.ts AND (d.until IS NULL OR l.ts < d.until))),
+                       min(ts)
+                FROM {table} l""", [version_id]).fetchall()[0]
+            assert rows > 0
+            assert outside == 0, f"{outside} of {rows} rows of version {version} fall outside its deployments"
+            since = con.execute("SELECT min(since) FROM deployments WHERE version_id = ?", [version_id]).fetchone()[0]
+            assert since <= first
+
+
+def test_the_story_precedes_the_traffic_and_the_trail_stays_in_order(demo_store):
+    with demo_store.read() as con:
+        assert verify_chain(con).ok
+        stamps = [r[0] for r in con.execute("SELECT ts FROM audit_log ORDER BY seq").fetchall()]
+        created = con.execute("SELECT max(created_at) FROM model_versions").fetchone()[0]
+        deployed = con.execute("SELECT min(since) FROM deployments").fetchone()[0]
+    assert stamps == sorted(stamps), "audit events are dated in the order they were recorded"
+    assert created <= deployed <= utcnow() - timedelta(days=TRAFFIC_DAYS)
+
+
+def test_the_demo_gives_core_its_clock_back(demo_store):
+    modules = [m for n, m in sys.modules.items() if n.startswith("core.") and hasattr(m, "utcnow")]
+    assert modules and all(m.utcnow is audit.utcnow for m in modules)
+    assert abs((audit.utcnow() - utcnow()).total_seconds()) < 60

@@ -56,9 +56,10 @@ def metrics_table(result: dict[str, Any]) -> pd.DataFrame:
     for m, d in result["difference"].items():
         rows.append({"Metric": direction_label(m), "Champion": number(result["champion"].get(m)),
                      "Challenger": number(result["challenger"].get(m)), "Difference": signed(d["estimate"]),
-                     "95% interval": interval(d["ci_low"], d["ci_high"]), "p-value": p_value(d["p_value"]),
-                     "Test": d.get("p_value_method") or NONE,
-                     "Challenger is": DIRECTION_WORDS[metric_direction(m, d["estimate"])]})
+                     "Challenger is": DIRECTION_WORDS[metric_direction(m, d["estimate"])],
+                     "95% interval": interval(d["ci_low"], d["ci_high"], 3), "p-value": p_value(d["p_value"]),
+                     # "McNemar (chi-square with continuity correction)" → "McNemar": the detail is in the help.
+                     "Test": (d.get("p_value_method") or NONE).split(" (")[0]})
     return pd.DataFrame(rows)
 
 

@@ -62,7 +62,7 @@ if (st.session_state.get("cmp_champion") not in numbers or st.session_state.get(
 
 def label(n: int) -> str:
     role = ("champion" if n == live_champion else "challenger" if n in live_challengers else None)
-    return f"v{n}" + (f" (live {role} in {environment})" if role else "")
+    return f"v{n}" + (f" · live {role}" if role else "")
 
 
 champion_no = c3.selectbox("Champion", numbers, key="cmp_champion", format_func=label)

@@ -258,10 +258,10 @@ _MONTHS = ("September", "August", "July", "June", "May", "April")  # of 2005; PA
 CREDIT_FEATURE_LABELS = {
     "LIMIT_BAL": "Credit limit (NT$, family and individual)",
     "SEX": "Sex (1 male, 2 female)",
-    "EDUCATION": "Education (1 graduate school, 2 university, 3 high school, 4 other)",
+    "EDUCATION": "Education (1 graduate, 2 university, 3 high school, 4 other)",
     "MARRIAGE": "Marital status (1 married, 2 single, 3 other)",
     "AGE": "Age (years)",
-    **{f"PAY_{n}": f"Repayment status in {m} (months late; -1 paid in full)"
+    **{f"PAY_{n}": f"Months late paying in {m} (-1 paid in full)"
        for n, m in zip((0, 2, 3, 4, 5, 6), _MONTHS)},
     **{f"BILL_AMT{i}": f"Bill amount in {m} (NT$)" for i, m in enumerate(_MONTHS, start=1)},
     **{f"PAY_AMT{i}": f"Amount paid in {m} (NT$)" for i, m in enumerate(_MONTHS, start=1)},

@@ -39,7 +39,7 @@ default_version = champ.version if champ else versions[0]
 if st.session_state.get(f"xp_version_{name}") not in versions:
     st.session_state[f"xp_version_{name}"] = default_version
 version = c2.selectbox("Version", versions, key=f"xp_version_{name}",
-                       format_func=lambda v: f"{v} (production champion)" if champ and v == champ.version else str(v))
+                       format_func=lambda v: f"{v} · live champion" if champ and v == champ.version else str(v))
 rows = c3.number_input("Rows", 50, 20000, compute.DEFAULT_ROWS, step=50, key="xp_rows",
                        help="A seeded sample of the data; more rows, smoother pictures, longer to compute.")
 source = st.radio("Data", ["Hold-out data", "Training data (the reference)", "Production (last 7 days of logs)",

@@ -84,4 +84,4 @@ def test_the_cli_takes_json_text_a_json_file_or_a_two_column_csv(store, people, 
 def test_the_demo_labels_credit_default(demo_store):
     m = catalog.get_model(demo_store, "credit-default")
     assert set(m.feature_dictionary) == set(m.input_columns)
-    assert m.feature_label("PAY_0").startswith("Repayment status in September")
+    assert m.feature_label("PAY_0").startswith("Months late paying in September")

@@ -255,6 +255,22 @@ def _governance(store: Store) -> None:
                                  "Random forest ready for the clinic's planning tool.")
 
 
+_MONTHS = ("September", "August", "July", "June", "May", "April")  # of 2005; PAY_0/BILL_AMT1/PAY_AMT1 is September
+
+# credit-default's feature dictionary: the business label of each input column (from the UCI data's description).
+CREDIT_FEATURE_LABELS = {
+    "LIMIT_BAL": "Credit limit (NT$, family and individual)",
+    "SEX": "Sex (1 male, 2 female)",
+    "EDUCATION": "Education (1 graduate, 2 university, 3 high school, 4 other)",
+    "MARRIAGE": "Marital status (1 married, 2 single, 3 other)",
+    "AGE": "Age (years)",
+    **{f"PAY_{n}": f"Months late paying in {m} (-1 paid in full)"
+       for n, m in zip((0, 2, 3, 4, 5, 6), _MONTHS)},
+    **{f"BILL_AMT{i}": f"Bill amount in {m} (NT$)" for i, m in enumerate(_MONTHS, start=1)},
+    **{f"PAY_AMT{i}": f"Amount paid in {m} (NT$)" for i, m in enumerate(_MONTHS, start=1)},
+}
+
+
 def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, Any]:
     # The story (people, registrations, approvals, deployments) happened before the month of traffic the
     # champion and its challenger served: each deployment starts no later than the first prediction it logged.
@@ -304,7 +320,7 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
                               description="Probability that a credit-card client defaults next month.",
                               tags=["credit", "retail", "pd"], code_ref="demo:credit_champion", **card)
     catalog.update_model(store, ada, "credit-default", business_unit="Retail credit",
-                          use_case="Collections prioritisation")
+                          use_case="Collections prioritisation", feature_dictionary=CREDIT_FEATURE_LABELS)
     challenger = credit_challenger(features, quick).fit(X, y)
     versions.register_version(store, grace, "credit-default", challenger, train_path, "default",
                               test_data=test_path, code_ref="demo:credit_challenger")

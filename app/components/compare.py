@@ -8,20 +8,58 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.compare.scores import LABELS
+from core.compare.scores import LABELS, metric_direction
+from core.metrics import HIGHER_IS_BETTER
 
 CHAMPION_COLOR, CHALLENGER_COLOR = "#1f77b4", "#ff7f0e"
 SIDES = (("champion", CHAMPION_COLOR), ("challenger", CHALLENGER_COLOR))
+# The challenger's side of each difference: better, worse, equal or undefined (core decides the direction).
+DIRECTION_COLORS = {"better": "#2ca02c", "worse": "#d62728", "equal": "#7f7f7f", "undefined": "#7f7f7f"}
+DIRECTION_WORDS = {"better": "better", "worse": "worse", "equal": "equal", "undefined": "—"}
 _MARGIN = dict(l=10, r=10, t=40, b=10)
+NONE = "—"
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and x == x and x not in (float("inf"), float("-inf"))
+
+
+def number(x: Any, digits: int = 4) -> str:
+    """A metric or difference as people read it; '—' for a missing or undefined value."""
+    return f"{x:.{digits}g}" if _finite(x) else NONE
+
+
+def signed(x: Any, digits: int = 4) -> str:
+    return f"{x:+.{digits}g}".replace("-", "−") if _finite(x) else NONE
+
+
+def p_value(p: Any) -> str:
+    """0.042, 0.31, 5e-34; '—' when no test applies."""
+    if not _finite(p):
+        return NONE
+    if p == 0:
+        return "< 1e-300"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
+
+
+def interval(lo: Any, hi: Any, digits: int = 4) -> str:
+    return f"{signed(lo, digits)} to {signed(hi, digits)}" if _finite(lo) and _finite(hi) else NONE
+
+
+def direction_label(metric: str) -> str:
+    return f"{LABELS[metric]} ({'higher' if HIGHER_IS_BETTER[metric] else 'lower'} is better)"
 
 
 def metrics_table(result: dict[str, Any]) -> pd.DataFrame:
+    """One row per metric, every cell a readable string (no None, p-values like 5e-34)."""
     rows = []
     for m, d in result["difference"].items():
-        rows.append({"metric": LABELS[m], "champion": result["champion"][m], "challenger": result["challenger"][m],
-                     "difference": d["estimate"], "95% CI low": d["ci_low"], "95% CI high": d["ci_high"],
-                     "p-value": "-" if d["p_value"] is None or d["p_value"] != d["p_value"] else f"{d['p_value']:.2g}",
-                     "test": d["p_value_method"]})
+        rows.append({"Metric": direction_label(m), "Champion": number(result["champion"].get(m)),
+                     "Challenger": number(result["challenger"].get(m)), "Difference": signed(d["estimate"]),
+                     "Challenger is": DIRECTION_WORDS[metric_direction(m, d["estimate"])],
+                     "95% interval": interval(d["ci_low"], d["ci_high"], 3), "p-value": p_value(d["p_value"]),
+                     # "McNemar (chi-square with continuity correction)" → "McNemar": the detail is in the help.
+                     "Test": (d.get("p_value_method") or NONE).split(" (")[0]})
     return pd.DataFrame(rows)
 
 
@@ -29,16 +67,22 @@ def difference_bars(result: dict[str, Any]) -> go.Figure:
     """One panel per metric: challenger − champion with its 95% paired-bootstrap interval."""
     diff = result["difference"]
     names = list(diff)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[LABELS[m] for m in names])
+    titles = [f"{LABELS[m]} ({'↑' if HIGHER_IS_BETTER[m] else '↓'} better)" for m in names]
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=titles)
     for i, m in enumerate(names, start=1):
         d = diff[m]
         est, lo, hi = d["estimate"], d["ci_low"], d["ci_high"]
-        ok = None not in (est, lo, hi) and lo == lo
+        ok = all(_finite(x) for x in (est, lo, hi))
+        side = metric_direction(m, est)
+        color = DIRECTION_COLORS[side]
         fig.add_trace(go.Scatter(
-            x=["difference"], y=[est], mode="markers", marker=dict(size=10, color=CHALLENGER_COLOR),
+            x=["difference"], y=[est if _finite(est) else None], mode="markers", name=side,
+            marker=dict(size=11, color=color),
             error_y=dict(type="data", symmetric=False, array=[(hi - est) if ok else 0],
-                         arrayminus=[(est - lo) if ok else 0]),
-            hovertemplate=f"{LABELS[m]}: %{{y:.4g}}<extra></extra>", showlegend=False), row=1, col=i)
+                         arrayminus=[(est - lo) if ok else 0], color=color),
+            hovertemplate=f"{LABELS[m]}: %{{y:.4g}} (challenger {DIRECTION_WORDS[side]}; "
+                          f"{'higher' if HIGHER_IS_BETTER[m] else 'lower'} is better)<extra></extra>",
+            showlegend=False), row=1, col=i)
         fig.add_hline(y=0, line_dash="dot", line_color="grey", row=1, col=i)
         fig.update_xaxes(showticklabels=False, row=1, col=i)
     fig.update_layout(height=280, margin=_MARGIN)
@@ -99,12 +143,12 @@ def segments_table(result: dict[str, Any], metric: str) -> pd.DataFrame:
     rows = []
     for s in result["segments"]:
         d = (s.get("difference") or {}).get(metric, {})
-        rows.append({"segment": s["segment"], "rows": s["rows"], **({"positives": s["positives"]}
+        rows.append({"Segment": s["segment"], "Rows": s["rows"], **({"Positives": s["positives"]}
                                                                     if "positives" in s else {}),
-                     f"champion {LABELS[metric]}": (s.get("champion") or {}).get(metric),
-                     f"challenger {LABELS[metric]}": (s.get("challenger") or {}).get(metric),
-                     "difference": d.get("estimate"), "95% CI low": d.get("ci_low"), "95% CI high": d.get("ci_high"),
-                     "verdict": s.get("verdict") or s.get("note", "")})
+                     f"Champion {LABELS[metric]}": number((s.get("champion") or {}).get(metric)),
+                     f"Challenger {LABELS[metric]}": number((s.get("challenger") or {}).get(metric)),
+                     "Difference": signed(d.get("estimate")), "95% interval": interval(d.get("ci_low"), d.get("ci_high")),
+                     "Verdict": s.get("verdict") or s.get("note") or NONE})
     return pd.DataFrame(rows)
 
 
@@ -139,7 +183,13 @@ def importance(rows: list[dict[str, Any]], top: int = 15) -> go.Figure:
 def disagreements_table(result: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for d in result["disagreements"]:
-        rows.append({"row": d["row"], "label": d["label"], "champion": d["champion"], "challenger": d["challenger"],
-                     "gap": d["gap"], **({"decisions differ": d["decisions_differ"]} if "decisions_differ" in d else {}),
-                     **d["features"]})
+        rows.append({"Row": d["row"], "Outcome": d["label"], "Champion": number(d["champion"]),
+                     "Challenger": number(d["challenger"]), "Gap": number(d["gap"]),
+                     **({"Decisions differ": "yes" if d["decisions_differ"] else "no"} if "decisions_differ" in d else {}),
+                     **{k: cell(v) for k, v in d["features"].items()}})
     return pd.DataFrame(rows)
+
+
+def cell(v: Any) -> Any:
+    """A feature value for a table cell: '—' instead of a missing value."""
+    return NONE if v is None or (isinstance(v, float) and v != v) else v

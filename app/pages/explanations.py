@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import session
 from app.components import explain as figs
+from app.components import text
 from core import queries
 from core.errors import CoreError
 from core.explain import compute, explanations, summary
@@ -38,7 +39,7 @@ default_version = champ.version if champ else versions[0]
 if st.session_state.get(f"xp_version_{name}") not in versions:
     st.session_state[f"xp_version_{name}"] = default_version
 version = c2.selectbox("Version", versions, key=f"xp_version_{name}",
-                       format_func=lambda v: f"{v} (production champion)" if champ and v == champ.version else str(v))
+                       format_func=lambda v: f"{v} · live champion" if champ and v == champ.version else str(v))
 rows = c3.number_input("Rows", 50, 20000, compute.DEFAULT_ROWS, step=50, key="xp_rows",
                        help="A seeded sample of the data; more rows, smoother pictures, longer to compute.")
 source = st.radio("Data", ["Hold-out data", "Training data (the reference)", "Production (last 7 days of logs)",
@@ -86,15 +87,16 @@ if e is None:
     if st.button("Compute the explanation", type="primary", key="xp_compute"):
         bar = st.progress(0.0, text="Starting…")
         try:
-            e = explanations.explain(store, me, name, version, data, rows=int(rows), label=label,
-                                progress=lambda f, t: bar.progress(min(1.0, f), text=t))
+            explanations.explain(store, me, name, version, data, rows=int(rows), label=label,
+                                 progress=lambda f, t: bar.progress(min(1.0, f), text=t))
         except CoreError as err:
             st.error(str(err))
             st.stop()
-        bar.empty()
-    else:
-        st.stop()
+        # Draw the page again from the cache it now holds: the "no cached explanation" box above goes away.
+        st.rerun()
+    st.stop()
 
+the_version = registry_versions.get_model_version(store, name, version)
 if not e.additivity_ok:
     st.error(f"Additivity check FAILED: base value + contributions differ from the model's output by up to "
              f"{e.additivity_max_error:.3g}. Treat these explanations with caution.", icon=":material/error:")
@@ -115,31 +117,53 @@ with t_swarm:
                "(red) or low (blue).")
     st.plotly_chart(figs.beeswarm(e.values, e.inputs, list(imp["feature"])), key="xp_beeswarm")
 with t_dep:
-    feature = st.selectbox("Input", list(imp["feature"]), key="xp_dep_feature")
+    feature = st.selectbox("Input", list(imp["feature"]), key="xp_dep_feature",
+                           format_func=lambda f: f if model.feature_label(f) == f else f"{model.feature_label(f)} ({f})")
     partner = summary.strongest_interaction(e, feature)
     st.caption(f"Coloured by {partner}, the input that interacts most strongly with {feature}." if partner
                else "No interacting input found.")
     st.plotly_chart(figs.dependence(e.values, e.inputs, feature, partner), key="xp_dependence")
+def case_output(i: int) -> str:
+    out = float(e.frame["prediction"].iat[i])
+    p = summary.to_probability(out, e.output_space)
+    return f"probability {p:.1%}" if p is not None else f"output {out:.4g}"
+
+
 with t_case:
     idx = list(range(len(e.frame)))
     row = st.selectbox("Case (row of the data)", idx, key="xp_row",
-                       format_func=lambda i: f"row {e.frame['index'].iat[i]} · output {e.frame['prediction'].iat[i]:.4g}")
+                       format_func=lambda i: f"row {e.frame['index'].iat[i]} · {case_output(i)}")
     st.info(summary.plain_summary(e, row=row))
     contrib = e.values.iloc[row].to_dict()
     st.plotly_chart(figs.waterfall(e.base_value, contrib, float(e.frame["prediction"].iat[row]), e.output_space),
                     key="xp_waterfall")
     with st.expander("This case's inputs"):
-        st.dataframe(e.inputs.iloc[[row]].T.rename(columns=lambda _c: "value"), key="xp_case_inputs")
+        case = {"Input": e.features, "Value": [e.inputs[f].iat[row] for f in e.features]}
+        if model.feature_dictionary:
+            case = {"Input": e.features, "Meaning": [model.feature_label(f) for f in e.features], "Value": case["Value"]}
+        st.dataframe(pd.DataFrame(case), hide_index=True, key="xp_case_inputs")
 with t_whatif:
     st.caption("Change a case's inputs and see the score and the contributions move. Nothing is stored.")
     base_row = st.session_state.get("xp_row", 0) or 0
     start = e.inputs.iloc[base_row]
+    kinds = {c["name"]: c["type"] for c in the_version.signature}
+    log_odds = False
+    if e.output_space == "log-odds":
+        log_odds = st.toggle("Show the output in log-odds (the space the contributions add up in)",
+                             key="xp_wi_log_odds")
     with st.form("xp_whatif"):
         cols = st.columns(3)
         record = {}
         for i, f in enumerate(e.features):
             val = start[f]
-            record[f] = cols[i % 3].number_input(f, value=float(val) if pd.notna(val) else 0.0, key=f"xp_wi_{f}")
+            business = model.feature_label(f)
+            label = text.escape(business) + (f" ({text.escape(f)})" if business != f else "")
+            if kinds.get(f) == "integer":  # whole numbers stay whole: step 1, no decimals
+                record[f] = cols[i % 3].number_input(label, value=int(round(float(val))) if pd.notna(val) else 0,
+                                                     step=1, format="%d", key=f"xp_wi_{f}")
+            else:
+                record[f] = cols[i % 3].number_input(label, value=float(val) if pd.notna(val) else 0.0,
+                                                     key=f"xp_wi_{f}")
         go_ = st.form_submit_button("Score this record", key="xp_whatif_submit")
     if go_:
         try:
@@ -148,8 +172,16 @@ with t_whatif:
             st.error(str(err))
         else:
             before = float(e.frame["prediction"].iat[base_row])
-            st.metric(f"Output ({figs.SPACE[out['output_space']]})", f"{out['prediction']:.4g}",
-                      delta=f"{out['prediction'] - before:+.4g} vs the original case")
+            before_p = summary.to_probability(before, e.output_space)
+            if out["probability"] is not None and not log_odds:
+                st.metric(f"Probability that {the_version.target} is 1", f"{out['probability']:.1%}",
+                          delta=f"{(out['probability'] - before_p) * 100:+.1f} points vs the original case",
+                          delta_color="off")
+            else:
+                st.metric(f"Output ({figs.SPACE[out['output_space']]})", f"{out['prediction']:.4g}",
+                          delta=f"{out['prediction'] - before:+.4g} vs the original case", delta_color="off")
+            if out["output_space"] == "log-odds":
+                st.caption("The contributions below are in log-odds: SHAP values add up in that space.")
             st.plotly_chart(figs.waterfall(out["base_value"], out["values"], out["prediction"], out["output_space"]),
                             key="xp_whatif_waterfall")
 with t_shift:

@@ -6,7 +6,7 @@ import streamlit as st
 from app import session
 from app.components import lineage as draw
 from core.errors import CoreError
-from core.governance.recertification import recertification_status as lg_live
+from core.governance import live
 from core.lineage import graph as lg
 
 me = session.guard("view")
@@ -29,7 +29,7 @@ if st.session_state.get("lin_focus") not in ids:
     chosen = st.session_state.get("model_name")
     model_nodes = [i for i in ids if i.startswith("model:")]
     preferred = [i for i in model_nodes if chosen and i.startswith(f"model:{chosen}:")] + \
-        [f"model:{d['model']}:{d['version']}" for d in lg_live(store)] + model_nodes + ids
+        [f"model:{d.model}:{d.version}" for d in live.live(store)] + model_nodes + ids
     st.session_state["lin_focus"] = wanted if wanted in ids else next(i for i in preferred if i in ids)
 
 # A click on the graph chooses the node to focus (before the picker is drawn).
@@ -83,13 +83,12 @@ with tab_graph:
 
 with tab_impact:
     imp = lg.impact(store, focus)
-    summary = lg.impact_summary(imp)
-    prod = [n for n in imp.nodes if n.get("active") and n.get("environment") == "production"]
-    (st.warning if prod else st.info)(summary)
+    # The sentence and the list come from the same core graph, so they cannot disagree.
+    (st.warning if lg.impact_in_production(imp) else st.info)(lg.impact_summary(imp))
     if imp.nodes:
-        st.dataframe(pd.DataFrame([{"node": n["id"], "kind": draw.KIND_LABELS.get(n["kind"], n["kind"]),
-                                    "hops": n["depth"], "live": "yes" if n.get("active") else "no",
-                                    "environment": n.get("environment", ""), "role": n.get("role", "")}
+        st.dataframe(pd.DataFrame([{"Depends on it": n["id"], "Kind": draw.KIND_LABELS.get(n["kind"], n["kind"]),
+                                    "Hops": n["depth"], "Live": "yes" if n.get("active") else "no",
+                                    "Environment": n.get("environment") or "—", "Role": n.get("role") or "—"}
                                    for n in imp.nodes]), hide_index=True, key="lin_impact_table")
 
 with tab_table:

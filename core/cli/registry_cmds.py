@@ -45,8 +45,11 @@ def register(sub, common) -> None:
     p = models.add_parser("update", parents=[common], help="edit a model's description or card")
     p.add_argument("name")
     for f in records.EDITABLE_FIELDS:
-        if f != "tags":
+        if f not in ("tags", records.FEATURE_DICTIONARY):
             p.add_argument(f"--{f.replace('_', '-')}", dest=f)
+    p.add_argument("--feature-dictionary", dest=records.FEATURE_DICTIONARY, metavar="JSON|FILE",
+                   help='business labels of the input columns: a JSON object like {"LIMIT_BAL": "Credit limit"}, a '
+                        ".json file or a two-column .csv file (column,label); '{}' clears it")
     p.add_argument("--tags", help="comma-separated tags (replaces the list)")
     p.add_argument("--reason", help="why the risk tier changes: required with --risk-tier, which only a risk "
                                     "officer may change")
@@ -146,6 +149,8 @@ def _fmt_metrics(metrics: dict) -> str:
 def cmd_models_update(ctx: Ctx) -> int:
     changes = {f: getattr(ctx.args, f) for f in records.EDITABLE_FIELDS
                if f != "tags" and getattr(ctx.args, f) is not None}
+    if changes.get(records.FEATURE_DICTIONARY) is not None:
+        changes[records.FEATURE_DICTIONARY] = records.load_feature_dictionary(changes[records.FEATURE_DICTIONARY])
     if ctx.args.tags is not None:
         changes["tags"] = [t.strip() for t in ctx.args.tags.split(",") if t.strip()]
     if not changes:

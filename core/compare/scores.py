@@ -156,6 +156,28 @@ def verdict(difference: dict[str, dict[str, float]]) -> tuple[str, str]:
     return "; ".join(parts) + ".", summary
 
 
+def metric_direction(metric: str, estimate: float | None) -> str:
+    """'better', 'worse' or 'equal' for the challenger from a difference (challenger − champion), with the
+    metric's direction (lower Brier, log loss, RMSE and MAE are better); 'undefined' without a number."""
+    if estimate is None or not math.isfinite(estimate):
+        return "undefined"
+    gain = estimate if HIGHER_IS_BETTER[metric] else -estimate
+    return "better" if gain > 0 else "worse" if gain < 0 else "equal"
+
+
+def promotion_caution(verdict_summary: str | None) -> str | None:
+    """The warning a promotion request deserves from a comparison's verdict, or None when the data does not
+    argue against promoting the challenger."""
+    if verdict_summary == "champion_better":
+        return ("The comparison says the challenger is significantly worse than the champion and better on "
+                "nothing: promoting it replaces a better model. Request it only for a reason the data does not "
+                "show, and say that reason.")
+    if verdict_summary == "mixed":
+        return ("The comparison says the challenger is significantly worse than the champion on some metrics "
+                "(and better on others): say in the justification why the losses are acceptable.")
+    return None
+
+
 def segment_labels(values: pd.Series, bins: int = 5) -> tuple[pd.Series, list[str]]:
     """(label per row, labels in display order): quantile bins for a numeric column with many
     values, categories otherwise (the most frequent first, rare ones pooled as '(other)')."""

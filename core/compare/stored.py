@@ -12,6 +12,7 @@ import numpy as np
 
 from ..audit import canonical_json, record, utcnow
 from ..errors import NotFound
+from ..governance import live
 from ..events import ComparisonRecorded
 from ..identity import Identity, require
 from ..registry.records import ModelVersion, parse_ref
@@ -136,3 +137,33 @@ def compare_and_record(store, actor: Identity | None, champion: str | ModelVersi
     result = compare_holdout(store, champion, challenger, data, target, **options)
     result["comparison_id"] = save_comparison(store, actor, result) if actor is not None else None
     return result
+
+
+def latest_between(store, champion: ModelVersion | str, challenger: ModelVersion | str) -> dict[str, Any] | None:
+    """The latest stored comparison of `challenger` against `champion`, with its full result (whose
+    `comparison_id` names it), or None when these two were never compared. Raises NotFound."""
+    a, b = resolve_version(store, champion), resolve_version(store, challenger)
+    with store.read() as con:
+        r = con.execute(f"SELECT {_COLS}{_FROM} WHERE c.champion_version_id = ? AND c.challenger_version_id = ?"
+                        " ORDER BY c.id DESC LIMIT 1", [a.id, b.id]).fetchone()
+    if r is None:
+        return None
+    rec = _record(r)
+    rec["result"]["comparison_id"] = rec["id"]
+    return rec
+
+
+def latest_comparison(store, model: str, environment: str = "production") -> dict[str, Any] | None:
+    """The latest stored comparison of one of `model`'s live challengers against its live champion in
+    `environment` (core.governance.live decides which versions are live), or None when nothing is live to
+    compare or the live pair was never compared. Adds `environment`. Raises NotFound (model), InvalidInput.
+    """
+    deployed = live.active(store, model, environment)
+    champion = next((d for d in deployed if d.role == "champion"), None)
+    if champion is None:
+        return None
+    found = [rec for d in deployed if d.role == "challenger"
+             if (rec := latest_between(store, f"{model}:{champion.version}", f"{model}:{d.version}")) is not None]
+    if not found:
+        return None
+    return {**max(found, key=lambda rec: rec["id"]), "environment": environment}

@@ -82,6 +82,16 @@ class Explanation:
         }
 
 
+def to_probability(value: float, space: str) -> float | None:
+    """A classifier's output as the probability of the positive class (log-odds through the logistic function);
+    None for a regression's raw output."""
+    if space == "log-odds":
+        return float(1 / (1 + np.exp(-value)))
+    if space == "probability":
+        return float(value)
+    return None
+
+
 def _py(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 

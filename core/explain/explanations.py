@@ -27,6 +27,7 @@ from .compute import (
     check_data,
     compute,
     split_pipeline,
+    to_probability,
 )
 
 
@@ -198,7 +199,8 @@ def explain(store, actor: Identity, model: str, version: int | None, data: pd.Da
 
 
 def explain_record(store, model: str, version: int, record_: dict[str, Any]) -> dict[str, Any]:
-    """What-if: one typed-in record's score and contributions (not cached; nothing is stored)."""
+    """What-if: one typed-in record's score and contributions (not cached; nothing is stored); a classifier's
+    `probability` of the positive class besides its output in the explainer's space (None for regression)."""
     v, estimator = load_model(store, model, version)
     frame = pd.DataFrame([record_])
     X = check_data(v, frame)
@@ -206,7 +208,9 @@ def explain_record(store, model: str, version: int, record_: dict[str, Any]) -> 
         if col["type"] == "integer":
             X[col["name"]] = X[col["name"]].round().astype("int64")
     result = compute(v, estimator, X, lambda: background_for(store, v, 100))
+    prediction = float(result["prediction"][0])
     return {"explainer": result["explainer"], "output_space": result["output_space"],
-            "base_value": result["base_value"], "prediction": float(result["prediction"][0]),
+            "base_value": result["base_value"], "prediction": prediction,
+            "probability": to_probability(prediction, result["output_space"]),
             "values": dict(zip(result["features"], map(float, result["values"][0]))),
             "additivity_max_error": result["additivity_max_error"]}

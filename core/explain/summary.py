@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .compute import Explanation
+from .compute import Explanation, to_probability  # noqa: F401  (pages ask summary for words and numbers)
 from .explanations import latest
 
 

@@ -144,11 +144,16 @@ def impact(store, node_id: str, depth: int | None = None) -> Graph:
     return g
 
 
+def impact_in_production(g: Graph) -> list[str]:
+    """The models of an impact graph that are live in production through it (sorted names)."""
+    return sorted({n["id"].split(":")[1] for n in g.nodes if n.get("active") and n.get("environment") == "production"})
+
+
 def impact_summary(g: Graph) -> str:
     """One sentence on what depends on the node: every model reached through a version or a deployment counts,
     so the sentence never says "nothing" above a list that shows a live deployment."""
     models = {n["id"].split(":")[1] for n in g.nodes if n["kind"] in ("model_version", "deployment")}
-    prod = {n["id"].split(":")[1] for n in g.nodes if n.get("active") and n.get("environment") == "production"}
+    prod = impact_in_production(g)
     if not models:
         return f"Nothing registered depends on {g.node}."
     return (f"If {g.node} is wrong, {len(models)} model(s) depend on it"

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from ..audit import record, utcnow
+from ..audit import canonical_json, record, utcnow
 from ..errors import Conflict, InvalidInput
 from ..events import ModelCreated, ModelUpdated, RiskTierChanged
 from ..identity import Identity, require
@@ -20,6 +20,7 @@ from ..vocabulary import validate_tier
 from .records import (
     CARD_FIELDS,
     EDITABLE_FIELDS,
+    FEATURE_DICTIONARY,
     MODEL_COLUMNS,
     MODEL_STATUSES,
     VERSION_COLUMNS,
@@ -28,6 +29,7 @@ from .records import (
     SearchResult,
     model_not_found,
     model_row,
+    validate_feature_dictionary,
     validate_name,
     version_row,
 )
@@ -215,7 +217,8 @@ def update_model(store, actor: Identity, name: str, *, reason: str | None = None
 
     Needs `register-model` for the descriptive fields and `set-risk-tier` whenever a risk tier is given; the
     whole change is refused when either is missing. Records `model.update` with old and new values, and
-    `model.set_risk_tier` for the tier. Raises InvalidInput, Forbidden, NotFound.
+    `model.set_risk_tier` for the tier. A `feature_dictionary` (input column -> business label) may name only the
+    input columns of the model's versions. Raises InvalidInput, Forbidden, NotFound.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -234,12 +237,17 @@ def update_model(store, actor: Identity, name: str, *, reason: str | None = None
                 raise InvalidInput(f"{name} is already {tier} risk; nothing to change.")
             if tier != before.risk_tier:
                 _set_tier_tx(con, actor, before, tier, reason)
+        if FEATURE_DICTIONARY in changes:
+            changes[FEATURE_DICTIONARY] = validate_feature_dictionary(name, before.input_columns,
+                                                                      changes[FEATURE_DICTIONARY])
         current = {"description": before.description, "owner": before.owner, "business_unit": before.business_unit,
-                   "use_case": before.use_case, "tags": before.tags, **before.card}
+                   "use_case": before.use_case, "tags": before.tags, **before.card,
+                   FEATURE_DICTIONARY: before.feature_dictionary}
         diff = {k: {"from": current[k], "to": v} for k, v in changes.items() if current[k] != v}
         if diff:
             sets = ", ".join(f"{k} = ?" for k in diff)
             con.execute(f"UPDATE models SET {sets}, updated_at = ? WHERE name = ?",
-                        [changes[k] for k in diff] + [utcnow(), name])
+                        [canonical_json(changes[k]) if k == FEATURE_DICTIONARY else changes[k] for k in diff]
+                        + [utcnow(), name])
             record(con, actor, ModelUpdated(name, diff))
         return get_model_tx(con, name)

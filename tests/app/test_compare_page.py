@@ -82,13 +82,17 @@ def test_request_promotion_calls_approvals_when_present(monkeypatch, demo_store)
     at.selectbox(key="cmp_challenger").set_value(2).run()
     at.number_input(key="cmp_bootstrap").set_value(50)
     at.button(key="cmp_run").click().run()
+    # v2 is worse: nothing is pre-filled, so the requester chooses and says why in their own words.
+    assert at.selectbox(key="cmp_promote_env").value is None and at.text_area(key="cmp_promote_why").value == ""
     at.selectbox(key="cmp_promote_env").set_value("staging")
+    at.selectbox(key="cmp_promote_role").set_value("champion")
+    at.text_area(key="cmp_promote_why").input("Shadow test in staging only, to measure latency.")
     at.button(key="cmp_promote_submit").click().run()
     assert not at.exception, at.exception
     assert len(calls) == 1
     email, model, version, env, role, why = calls[0]
     assert (email, model, version, env, role) == ("ada@modelgov.demo", "credit-default", 2, "staging", "champion")
-    assert why.startswith("Comparison ") and "challenger worse" in why
+    assert why == "Shadow test in staging only, to measure latency."
     assert any("Requested: 41" in str(s.value) for s in at.success)
 
 
@@ -101,6 +105,8 @@ def test_promotion_is_requested_from_the_comparison_with_it_in_the_evidence(monk
     at.number_input(key="cmp_bootstrap").set_value(100)
     at.button(key="cmp_run").click().run()
     at.selectbox(key="cmp_promote_env").set_value("staging")
+    at.selectbox(key="cmp_promote_role").set_value("champion")
+    at.text_area(key="cmp_promote_why").input("Staging trial to measure latency; the comparison is known.")
     at.button(key="cmp_promote_submit").click().run()
     assert not at.exception, at.exception
     assert any("Requested" in s.value for s in at.success), [e.value for e in at.error]

@@ -24,7 +24,7 @@ def test_the_cached_demo_explanation_opens_with_every_view(demo_store, monkeypat
     at.button(key="xp_whatif_submit").click()
     at.run()
     assert not at.exception
-    assert any(m.label.startswith("Output") for m in at.metric)
+    assert any(m.label.startswith("Probability that default") for m in at.metric)
 
 
 def test_computing_a_new_explanation_from_the_page(demo_store, monkeypatch):

@@ -15,8 +15,8 @@ def test_lineage_page_focuses_a_node_and_shows_its_impact(demo_store, monkeypatc
     assert not at.exception
     warning = " ".join(w.value for w in at.warning)
     assert "2 of them in production: credit-default, credit-limit-advisor" in warning
-    impact = next(d.value for d in at.dataframe if "hops" in d.value.columns)
-    assert set(impact["node"]) >= {"model:credit-default:1", "deployment:credit-default:production:1"}
+    impact = next(d.value for d in at.dataframe if "Hops" in d.value.columns)
+    assert set(impact["Depends on it"]) >= {"model:credit-default:1", "deployment:credit-default:production:1"}
     at.radio(key="lin_view").set_value("Whole graph")
     at.run()
     assert not at.exception

@@ -11,9 +11,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import duckdb
 
@@ -24,9 +26,24 @@ from .identity import Identity
 GENESIS = "0" * 64
 
 
+# How far back core's clock runs in this context: zero, except while the demo builder writes the story that
+# happened before its month of traffic (`dated_back`). A context variable, so no other thread is affected.
+_CLOCK_OFFSET: ContextVar[timedelta] = ContextVar("modelgov_clock_offset", default=timedelta(0))
+
+
 def utcnow() -> datetime:
     """Now in UTC, naive (the store keeps UTC timestamps without zone)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(timezone.utc).replace(tzinfo=None) - _CLOCK_OFFSET.get()
+
+
+@contextmanager
+def dated_back(by: timedelta) -> Iterator[None]:
+    """Run the block with core's clock `by` earlier (the demo builder only; never a person's action)."""
+    token = _CLOCK_OFFSET.set(by)
+    try:
+        yield
+    finally:
+        _CLOCK_OFFSET.reset(token)
 
 
 def canonical_json(value: Any) -> str:

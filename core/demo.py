@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from . import config, users
+from . import audit, config, users
 from .compare import holdout, scores, stored
 from .errors import Conflict, NotFound
 from .explain import compute, explanations
@@ -274,7 +272,7 @@ CREDIT_FEATURE_LABELS = {
 def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, Any]:
     # The story (people, registrations, approvals, deployments) happened before the month of traffic the
     # champion and its challenger served: each deployment starts no later than the first prediction it logged.
-    with _dated_back(timedelta(days=TRAFFIC_DAYS + 1)):
+    with audit.dated_back(timedelta(days=TRAFFIC_DAYS + 1)):
         ada, test = _story(store, quick, say)
     say("Replaying a month of production traffic for credit-default (shift from mid-month, outcomes 7 days late)…")
     _traffic(store, ada, test, quick)
@@ -375,30 +373,6 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
     say("Recording approvals and deployments (four eyes; credit-default needs two risk officers)…")
     _governance(store)
     return ada, test
-
-
-@contextmanager
-def _dated_back(by: timedelta):
-    """Run part of the demo `by` earlier: core's clock (`audit.utcnow`, imported by name into each module) is
-    shifted meanwhile, so registrations, decisions, deployments and their audit events keep their order and agree
-    with each other. Only the demo builder does this (a command, before the store is moved into place)."""
-    from . import audit
-
-    real = audit.utcnow
-
-    def earlier():
-        return real() - by
-
-    modules = [m for n, m in list(sys.modules.items())
-               if (n == "core" or n.startswith("core.")) and getattr(m, "utcnow", None) is real]
-    for m in modules:
-        m.utcnow = earlier
-    try:
-        yield
-    finally:  # also modules first imported meanwhile, which bound the shifted clock
-        for m in modules + [m for n, m in list(sys.modules.items()) if n.startswith("core.")
-                            and getattr(m, "utcnow", None) is earlier]:
-            m.utcnow = real
 
 
 def _comparison(store: Store, quick: bool) -> None:

@@ -67,11 +67,13 @@ health = monitoring_health.health(store)
 view = df.assign(status=df["status"].map(badges.model_status), risk_tier=df["risk_tier"].map(badges.risk),
                  card=(df["card_completeness"] * 100).round(),
                  health=df["name"].map(lambda n: badges.health(health.get(n))),
-                 why=df["name"].map(lambda n: "; ".join(health.get(n, {}).get("reasons", []))))
+                 why=df["name"].map(lambda n: "; ".join(health.get(n, {}).get("reasons", [])) or "—"),
+                 owner=df["owner"].map(lambda v: v if isinstance(v, str) and v.strip() else "—"),
+                 business_unit=df["business_unit"].map(lambda v: v if isinstance(v, str) and v.strip() else "—"))
 st.dataframe(view[["name", "status", "health", "why", "risk_tier", "owner", "business_unit", "versions", "card"]],
              hide_index=True, key="overview_table",
              column_config={"name": "Model", "status": "Status", "risk_tier": "Risk", "owner": "Owner",
                             "business_unit": "Business unit", "versions": "Versions",
-                            "health": "Health", "why": "Why not green",
+                            "health": "Health", "why": st.column_config.TextColumn("Why not green", width="large"),
                             "card": st.column_config.ProgressColumn("Model card", format="%d%%",
                                                                     min_value=0, max_value=100)})

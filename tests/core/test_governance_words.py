@@ -227,3 +227,11 @@ def test_the_person_filter_finds_part_of_an_address_and_wildcards_match_literall
     assert {e["actor"] for e in audit.list_events(store, ro, AuditFilter(person="%"))} == {"per%cent@example.com"}
     assert {e["actor"] for e in audit.list_events(store, ro, AuditFilter(person="\\"))} == set()
     assert audit.verify(store).ok
+
+
+def test_cli_audit_list_person_matches_part_of_an_address(store, people, cli):
+    policy.change_policy(store, people["admin"], "low", approvals_needed=2)
+    res = cli(store, "audit", "list", "--person", "ALAN", "--json", as_="rita@example.com")
+    assert res.code == 0 and {e["actor"] for e in json.loads(res.out)} == {"alan@example.com"}
+    res = cli(store, "audit", "list", "--person", "_", "--json", as_="rita@example.com")
+    assert res.code == 0 and json.loads(res.out) == []

@@ -122,22 +122,32 @@ AUDIT_COLUMNS = ("seq", "ts", "actor", "action", "entity_type", "entity_id", "ou
                  "hash")
 
 
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern with ESCAPE '\\': its '%', '_' and backslashes match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """Which events to show: every given criterion must hold."""
 
-    actor: str | None = None
+    actor: str | None = None       # exact e-mail address (case-insensitive)
     model: str | None = None
     action: str | None = None      # exact, or a prefix ending in '.' such as 'approval.'
     outcome: str | None = None     # 'ok' | 'refused'
     since: datetime | None = None
     until: datetime | None = None
+    person: str | None = None      # part of an e-mail address, case-insensitive: 'rita' finds rita@example.com
 
     def sql(self) -> tuple[str, list[Any]]:
         where, params = [], []
         if self.actor:
             where.append("actor = ?")
             params.append(self.actor.strip().lower())
+        if self.person and self.person.strip():
+            # Bound, with LIKE's wildcards escaped: '%' or '_' typed in the filter match themselves.
+            where.append("actor ILIKE ? ESCAPE '\\'")
+            params.append("%" + like_literal(self.person.strip()) + "%")
         if self.model:
             where.append("(entity_id = ? OR entity_id LIKE ? OR json_extract_string(payload, '$.model') = ?)")
             params += [self.model, f"{self.model}:%", self.model]

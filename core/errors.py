@@ -4,9 +4,15 @@ from __future__ import annotations
 
 
 class CoreError(Exception):
-    """Base of every error the core raises on purpose."""
+    """Base of every error the core raises on purpose.
+
+    `field` names the input at fault when there is one (`comment`, `reason`, `override_reason`, a policy field):
+    the message names it in words, a page can point at its form field, and the CLI adds the option that carries
+    it (`--comment TEXT`), so core's sentence never speaks of flags a page does not have.
+    """
 
     exit_code = 1
+    field: str | None = None
 
 
 class InvalidInput(CoreError):
@@ -14,13 +20,18 @@ class InvalidInput(CoreError):
 
     exit_code = 2
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class _Refusable(CoreError):
     """An error that can name the refused attempt (who, what, on which entity) for the audit trail."""
 
     def __init__(self, message: str, *, actor: str = "", action: str = "",
-                 entity_type: str = "", entity_id: str = "") -> None:
+                 entity_type: str = "", entity_id: str = "", field: str | None = None) -> None:
         super().__init__(message)
+        self.field = field
         self.actor = actor
         self.action = action
         self.entity_type = entity_type

@@ -8,11 +8,14 @@ from typing import Any
 
 import pandas as pd
 
-from .governance.approvals import list_requests
+from .governance.approvals import decision_blocker, list_requests
+from .governance.live import live
+from .monitoring.health import health_by_environment
 from .identity import Identity, allowed, require
 from .governance.recertification import recertification_status
 from .registry.catalog import _STATUS_SQL
 from .registry.records import CARD_FIELDS
+from .vocabulary import DEFAULT_ENVIRONMENT
 
 
 def portfolio(store) -> pd.DataFrame:
@@ -33,47 +36,138 @@ def portfolio(store) -> pd.DataFrame:
     return df
 
 
+# How much an attention item asks of people, in words that cannot be mistaken for a risk tier.
+ATTENTION_SEVERITIES = {"action": "Action needed", "watch": "Watch"}
+
+
 @dataclass(frozen=True)
 class AttentionItem:
     model: str
-    severity: str  # "high" | "medium" | "low"
-    reason: str
-    action: str
+    severity: str  # "action" (something must be done) | "watch" (keep an eye on it); see ATTENTION_SEVERITIES
+    reason: str    # what is wrong, as a fact
+    action: str    # the next step for the person looking, by their role
+    kind: str = ""  # health | not_monitored | recertification | request | card | metrics | no_version
+    environment: str | None = None
+
+    @property
+    def severity_label(self) -> str:
+        return ATTENTION_SEVERITIES[self.severity]
+
+
+def _step(actor: Identity | None, steps: dict[str, str]) -> str:
+    """The next step for `actor`: the first of `steps` (role → sentence, in the order of who acts) whose role they
+    hold; otherwise the `viewer` sentence, which names whom to ask and never a command."""
+    roles = actor.roles if actor else frozenset()
+    return next((text for role, text in steps.items() if role in roles), steps["viewer"])
+
+
+def _monitored(store) -> set[tuple[str, int, str]]:
+    """(model, version, environment) of every stored monitoring snapshot."""
+    with store.read() as con:
+        return {(m, v, e) for m, v, e in con.execute(
+            "SELECT m.name, s.version, s.environment FROM monitor_snapshots s JOIN models m ON m.id = s.model_id"
+        ).fetchall()}
 
 
 def attention_items(store, actor: Identity | None, frame: pd.DataFrame | None = None) -> list[AttentionItem]:
-    """What needs a person's attention across the portfolio, most severe first.
+    """What needs attention across the portfolio, "action" items first, each with its next step for `actor`.
 
-    Pending deployment requests are listed only for people who may see approvals (`view-approvals`).
+    Every live champion whose health (`monitoring.health`, per environment) is below green; every production
+    deployment without a monitoring snapshot; re-certifications overdue or due within 30 days; deployment
+    requests waiting for a decision or a deployment (only for people who may see approvals, `view-approvals`);
+    models without a version, hold-out metrics or a complete model card. A viewer is told whom to ask, a data
+    scientist what to run or which page to open, a risk officer what to decide.
     """
     df = portfolio(store) if frame is None else frame
+    owners = dict(zip(df["name"], df["owner"]))
+
+    def owner(model: str) -> str:
+        return f"the owner ({owners[model]})" if owners.get(model) else "its owner"
+
     items: list[AttentionItem] = []
     for r in df.itertuples():
         if r.versions == 0:
-            items.append(AttentionItem(r.name, "low", "has no version yet",
-                                       f"register one with 'modelgov register {r.name} …'"))
+            items.append(AttentionItem(r.name, "watch", "has no version yet", _step(actor, {
+                "data_scientist": f"register its first version: 'modelgov register {r.name} --model FILE "
+                                  "--train-data FILE --target COLUMN'",
+                "viewer": f"planned; ask {owner(r.name)} when a first version is due"}), "no_version"))
             continue
         if not r.latest_metrics:
-            items.append(AttentionItem(r.name, "medium", f"version {r.latest_version} has no hold-out metrics",
-                                       "register it again with --test-data"))
+            items.append(AttentionItem(r.name, "watch", f"version {r.latest_version} has no hold-out metrics",
+                                       _step(actor, {"data_scientist": "register it again with --test-data FILE",
+                                                     "viewer": f"ask {owner(r.name)} to add hold-out metrics"}),
+                                       "metrics"))
         if r.card_completeness < 1.0:
-            sev = "high" if r.risk_tier == "high" else "medium" if r.risk_tier == "medium" else "low"
-            items.append(AttentionItem(r.name, sev, f"model card {int(round(r.card_completeness * 100))}% complete",
-                                       "fill in the missing model-card fields on the Model page"))
+            items.append(AttentionItem(
+                r.name, "action" if r.risk_tier == "high" else "watch",
+                f"model card {int(round(r.card_completeness * 100))}% complete ({r.risk_tier} risk)", _step(actor, {
+                    "data_scientist": "fill in the missing fields on the Model page (Model card tab)",
+                    "risk_officer": f"a request fails its card check until it is complete; ask {owner(r.name)}",
+                    "viewer": f"ask {owner(r.name)} to complete the model card"}), "card"))
+
+    for model, records in health_by_environment(store).items():
+        for h in records:
+            if h["status"] not in ("amber", "red"):
+                continue
+            red = h["status"] == "red"
+            items.append(AttentionItem(
+                model, "action" if red else "watch",
+                f"version {h['version']} in {h['environment']} is {h['status']} ({h['score']}): "
+                + ("; ".join(h["reasons"]) or "below green"), _step(actor, {
+                    "data_scientist": f"open Monitoring for {model} to see what drifted and how performance moved; "
+                                      "retrain and request a challenger if it does not recover",
+                    "risk_officer": f"review Monitoring for {model}; "
+                                    + ("decide whether to roll back (Approvals page, Deployments tab)" if red else
+                                       "if it does not recover, decide a rollback on the Approvals page"),
+                    "viewer": f"ask {owner(model)} what is being done; the Monitoring page shows what changed"}),
+                "health", h["environment"]))
+    monitored = _monitored(store)
+    for d in live(store, environment=DEFAULT_ENVIRONMENT):
+        if (d.model, d.version, d.environment) in monitored:
+            continue
+        champion = d.role == "champion"
+        items.append(AttentionItem(
+            d.model, "action" if champion else "watch",
+            f"version {d.version} is live in {d.environment} as {d.role} but not monitored", _step(actor, {
+                "data_scientist": f"store a monitoring snapshot: 'modelgov monitor {d.model}:{d.version} "
+                                  f"--env {d.environment}'",
+                "risk_officer": f"its health is unknown; ask {owner(d.model)} to monitor it"
+                                + (" before you re-certify it" if champion else " before its promotion"),
+                "viewer": f"its health is unknown; ask {owner(d.model)} to monitor it"}),
+            "not_monitored", d.environment))
 
     for d in recertification_status(store):
         if d["overdue"]:
-            items.append(AttentionItem(d["model"], "high", f"re-certification in {d['environment']} overdue since "
-                                       f"{d['due']}", f"a risk officer re-certifies it: 'modelgov recertify "
-                                       f"{d['model']} --env {d['environment']} --comment TEXT'"))
+            sev, reason = "action", f"re-certification in {d['environment']} overdue since {d['due']}"
         elif d["days_left"] <= 30:
-            items.append(AttentionItem(d["model"], "low", f"re-certification in {d['environment']} due {d['due']}",
-                                       "plan the review on the Approvals page"))
-    for r in list_requests(store, actor, status="pending") if allowed(actor, "view-approvals") else []:
-        items.append(AttentionItem(r.model, "medium", f"deployment request {r.id} ({r.ref} to {r.environment}) "
-                                   f"waits for {r.approvals_needed - len(r.approvals)} approval(s)",
-                                   "a risk officer decides it on the Approvals page"))
-    order = {"high": 0, "medium": 1, "low": 2}
+            sev, reason = "watch", f"re-certification in {d['environment']} due {d['due']}"
+        else:
+            continue
+        items.append(AttentionItem(d["model"], sev, reason, _step(actor, {
+            "risk_officer": "review it and re-certify (or roll back) on the Approvals page, Deployments tab",
+            "viewer": "a risk officer re-certifies it; ask one if it is yours"}), "recertification", d["environment"]))
+
+    if allowed(actor, "view-approvals"):
+        for r in list_requests(store, actor):
+            if r.status == "pending":
+                blocker = decision_blocker(store, actor, r.id)
+                mine = r.requested_by == (actor.email if actor else None)
+                items.append(AttentionItem(
+                    r.model, "action" if blocker is None else "watch",
+                    f"deployment request {r.id} ({r.ref} to {r.environment} as {r.role}): {r.progress}",
+                    "decide it on the Approvals page (Queue)" if blocker is None else _step(actor, {
+                        "risk_officer": "another risk officer decides it; nothing for you to do",
+                        "data_scientist": "your request waits for the risk officers; nothing to do until then"
+                                          if mine else "risk officers decide it on the Approvals page",
+                        "viewer": "risk officers decide it on the Approvals page"}), "request", r.environment))
+            elif r.status == "approved":
+                items.append(AttentionItem(
+                    r.model, "watch", f"deployment request {r.id} ({r.ref} to {r.environment} as {r.role}) is "
+                    f"approved, not yet deployed (valid until {str(r.expires_at)[:10]})", _step(actor, {
+                        "data_scientist": "deploy it on the Approvals page before the approval expires",
+                        "risk_officer": "deploy it on the Approvals page, or let its requester do it",
+                        "viewer": "a data scientist deploys it on the Approvals page"}), "request", r.environment))
+    order = {"action": 0, "watch": 1}
     return sorted(items, key=lambda i: (order[i.severity], i.model))
 
 

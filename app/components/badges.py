@@ -50,5 +50,17 @@ SEVERITY_COLOR = {"high": "red", "medium": "orange", "low": "green"}
 
 
 def severity(level: str) -> str:
-    """A coloured markdown badge for high / medium / low (no emoji: not every browser has the font)."""
-    return f":{SEVERITY_COLOR.get(level, 'gray')}-badge[{level}]"
+    """An alert's severity in markdown: a bell and coloured words ('high severity'), not a pill, so it is not read
+    as a risk-tier badge (no emoji: not every browser has the font)."""
+    return f":{SEVERITY_COLOR.get(level, 'gray')}[:material/notifications_active: {level} severity]"
+
+
+# Needs attention: coloured words with an icon, never a pill, and never the words high / medium / low, so a
+# severity cannot be read as a risk tier (risk tiers are `md(tier)` badges).
+ATTENTION = {"action": ("red", "error", "Action needed"), "watch": ("blue", "visibility", "Watch")}
+
+
+def attention(level: str) -> str:
+    """Markdown for an attention item's severity: ':red[:material/error: **Action needed**]'."""
+    color, icon, words = ATTENTION.get(level, ("gray", "info", level))
+    return f":{color}[:material/{icon}: **{words}**]"

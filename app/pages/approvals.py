@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import session
 from app.components import approvals as ui
+from app.components.text import escape
 from core.errors import CoreError
 from core.governance import (
     approvals,
@@ -15,6 +16,7 @@ from core.governance import (
     recertification,
 )
 from core.identity import allowed
+from core.registry.records import CARD_FIELDS
 from core.vocabulary import RISK_TIERS_HIGHEST_FIRST
 
 me = session.guard("view-approvals")
@@ -38,23 +40,36 @@ c2.metric("Approved, not deployed", sum(r.status == "approved" for r in everythi
 c3.metric("My requests", len(mine))
 c4.metric("Re-certifications overdue", len(overdue))
 
+if flash := st.session_state.pop("approvals_flash", None):
+    st.toast(flash, icon=":material/check:")
+    st.success(flash)
+if note := st.session_state.pop("approvals_note", None):
+    st.info(note)
+
 tabs = ["Queue", "My requests", "Deployments", "Policies"]
 t_queue, t_mine, t_deploy, t_policy = st.tabs(tabs)
 
 
 def _request_table(items, key):
     st.dataframe(pd.DataFrame([{
-        "request": r.id, "model version": r.ref, "environment": r.environment, "role": r.role, "status": r.status,
-        "approvals": f"{len(r.approvals)}/{r.approvals_needed}", "failing checks": r.checks_failed,
-        "requested by": r.requested_by, "requested at": r.requested_at} for r in items]),
-        hide_index=True, key=key)
+        "Request": r.id, "Model version": r.ref, "Environment": r.environment, "Role": r.role, "Status": r.status,
+        "Approvals": r.progress, "Failing checks": r.checks_failed, "Requested by": r.requested_by,
+        "Requested at (UTC)": str(r.requested_at)[:16]} for r in items]),
+        hide_index=True, key=key, column_config={"Request": st.column_config.NumberColumn(format="%d", width="small"),
+                                                 "Approvals": st.column_config.TextColumn(width="large")})
+
+
+def _text(value) -> str:
+    """A cell a person reads: '—' for nothing."""
+    return "—" if value is None or (isinstance(value, str) and not value.strip()) else str(value)
 
 
 def _detail(r, key):
     """One request: its evidence, decisions and the actions this person may take."""
     st.markdown(f"#### Request {r.id}: {r.ref} → {r.environment} as {r.role} {ui.status_badge(r.status)}")
-    st.markdown(f"Requested by **{r.requested_by}** at {str(r.requested_at)[:16]} UTC · "
-                f"{len(r.approvals)} of {r.approvals_needed} approval(s) · risk tier **{r.risk_tier}**")
+    st.markdown(f"Requested by **{escape(r.requested_by)}** at {str(r.requested_at)[:16]} UTC · "
+                f"risk tier **{r.risk_tier}**")
+    (st.info if r.status == "pending" else st.caption)(escape(r.progress))
     st.markdown("**Justification**")
     st.text(r.reason)
     try:
@@ -65,13 +80,18 @@ def _detail(r, key):
     ui.evidence_view(pack, key=f"{key}_pack")
     if r.decisions:
         st.markdown("**Decisions**")
-        st.dataframe(pd.DataFrame([{**d.as_dict(), "approver's role": d.role_evidence} for d in r.decisions]),
-                     hide_index=True, key=f"{key}_decisions")
+        st.dataframe(pd.DataFrame([{
+            "Decided by": d.decided_by, "Decision": d.decision, "At (UTC)": str(d.decided_at)[:16],
+            "Comment": _text(d.comment), "Override reason": _text(d.override_reason),
+            "Approver's role": d.role_evidence} for d in r.decisions]), hide_index=True, key=f"{key}_decisions")
     st.download_button("Download the evidence report (HTML)", evidence_report.evidence_html(store, me, r.id),
                        file_name=f"evidence-request-{r.id}.html", mime="text/html", key=f"{key}_html")
     st.caption(f"Evidence pack SHA-256 `{r.evidence_sha256}`")
 
-    if r.status == "pending" and allowed(me, "approve-deployment"):
+    blocker = approvals.decision_blocker(store, me, r.id) if r.status == "pending" else None
+    if blocker:  # a courtesy: core refuses these decisions anyway
+        st.info(escape(blocker), icon=":material/front_hand:")
+    elif r.status == "pending":
         failing = any(c["status"] == "fail" for c in pack["checks"])
         with st.form(f"{key}_decide"):
             comment = st.text_area("Comment (recorded with your decision)", key=f"{key}_comment")
@@ -112,10 +132,6 @@ def _pick(items, key):
     return next(r for r in items if r.id == chosen)
 
 
-if flash := st.session_state.pop("approvals_flash", None):
-    st.toast(flash, icon=":material/check:")
-    st.success(flash)
-
 with t_queue:
     if not allowed(me, "approve-deployment"):
         st.caption("Risk officers decide these requests; you can read them.")
@@ -131,8 +147,9 @@ with t_queue:
 
 with t_mine:
     if not mine:
-        st.info("You have not requested a deployment. Open a model on the Model page, or run "
-                "`modelgov approvals request MODEL:VERSION --env production --role champion --reason TEXT`.")
+        st.info("You have not requested a deployment. Open a model on the Model page and request one under "
+                "Deployments." if allowed(me, "request-deployment") else
+                "Data scientists request deployments; you have made none, so nothing is listed here.")
     else:
         _request_table(mine, "appr_mine_table")
         _detail(_pick(mine, "appr_mine_pick"), "appr_mine")
@@ -144,9 +161,9 @@ with t_deploy:
     else:
         st.markdown("**Live champions and their re-certification**")
         st.dataframe(pd.DataFrame([{
-            "model": d["model"], "environment": d["environment"], "version": d["version"], "risk": d["risk_tier"],
-            "last certified": d["last_certified"][:10], "due": d["due"],
-            "state": f"overdue by {-d['days_left']} days" if d["overdue"] else f"{d['days_left']} days left"}
+            "Model": d["model"], "Environment": d["environment"], "Version": d["version"],
+            "Risk tier": d["risk_tier"], "Last certified": d["last_certified"][:10], "Due": d["due"],
+            "State": f"overdue by {-d['days_left']} days" if d["overdue"] else f"{d['days_left']} days left"}
             for d in status]), hide_index=True, key="appr_recert_table")
         if allowed(me, "recertify"):
             with st.form("appr_recert_form"):
@@ -179,27 +196,54 @@ with t_deploy:
 
 with t_policy:
     pol = policy.policies(store)
+    label = policy.POLICY_LABELS
     st.dataframe(pd.DataFrame([{
-        "risk tier": p.risk_tier, "minimum AUC": p.min_auc, "minimum R²": p.min_r2,
-        "maximum drifted share": p.max_drift_share, "required card fields": ", ".join(p.required_card_fields),
-        "approvers": p.approvals_needed, "re-certify every (days)": p.recertify_days,
-        "approval valid (days)": p.approval_valid_days, "changed by": p.updated_by} for p in pol]),
+        "Risk tier": p.risk_tier, **{label[k][:1].upper() + label[k][1:]: policy.policy_value_text(k, getattr(p, k))
+                                     for k in policy.POLICY_FIELDS},
+        "Changed by": p.updated_by, "Changed at (UTC)": str(p.updated_at)[:16]} for p in pol]),
         hide_index=True, key="appr_policy_table")
     if allowed(me, "set-policy"):
-        with st.form("appr_policy_form"):
-            tier = st.selectbox("Tier", RISK_TIERS_HIGHEST_FIRST, key="appr_pol_tier")
-            current = next(p for p in pol if p.risk_tier == tier)
+        st.markdown("**Change a tier's policy**")
+        # The tier picker sits outside the form and every input is keyed by tier, so the form always shows and
+        # saves the tier it names.
+        tier = st.segmented_control("Tier", RISK_TIERS_HIGHEST_FIRST, default=RISK_TIERS_HIGHEST_FIRST[0],
+                                    key="appr_pol_tier", format_func=lambda t: f"{t} risk") or RISK_TIERS_HIGHEST_FIRST[0]
+        current = next(p for p in pol if p.risk_tier == tier)
+        keys = {k: f"appr_pol_{tier}_{k}" for k in policy.POLICY_FIELDS}
+        for k, key in keys.items():  # seeded from the store; the widgets' own default is empty (= no check)
+            if key not in st.session_state:
+                value = getattr(current, k)
+                st.session_state[key] = [f for f in value if f in CARD_FIELDS] if k == "required_card_fields" else value
+        with st.form(f"appr_policy_form_{tier}"):
+            st.caption("Leave a threshold empty for no check.")
             c1, c2, c3 = st.columns(3)
-            min_auc = c1.number_input("Minimum AUC (0 = no check)", 0.0, 1.0, float(current.min_auc or 0.0), 0.01,
-                                      key="appr_pol_auc")
-            needed = c2.number_input("Approvers", 1, 3, current.approvals_needed, key="appr_pol_needed")
-            recert = c3.number_input("Re-certify every (days)", 1, 3650, current.recertify_days, key="appr_pol_recert")
-            if st.form_submit_button("Save policy", key="appr_pol_submit"):
-                try:
-                    policy.set_policy(store, me, tier, min_auc=min_auc or None, approvals_needed=int(needed),
-                                         recertify_days=int(recert))
-                except CoreError as e:
-                    st.error(str(e))
+            min_auc = c1.number_input("Minimum AUC (classifiers)", 0.0, 1.0, None, 0.01, format="%.2f",
+                                      placeholder="no check", key=keys["min_auc"])
+            min_r2 = c2.number_input("Minimum R² (regressions)", None, 1.0, None, 0.01, format="%.2f",
+                                     placeholder="no check", key=keys["min_r2"])
+            max_drift = c3.number_input("Maximum drifted share of inputs", 0.0, 1.0, None, 0.05, format="%.2f",
+                                        placeholder="no check", key=keys["max_drift_share"])
+            card = st.multiselect("Required model-card fields", list(CARD_FIELDS),
+                                  format_func=lambda f: f.replace("_", " "), key=keys["required_card_fields"])
+            c1, c2, c3 = st.columns(3)
+            needed = c1.number_input("Approvers (distinct risk officers)", 1, 3, key=keys["approvals_needed"])
+            recert = c2.number_input("Re-certify every (days)", 1, 3650, key=keys["recertify_days"])
+            valid = c3.number_input("An approval stays valid for (days)", 1, 365, key=keys["approval_valid_days"])
+            submitted = st.form_submit_button(f"Save the {tier}-risk policy", type="primary",
+                                              key=f"appr_pol_{tier}_submit")
+        if submitted:
+            try:
+                done = policy.change_policy(store, me, tier, min_auc=min_auc, min_r2=min_r2,
+                                            max_drift_share=max_drift, required_card_fields=card,
+                                            approvals_needed=needed, recertify_days=recert,
+                                            approval_valid_days=valid)
+            except CoreError as e:
+                st.error(str(e))
+            else:
+                if done.changes:
+                    st.session_state["approvals_flash"] = done.sentence
                 else:
-                    st.session_state["approvals_flash"] = f"Policy for {tier} risk saved."
-                    st.rerun()
+                    st.session_state["approvals_note"] = done.sentence
+                for k in keys.values():  # shown again from the store
+                    st.session_state.pop(k, None)
+                st.rerun()

@@ -123,6 +123,21 @@ def build_parser() -> Parser:
     return parser
 
 
+def with_option(error: CoreError, args: argparse.Namespace) -> str:
+    """The error's sentence, plus the option that carries the input at fault when this command has one.
+
+    Core names the input in words (`field`, e.g. `override_reason`); which option carries it is the CLI's
+    business: `--override-reason TEXT`.
+    """
+    text = str(error)
+    field = getattr(error, "field", None)
+    if not field or field not in vars(args):
+        return text
+    value = vars(args)[field]
+    hint = f"--{field.replace('_', '-')}" + (" TEXT" if value is None or isinstance(value, str) else "")
+    return f"{text[:-1]} ({hint})." if text.endswith(".") else f"{text} ({hint})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -134,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = args.handler(Ctx(args, store))
         return int(code or 0)
     except CoreError as e:
-        print(screen.line(f"modelgov: {e}"), file=sys.stderr)
+        print(screen.line(f"modelgov: {with_option(e, args)}"), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("modelgov: interrupted; nothing was half-written (each change is one transaction).", file=sys.stderr)

@@ -123,7 +123,8 @@ def _time(text: str) -> datetime:
 
 
 def _filters(p) -> None:
-    p.add_argument("--actor", metavar="EMAIL")
+    p.add_argument("--actor", metavar="EMAIL", help="exactly this person")
+    p.add_argument("--person", metavar="TEXT", help="people whose address contains TEXT, e.g. rita")
     p.add_argument("--model")
     p.add_argument("--action", help="exact, or a prefix ending in '.', e.g. approval.")
     p.add_argument("--outcome", choices=["ok", "refused"])
@@ -133,7 +134,7 @@ def _filters(p) -> None:
 
 def _filter_of(a) -> audit.AuditFilter:
     return audit.AuditFilter(actor=a.actor, model=a.model, action=a.action, outcome=a.outcome, since=a.since,
-                             until=a.until)
+                             until=a.until, person=a.person)
 
 
 def _request_line(r: approvals.Request) -> tuple:
@@ -176,7 +177,7 @@ def cmd_show(ctx: Ctx) -> int:
     def text() -> str:
         lines = [f"Request {r.id}: {r.ref} to {r.environment} as {r.role} — {r.status}",
                  f"Requested by {r.requested_by} at {str(r.requested_at)[:19]}: {line(r.reason)}",
-                 f"{len(r.approvals)} of {r.approvals_needed} approval(s); risk tiers held since the request: "
+                 f"{r.progress}; risk tiers held since the request: "
                  f"{', '.join(r.tiers_since_request) or r.risk_tier}",
                  f"Evidence pack SHA-256 {r.evidence_sha256} (frozen {pack['assembled_at'][:19]})", "",
                  policy.checks_verdict(pack["checks"])["sentence"],
@@ -193,7 +194,7 @@ def cmd_show(ctx: Ctx) -> int:
 
 
 def _decided(ctx: Ctx, r: approvals.Request) -> int:
-    ctx.emit(r.as_dict(), f"Request {r.id} is now {r.status} ({len(r.approvals)}/{r.approvals_needed} approvals).")
+    ctx.emit(r.as_dict(), f"Request {r.id} is now {r.status}: {r.progress}.")
     return 0
 
 
@@ -262,8 +263,9 @@ def cmd_policy_set(ctx: Ctx) -> int:
         changes["required_card_fields"] = [f.strip() for f in a.required_card_fields.split(",") if f.strip()]
     if not changes:
         raise InvalidInput("Name at least one policy field to change, e.g. --min-auc 0.72.")
-    p = policy.set_policy(ctx.store, ctx.actor(), a.tier, **changes)
-    ctx.emit(p.as_dict(), f"Policy for {p.risk_tier} risk updated.")
+    done = policy.change_policy(ctx.store, ctx.actor(), a.tier, **changes)
+    ctx.emit({**done.policy.as_dict(), "changes": {k: {"from": policy.iso(c["from"]), "to": policy.iso(c["to"])}
+                                                   for k, c in done.changes.items()}}, done.sentence)
     return 0
 
 

@@ -102,13 +102,33 @@ class Request:
     def approvals(self) -> list[Decision]:
         return [d for d in self.decisions if d.decision == "approve"]
 
+    @property
+    def progress(self) -> str:
+        """Where the request stands, in the words page and CLI both show:
+        '1 of 2 approvals — waiting for another risk officer'."""
+        n, need = len(self.approvals), self.approvals_needed
+        count = f"{n} of {need} approval{'' if need == 1 else 's'}"
+        if self.status == "pending":
+            missing = max(need - n, 1)
+            who = ("a risk officer" if n == 0 and missing == 1 else f"{missing} risk officers" if n == 0
+                   else "another risk officer" if missing == 1 else f"{missing} more risk officers")
+            return f"{count} — waiting for {who}"
+        if self.status == "approved":
+            return f"{count} — approved, ready to deploy until {str(self.expires_at)[:16]} UTC"
+        if self.status == "rejected":
+            by = ", ".join(d.decided_by for d in self.decisions if d.decision == "reject") or "a risk officer"
+            return f"{count} — rejected by {by}"
+        if self.status == "deployed":
+            return f"{count} — deployed"
+        return f"{count} — the approval expired before deployment; request it again"
+
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "model": self.model, "version": self.version, "environment": self.environment,
                 "role": self.role, "reason": self.reason, "status": self.status,
                 "requested_by": self.requested_by, "requested_at": iso(self.requested_at),
                 "risk_tier": self.risk_tier, "risk_tiers_since_request": self.tiers_since_request,
                 "approvals_needed": self.approvals_needed,
-                "approvals": len(self.approvals), "checks_failed": self.checks_failed,
+                "approvals": len(self.approvals), "progress": self.progress, "checks_failed": self.checks_failed,
                 "evidence_sha256": self.evidence_sha256, "decided_at": iso(self.decided_at),
                 "expires_at": iso(self.expires_at), "deployment_id": self.deployment_id,
                 "deployed_at": iso(self.deployed_at), "deployed_by": self.deployed_by,
@@ -224,7 +244,7 @@ def request_deployment(store, actor: Identity, model: str, version: int, environ
     validate_deployment_role(role)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Give a justification for the deployment (--reason TEXT): the risk officer reads it.")
+        raise InvalidInput("Give a justification for the deployment: the risk officer reads it.", field="reason")
     # The computed sections are gathered before the transaction, for someone who may ask (the transaction
     # checks again and records a refusal).
     sections = None
@@ -274,32 +294,16 @@ def decide(store, actor: Identity, request_id: int, decision: str, comment: str,
         raise InvalidInput("A decision is approve or reject.")
     comment = (comment or "").strip()
     if not comment:
-        raise InvalidInput("Give a comment with your decision (--comment TEXT): it goes into the record.")
+        raise InvalidInput("Give a comment with your decision: it goes into the record.", field="comment")
     override_reason = (override_reason or "").strip() or None
     event = DeploymentApproved if decision == "approve" else DeploymentRejected
     with store.transaction() as con:
         require(actor, "approve-deployment", event, request_id)
         r = get_request_tx(con, int(request_id))
-        held = granted_roles(con, actor.email)
-        if ADMIN in actor.roles | held:
-            raise refusal(actor, Forbidden, f"{actor.email} is an administrator, and administrators do not decide "
-                          "deployments (separation of duties); another risk officer must decide request "
-                          f"{r.id}.", event, r.id)
-        if r.status != "pending":
-            by = ", ".join(f"{d.decided_by} ({d.decision})" for d in r.decisions) or "nobody"
-            raise refusal(actor, Conflict, f"Request {r.id} is already {r.status} (decided by {by}); it can no longer "
-                          f"be {'approved' if decision == 'approve' else 'rejected'}.", event, r.id)
-        if r.requested_by == actor.email:
-            raise refusal(actor, Forbidden, f"You requested {r.ref} yourself (request {r.id}); four eyes: another "
-                          "risk officer must decide it.", event, r.id)
         v = get_model_version_tx(con, r.model, r.version)
-        if v.created_by == actor.email:
-            raise refusal(actor, Forbidden, f"You created {r.ref}; four eyes: a risk officer who did not build "
-                          f"it must decide request {r.id}.", event, r.id)
-        if any(d.decided_by == actor.email for d in r.decisions):
-            raise refusal(actor, Conflict, f"You already approved request {r.id}; it needs "
-                          f"{r.approvals_needed - len(r.approvals)} more approval(s) from another risk officer.",
-                          event, r.id)
+        blocked = _decision_blocker_tx(con, actor, r, v, decision)
+        if blocked:
+            raise refusal(actor, blocked[0], blocked[1], event, r.id)
         if decision == "approve":
             verify_artifact_tx(store, actor, v, event, r.id, "approved")
         now = utcnow()
@@ -307,7 +311,7 @@ def decide(store, actor: Identity, request_id: int, decision: str, comment: str,
         if decision == "approve" and failing and not override_reason:
             names = "; ".join(f"{c['check']}: {c['detail']}" for c in failing)
             raise refusal(actor, CheckFailed, f"Request {r.id} fails its policy checks ({names}); approve only with "
-                          "an override reason (--override-reason TEXT), which is recorded.", event, r.id)
+                          "an override reason, which is recorded.", event, r.id, field="override_reason")
         grant = con.execute("SELECT granted_by, granted_at FROM role_grants WHERE email = ? AND role = ?",
                             [actor.email, RISK_OFFICER]).fetchone()
         con.execute("INSERT INTO approval_decisions (request_id, decided_by, decision, decided_at, comment,"
@@ -334,6 +338,47 @@ def decide(store, actor: Identity, request_id: int, decision: str, comment: str,
                                  override_reason if failing else None, [c["check"] for c in failing], new_status,
                                  r.evidence_sha256))
         return get_request_tx(con, r.id)
+
+
+def _decision_blocker_tx(con, actor: Identity, r: Request, v: ModelVersion,
+                        decision: str = "approve") -> tuple[type, str] | None:
+    """Why `actor` may not decide `r` now (error type and sentence), or None: separation of duties, state, four
+    eyes. `decide` refuses with it; `decision_blocker` lets a page say it instead of offering the buttons."""
+    held = granted_roles(con, actor.email)
+    if ADMIN in actor.roles | held:
+        return Forbidden, (f"{actor.email} is an administrator, and administrators do not decide deployments "
+                           f"(separation of duties); another risk officer must decide request {r.id}.")
+    if r.status != "pending":
+        by = ", ".join(f"{d.decided_by} ({d.decision})" for d in r.decisions) or "nobody"
+        return Conflict, (f"Request {r.id} is already {r.status} (decided by {by}); it can no longer be "
+                          f"{'approved' if decision == 'approve' else 'rejected'}.")
+    if r.requested_by == actor.email:
+        return Forbidden, (f"You requested {r.ref} yourself (request {r.id}); four eyes: another risk officer must "
+                           "decide it.")
+    if v.created_by == actor.email:
+        return Forbidden, (f"You created {r.ref}; four eyes: a risk officer who did not build it must decide "
+                           f"request {r.id}.")
+    if any(d.decided_by == actor.email for d in r.decisions):
+        return Conflict, (f"You already approved request {r.id}; it needs {r.approvals_needed - len(r.approvals)} "
+                          "more approval(s) from another risk officer.")
+    return None
+
+
+def decision_blocker(store, actor: Identity | None, request_id: int) -> str | None:
+    """Why `actor` may not approve or reject the request now, in a sentence, or None when they may.
+
+    A courtesy for pages (offer no buttons, say why instead); `decide` still refuses on its own. Reading the
+    request needs `view-approvals` (a refusal is audited). Raises Forbidden, NotFound.
+    """
+    require_view(store, actor, request_id)
+    if not allowed(actor, "approve-deployment"):
+        if actor is not None and ADMIN in actor.roles:
+            return "Administrators do not decide deployments (separation of duties); risk officers do."
+        return "Risk officers decide deployment requests; you can read this one."
+    with store.read() as con:
+        r = get_request_tx(con, int(request_id))
+        blocked = _decision_blocker_tx(con, actor, r, get_model_version_tx(con, r.model, r.version))
+    return blocked[1] if blocked else None
 
 
 def approve(store, actor: Identity, request_id: int, comment: str, override_reason: str | None = None) -> Request:

@@ -100,7 +100,7 @@ def rollback(store, actor: Identity, model: str, environment: str, reason: str) 
     validate_environment(environment)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Give the reason for the rollback (--reason TEXT): it goes into the record.")
+        raise InvalidInput("Give the reason for the rollback: it goes into the record.", field="reason")
     with store.transaction() as con:
         require(actor, "rollback", RolledBack, model)
         m = get_model_tx(con, model)

@@ -54,13 +54,60 @@ def policies(store) -> list[Policy]:
         return [policy_tx(con, t) for t in RISK_TIERS_HIGHEST_FIRST]
 
 
-def set_policy(store, actor: Identity, risk_tier: str, **changes: Any) -> Policy:
-    """Change a tier's policy (admin); unknown fields and out-of-range values are refused."""
+# The words for each policy field, shared by the page, the CLI's sentence and error messages.
+POLICY_LABELS = {"min_auc": "minimum AUC", "min_r2": "minimum R²", "max_drift_share": "maximum drifted share",
+                 "required_card_fields": "required card fields", "approvals_needed": "approvers",
+                 "recertify_days": "re-certify every (days)", "approval_valid_days": "approval valid (days)"}
+OPTIONAL_THRESHOLDS = ("min_auc", "min_r2", "max_drift_share")  # empty (None) = no check
+
+
+def policy_value_text(key: str, value: Any) -> str:
+    """A policy value in words: 'no check' for an empty threshold, card fields by name."""
+    if value is None:
+        return "no check"
+    if key == "required_card_fields":
+        return ", ".join(f.replace("_", " ") for f in value) or "none"
+    if isinstance(value, float):
+        return f"{value:.0%}" if key == "max_drift_share" else f"{value:g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """What `change_policy` did: the tier's policy now, and each field that changed {field: {from, to}}."""
+
+    policy: Policy
+    changes: dict[str, dict[str, Any]]
+
+    @property
+    def sentence(self) -> str:
+        """'Policy for high risk: minimum AUC 0.7 → 0.72; approvers 2 → 1.' or '…: nothing changed.'"""
+        if not self.changes:
+            return f"Policy for {self.policy.risk_tier} risk: nothing changed."
+        parts = [f"{POLICY_LABELS[k]} {policy_value_text(k, c['from'])} → {policy_value_text(k, c['to'])}"
+                 for k, c in self.changes.items()]
+        return f"Policy for {self.policy.risk_tier} risk: " + "; ".join(parts) + "."
+
+
+def _normalised(key: str, value: Any) -> Any:
+    if key == "required_card_fields":
+        return list(value)
+    if key in OPTIONAL_THRESHOLDS:
+        return None if value is None else float(value)
+    return int(float(value))
+
+
+def change_policy(store, actor: Identity, risk_tier: str, **changes: Any) -> PolicyChange:
+    """Change a tier's policy; returns the policy and what changed (nothing is written when nothing changed).
+
+    Needs `set-policy` (administrators). Records `policy.update` with the same changes, only when something
+    changed. Raises InvalidInput (unknown field, value out of range; `field` names it), Forbidden.
+    """
     validate_tier(risk_tier)
     unknown = set(changes) - set(POLICY_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown policy field(s) {', '.join(sorted(unknown))}; use {', '.join(POLICY_FIELDS)}.")
-    for key in ("min_auc", "min_r2", "max_drift_share"):
+    for key in OPTIONAL_THRESHOLDS:
         v = changes.get(key)
         if v is None:
             continue
@@ -69,36 +116,50 @@ def set_policy(store, actor: Identity, risk_tier: str, **changes: Any) -> Policy
         lo = -math.inf if key == "min_r2" else 0.0
         if not (math.isfinite(number) and lo <= number <= 1.0):
             span = "a finite number at most 1" if key == "min_r2" else "between 0 and 1"
-            raise InvalidInput(f"{key} must be {span} (or be empty to skip the check); got {v}.")
+            raise InvalidInput(f"The {POLICY_LABELS[key]} must be {span} (or be empty to skip the check); got {v}.",
+                               field=key)
     if "required_card_fields" in changes:
         bad = [f for f in changes["required_card_fields"] if f not in CARD_FIELDS]
         if bad:
-            raise InvalidInput(f"Unknown model-card field(s) {', '.join(bad)}; use {', '.join(CARD_FIELDS)}.")
-    for key, lo, hi in (("approvals_needed", 1, 3), ("recertify_days", 1, 3650), ("approval_valid_days", 1, 365)):
+            raise InvalidInput(f"Unknown model-card field(s) {', '.join(bad)}; use {', '.join(CARD_FIELDS)}.",
+                               field="required_card_fields")
+    for key, what, lo, hi in (("approvals_needed", "number of approvers", 1, 3),
+                              ("recertify_days", "days between re-certifications", 1, 3650),
+                              ("approval_valid_days", "days an approval stays valid", 1, 365)):
         if key in changes and not _whole(changes[key], lo, hi):
-            raise InvalidInput(f"{key} must be a whole number from {lo} to {hi}; got {changes[key]}.")
+            raise InvalidInput(f"The {what} must be a whole number from {lo} to {hi}; got {changes[key]}.",
+                               field=key)
     with store.transaction() as con:
         require(actor, "set-policy", PolicyUpdated, risk_tier)
         before = policy_tx(con, risk_tier)
-        for key, value in changes.items():
-            value = canonical_json(list(value)) if key == "required_card_fields" else value
+        wanted = {k: _normalised(k, v) for k, v in changes.items()}
+        changed = {k: v for k, v in wanted.items() if getattr(before, k) != v}
+        if not changed:
+            return PolicyChange(before, {})
+        for key, value in changed.items():
+            value = canonical_json(value) if key == "required_card_fields" else value
             con.execute(f"UPDATE policies SET {key} = ? WHERE risk_tier = ?", [value, risk_tier])
         con.execute("UPDATE policies SET updated_by = ?, updated_at = ? WHERE risk_tier = ?",
                     [actor.email, utcnow(), risk_tier])
         after = policy_tx(con, risk_tier)
-        diff = {k: {"from": getattr(before, k), "to": getattr(after, k)} for k in changes
-                if getattr(before, k) != getattr(after, k)}
+        diff = {k: {"from": getattr(before, k), "to": getattr(after, k)} for k in POLICY_FIELDS
+                if k in changed and getattr(before, k) != getattr(after, k)}
         record(con, actor, PolicyUpdated(risk_tier, diff))
-    return after
+    return PolicyChange(after, diff)
+
+
+def set_policy(store, actor: Identity, risk_tier: str, **changes: Any) -> Policy:
+    """Change a tier's policy (admin) and return it; `change_policy` also says what changed."""
+    return change_policy(store, actor, risk_tier, **changes).policy
 
 
 def _number(key: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise InvalidInput(f"{key} must be a number; got {value}.")
+        raise InvalidInput(f"The {POLICY_LABELS[key]} must be a number; got {value}.", field=key)
     try:
         return float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InvalidInput(f"{key} must be a number; got {value!r}.") from None
+        raise InvalidInput(f"The {POLICY_LABELS[key]} must be a number; got {value!r}.", field=key) from None
 
 
 def _whole(value: Any, lo: int, hi: int) -> bool:
@@ -225,7 +286,9 @@ def checks_verdict(checks: list[dict]) -> dict[str, Any]:
     return {"status": "pass", "failing": [], "not_evaluated": [], "sentence": "Every policy check passes."}
 
 
-def refusal(actor: Identity, error: type, message: str, event: type[Event], entity_id: Any) -> Exception:
-    """A refused attempt at `event`'s action, recorded under the same action name as its success."""
+def refusal(actor: Identity, error: type, message: str, event: type[Event], entity_id: Any,
+            field: str | None = None) -> Exception:
+    """A refused attempt at `event`'s action, recorded under the same action name as its success; `field` names
+    the input that would have let it through (see `CoreError.field`)."""
     return error(message, actor=actor.email, action=event.action, entity_type=event.entity_type,
-                 entity_id=str(entity_id))
+                 entity_id=str(entity_id), field=field)

@@ -21,7 +21,7 @@ def recertify(store, actor: Identity, model: str, environment: str, comment: str
     validate_environment(environment)
     comment = (comment or "").strip()
     if not comment:
-        raise InvalidInput("Give a comment with the re-certification (--comment TEXT): what was reviewed.")
+        raise InvalidInput("Give a comment with the re-certification: what was reviewed.", field="comment")
     with store.transaction() as con:
         require(actor, "recertify", Recertified, model)
         m = get_model_tx(con, model)

@@ -205,7 +205,7 @@ def _set_tier_tx(con, actor: Identity, before: Model, tier: str, reason: str | N
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(f"Give the reason for changing the risk tier of {before.name} from {before.risk_tier} "
-                           f"to {tier} (--reason TEXT): it goes into the record.")
+                           f"to {tier}: it goes into the record.", field="reason")
     now = utcnow()
     con.execute("UPDATE models SET risk_tier = ?, updated_at = ? WHERE id = ?", [tier, now, before.id])
     _record_tier(con, actor, before.id, tier, now, reason)

@@ -74,8 +74,8 @@ def test_the_audit_page_checks_the_chain_and_filters(demo_store, monkeypatch):
     assert any("The chain is intact" in s.value for s in at.success)
     at.selectbox(key="audit_model").select("credit-default")
     at.run()
-    table = _table_with(at, "entity")
-    assert len(table) > 0 and table["entity"].str.contains("credit-default|approval|alert").all()
+    table = _table_with(at, "Entity")
+    assert len(table) > 0 and table["Entity"].str.contains("credit-default|approval|alert").all()
     with demo_store.transaction() as con:
         con.execute("UPDATE audit_log SET actor = 'mallory@example.com' WHERE seq = 3")
     at.run()

@@ -1,0 +1,128 @@
+"""The demo story per role in a real browser (issue 14): the cockpit tells one truth.
+
+- A data scientist proposes credit-default v2 (worse than the live champion in the stored comparison) as
+  production champion; the risk officer's evidence pack fails the comparison check and never says "Every
+  policy check passes".
+- After v2 is deployed as champion (two risk officers, an override, the data scientist deploys), a viewer
+  reads v2's health on Overview and the Model page, never v1's old "amber".
+- An administrator's policy form saves the tier it shows.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.governance import approvals, deployments, policy
+from core.identity import identity_for
+from core.monitoring import health as monitoring_health
+from tests.e2e.conftest import serve_app
+
+
+def _settled(page) -> None:
+    """Wait until the script run has finished (Streamlit shows a status widget while it runs)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
+
+
+def _act_as(page, who: str) -> None:
+    """One pick in the sidebar's person picker; it must hold (no retry: a lost pick is a bug)."""
+    _settled(page)
+    page.get_by_label("Acting as (demo)").click()
+    page.get_by_role("option", name=re.compile(f"^{who}@")).click()
+    _settled(page)
+    assert page.get_by_label("Acting as (demo)").input_value().startswith(f"{who}@")
+
+
+def _open(page, link: str, heading: str) -> None:
+    page.get_by_role("link", name=link).click()
+    page.get_by_role("heading", name=heading).first.wait_for()
+    _settled(page)
+
+
+def _pick(page, label: str, option: str) -> None:
+    page.get_by_label(label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    _settled(page)
+
+
+def test_a_worse_challenger_fails_its_evidence_and_a_new_champion_gets_its_own_health(demo_store, page):
+    before = monitoring_health.health(demo_store)["credit-default"]
+    assert before["version"] == 1 and before["status"] != "green"  # the demo's shifted champion
+    with serve_app(demo_store.home) as url:
+        page.goto(url)
+        page.get_by_role("heading", name="Overview").wait_for(timeout=90_000)
+
+        # Grace (data scientist) proposes v2 as production champion from the Model page.
+        _act_as(page, "grace")
+        _open(page, "Model", "breast-cancer-screening")
+        _pick(page, "Model", "credit-default")
+        page.get_by_role("heading", name="credit-default").first.wait_for()
+        page.get_by_role("tab", name="Deployments").click()
+        _pick(page, "Version", "2")
+        page.get_by_label("Justification").fill("Promote the interpretable model.")
+        page.get_by_role("button", name="Request deployment").click()
+        page.get_by_text(re.compile(r"Request \d+ is pending")).wait_for()
+
+        # Rita (risk officer) reads the frozen evidence: the comparison check fails, nothing says all pass.
+        _act_as(page, "rita")
+        _open(page, "Approvals", "Approvals")
+        _pick(page, "Request", next(o for o in _options(demo_store) if "credit-default:2 → production" in o))
+        page.get_by_text(re.compile(r"policy checks? fails? \(.*comparison with the live champion")).first.wait_for()
+        assert page.get_by_text("Every policy check passes").count() == 0
+        page.get_by_text("Champion vs challenger").first.click()
+        page.get_by_text(re.compile("significantly worse than the live champion credit-default:1")).first.wait_for()
+        page.screenshot(path=str(demo_store.home / "journey-risk-officer.png"), full_page=True)
+
+    # Two risk officers approve with an override and Grace deploys (the approval clicks have their own journey).
+    people = {n: identity_for(demo_store, f"{n}@modelgov.demo") for n in ("grace", "rita", "raj")}
+    request = next(r for r in approvals.list_requests(demo_store, people["rita"], status="pending")
+                   if r.ref == "credit-default:2")
+    for who in ("rita", "raj"):
+        approvals.approve(demo_store, people[who], request.id, "Accepted for the demo", "Business decision")
+    deployments.deploy(demo_store, people["grace"], request.id)
+    after = monitoring_health.health(demo_store)["credit-default"]
+    assert after["version"] == 2
+
+    with serve_app(demo_store.home) as url:
+        # Vera (viewer): Overview and the Model page speak of v2, never of v1's old figure.
+        page.goto(url)
+        page.get_by_role("heading", name="Overview").wait_for(timeout=90_000)
+        _act_as(page, "vera")
+        _open(page, "Model", "breast-cancer-screening")
+        _pick(page, "Model", "credit-default")
+        page.get_by_text(re.compile(r"Production: champion version 2 since")).first.wait_for()
+        assert page.get_by_text(re.compile(r"champion version 1 since")).count() == 0
+        if before["score"] is not None:
+            assert page.get_by_text(f"{before['status']} {before['score']}").count() == 0
+        # Overview's portfolio: credit-default's health is v2's, not v1's old figure.
+        _open(page, "Overview", "Overview")
+        page.get_by_role("heading", name="Portfolio").wait_for()
+        if before["score"] is not None:
+            assert page.get_by_text(f"{before['status']} {before['score']}").count() == 0
+
+
+def _options(store) -> list[str]:
+    """The labels the Approvals page's request picker shows (as core lists them)."""
+    rita = identity_for(store, "rita@modelgov.demo")
+    return [f"{r.id}: {r.ref} → {r.environment} as {r.role} ({r.status})"
+            for r in approvals.list_requests(store, rita, status="pending")]
+
+
+def test_the_admin_policy_form_saves_the_tier_it_shows(demo_store, page):
+    high_before = policy.policies(demo_store)[0]
+    with serve_app(demo_store.home) as url:
+        page.goto(url)
+        page.get_by_role("heading", name="Overview").wait_for(timeout=90_000)
+        _act_as(page, "alan")
+        _open(page, "Approvals", "Approvals")
+        page.get_by_role("tab", name="Policies").click()
+        _settled(page)
+        _pick(page, "Tier", "medium")
+        field = page.get_by_label("Re-certify every (days)")
+        field.fill("123")
+        field.press("Tab")
+        page.get_by_role("button", name="Save policy").click()
+        page.get_by_text(re.compile("Policy for medium risk")).first.wait_for()
+    by_tier = {p.risk_tier: p for p in policy.policies(demo_store)}
+    assert by_tier["medium"].recertify_days == 123
+    assert by_tier["high"] == high_before  # the tier shown before is untouched

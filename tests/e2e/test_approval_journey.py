@@ -23,7 +23,7 @@ def _act_as(page, who: str) -> None:
 
 
 def _open(page, link: str, heading: str) -> None:
-    page.get_by_role("link", name=link).click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=link, exact=True).click()
     page.get_by_role("heading", name=heading).first.wait_for()
 
 

@@ -43,7 +43,7 @@ def test_the_chosen_person_survives_navigation_refresh_and_new_tab(demo_store, b
         assert _acting_as(page) == [VIEWER]
         assert page.get_by_text("credit-limit-advisor:1").count() == 0
 
-        page.get_by_role("link", name="Overview").click()
+        page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Overview", exact=True).click()
         page.get_by_role("heading", name="Overview").wait_for()
         _settled(page)
         page.get_by_label("Acting as (demo)").click()
@@ -51,13 +51,13 @@ def test_the_chosen_person_survives_navigation_refresh_and_new_tab(demo_store, b
         assert _acting_as(page) == [RITA]  # one pick, no retry
 
         for link, heading in (("Approvals", "Approvals"), ("Inventory", "Inventory"), ("Lineage", "Lineage")):
-            page.get_by_role("link", name=link).click()
+            page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=link, exact=True).click()
             page.get_by_role("heading", name=heading).first.wait_for()
             assert _acting_as(page) == [RITA], link
         assert not _refused(page)
 
         # Click-through from Inventory (st.switch_page, which drops widget values).
-        page.get_by_role("link", name="Inventory").click()
+        page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Inventory", exact=True).click()
         page.get_by_role("heading", name="Inventory").wait_for()
         _settled(page)
         page.get_by_label("Open a model").click()

@@ -8,7 +8,7 @@ def test_dashboard_lists_demo_models(demo_store, page):
         page.goto(url)
         page.get_by_role("heading", name="Overview").wait_for()
         page.get_by_text("Demo mode").first.wait_for()
-        page.get_by_role("link", name="Inventory").click()
+        page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Inventory", exact=True).click()
         page.get_by_role("heading", name="Inventory").wait_for()
         page.get_by_text("5 model(s)").wait_for()
         page.locator("[data-testid='stDataFrame']").first.wait_for()

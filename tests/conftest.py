@@ -16,6 +16,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from core import demo, users
 from core.identity import Identity, identity_for
 from core.registry import records, versions
+from core import store as store_module
 from core.store import Store
 
 PEOPLE = {
@@ -30,8 +31,11 @@ NOBODY = Identity("nobody@example.com", frozenset())
 
 
 def _copy_home(src: Path, dst: Path) -> Store:
+    """A copy of a migrated store; the copy is known to be migrated, so its first connection skips the check."""
     shutil.copytree(src, dst)
-    return Store(dst)
+    copy = Store(dst)
+    store_module._migrated.add(str(copy.db_path))
+    return copy
 
 
 @pytest.fixture(scope="session")
@@ -65,15 +69,29 @@ def demo_store(_demo_home, tmp_path) -> Store:
     return _copy_home(_demo_home, tmp_path / "demo")
 
 
-@pytest.fixture
-def people(store) -> dict[str, Identity]:
-    return {k: identity_for(store, email) for k, (email, _r) in PEOPLE.items()} | {"nobody": NOBODY}
+@pytest.fixture(scope="session")
+def _template_people(_template_home) -> dict[str, Identity]:
+    """The PEOPLE as the template store knows them (read once: every `store` is a copy of the template)."""
+    template = Store(_template_home)
+    return {k: identity_for(template, email) for k, (email, _r) in PEOPLE.items()} | {"nobody": NOBODY}
 
 
 @pytest.fixture
-def demo_people(demo_store) -> dict[str, Identity]:
-    """The demo's people by first name: ada, grace, rita, raj, vera, alan."""
-    return {email.split("@")[0]: identity_for(demo_store, email) for email in demo.DEMO_USERS}
+def people(store, _template_people) -> dict[str, Identity]:
+    return dict(_template_people)
+
+
+@pytest.fixture(scope="session")
+def _demo_people(_demo_home) -> dict[str, Identity]:
+    demo_home = Store(_demo_home)
+    return {email.split("@")[0]: identity_for(demo_home, email) for email in demo.DEMO_USERS}
+
+
+@pytest.fixture
+def demo_people(demo_store, _demo_people) -> dict[str, Identity]:
+    """The demo's people by first name: ada, grace, rita, raj, vera, alan (as the demo granted them; every
+    `demo_store` is a copy of the same demo)."""
+    return dict(_demo_people)
 
 
 def synthetic_classification(n: int = 400, seed: int = 0) -> pd.DataFrame:

@@ -176,10 +176,12 @@ def deployment_history(store, model_name: str, key: str) -> None:
         return
     st.plotly_chart(deployment_timeline(history), key=f"{key}_timeline")
     st.dataframe(pd.DataFrame([{
-        "deployment": d.id, "version": d.version, "environment": d.environment, "role": d.role,
-        "state": "live" if d.active else "ended", "since": d.since, "until": d.until, "deployed by": d.deployed_by,
-        "request": d.approval_id, "ended because": d.end_reason} for d in history]),
-        hide_index=True, key=f"{key}_table")
+        "Deployment": d.id, "Version": d.version, "Environment": d.environment, "Role": d.role,
+        "State": "live" if d.active else "ended", "Since (UTC)": f"{d.since:%Y-%m-%d %H:%M}",
+        "Until (UTC)": f"{d.until:%Y-%m-%d %H:%M}" if d.until else "—", "Deployed by": d.deployed_by,
+        "Request": str(d.approval_id) if d.approval_id is not None else "—",
+        "Ended because": d.end_reason or "—"} for d in history]),
+        hide_index=True, key=f"{key}_table", width="stretch")
     due = recertification.recertification_status(store, model_name)
     for row in due:
         text = (f"{row['environment']}: version {row['version']} re-certification due {row['due']}"

@@ -4,11 +4,6 @@ Tables get plain words (the grid is a canvas and not every machine has an
 emoji font); markdown gets coloured `:color-badge[...]` labels.
 """
 
-RISK = {"high": "🔴 high", "medium": "🟠 medium", "low": "🟢 low"}
-MODEL_STATUS = {"production": "🚀 production", "staging": "🧪 staging", "development": "🛠️ development",
-                "retired": "📦 retired", "draft": "📝 draft"}
-VERSION_STATUS = {"registered": "🛠️ registered", "staging": "🧪 staging", "challenger": "🥈 challenger",
-                  "production": "🚀 production", "retired": "📦 retired", "archived": "🗄️ archived"}
 RISK_COLORS = {"high": "#d62728", "medium": "#ff7f0e", "low": "#2ca02c"}
 STATUS_COLORS = {"production": "#1f77b4", "staging": "#9467bd", "development": "#8c8c8c",
                  "retired": "#c7c7c7", "draft": "#e0e0e0"}

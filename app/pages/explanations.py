@@ -103,7 +103,7 @@ if not e.additivity_ok:
 imp = e.global_importance()
 st.markdown(f"**{e.explainer.capitalize()} explainer**, output in **{figs.SPACE[e.output_space]}**, "
             f"{len(e.frame):,} rows of {e.data_ref} · base value {e.base_value:.4g} · additivity max error "
-            f"{e.additivity_max_error:.2g} ({'checked ✓' if e.additivity_ok else 'failed'}) · computed by "
+            f"{e.additivity_max_error:.2g} ({'holds' if e.additivity_ok else 'failed'}) · computed by "
             f"{e.created_by} at {str(e.created_at)[:16]} UTC")
 st.success(summary.plain_summary(e), icon=":material/lightbulb:")
 

@@ -31,19 +31,17 @@ ATTACK = ("x' END; UPDATE approval_requests SET status = 'approved'; "
           "INSERT INTO role_grants (email, role, granted_by, granted_at) "
           "VALUES ('mallory@evil.test', 'admin', 'x', now()); SELECT 'x' AS __id, $$")
 ATTACK_LABEL = "$$ AS a, CASE WHEN true THEN '"
+# Each string covers what a shorter one would: double quotes and semicolons are in the drop and attack strings.
 HOSTILE = [
     "it's",
-    'say "hi"',
-    "a;b",
     "line\nbreak",
     "naïve 列 🚀 \u202e",
-    '"; DROP TABLE x; --',
     "'; DROP TABLE audit_log; --",
     ATTACK,
     ATTACK_LABEL,
     ATTACK.replace("'", '"'),
 ]
-IDS = ["quote", "dquote", "semicolon", "newline", "unicode", "drop-dq", "drop-sq", "attack", "attack-label", "attack-dq"]
+IDS = ["quote", "newline", "unicode", "drop-sq", "attack", "attack-label", "attack-dq"]
 # Tables an ingest or a computed result may write; every other table must stay exactly as it was.
 RESULT_TABLES = {"audit_log", "ingest_runs", "ingest_rejections", "outcomes", "prediction_tables", "lineage_nodes",
                  "lineage_edges", "monitoring_config", "comparisons", "datasets", "models", "model_versions",

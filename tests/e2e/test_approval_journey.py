@@ -25,6 +25,7 @@ def _act_as(page, who: str) -> None:
 def _open(page, link: str, heading: str) -> None:
     page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=link, exact=True).click()
     page.get_by_role("heading", name=heading).first.wait_for()
+    _settled(page)  # until the run ends, the previous person's elements may still be on the page
 
 
 def test_request_approve_deploy(demo_store, page):
@@ -38,7 +39,9 @@ def test_request_approve_deploy(demo_store, page):
         page.get_by_label("Model", exact=True).click()
         page.get_by_role("option", name="credit-limit-advisor").click()
         page.get_by_role("heading", name="credit-limit-advisor").wait_for()
-        page.get_by_role("tab", name="Deployments").click()
+        _settled(page)  # the page is still drawing: a dropdown opened now is closed by the rest of the run
+        page.get_by_role("tab", name="Deployments", exact=True).click()
+        page.get_by_label("Justification").wait_for()
         page.get_by_label("Environment").click()
         page.get_by_role("option", name="staging").click()
         page.get_by_label("Justification").fill("Let underwriters try the suggestions in staging first.")

@@ -59,12 +59,14 @@ def test_the_chosen_person_survives_navigation_refresh_and_new_tab(demo_store, b
         # Click-through from Inventory (st.switch_page, which drops widget values).
         page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Inventory", exact=True).click()
         page.get_by_role("heading", name="Inventory").wait_for()
+        page.get_by_text("5 model(s)").wait_for()  # the demo's models are listed
         _settled(page)
         page.get_by_label("Open a model").click()
         page.get_by_role("option", name="credit-default").click()
         _settled(page)
         page.get_by_role("button", name="Open model", exact=True).click()
         page.get_by_role("heading", name="credit-default").wait_for()
+        page.get_by_text("Probability that a credit-card client defaults").wait_for()
         assert _acting_as(page) == [RITA]
 
         page.reload()

@@ -2,6 +2,8 @@
 
 import re
 
+from playwright.sync_api import expect
+
 from core.governance import live
 from tests.e2e.conftest import serve_app
 
@@ -40,6 +42,7 @@ def test_request_approve_deploy(demo_store, page):
         page.get_by_role("option", name="credit-limit-advisor").click()
         page.get_by_role("heading", name="credit-limit-advisor").wait_for()
         _settled(page)  # the page is still drawing: a dropdown opened now is closed by the rest of the run
+        expect(page.get_by_role("tab", name="Deployments", exact=True)).to_have_count(1)  # no stale page left
         page.get_by_role("tab", name="Deployments", exact=True).click()
         page.get_by_label("Justification").wait_for()
         page.get_by_label("Environment").click()
@@ -59,7 +62,10 @@ def test_request_approve_deploy(demo_store, page):
         # Grace deploys her approved request.
         _act_as(page, "grace")
         _open(page, "Approvals", "Approvals")
-        page.get_by_role("tab", name="My requests").click()
+        # The page as Rita saw it is replaced once the run as Grace ends: wait for exactly one set of tabs.
+        mine = page.get_by_role("tab", name="My requests")
+        expect(mine).to_have_count(1)
+        mine.click()
         page.get_by_role("button", name="Deploy credit-limit-advisor:1 to staging as champion").click()
         page.get_by_text(re.compile("Deployed credit-limit-advisor:1 to staging as champion")).first.wait_for()
         page.screenshot(path=str(demo_store.home / "approval-journey.png"), full_page=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from core.governance import approvals, deployments, policy
 from core.identity import identity_for
 from core.monitoring import health as monitoring_health
@@ -58,6 +60,7 @@ def test_the_demo_story_per_role(demo_store, page):
         _pick(page, "Model", "credit-default")
         page.get_by_role("heading", name="credit-default").first.wait_for()
         _settled(page)
+        expect(page.get_by_role("tab", name="Deployments", exact=True)).to_have_count(1)  # no stale page left
         page.get_by_role("tab", name="Deployments", exact=True).click()
         page.get_by_label("Justification").wait_for()
         # the form starts on the newest version (2), production, champion: what Grace wants
@@ -108,6 +111,7 @@ def test_the_demo_story_per_role(demo_store, page):
         policies_before = {p.risk_tier: p for p in policy.policies(demo_store)}
         _act_as(page, "alan")
         _open(page, "Approvals", "Approvals")
+        expect(page.get_by_role("tab", name="Policies")).to_have_count(1)  # no stale page left
         page.get_by_role("tab", name="Policies").click()
         _settled(page)
         page.get_by_role("button", name="Save the high-risk policy").wait_for()  # the first tier shown

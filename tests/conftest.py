@@ -145,3 +145,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if e2e in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+    # The longest tests first (browser journeys, the mutation fuzz), so that the two workers end together
+    # instead of one finishing a minute-long journey alone at the end; the order within each group is kept.
+    slow = {"test_model_validation_fuzz.py"}
+    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1 if Path(str(item.fspath)).name in slow
+               else 2)

@@ -95,6 +95,6 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
-    pg.set_default_timeout(30_000)
+    pg.set_default_timeout(60_000)  # a fresh server's first run imports the scientific stack; the machine is shared
     yield pg
     context.close()

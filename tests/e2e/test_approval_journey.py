@@ -33,7 +33,7 @@ def _open(page, link: str, heading: str) -> None:
 def test_request_approve_deploy(demo_store, page):
     with serve_app(demo_store.home) as url:
         page.goto(url)
-        page.get_by_role("heading", name="Overview").wait_for()
+        page.get_by_role("heading", name="Overview").wait_for(timeout=90_000)
 
         # Grace asks for credit-limit-advisor:1 in staging (low risk: one approval).
         _act_as(page, "grace")

@@ -8,6 +8,7 @@ MODELGOV_REQUIRE_E2E=1 (set by .ci/run), where a missing browser fails.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -98,3 +99,28 @@ def page(browser):
     pg.set_default_timeout(60_000)  # a fresh server's first run imports the scientific stack; the machine is shared
     yield pg
     context.close()
+
+
+# -- acting in the page: shared by the journeys -----------------------------------------------------------------
+
+def settled(page) -> None:
+    """Wait until the script run has finished (Streamlit shows a status widget while it runs)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
+
+
+def act_as(page, who: str) -> None:
+    """One pick in the sidebar's person picker; it must hold (no retry: a lost pick is a bug)."""
+    settled(page)
+    page.get_by_label("Acting as (demo)").click()
+    page.get_by_role("option", name=re.compile(f"^{who}@")).click()
+    settled(page)
+    picker = page.get_by_label("Acting as (demo)")
+    assert picker.count() == 1 and picker.input_value().startswith(f"{who}@"), picker.all_inner_texts()
+
+
+def open_page(page, link: str, heading: str) -> None:
+    """Open a page from the sidebar menu and wait until it is drawn for the current person."""
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=link, exact=True).click()
+    page.get_by_role("heading", name=heading).first.wait_for()
+    settled(page)  # until the run ends, the previous person's elements may still be on the page

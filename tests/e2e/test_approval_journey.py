@@ -5,29 +5,7 @@ import re
 from playwright.sync_api import expect
 
 from core.governance import live
-from tests.e2e.conftest import serve_app
-
-
-def _settled(page) -> None:
-    """Wait until the script run has finished (Streamlit shows a status widget while it runs)."""
-    page.wait_for_timeout(300)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
-
-
-def _act_as(page, who: str) -> None:
-    """One pick in the sidebar's person picker; it must hold (no retry: a lost pick is a bug)."""
-    _settled(page)
-    page.get_by_label("Acting as (demo)").click()
-    page.get_by_role("option", name=re.compile(f"^{who}@")).click()
-    _settled(page)
-    picker = page.get_by_label("Acting as (demo)")
-    assert picker.count() == 1 and picker.input_value().startswith(f"{who}@"), picker.all_inner_texts()
-
-
-def _open(page, link: str, heading: str) -> None:
-    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=link, exact=True).click()
-    page.get_by_role("heading", name=heading).first.wait_for()
-    _settled(page)  # until the run ends, the previous person's elements may still be on the page
+from tests.e2e.conftest import act_as, open_page, serve_app, settled
 
 
 def test_request_approve_deploy(demo_store, page):
@@ -36,12 +14,12 @@ def test_request_approve_deploy(demo_store, page):
         page.get_by_role("heading", name="Overview").wait_for(timeout=90_000)
 
         # Grace asks for credit-limit-advisor:1 in staging (low risk: one approval).
-        _act_as(page, "grace")
-        _open(page, "Model", "breast-cancer-screening")
+        act_as(page, "grace")
+        open_page(page, "Model", "breast-cancer-screening")
         page.get_by_label("Model", exact=True).click()
         page.get_by_role("option", name="credit-limit-advisor").click()
         page.get_by_role("heading", name="credit-limit-advisor").wait_for()
-        _settled(page)  # the page is still drawing: a dropdown opened now is closed by the rest of the run
+        settled(page)  # the page is still drawing: a dropdown opened now is closed by the rest of the run
         expect(page.get_by_role("tab", name="Deployments", exact=True)).to_have_count(1)  # no stale page left
         page.get_by_role("tab", name="Deployments", exact=True).click()
         page.get_by_label("Justification").wait_for()
@@ -52,16 +30,16 @@ def test_request_approve_deploy(demo_store, page):
         page.get_by_text(re.compile(r"Request \d+ is pending")).wait_for()
 
         # Rita decides it from the queue.
-        _act_as(page, "rita")
-        _open(page, "Approvals", "Approvals")
+        act_as(page, "rita")
+        open_page(page, "Approvals", "Approvals")
         page.get_by_text("credit-limit-advisor:1 → staging as champion").first.wait_for()
         page.get_by_label("Comment (recorded with your decision)").fill("Low risk, evidence complete.")
         page.get_by_role("button", name="Approve").click()
         page.get_by_text(re.compile(r"Request \d+ is now approved")).first.wait_for()
 
         # Grace deploys her approved request.
-        _act_as(page, "grace")
-        _open(page, "Approvals", "Approvals")
+        act_as(page, "grace")
+        open_page(page, "Approvals", "Approvals")
         # The page as Rita saw it is replaced once the run as Grace ends: wait for exactly one set of tabs.
         mine = page.get_by_role("tab", name="My requests")
         expect(mine).to_have_count(1)

@@ -13,19 +13,13 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.conftest import serve_app
+from tests.e2e.conftest import serve_app, settled
 
 VIEWER, RITA = "vera@modelgov.demo", "rita@modelgov.demo"
 
 
-def _settled(page) -> None:
-    """Wait until the script run has finished (Streamlit shows a status widget while it runs)."""
-    page.wait_for_timeout(300)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
-
-
 def _acting_as(page) -> list[str]:
-    _settled(page)
+    settled(page)
     page.get_by_label("Acting as (demo)").first.wait_for()
     return [p.input_value().split(" · ")[0] for p in page.get_by_label("Acting as (demo)").all()]
 
@@ -45,7 +39,7 @@ def test_the_chosen_person_survives_navigation_refresh_and_new_tab(demo_store, b
 
         page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Overview", exact=True).click()
         page.get_by_role("heading", name="Overview").wait_for()
-        _settled(page)
+        settled(page)
         page.get_by_label("Acting as (demo)").click()
         page.get_by_role("option", name=re.compile(f"^{RITA}")).click()
         assert _acting_as(page) == [RITA]  # one pick, no retry
@@ -60,10 +54,10 @@ def test_the_chosen_person_survives_navigation_refresh_and_new_tab(demo_store, b
         page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Inventory", exact=True).click()
         page.get_by_role("heading", name="Inventory").wait_for()
         page.get_by_text("5 model(s)").wait_for()  # the demo's models are listed
-        _settled(page)
+        settled(page)
         page.get_by_label("Open a model").click()
         page.get_by_role("option", name="credit-default").click()
-        _settled(page)
+        settled(page)
         page.get_by_role("button", name="Open model", exact=True).click()
         page.get_by_role("heading", name="credit-default").wait_for()
         page.get_by_text("Probability that a credit-card client defaults").wait_for()

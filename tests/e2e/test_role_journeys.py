@@ -17,34 +17,13 @@ from playwright.sync_api import expect
 from core.governance import approvals, deployments, policy
 from core.identity import identity_for
 from core.monitoring import health as monitoring_health
-from tests.e2e.conftest import serve_app
-
-
-def _settled(page) -> None:
-    """Wait until the script run has finished (Streamlit shows a status widget while it runs)."""
-    page.wait_for_timeout(300)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
-
-
-def _act_as(page, who: str) -> None:
-    """One pick in the sidebar's person picker; it must hold (no retry: a lost pick is a bug)."""
-    _settled(page)
-    page.get_by_label("Acting as (demo)").click()
-    page.get_by_role("option", name=re.compile(f"^{who}@")).click()
-    _settled(page)
-    assert page.get_by_label("Acting as (demo)").input_value().startswith(f"{who}@")
-
-
-def _open(page, link: str, heading: str) -> None:
-    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=link, exact=True).click()
-    page.get_by_role("heading", name=heading).first.wait_for()
-    _settled(page)
+from tests.e2e.conftest import act_as, open_page, serve_app, settled
 
 
 def _pick(page, label: str, option: str) -> None:
     page.get_by_label(label, exact=True).click()
     page.get_by_role("option", name=option, exact=True).click()
-    _settled(page)
+    settled(page)
 
 
 def test_the_demo_story_per_role(demo_store, page):
@@ -55,11 +34,11 @@ def test_the_demo_story_per_role(demo_store, page):
         page.get_by_role("heading", name="Overview").wait_for(timeout=90_000)
 
         # Grace (data scientist) proposes v2 as production champion from the Model page.
-        _act_as(page, "grace")
-        _open(page, "Model", "breast-cancer-screening")
+        act_as(page, "grace")
+        open_page(page, "Model", "breast-cancer-screening")
         _pick(page, "Model", "credit-default")
         page.get_by_role("heading", name="credit-default").first.wait_for()
-        _settled(page)
+        settled(page)
         expect(page.get_by_role("tab", name="Deployments", exact=True)).to_have_count(1)  # no stale page left
         page.get_by_role("tab", name="Deployments", exact=True).click()
         page.get_by_label("Justification").wait_for()
@@ -69,8 +48,8 @@ def test_the_demo_story_per_role(demo_store, page):
         page.get_by_text(re.compile(r"Request \d+ is pending")).wait_for()
 
         # Rita (risk officer) reads the frozen evidence: the comparison check fails, nothing says all pass.
-        _act_as(page, "rita")
-        _open(page, "Approvals", "Approvals")
+        act_as(page, "rita")
+        open_page(page, "Approvals", "Approvals")
         _pick(page, "Request", next(o for o in _options(demo_store) if "credit-default:2 → production" in o))
         page.get_by_text(re.compile(r"policy checks? fails? \(.*comparison with the live champion")).first.wait_for()
         assert page.get_by_text("Every policy check passes").count() == 0
@@ -94,29 +73,29 @@ def test_the_demo_story_per_role(demo_store, page):
         # Vera (viewer): Overview and the Model page speak of v2, never of v1's old figure.
         page.goto(url)
         page.get_by_role("heading", name="Overview").wait_for(timeout=90_000)
-        _act_as(page, "vera")
-        _open(page, "Model", "breast-cancer-screening")
+        act_as(page, "vera")
+        open_page(page, "Model", "breast-cancer-screening")
         _pick(page, "Model", "credit-default")
         page.get_by_text(re.compile(r"Production: champion version 2 since")).first.wait_for()
         assert page.get_by_text(re.compile(r"champion version 1 since")).count() == 0
         if before["score"] is not None:
             assert page.get_by_text(f"{before['status']} {before['score']}").count() == 0
         # Overview's Needs attention speaks of v2 (live, not monitored yet), never of v1's old health.
-        _open(page, "Overview", "Overview")
+        open_page(page, "Overview", "Overview")
         page.get_by_text("version 2 is live in production as champion but not monitored").first.wait_for()
         assert page.get_by_text(re.compile(r"version 1 in production is (amber|red)")).count() == 0
         page.screenshot(path=str(demo_store.home / "journey-viewer.png"), full_page=True)
 
         # Alan (administrator): the policy form saves the tier it shows, and only that tier.
         policies_before = {p.risk_tier: p for p in policy.policies(demo_store)}
-        _act_as(page, "alan")
-        _open(page, "Approvals", "Approvals")
+        act_as(page, "alan")
+        open_page(page, "Approvals", "Approvals")
         expect(page.get_by_role("tab", name="Policies")).to_have_count(1)  # no stale page left
         page.get_by_role("tab", name="Policies").click()
-        _settled(page)
+        settled(page)
         page.get_by_role("button", name="Save the high-risk policy").wait_for()  # the first tier shown
         page.get_by_text("medium risk", exact=True).click()
-        _settled(page)
+        settled(page)
         page.get_by_role("button", name="Save the medium-risk policy").wait_for()
         field = page.get_by_label("Re-certify every (days)")
         field.fill("123")

@@ -110,10 +110,20 @@ def settled(page) -> None:
 
 
 def act_as(page, who: str) -> None:
-    """One pick in the sidebar's person picker; it must hold (no retry: a lost pick is a bug)."""
+    """One pick in the sidebar's person picker; it must hold (no retry: a lost pick is a bug).
+
+    The picker changes in the browser at once, but the page is redrawn for the new person only when the run
+    the pick started reaches the sidebar: wait for the server's "Roles: …" line of that person, then for the
+    run to end, so the next click lands on the page drawn for them."""
+    from core.demo import DEMO_USERS
+    from core.identity import ROLE_LABELS
+
+    email = next(e for e in DEMO_USERS if e.startswith(f"{who}@"))
+    roles = "Roles: " + ", ".join(ROLE_LABELS[r] for r in sorted(DEMO_USERS[email][1]))
     settled(page)
     page.get_by_label("Acting as (demo)").click()
     page.get_by_role("option", name=re.compile(f"^{who}@")).click()
+    page.get_by_text(roles, exact=True).wait_for()
     settled(page)
     picker = page.get_by_label("Acting as (demo)")
     assert picker.count() == 1 and picker.input_value().startswith(f"{who}@"), picker.all_inner_texts()

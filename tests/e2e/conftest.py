@@ -104,8 +104,11 @@ def page(browser):
 # -- acting in the page: shared by the journeys -----------------------------------------------------------------
 
 def settled(page) -> None:
-    """Wait until the script run has finished (Streamlit shows a status widget while it runs)."""
-    page.wait_for_timeout(300)
+    """Wait until the script run has finished: the app root carries Streamlit's own run state, which turns
+    from `notRunning` to `rerunRequested` in the browser the moment a widget changes, so a run still on its way
+    is not mistaken for a finished one (the status widget shows only after a delay)."""
+    page.wait_for_timeout(100)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(state="attached")
     page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden")
 
 

@@ -9,6 +9,7 @@ if str(ROOT) not in sys.path:
 
 from app import session  # noqa: E402
 
-page = session.shell()
-if page is not None:
-    session.run_page(page)
+with session.held_store():
+    page = session.shell()
+    if page is not None:
+        session.run_page(page)

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import tomllib
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import quote, unquote
@@ -44,6 +45,38 @@ STATE_KEY = "auth_state"  # "demo" | "demo_unchosen" | "signed_in" | "signed_out
 
 def store() -> Store:
     return Store()
+
+
+_held = threading.local()
+
+
+@contextmanager
+def held_store() -> Iterator[None]:
+    """Keep the store's database open in this process while one run draws the page.
+
+    Opening a DuckDB file builds a database instance (≈30–70 ms here); a page asks the store a dozen or more
+    times. While one connection stays open, every other open in this process reuses its instance (≈1 ms).
+    Another process waits for the lock only while a run draws the page, as it waits for any unit of work;
+    before long work (computing an explanation, a comparison, an evidence pack) a page calls `release_store()`.
+    """
+    held = ExitStack()
+    try:
+        held.enter_context(store().connect())
+    except CoreError:
+        pass  # the page says what is wrong with the store when it opens it itself
+    _held.stack = held
+    try:
+        with held:
+            yield
+    finally:
+        _held.stack = None
+
+
+def release_store() -> None:
+    """Let other processes in before long work: this run opens the store per unit of work from here on."""
+    held = getattr(_held, "stack", None)
+    if held is not None:
+        held.close()
 
 
 def configure_page() -> None:
@@ -404,8 +437,12 @@ def guard(permission: str) -> Identity:
     such a run looks like one through `main.py`.
     """
     if _running_without_main():
-        if shell() is None:
-            st.stop()
+        # Run the page the shell resolved, inside the held store, instead of the rest of this file as it is.
+        with held_store():
+            page = shell()
+            if page is not None:
+                run_page(page)
+        st.stop()
     me = current()
     if not allowed(me, permission):
         st.error(refusal_message(permission), icon=":material/block:")

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app import session
 from app.components import compare as compare_ui
 from app.components.text import escape
 from core.errors import CoreError
@@ -139,6 +140,7 @@ def request_form(store, me: Identity, model_name: str, versions: list[int], key:
         reason = st.text_area("Justification", key=f"{key}_reason",
                               placeholder="Why this version, why now; what the risk officer should look at")
         if st.form_submit_button("Request deployment", type="primary", key=f"{key}_submit"):
+            session.release_store()  # drift on the version's traffic takes a while
             try:
                 with st.spinner("Assembling and freezing the evidence pack…"):
                     r = approvals.request_deployment(store, me, model_name, int(version), env, role, reason)

@@ -125,6 +125,7 @@ with st.expander("Compare on labelled rows" if stored_pair is None else "Compare
         seed = o4.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="cmp_seed")
         st.caption(f"{len(frame):,} rows from {data_label}.")
         if st.button("Compare", key="cmp_run", type="primary"):
+            session.release_store()  # scoring takes a while: other processes may use the store meanwhile
             with st.spinner(f"Scoring {len(frame):,} rows with both versions and {int(replicates):,} paired "
                             "resamples…"):
                 try:

@@ -85,6 +85,7 @@ if e is None:
     if not allowed(me, "compute-results"):
         st.stop()
     if st.button("Compute the explanation", type="primary", key="xp_compute"):
+        session.release_store()  # SHAP takes a while: other processes may use the store meanwhile
         bar = st.progress(0.0, text="Starting…")
         try:
             explanations.explain(store, me, name, version, data, rows=int(rows), label=label,

@@ -194,9 +194,11 @@ def model_deployments(store, name: str) -> pd.DataFrame:
             " JOIN models m ON m.id = v.model_id WHERE m.name = ? ORDER BY d.since DESC", [name]).df()
 
 
-def model_names(store) -> list[str]:
+def model_names(store, *, with_versions: bool = False) -> list[str]:
+    """Every model's name, sorted; only those with at least one version when `with_versions`."""
+    where = " WHERE EXISTS (SELECT 1 FROM model_versions v WHERE v.model_id = m.id)" if with_versions else ""
     with store.read() as con:
-        return [r[0] for r in con.execute("SELECT name FROM models ORDER BY name").fetchall()]
+        return [r[0] for r in con.execute(f"SELECT m.name FROM models m{where} ORDER BY m.name").fetchall()]
 
 
 def counts(store) -> dict[str, Any]:

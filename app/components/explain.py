@@ -36,7 +36,7 @@ def beeswarm(values: pd.DataFrame, inputs: pd.DataFrame, order: list[str], top: 
         cs.append(np.nan_to_num(color, nan=0.5))
         texts += [f"{f} = {r:g}" for r in raw]
     fig = go.Figure(go.Scattergl(
-        x=np.concatenate(xs), y=np.concatenate(ys), mode="markers", text=texts,
+        x=np.concatenate(xs), y=np.concatenate(ys), mode="markers", text=np.array(texts),  # an array: checked at once
         marker=dict(size=4, color=np.concatenate(cs), colorscale="RdBu_r", opacity=0.7,
                     colorbar=dict(title="input value", tickvals=[0, 1], ticktext=["low", "high"])),
         hovertemplate="%{text}<br>contribution %{x:.4g}<extra></extra>"))

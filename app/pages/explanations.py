@@ -20,7 +20,7 @@ store = session.store()
 st.title("Explanations")
 st.caption("Which inputs drive a model's scores (SHAP values), for the whole portfolio of cases and for one case.")
 
-names = [n for n in queries.model_names(store) if catalog.get_model(store, n).versions]
+names = queries.model_names(store, with_versions=True)
 if not names:
     st.info("No model with a version yet. Register one with `modelgov register`, then explain it here or with "
             "`modelgov explain MODEL --data FILE`.")
@@ -108,94 +108,107 @@ st.markdown(f"**{e.explainer.capitalize()} explainer**, output in **{figs.SPACE[
             f"{e.created_by} at {str(e.created_at)[:16]} UTC")
 st.success(summary.plain_summary(e), icon=":material/lightbulb:")
 
+# Only the open tab is drawn (each holds a chart of thousands of points): switching tabs reruns the page.
 t_global, t_swarm, t_dep, t_case, t_whatif, t_shift = st.tabs(
-    ["Importance", "Summary", "Dependence", "One case", "What-if", "Shift"])
+    ["Importance", "Summary", "Dependence", "One case", "What-if", "Shift"], key="xp_tab", on_change="rerun")
 
-with t_global:
-    st.plotly_chart(figs.importance_bar(imp), key="xp_importance")
-with t_swarm:
-    st.caption("Each dot is a case: how far the input pushed its score (right: up) and whether its value was high "
-               "(red) or low (blue).")
-    st.plotly_chart(figs.beeswarm(e.values, e.inputs, list(imp["feature"])), key="xp_beeswarm")
-with t_dep:
-    feature = st.selectbox("Input", list(imp["feature"]), key="xp_dep_feature",
-                           format_func=lambda f: f if model.feature_label(f) == f else f"{model.feature_label(f)} ({f})")
-    partner = summary.strongest_interaction(e, feature)
-    st.caption(f"Coloured by {partner}, the input that interacts most strongly with {feature}." if partner
-               else "No interacting input found.")
-    st.plotly_chart(figs.dependence(e.values, e.inputs, feature, partner), key="xp_dependence")
-def case_output(i: int) -> str:
-    out = float(e.frame["prediction"].iat[i])
+if t_global.open:
+    with t_global:
+        st.plotly_chart(figs.importance_bar(imp), key="xp_importance")
+if t_swarm.open:
+    with t_swarm:
+        st.caption("Each dot is a case: how far the input pushed its score (right: up) and whether its value was high "
+                   "(red) or low (blue).")
+        st.plotly_chart(figs.beeswarm(e.values, e.inputs, list(imp["feature"])), key="xp_beeswarm")
+if t_dep.open:
+    with t_dep:
+        feature = st.selectbox(
+            "Input", list(imp["feature"]), key="xp_dep_feature",
+            format_func=lambda f: f if model.feature_label(f) == f else f"{model.feature_label(f)} ({f})")
+        partner = summary.strongest_interaction(e, feature)
+        st.caption(f"Coloured by {partner}, the input that interacts most strongly with {feature}." if partner
+                   else "No interacting input found.")
+        st.plotly_chart(figs.dependence(e.values, e.inputs, feature, partner), key="xp_dependence")
+
+
+def case_output(out: float) -> str:
     p = summary.to_probability(out, e.output_space)
     return f"probability {p:.1%}" if p is not None else f"output {out:.4g}"
 
 
-with t_case:
-    idx = list(range(len(e.frame)))
-    row = st.selectbox("Case (row of the data)", idx, key="xp_row",
-                       format_func=lambda i: f"row {e.frame['index'].iat[i]} · {case_output(i)}")
-    st.info(summary.plain_summary(e, row=row))
-    contrib = e.values.iloc[row].to_dict()
-    st.plotly_chart(figs.waterfall(e.base_value, contrib, float(e.frame["prediction"].iat[row]), e.output_space),
-                    key="xp_waterfall")
-    with st.expander("This case's inputs"):
-        case = {"Input": e.features, "Value": [e.inputs[f].iat[row] for f in e.features]}
-        if model.feature_dictionary:
-            case = {"Input": e.features, "Meaning": [model.feature_label(f) for f in e.features], "Value": case["Value"]}
-        st.dataframe(pd.DataFrame(case), hide_index=True, key="xp_case_inputs")
-with t_whatif:
-    st.caption("Change a case's inputs and see the score and the contributions move. Nothing is stored.")
-    base_row = st.session_state.get("xp_row", 0) or 0
-    start = e.inputs.iloc[base_row]
-    kinds = {c["name"]: c["type"] for c in the_version.signature}
-    log_odds = False
-    if e.output_space == "log-odds":
-        log_odds = st.toggle("Show the output in log-odds (the space the contributions add up in)",
-                             key="xp_wi_log_odds")
-    with st.form("xp_whatif"):
-        cols = st.columns(3)
-        record = {}
-        for i, f in enumerate(e.features):
-            val = start[f]
-            business = model.feature_label(f)
-            label = text.escape(business) + (f" ({text.escape(f)})" if business != f else "")
-            if kinds.get(f) == "integer":  # whole numbers stay whole: step 1, no decimals
-                record[f] = cols[i % 3].number_input(label, value=int(round(float(val))) if pd.notna(val) else 0,
-                                                     step=1, format="%d", key=f"xp_wi_{f}")
+if t_case.open:
+    with t_case:
+        idx = list(range(len(e.frame)))
+        # One label per case, built once from whole columns (a lookup per option and run cost a third of a second).
+        case_labels = [f"row {r} · {case_output(float(out))}"
+                       for r, out in zip(e.frame["index"].tolist(), e.frame["prediction"].tolist())]
+        row = st.selectbox("Case (row of the data)", idx, key="xp_row", format_func=case_labels.__getitem__)
+        st.session_state["xp_case"] = row  # kept for the What-if tab, which runs without this picker drawn
+        st.info(summary.plain_summary(e, row=row))
+        contrib = e.values.iloc[row].to_dict()
+        st.plotly_chart(figs.waterfall(e.base_value, contrib, float(e.frame["prediction"].iat[row]), e.output_space),
+                        key="xp_waterfall")
+        with st.expander("This case's inputs"):
+            case = {"Input": e.features, "Value": [e.inputs[f].iat[row] for f in e.features]}
+            if model.feature_dictionary:
+                case = {"Input": e.features, "Meaning": [model.feature_label(f) for f in e.features], "Value": case["Value"]}
+            st.dataframe(pd.DataFrame(case), hide_index=True, key="xp_case_inputs")
+if t_whatif.open:
+    with t_whatif:
+        st.caption("Change a case's inputs and see the score and the contributions move. Nothing is stored.")
+        base_row = st.session_state.get("xp_case", 0) or 0
+        st.caption(f"Starting from row {e.frame['index'].iat[base_row]}, the case chosen under One case.")
+        start = e.inputs.iloc[base_row]
+        kinds = {c["name"]: c["type"] for c in the_version.signature}
+        log_odds = False
+        if e.output_space == "log-odds":
+            log_odds = st.toggle("Show the output in log-odds (the space the contributions add up in)",
+                                 key="xp_wi_log_odds")
+        with st.form("xp_whatif"):
+            cols = st.columns(3)
+            record = {}
+            for i, f in enumerate(e.features):
+                val = start[f]
+                business = model.feature_label(f)
+                label = text.escape(business) + (f" ({text.escape(f)})" if business != f else "")
+                if kinds.get(f) == "integer":  # whole numbers stay whole: step 1, no decimals
+                    record[f] = cols[i % 3].number_input(label, value=int(round(float(val))) if pd.notna(val) else 0,
+                                                         step=1, format="%d", key=f"xp_wi_{f}")
+                else:
+                    record[f] = cols[i % 3].number_input(label, value=float(val) if pd.notna(val) else 0.0,
+                                                         key=f"xp_wi_{f}")
+            go_ = st.form_submit_button("Score this record", key="xp_whatif_submit")
+        if go_:
+            try:
+                out = explanations.explain_record(store, name, version, record)
+            except CoreError as err:
+                st.error(str(err))
             else:
-                record[f] = cols[i % 3].number_input(label, value=float(val) if pd.notna(val) else 0.0,
-                                                     key=f"xp_wi_{f}")
-        go_ = st.form_submit_button("Score this record", key="xp_whatif_submit")
-    if go_:
-        try:
-            out = explanations.explain_record(store, name, version, record)
-        except CoreError as err:
-            st.error(str(err))
+                before = float(e.frame["prediction"].iat[base_row])
+                before_p = summary.to_probability(before, e.output_space)
+                if out["probability"] is not None and not log_odds:
+                    st.metric(f"Probability that {the_version.target} is 1", f"{out['probability']:.1%}",
+                              delta=f"{(out['probability'] - before_p) * 100:+.1f} points vs the original case",
+                              delta_color="off")
+                else:
+                    st.metric(f"Output ({figs.SPACE[out['output_space']]})", f"{out['prediction']:.4g}",
+                              delta=f"{out['prediction'] - before:+.4g} vs the original case", delta_color="off")
+                if out["output_space"] == "log-odds":
+                    st.caption("The contributions below are in log-odds: SHAP values add up in that space.")
+                st.plotly_chart(figs.waterfall(out["base_value"], out["values"], out["prediction"], out["output_space"]),
+                                key="xp_whatif_waterfall")
+if t_shift.open:
+    with t_shift:
+        st.caption("Do the same inputs matter as before? Global importance side by side, as shares of the total.")
+        others = [x for x in explanations.list_explanations(store, name) if x["key"] != e.key]
+        if not others:
+            st.info("Compute a second explanation to compare: another version (champion vs challenger), or the same "
+                    "version on other data (choose 'Training data' and 'Production' above).")
         else:
-            before = float(e.frame["prediction"].iat[base_row])
-            before_p = summary.to_probability(before, e.output_space)
-            if out["probability"] is not None and not log_odds:
-                st.metric(f"Probability that {the_version.target} is 1", f"{out['probability']:.1%}",
-                          delta=f"{(out['probability'] - before_p) * 100:+.1f} points vs the original case",
-                          delta_color="off")
-            else:
-                st.metric(f"Output ({figs.SPACE[out['output_space']]})", f"{out['prediction']:.4g}",
-                          delta=f"{out['prediction'] - before:+.4g} vs the original case", delta_color="off")
-            if out["output_space"] == "log-odds":
-                st.caption("The contributions below are in log-odds: SHAP values add up in that space.")
-            st.plotly_chart(figs.waterfall(out["base_value"], out["values"], out["prediction"], out["output_space"]),
-                            key="xp_whatif_waterfall")
-with t_shift:
-    st.caption("Do the same inputs matter as before? Global importance side by side, as shares of the total.")
-    others = [x for x in explanations.list_explanations(store, name) if x["key"] != e.key]
-    if not others:
-        st.info("Compute a second explanation to compare: another version (champion vs challenger), or the same "
-                "version on other data (choose 'Training data' and 'Production' above).")
-    else:
-        pick = st.selectbox("Compare with", range(len(others)), key="xp_shift_pick",
-                            format_func=lambda i: f"{name}:{others[i]['version']} on {others[i]['data_ref']} "
-                                                  f"({others[i]['rows']} rows, {str(others[i]['created_at'])[:10]})")
-        other = explanations.cached(store, others[pick]["key"])
-        if other is not None:
-            st.plotly_chart(figs.side_by_side(imp, other.global_importance(), f"{name}:{version} · {e.data_ref}",
-                                              f"{name}:{other.version} · {other.data_ref}"), key="xp_shift_chart")
+            pick = st.selectbox("Compare with", range(len(others)), key="xp_shift_pick",
+                                format_func=lambda i: f"{name}:{others[i]['version']} on {others[i]['data_ref']} "
+                                                      f"({others[i]['rows']} rows, {str(others[i]['created_at'])[:10]})")
+            other = explanations.cached(store, others[pick]["key"])
+            if other is not None:
+                st.plotly_chart(figs.side_by_side(imp, other.global_importance(), f"{name}:{version} · {e.data_ref}",
+                                                  f"{name}:{other.version} · {other.data_ref}"), key="xp_shift_chart")

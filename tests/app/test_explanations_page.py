@@ -15,12 +15,24 @@ def test_the_cached_demo_explanation_opens_with_every_view(demo_store, monkeypat
     assert not at.exception
     page = texts(at) + " ".join(s.value for s in at.success)
     assert "Tree explainer" in page and "log-odds" in page and "matter most are PAY_0" in page
-    assert len(at.get("plotly_chart")) >= 1
+    # Only the open tab is drawn: Importance first, one chart; the others when opened.
+    assert len(at.get("plotly_chart")) == 1
+    assert not [s for s in at.selectbox if s.key == "xp_dep_feature"]
+    at.session_state["xp_tab"] = "Dependence"
+    at.run()
     at.selectbox(key="xp_dep_feature").select("LIMIT_BAL")
+    at.run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    at.session_state["xp_tab"] = "One case"
+    at.run()
     at.selectbox(key="xp_row").select(3)
     at.run()
     assert not at.exception
     assert "For this case the score is" in " ".join(i.value for i in at.info)
+    picked = at.selectbox(key="xp_row").options[3].split(" · ")[0]  # "row N"
+    at.session_state["xp_tab"] = "What-if"
+    at.run()
+    assert f"Starting from {picked}, the case chosen under One case" in texts(at)  # the pick holds across tabs
     at.button(key="xp_whatif_submit").click()
     at.run()
     assert not at.exception

@@ -12,6 +12,7 @@ def _credit(demo_store, monkeypatch, email="vera@modelgov.demo"):
     at.selectbox(key="xp_model").select("credit-default")
     at.run()
     at.number_input(key="xp_rows").set_value(300)
+    at.session_state["xp_tab"] = "What-if"  # only the open tab is drawn
     at.run()
     assert not at.exception, at.exception
     return at

@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/modelgov demo --if-missing
-	$(BIN)/streamlit run app/main.py --server.port $(PORT) --server.headless true
+	$(BIN)/python -m app.serve --server.port $(PORT) --server.headless true
 
 demo: $(STAMP)
 	$(BIN)/modelgov demo

@@ -1,6 +1,6 @@
 """First load of the dashboard in a real browser, and each page opened after it.
 
-Serves the dashboard with `streamlit run` on the demo store (built in a temporary home, or --home), opens it in
+Serves the dashboard as `make run` does (`python -m app.serve`) on the demo store (built in a temporary home, or --home), opens it in
 Debian's Chromium (Playwright) as a demo person, and prints:
 - first load: a fresh server's first page, from navigation until Streamlit reports the run ended and the
   Overview is drawn (what a person waits for when opening the app);
@@ -42,7 +42,9 @@ def serve(script: Path, home: Path) -> tuple[subprocess.Popen, str]:
     (cwd / ".streamlit").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / ".streamlit" / "config.toml", cwd / ".streamlit" / "config.toml")
     env = {**os.environ, "MODELGOV_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+    # ModelGov as `make run` serves it (app.serve preloads the pages' imports); the baseline with `streamlit run`.
+    start = ["-m", "app.serve"] if script == ROOT / "app" / "main.py" else ["-m", "streamlit", "run", str(script)]
+    proc = subprocess.Popen([sys.executable, *start, "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
                              "--browser.gatherUsageStats", "false"],
                             cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

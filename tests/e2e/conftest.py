@@ -1,4 +1,4 @@
-"""Real-browser fixtures: the dashboard served by `streamlit run` on a free port, Debian's Chromium.
+"""Real-browser fixtures: the dashboard served as `make run` serves it (`python -m app.serve`) on a free port, Debian's Chromium.
 
 Playwright's own browser download does not work on these machines, so the
 tests drive Debian's `chromium`. Without it they skip, unless
@@ -64,7 +64,7 @@ def serve_app(home: Path, extra_env: dict[str, str] | None = None, secrets: str 
     if secrets is not None:
         (cwd / ".streamlit" / "secrets.toml").write_text(secrets)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.headless", "true",
+        [sys.executable, "-m", "app.serve", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
         cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

@@ -1,0 +1,56 @@
+"""Start the dashboard with the modules its pages import already loaded: `python -m app.serve [streamlit flags]`.
+
+`streamlit run app/main.py` imports the pages' libraries (pandas, Plotly, DuckDB, core) during the first run of
+the first visitor, who then waits seconds for imports rather than for their page. This starts the same server in
+the same process after importing, once, every module the entry script and the page files import at their top
+(read from their source, so a new page's imports are preloaded too). Nothing of a page runs here.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent
+ROOT = APP.parent
+
+
+def page_imports() -> list[str]:
+    """The modules `main.py`, `session.py` and the page files import at their top level, in file order."""
+    names: list[str] = []
+    for path in [APP / "main.py", APP / "session.py", *sorted((APP / "pages").glob("*.py"))]:
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Import):
+                names += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.append(node.module)
+                names += [f"{node.module}.{a.name}" for a in node.names]
+    return list(dict.fromkeys(names))
+
+
+def preload() -> list[str]:
+    """Import what the pages import; returns the modules loaded (a name that is not a module is skipped)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    loaded = []
+    for name in page_imports():
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue  # `from x import function`: the name is not a module; x itself was imported above
+        loaded.append(name)
+    return loaded
+
+
+def main(argv: list[str] | None = None) -> None:
+    preload()
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", str(APP / "main.py"), *(sys.argv[1:] if argv is None else argv)]
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -6,14 +6,13 @@ import streamlit as st
 
 from app import session
 from app.components import monitoring as ui
-from core import queries
 from core.compare.scores import LABELS as METRIC_LABELS
 from core.drift import stattests
 from core.errors import CoreError
 from core.governance import live
 from core.identity import allowed
 from core.metrics import HIGHER_IS_BETTER
-from core.monitoring import checks, health, logs
+from core.monitoring import health, logs, snapshots
 from core.vocabulary import ENVIRONMENTS
 
 me = session.guard("view")
@@ -22,14 +21,7 @@ st.title("Monitoring")
 st.caption("Does the data a model sees in production still look like what it learned on, and does it still "
            "perform? Computed from the logged predictions and the outcomes that arrived.")
 
-logged = {}
-for n in queries.model_names(store):
-    try:
-        vs = logs.monitored_versions(store, n)
-    except CoreError:
-        vs = []
-    if vs:
-        logged[n] = vs
+logged = logs.monitored_models(store)  # every model with logs, in one store connection
 if not logged:
     if allowed(me, "log-predictions"):
         st.info("No logged predictions yet. Score production data with `modelgov score MODEL --input FILE`, or log a "
@@ -57,18 +49,30 @@ version = c3.selectbox("Version", versions, index=default, key=f"mon_version_{na
 window = c4.selectbox("Window", ["day", "week", "hour"], key="mon_window")
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def _review(db: str, name: str, version: int, env: str, window: str, stamp: str):
-    return checks.review(store, name, version, environment=env, window=window)
-
-
-stamp = str(logged[name][versions.index(version)]["last"]) + str(logged[name][versions.index(version)]["rows"])
+# The review is computed when data arrives and stored (core.monitoring.snapshots); the page reads it. The first
+# request of a window nobody computed yet computes it once, and keeps it.
 try:
-    with st.spinner("Computing drift and performance in DuckDB…"):
-        reviewed = _review(str(store.db_path), name, version, env, window, stamp)
+    snap = snapshots.latest(store, me, name, version, env, window)
+    if snap is None:
+        with st.spinner(f"Computing drift and performance of {name}:{version} per {window} in DuckDB (once: the "
+                        "result is kept)…"):
+            snap = snapshots.refresh(store, me, name, version, env, window)
 except CoreError as e:
     st.info(str(e))
     st.stop()
+if not snap.current:
+    c_when, c_refresh = st.columns([5, 1], vertical_alignment="center")
+    c_when.caption(ui.stale_text(snap.age_seconds(), snap.new_rows, snap.new_outcomes, snap.stamp["log_rows"]))
+    if c_refresh.button("Refresh", key="mon_refresh", icon=":material/refresh:",
+                        help="Compute drift and performance again over every row logged so far."):
+        try:
+            with st.spinner("Computing drift and performance in DuckDB…"):
+                snapshots.refresh(store, me, name, version, env, window)
+        except CoreError as e:
+            st.error(str(e))
+        else:
+            st.rerun()
+reviewed = snap.review
 
 res, summary, change = reviewed["result"], reviewed["summary"], reviewed["performance_change"]
 (st.warning if reviewed["needs_attention"] else st.success)(summary["sentence"], icon=":material/monitor_heart:")

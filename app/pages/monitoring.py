@@ -9,7 +9,6 @@ from app.components import monitoring as ui
 from core.compare.scores import LABELS as METRIC_LABELS
 from core.drift import stattests
 from core.errors import CoreError
-from core.governance import live
 from core.identity import allowed
 from core.metrics import HIGHER_IS_BETTER
 from core.monitoring import health, logs, snapshots
@@ -41,11 +40,14 @@ name = c1.selectbox("Model", list(logged), key="mon_model")
 st.session_state["model_name"] = name
 env = c2.selectbox("Environment", ENVIRONMENTS, key="mon_env")
 versions = [v["version"] for v in logged[name]]
-# By default, the version that is live as champion in that environment (core says which), else the latest logged.
-champ = live.champion(store, name, env)
-default = versions.index(champ.version) if champ and champ.version in versions else len(versions) - 1
+# Health is the live champion's in this environment (a retired or shadow version's figures are not the model's);
+# core's health record names that champion (from governance.live), so one call answers both.
+h = next((r for r in health.health_by_environment(store, name).get(name, []) if r["environment"] == env), None)
+champ = h["version"] if h else None
+# By default, the version that is live as champion in that environment, else the latest logged.
+default = versions.index(champ) if champ in versions else len(versions) - 1
 version = c3.selectbox("Version", versions, index=default, key=f"mon_version_{name}_{env}",
-                       format_func=lambda v: f"v{v} (live champion)" if champ and v == champ.version else f"v{v}")
+                       format_func=lambda v: f"v{v} (live champion)" if v == champ else f"v{v}")
 window = c4.selectbox("Window", ["day", "week", "hour"], key="mon_window")
 
 
@@ -74,12 +76,18 @@ if not snap.current:
             st.rerun()
 reviewed = snap.review
 
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def _samples(db: str, name: str, version: int, column: str, env: str, data_stamp: str):
+    """A sample of one input (reference and logs), kept while the logged data stays the same."""
+    return logs.column_values(store, name, version, column, env)
+
+
+
 res, summary, change = reviewed["result"], reviewed["summary"], reviewed["performance_change"]
 (st.warning if reviewed["needs_attention"] else st.success)(summary["sentence"], icon=":material/monitor_heart:")
 if reviewed["caveats"]:
     st.caption(f"Caveats from the model card: {reviewed['caveats']}")
-# Health is the live champion's in this environment (a retired or shadow version's figures are not the model's).
-h = next((r for r in health.health_by_environment(store, name).get(name, []) if r["environment"] == env), None)
 label = METRIC_LABELS.get(summary["metric"], summary["metric"])
 m = st.columns(5)
 m[0].metric("Logged predictions", f"{res['rows']:,}")
@@ -126,7 +134,7 @@ with t_drift:
 with t_dist:
     ranked = sorted(res["recent_drift"]["columns"], key=lambda c: not c["drifted"])
     pick = st.selectbox("Input", [c["column"] for c in ranked], key="mon_dist_col")
-    ref_s, cur_s = logs.column_values(store, name, version, pick, env)
+    ref_s, cur_s = _samples(str(store.db_path), name, version, pick, env, repr(sorted(snap.now_stamp.items())))
     st.plotly_chart(ui.distribution(ref_s, cur_s, pick), key="mon_dist_chart")
 with t_perf:
     if not res["performance"]:

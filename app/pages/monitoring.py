@@ -77,6 +77,22 @@ if not snap.current:
 reviewed = snap.review
 
 
+# A stored review is drawn once per process: its pictures are the same for everyone who may view it, and building a
+# Plotly figure costs more than reading the review. (A Figure is not changed once drawn; st.plotly_chart copies it.)
+snap_id = (str(store.db_path), name, version, env, window, snap.computed_at.isoformat(), snap.computed_by)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _heatmap(snap_id: tuple, _drift: dict):
+    return ui.heatmap(_drift)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _performance(snap_id: tuple, _result: dict, _summary: dict, label: str):
+    return ui.performance_and_volume(_result["performance"], _result["volume"], _summary["baseline"],
+                                     _summary["metric"], label, _result["window"])
+
+
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
 def _samples(db: str, name: str, version: int, column: str, env: str, data_stamp: str):
     """A sample of one input (reference and logs), kept while the logged data stays the same."""
@@ -116,7 +132,7 @@ with t_drift:
     st.caption("Each cell compares one input in one window with the training data (method and threshold as Evidently's "
                "DataDriftPreset). Darker means more drift; hover for the statistic.")
     if res["drift"].get("windows"):
-        st.plotly_chart(ui.heatmap(res["drift"]), key="mon_heatmap")
+        st.plotly_chart(_heatmap(snap_id, res["drift"]), key="mon_heatmap")
     st.markdown(f"**The last {res['recent_days']} days against the training data**")
     st.dataframe(ui.drift_table(res["recent_drift"]["columns"]), hide_index=True, key="mon_drift_table",
                  width="stretch", column_config={
@@ -143,8 +159,7 @@ with t_perf:
                    if allowed(me, "log-predictions") else "logged by the model's data scientists."))
     st.caption(f"{label} per {window} over the rows whose outcome arrived (right axis: rates), and the number of "
                "predictions below, on one time axis.")
-    st.plotly_chart(ui.performance_and_volume(res["performance"], res["volume"], summary["baseline"],
-                                              summary["metric"], label, window), key="mon_perf_volume")
+    st.plotly_chart(_performance(snap_id, res, summary, label), key="mon_perf_volume")
 with t_quality:
     st.dataframe(ui.quality_table(res["data_quality"]), hide_index=True, key="mon_quality_table", width="stretch",
                  column_config={"Missing": st.column_config.NumberColumn("Missing", format="percent"),

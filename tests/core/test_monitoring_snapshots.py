@@ -192,3 +192,24 @@ def test_two_processes_refreshing_at_once_leave_one_whole_result(demo_store, dem
     snap = snapshots.latest(demo_store, demo_people["vera"], MODEL, 2, "production", "week")
     assert snap.current and snap.computed_at.isoformat() in done
     same(checks.review(demo_store, MODEL, 2, environment="production", window="week"), snap.review)
+
+
+def test_cli_ingest_reports_its_snapshots_and_can_skip_them(demo_store, demo_people, tmp_path, cli):
+    import json
+
+    f = tmp_path / "cli.csv"
+    _rows(demo_store, 15, "cli").to_csv(f, index=False)
+    r = cli(demo_store, "log-predictions", "credit-default:1", "--input", str(f), "--time-column", "ts",
+            "--id-column", "rid", "--no-snapshot", "--json", as_="ada@modelgov.demo")
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["logged"] == 15 and out["snapshots"] == []
+    assert snapshots.latest(demo_store, demo_people["ada"], MODEL, 1, "production").new_rows == 15
+    f2 = tmp_path / "cli2.csv"
+    _rows(demo_store, 5, "cli2").to_csv(f2, index=False)
+    r = cli(demo_store, "log-predictions", "credit-default:1", "--input", str(f2), "--time-column", "ts",
+            "--id-column", "rid", "--json", as_="ada@modelgov.demo")
+    assert r.code == 0, r.err
+    assert [(s["version"], s["environment"], s["ok"]) for s in json.loads(r.out)["snapshots"]] == \
+        [(1, "production", True)]
+    assert snapshots.latest(demo_store, demo_people["ada"], MODEL, 1, "production").current

@@ -61,12 +61,13 @@ def main() -> None:
                                        environment="production")
             took = time.perf_counter() - t
             snap = sum(x["seconds"] for x in r.snapshots)
+            over = snapshots.latest(store, ada, "credit-default", 1).stamp["log_rows"]
             if not all(x["ok"] for x in r.snapshots):
                 raise SystemExit(f"A snapshot failed: {r.snapshots}")
             rows.append({"what": f"log-predictions from {f.suffix[1:].upper()}", "rows": f"{r.rows_in:,}",
                          "logged": f"{r.rows_ok:,}", "rejected": f"{r.rows_rejected:,}", "seconds": took,
                          "ingest s": took - snap, "snapshot s": snap,
-                         "snapshot over": f"{snapshots.latest(store, ada, 'credit-default', 1).stamp['log_rows']:,} rows"})
+                         "snapshot over": f"{over:,} rows"})
         t = time.perf_counter()
         df = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
         bad = pd.Series(False, index=df.index)

@@ -128,7 +128,8 @@ def main() -> None:
             if proc.returncode or line is None:
                 raise SystemExit(f"A measuring process failed:\n{proc.stderr[-3000:]}")
             runs.append(json.loads(line[6:]))
-    rows = [{"what": "first load of the app (Overview)", "seconds, median (range)": _spread([r["first_load"] for r in runs]),
+    rows = [{"what": "first load of the app (Overview)",
+             "seconds, median (range)": _spread([r["first_load"] for r in runs]),
              "baseline": FIRST_LOAD_BASELINE[0] if FIRST_LOAD_BASELINE else "-",
              "baseline seconds": _spread([r["first_load_baseline"] for r in runs]) if FIRST_LOAD_BASELINE else "-"}]
     for key in a.pages:
@@ -138,8 +139,8 @@ def main() -> None:
             rows.append({"what": f"{page.title}: {visit} visit",
                          "seconds, median (range)": _spread([r["pages"][key][visit] for r in runs]),
                          "baseline": page.baseline, "baseline seconds": base})
-    print_table(f"Pages under AppTest, {a.repeat} fresh process(es), demo store {'(reused)' if a.home else ''}".rstrip(),
-                rows)
+    print_table(f"Pages under AppTest, {a.repeat} fresh process(es), demo store"
+                + (f" reused from {a.home}" if a.home else " built for this run"), rows)
     print(f"\nPeak RSS of a measuring process: {_spread([r['rss_mib'] for r in runs])} MiB")
 
 

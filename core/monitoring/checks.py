@@ -97,7 +97,8 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
 
     Needs `store-monitoring` (health and evidence packs read the snapshot; anyone with `view` may compute the same
     report without storing it: `report.monitor`, `modelgov monitor --no-store`). Records `monitoring.snapshot` and
-    `alert.raise`. Raises Forbidden (before any work), NotFound, InvalidInput.
+    `alert.raise`; then keeps the same review for pages (`snapshots.save`, a cache: not audited; a failure there
+    is reported under "snapshot", never raised). Raises Forbidden (before any work), NotFound, InvalidInput.
     """
     if not allowed(actor, "store-monitoring"):  # refuse before minutes of work; the refusal is audited
         with store.transaction():

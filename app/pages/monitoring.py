@@ -99,7 +99,6 @@ def _samples(db: str, name: str, version: int, column: str, env: str, data_stamp
     return logs.column_values(store, name, version, column, env)
 
 
-
 res, summary, change = reviewed["result"], reviewed["summary"], reviewed["performance_change"]
 (st.warning if reviewed["needs_attention"] else st.success)(summary["sentence"], icon=":material/monitor_heart:")
 if reviewed["caveats"]:

@@ -19,6 +19,25 @@ def health_label(h: dict | None) -> str:
     return badges.health(h)
 
 
+def age_text(seconds: float) -> str:
+    """How old something is, in the largest unit that fits: 40 seconds, 5 minutes, 3 hours, 2 days."""
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    n = int(seconds)
+    return f"{n} second{'s' if n != 1 else ''}"
+
+
+def stale_text(age_seconds: float, new_rows: int, new_outcomes: int, rows: int) -> str:
+    """The caption of a stored review that data arrived after."""
+    arrived = [f"{new_rows:,} logged prediction{'s' if new_rows != 1 else ''}" if new_rows else "",
+               f"{new_outcomes:,} outcome{'s' if new_outcomes != 1 else ''}" if new_outcomes else ""]
+    what = " and ".join(a for a in arrived if a) or "new data"
+    return (f"Computed {age_text(age_seconds)} ago from {rows:,} logged predictions; since then {what} arrived, "
+            "not counted in these figures yet.")
+
+
 def heatmap(report: dict, value: str = "drift") -> go.Figure:
     """Inputs × windows: how strongly each input drifted in each window (darker = more), drifted cells marked."""
     wins = report.get("windows", [])

@@ -6,14 +6,12 @@ import streamlit as st
 
 from app import session
 from app.components import monitoring as ui
-from core import queries
 from core.compare.scores import LABELS as METRIC_LABELS
 from core.drift import stattests
 from core.errors import CoreError
-from core.governance import live
 from core.identity import allowed
 from core.metrics import HIGHER_IS_BETTER
-from core.monitoring import checks, health, logs
+from core.monitoring import health, logs, snapshots
 from core.vocabulary import ENVIRONMENTS
 
 me = session.guard("view")
@@ -22,14 +20,7 @@ st.title("Monitoring")
 st.caption("Does the data a model sees in production still look like what it learned on, and does it still "
            "perform? Computed from the logged predictions and the outcomes that arrived.")
 
-logged = {}
-for n in queries.model_names(store):
-    try:
-        vs = logs.monitored_versions(store, n)
-    except CoreError:
-        vs = []
-    if vs:
-        logged[n] = vs
+logged = logs.monitored_models(store)  # every model with logs, in one store connection
 if not logged:
     if allowed(me, "log-predictions"):
         st.info("No logged predictions yet. Score production data with `modelgov score MODEL --input FILE`, or log a "
@@ -49,33 +40,69 @@ name = c1.selectbox("Model", list(logged), key="mon_model")
 st.session_state["model_name"] = name
 env = c2.selectbox("Environment", ENVIRONMENTS, key="mon_env")
 versions = [v["version"] for v in logged[name]]
-# By default, the version that is live as champion in that environment (core says which), else the latest logged.
-champ = live.champion(store, name, env)
-default = versions.index(champ.version) if champ and champ.version in versions else len(versions) - 1
+# Health is the live champion's in this environment (a retired or shadow version's figures are not the model's);
+# core's health record names that champion (from governance.live), so one call answers both.
+h = next((r for r in health.health_by_environment(store, name).get(name, []) if r["environment"] == env), None)
+champ = h["version"] if h else None
+# By default, the version that is live as champion in that environment, else the latest logged.
+default = versions.index(champ) if champ in versions else len(versions) - 1
 version = c3.selectbox("Version", versions, index=default, key=f"mon_version_{name}_{env}",
-                       format_func=lambda v: f"v{v} (live champion)" if champ and v == champ.version else f"v{v}")
+                       format_func=lambda v: f"v{v} (live champion)" if v == champ else f"v{v}")
 window = c4.selectbox("Window", ["day", "week", "hour"], key="mon_window")
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def _review(db: str, name: str, version: int, env: str, window: str, stamp: str):
-    return checks.review(store, name, version, environment=env, window=window)
-
-
-stamp = str(logged[name][versions.index(version)]["last"]) + str(logged[name][versions.index(version)]["rows"])
+# The review is computed when data arrives and stored (core.monitoring.snapshots); the page reads it. The first
+# request of a window nobody computed yet computes it once, and keeps it.
 try:
-    with st.spinner("Computing drift and performance in DuckDB…"):
-        reviewed = _review(str(store.db_path), name, version, env, window, stamp)
+    snap = snapshots.latest(store, me, name, version, env, window)
+    if snap is None:
+        with st.spinner(f"Computing drift and performance of {name}:{version} per {window} in DuckDB (once: the "
+                        "result is kept)…"):
+            snap = snapshots.refresh(store, me, name, version, env, window)
 except CoreError as e:
     st.info(str(e))
     st.stop()
+if not snap.current:
+    c_when, c_refresh = st.columns([5, 1], vertical_alignment="center")
+    c_when.caption(ui.stale_text(snap.age_seconds(), snap.new_rows, snap.new_outcomes, snap.stamp["log_rows"]))
+    if c_refresh.button("Refresh", key="mon_refresh", icon=":material/refresh:",
+                        help="Compute drift and performance again over every row logged so far."):
+        try:
+            with st.spinner("Computing drift and performance in DuckDB…"):
+                snapshots.refresh(store, me, name, version, env, window)
+        except CoreError as e:
+            st.error(str(e))
+        else:
+            st.rerun()
+reviewed = snap.review
+
+
+# A stored review is drawn once per process: its pictures are the same for everyone who may view it, and building a
+# Plotly figure costs more than reading the review. (A Figure is not changed once drawn; st.plotly_chart copies it.)
+snap_id = (str(store.db_path), name, version, env, window, snap.computed_at.isoformat(), snap.computed_by)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _heatmap(snap_id: tuple, _drift: dict):
+    return ui.heatmap(_drift)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _performance(snap_id: tuple, _result: dict, _summary: dict, label: str):
+    return ui.performance_and_volume(_result["performance"], _result["volume"], _summary["baseline"],
+                                     _summary["metric"], label, _result["window"])
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def _samples(db: str, name: str, version: int, column: str, env: str, data_stamp: str):
+    """A sample of one input (reference and logs), kept while the logged data stays the same."""
+    return logs.column_values(store, name, version, column, env)
+
 
 res, summary, change = reviewed["result"], reviewed["summary"], reviewed["performance_change"]
 (st.warning if reviewed["needs_attention"] else st.success)(summary["sentence"], icon=":material/monitor_heart:")
 if reviewed["caveats"]:
     st.caption(f"Caveats from the model card: {reviewed['caveats']}")
-# Health is the live champion's in this environment (a retired or shadow version's figures are not the model's).
-h = next((r for r in health.health_by_environment(store, name).get(name, []) if r["environment"] == env), None)
 label = METRIC_LABELS.get(summary["metric"], summary["metric"])
 m = st.columns(5)
 m[0].metric("Logged predictions", f"{res['rows']:,}")
@@ -104,7 +131,7 @@ with t_drift:
     st.caption("Each cell compares one input in one window with the training data (method and threshold as Evidently's "
                "DataDriftPreset). Darker means more drift; hover for the statistic.")
     if res["drift"].get("windows"):
-        st.plotly_chart(ui.heatmap(res["drift"]), key="mon_heatmap")
+        st.plotly_chart(_heatmap(snap_id, res["drift"]), key="mon_heatmap")
     st.markdown(f"**The last {res['recent_days']} days against the training data**")
     st.dataframe(ui.drift_table(res["recent_drift"]["columns"]), hide_index=True, key="mon_drift_table",
                  width="stretch", column_config={
@@ -122,7 +149,7 @@ with t_drift:
 with t_dist:
     ranked = sorted(res["recent_drift"]["columns"], key=lambda c: not c["drifted"])
     pick = st.selectbox("Input", [c["column"] for c in ranked], key="mon_dist_col")
-    ref_s, cur_s = logs.column_values(store, name, version, pick, env)
+    ref_s, cur_s = _samples(str(store.db_path), name, version, pick, env, repr(sorted(snap.now_stamp.items())))
     st.plotly_chart(ui.distribution(ref_s, cur_s, pick), key="mon_dist_chart")
 with t_perf:
     if not res["performance"]:
@@ -131,8 +158,7 @@ with t_perf:
                    if allowed(me, "log-predictions") else "logged by the model's data scientists."))
     st.caption(f"{label} per {window} over the rows whose outcome arrived (right axis: rates), and the number of "
                "predictions below, on one time axis.")
-    st.plotly_chart(ui.performance_and_volume(res["performance"], res["volume"], summary["baseline"],
-                                              summary["metric"], label, window), key="mon_perf_volume")
+    st.plotly_chart(_performance(snap_id, res, summary, label), key="mon_perf_volume")
 with t_quality:
     st.dataframe(ui.quality_table(res["data_quality"]), hide_index=True, key="mon_quality_table", width="stretch",
                  column_config={"Missing": st.column_config.NumberColumn("Missing", format="percent"),

@@ -14,6 +14,10 @@ from .argtypes import ENTITY_ID, output_file
 from ..vocabulary import ENVIRONMENTS
 
 
+NO_SNAPSHOT = ("do not refresh the stored monitoring review afterwards (for bulk backfills; the Monitoring page "
+               "says it is stale and computes it on request)")
+
+
 def register(sub, common) -> None:
     p = sub.add_parser("score", parents=[common], help="score a file with the deployed champion (challengers in shadow)")
     p.add_argument("ref", metavar="MODEL[:VERSION]")
@@ -22,6 +26,7 @@ def register(sub, common) -> None:
     p.add_argument("--output", type=output_file, metavar="FILE", help="where the predictions go (default: INPUT.scored.csv)")
     p.add_argument("--time-column", metavar="C", help="when each row happened (default: now)")
     p.add_argument("--id-column", metavar="C", help="request ids (default: generated)")
+    p.add_argument("--no-snapshot", action="store_true", help=NO_SNAPSHOT)
     p.set_defaults(handler=cmd_score)
     p = sub.add_parser("log-predictions", parents=[common], help="log predictions of a model served elsewhere")
     p.add_argument("ref", metavar="MODEL[:VERSION]")
@@ -30,12 +35,14 @@ def register(sub, common) -> None:
     p.add_argument("--id-column", metavar="C")
     p.add_argument("--score-column", metavar="C", default="score", help="the model's score, if logged (default: score)")
     p.add_argument("--env", choices=ENVIRONMENTS, default="production")
+    p.add_argument("--no-snapshot", action="store_true", help=NO_SNAPSHOT)
     p.set_defaults(handler=cmd_log_predictions)
     p = sub.add_parser("log-outcomes", parents=[common], help="log outcomes that arrived later, by request id")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--input", required=True, metavar="FILE")
     p.add_argument("--id-column", required=True, metavar="C")
     p.add_argument("--label-column", required=True, metavar="C")
+    p.add_argument("--no-snapshot", action="store_true", help=NO_SNAPSHOT)
     p.set_defaults(handler=cmd_log_outcomes)
     p = sub.add_parser("drift", parents=[common], help="data drift of CURRENT against REFERENCE (CSV or Parquet)")
     p.add_argument("reference", metavar="REFERENCE")
@@ -79,13 +86,16 @@ def _ingested_text(kind: str, r: ingest.Ingested) -> str:
     if r.rows_rejected:
         lines.append(f"  (the first {ingest.MAX_REJECTIONS_KEPT:,} rejected rows are kept with their row numbers, "
                      f"ingest {r.ingest_id})")
+    lines += [f"  the stored monitoring review of v{s['version']} in {s['environment']} was not refreshed: "
+              f"{s['error']} (the Monitoring page computes it on request)" for s in r.snapshots if not s["ok"]]
     return "\n".join(lines)
 
 
 def cmd_score(ctx: Ctx) -> int:
     name, version = parse_ref(ctx.args.ref)
     r = ingest.score_file(ctx.store, ctx.actor(), name, version, ctx.args.input, environment=ctx.args.env,
-                              output=ctx.args.output, time_column=ctx.args.time_column, id_column=ctx.args.id_column)
+                              output=ctx.args.output, time_column=ctx.args.time_column, id_column=ctx.args.id_column,
+                              refresh_snapshots=not ctx.args.no_snapshot)
     ctx.emit(r.as_dict(), _ingested_text("Scored", r))
     return 0
 
@@ -94,14 +104,15 @@ def cmd_log_predictions(ctx: Ctx) -> int:
     name, version = parse_ref(ctx.args.ref)
     r = ingest.log_predictions(ctx.store, ctx.actor(), name, version, ctx.args.input,
                                    time_column=ctx.args.time_column, id_column=ctx.args.id_column,
-                                   score_column=ctx.args.score_column, environment=ctx.args.env)
+                                   score_column=ctx.args.score_column, environment=ctx.args.env,
+                                   refresh_snapshots=not ctx.args.no_snapshot)
     ctx.emit(r.as_dict(), _ingested_text("Logged", r))
     return 0
 
 
 def cmd_log_outcomes(ctx: Ctx) -> int:
     r = ingest.log_outcomes(ctx.store, ctx.actor(), ctx.args.model, ctx.args.input, id_column=ctx.args.id_column,
-                                label_column=ctx.args.label_column)
+                                label_column=ctx.args.label_column, refresh_snapshots=not ctx.args.no_snapshot)
     ctx.emit(r.as_dict(), _ingested_text("Outcomes", r))
     return 0
 

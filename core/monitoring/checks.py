@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +19,7 @@ from ..lineage import nodes as lineage
 from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version
-from ..registry.catalog import get_model
-from .report import RECENT_DAYS, monitor
+from .report import RECENT_DAYS, Monitored, monitor, monitor_version
 from .ingest import log_table
 
 DEFAULT_ALERTS = {"drifted_share": 0.3, "auc_drop": 0.05, "rmse_rise": 0.2, "missing_rate": 0.1,
@@ -97,7 +97,8 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
 
     Needs `store-monitoring` (health and evidence packs read the snapshot; anyone with `view` may compute the same
     report without storing it: `report.monitor`, `modelgov monitor --no-store`). Records `monitoring.snapshot` and
-    `alert.raise`. Raises Forbidden (before any work), NotFound, InvalidInput.
+    `alert.raise`; then keeps the same review for pages (`snapshots.save`, a cache: not audited; a failure there
+    is reported under "snapshot", never raised). Raises Forbidden (before any work), NotFound, InvalidInput.
     """
     if not allowed(actor, "store-monitoring"):  # refuse before minutes of work; the refusal is audited
         with store.transaction():
@@ -107,10 +108,10 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
                             actor=who, action=MonitoringSnapshotStored.action,
                             entity_type=MonitoringSnapshotStored.entity_type, entity_id=model)
     th = {**DEFAULT_ALERTS, **(thresholds or {})}
-    result = monitor(store, model, version, environment=environment, window=window)
-    v = get_model_version(store, model, result["version"])
-    s = summarise(result, v)
-    s["sentence"] = plain_sentence(s)
+    started = time.perf_counter()
+    review_, mon = review_monitored(store, model, version, environment=environment, window=window)
+    seconds = time.perf_counter() - started
+    result, v, s = mon.result, mon.version, review_["summary"]
     raised = []
     candidates = []
     if s["drifted_columns"] and (s["dataset_drift"] or s["drifted_share"] >= th["drifted_share"]
@@ -158,7 +159,12 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
         lineage.record_result_tx(con, actor, "monitoring", model, v.version, environment or "all",
                                  f"monitoring of {v.ref} in {environment}", {"rows": s["rows"], "last": s["last"],
                                                                              "drifted_share": s["drifted_share"]})
-    return {"summary": s, "alerts_raised": raised, "result": result}
+    # The scheduled run also keeps the page's snapshot (the same review: one computation, two readers); the
+    # snapshot and alerts above stand whatever happens to that cache.
+    from .snapshots import save_quietly  # snapshots builds on this module
+
+    kept = save_quietly(store, actor, review_, mon.stamp, environment, window, seconds)
+    return {"summary": s, "alerts_raised": raised, "result": result, "snapshot": kept}
 
 
 # The rule of "performance moved": an AUC down by 2 points or more, an RMSE up by 5% or more (the same points
@@ -189,14 +195,25 @@ def review(store, model: str, version: int | None = None, *, environment: str | 
            window: str = "day") -> dict[str, Any]:
     """Monitor a version's logs and summarise them for people: the report, the summary with its plain sentence,
     whether it needs attention (an input drifted or performance moved the wrong way) and the model card's
-    caveats. Stores nothing (that is `check`); pages and CLI show this one answer."""
-    result = monitor(store, model, version, environment=environment, window=window)
-    v = get_model_version(store, model, result["version"])
-    s = summarise(result, v)
+    caveats. Stores nothing (that is `check`, and `snapshots.refresh` keeps it for pages); pages and CLI show
+    this one answer."""
+    return review_monitored(store, model, version, environment=environment, window=window)[0]
+
+
+def review_monitored(store, model: str, version: int | None = None, *, environment: str | None = "production",
+                     window: str = "day") -> tuple[dict[str, Any], Monitored]:
+    """`review`, with the report it rests on (its version, model and the stamp of the data it read)."""
+    mon = monitor_version(store, model, version, environment=environment, window=window)
+    return reviewed(mon), mon
+
+
+def reviewed(mon: Monitored) -> dict[str, Any]:
+    """The review of one monitoring report (a pure function of it)."""
+    s = summarise(mon.result, mon.version)
     s["sentence"] = plain_sentence(s)
     change = performance_change(s)
-    caveats = (get_model(store, model).card.get("caveats") or "").strip()
-    return {"result": result, "summary": s, "performance_change": change,
+    caveats = (mon.model.card.get("caveats") or "").strip()
+    return {"result": mon.result, "summary": s, "performance_change": change,
             "needs_attention": bool(s["drifted_columns"]) or bool(change and change["worse"]),
             "caveats": caveats}
 

@@ -70,8 +70,8 @@ def health_by_environment(store, model: str | None = None) -> dict[str, list[dic
     live now, in the environment it is live in, counts, with the open alerts raised on it. A live champion
     with no snapshot yet is `unknown`, with the reason and what to run.
     """
-    champions = [d for d in live.live(store, model) if d.role == "champion"]
     with store.read() as con:
+        champions = [d for d in live.live_tx(con, model) if d.role == "champion"]
         snaps = {(m, v, e): (json.loads(t), at) for m, v, e, t, at in con.execute(
             "SELECT m.name, s.version, s.environment, CAST(s.summary AS VARCHAR), s.computed_at FROM "
             "monitor_snapshots s JOIN models m ON m.id = s.model_id").fetchall()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -58,7 +58,12 @@ def ensure_table_tx(con, v: ModelVersion) -> str:
 
 def log_table(store, v: ModelVersion) -> str | None:
     with store.read() as con:
-        row = con.execute("SELECT table_name FROM prediction_tables WHERE version_id = ?", [v.id]).fetchall()
+        return log_table_tx(con, v)
+
+
+def log_table_tx(con, v: ModelVersion) -> str | None:
+    """The version's log table, or None when nothing was logged for it yet."""
+    row = con.execute("SELECT table_name FROM prediction_tables WHERE version_id = ?", [v.id]).fetchall()
     return row[0][0] if row else None
 
 
@@ -70,10 +75,24 @@ class Ingested:
     rows_rejected: int
     reasons: dict[str, int]
     output: str | None = None
+    # The monitoring snapshots refreshed after the ingest committed: {version, environment, window, ok, seconds,
+    # error?} each (a failed one never fails the ingest; the page computes it on its next visit).
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"ingest_id": self.ingest_id, "rows": self.rows_in, "logged": self.rows_ok,
-                "rejected": self.rows_rejected, "reasons": self.reasons, "output": self.output}
+                "rejected": self.rows_rejected, "reasons": self.reasons, "output": self.output,
+                "snapshots": self.snapshots}
+
+
+def _refresh_snapshots(store, actor: Identity, model: str, targets: list[tuple[int, str | None]] | None
+                       ) -> list[dict[str, Any]]:
+    """After an ingest commits: refresh the monitoring snapshots it made stale (`monitoring.snapshots`); never
+    raises. `targets` None means every (version, environment) with logs: what outcomes can change. Rows logged
+    without an environment are in no environment's review, so they refresh nothing."""
+    from . import snapshots  # snapshots builds on the reports, which build on this module
+
+    return snapshots.refresh_after_ingest(store, actor, model, targets)
 
 
 def _unreadable(source: str, e: Exception) -> InvalidInput:
@@ -233,8 +252,9 @@ def _insert_logs(con, v: ModelVersion, name: str, iid: int, env: str | None, dep
 @_file_errors
 def log_predictions(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                     time_column: str | None = None, id_column: str | None = None, score_column: str | None = "score",
-                    environment: str | None = None) -> Ingested:
-    """Log predictions made elsewhere (features, and a score column when present)."""
+                    environment: str | None = None, refresh_snapshots: bool = True) -> Ingested:
+    """Log predictions made elsewhere (features, and a score column when present); then refresh the version's
+    monitoring snapshot in `environment` (unless `refresh_snapshots` is False)."""
     v = get_model_version(store, model, version)
     rel = file_relation(source)
     with store.transaction() as con:
@@ -247,7 +267,8 @@ def log_predictions(store, actor: Identity, model: str, version: int | None, sou
         iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", str(source), n, reasons)
         _insert_logs(con, v, name, iid, environment, None, "logged", "__score" if has_score else "NULL", "NULL")
         _record_audit(con, actor, PredictionsLogged, v, n, reasons, str(source))
-    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons)
+    snaps = _refresh_snapshots(store, actor, v.model, [(v.version, environment)]) if refresh_snapshots else []
+    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)
 
 
 def _record_audit(con, actor, event: type[PredictionsLogged], v, n, reasons, source):
@@ -257,9 +278,10 @@ def _record_audit(con, actor, event: type[PredictionsLogged], v, n, reasons, sou
 @_file_errors
 def score_file(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                environment: str = "production", output: str | Path | None = None, time_column: str | None = None,
-               id_column: str | None = None, batch_rows: int = 200_000) -> Ingested:
+               id_column: str | None = None, batch_rows: int = 200_000, refresh_snapshots: bool = True) -> Ingested:
     """Score a file with the environment's champion (and every challenger in shadow, same request ids), write the
-    predictions out and log every row. With an explicit version, that version alone scores."""
+    predictions out and log every row. With an explicit version, that version alone scores. Then refresh the
+    monitoring snapshots of the versions that scored (unless `refresh_snapshots` is False)."""
 
     validate_environment(environment)
     rel = file_relation(source)
@@ -332,7 +354,9 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
         partial.unlink(missing_ok=True)
         raise InvalidInput(f"The rows were logged (ingest {iid}) but the predictions could not be moved to {out}: "
                            f"{e.strerror}; score again with another --output.") from None
-    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, str(out))
+    snaps = (_refresh_snapshots(store, actor, head.model, [(v.version, environment) for v, _d, _r in runners])
+             if refresh_snapshots else [])
+    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, str(out), snaps)
 
 
 def _check_output(out: Path) -> None:
@@ -372,8 +396,11 @@ def _write_output(frame: pd.DataFrame, out: Path) -> Path:
 
 
 @_file_errors
-def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_column: str, label_column: str) -> Ingested:
-    """Record labels that arrived later, joined to logged predictions by request id (the latest label wins)."""
+def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_column: str, label_column: str,
+                 refresh_snapshots: bool = True) -> Ingested:
+    """Record labels that arrived later, joined to logged predictions by request id (the latest label wins); then
+    refresh the monitoring snapshot of every version and environment with logs (unless `refresh_snapshots` is
+    False)."""
     rel = file_relation(source)
     with store.transaction() as con:
         require(actor, "log-predictions", OutcomesLogged, model)
@@ -410,4 +437,5 @@ def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_c
                        WHERE __reject IS NULL ON CONFLICT DO UPDATE SET label = excluded.label,
                        arrived_at = excluded.arrived_at""", [m.id])
         record(con, actor, OutcomesLogged(model, str(source), n, sum(reasons.values()), reasons))
-    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons)
+    snaps = _refresh_snapshots(store, actor, model, None) if refresh_snapshots else []
+    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)

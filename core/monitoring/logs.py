@@ -12,9 +12,9 @@ from ..errors import InvalidInput, NotFound
 from ..registry.catalog import get_model_tx
 from ..registry.datasets import get_dataset_by_id, stored_file
 from ..registry.records import ModelVersion
-from ..registry.versions import get_model_version
+from ..registry.versions import get_model_version, get_model_version_tx
 from ..sql import literal, quote
-from .ingest import log_table
+from .ingest import log_table, log_table_tx
 
 
 def scope_sql(environment: str | None, since: datetime | None, until: datetime | None) -> str:
@@ -31,14 +31,15 @@ def scope_sql(environment: str | None, since: datetime | None, until: datetime |
 def column_values(store, model: str, version: int, column: str, environment: str | None = "production",
                   limit: int = 50_000) -> tuple[pd.Series, pd.Series]:
     """A sample (at most `limit` rows each) of one input in the training reference and in the logs, for pictures."""
-    v = get_model_version(store, model, version)
-    if column not in v.feature_names:
-        raise InvalidInput(f"{v.ref} has no input {column!r}.")
-    name = log_table(store, v)
-    if name is None:
-        raise NotFound(f"{v.ref} has no logged predictions yet.")
-    with store.read() as con:
-        ref = con.execute(f"SELECT {quote(column)} FROM {reference_relation(store, v)} USING SAMPLE {limit} ROWS").df()
+    with store.read() as con:  # one connection: opening the store costs more than these reads
+        v = get_model_version_tx(con, model, version)
+        if column not in v.feature_names:
+            raise InvalidInput(f"{v.ref} has no input {column!r}.")
+        name = log_table_tx(con, v)
+        if name is None:
+            raise NotFound(f"{v.ref} has no logged predictions yet.")
+        ref = con.execute(f"SELECT {quote(column)} FROM {reference_relation_tx(con, store, v)} "
+                          f"USING SAMPLE {limit} ROWS").df()
         cur = con.execute(f"SELECT {quote(column)} FROM {name} WHERE {scope_sql(environment, None, None)} "
                           f"USING SAMPLE {limit} ROWS").df()
     return ref[column], cur[column]
@@ -80,23 +81,67 @@ def shadow_pairs(store, model: str, champion_version: int, challenger_version: i
 
 
 def monitored_versions(store, model: str) -> list[dict[str, Any]]:
+    """The model's versions with logged predictions: rows, first and last time, environments."""
     with store.read() as con:
-        m = get_model_tx(con, model)
-        rows = con.execute("SELECT v.version, t.table_name FROM prediction_tables t JOIN model_versions v ON v.id = "
-                           "t.version_id WHERE v.model_id = ? ORDER BY v.version", [m.id]).fetchall()
-        out = []
-        for version, name in rows:
-            n, first, last = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {name}").fetchall()[0]
-            envs = [r[0] for r in con.execute(f"SELECT DISTINCT environment FROM {name} WHERE environment IS NOT NULL"
-                                              ).fetchall()]
-            out.append({"version": version, "table": name, "rows": n, "first": first, "last": last,
-                        "environments": envs})
+        return _monitored_tx(con, get_model_tx(con, model).id)
+
+
+def monitored_models(store, models: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """`monitored_versions` of every model (or of `models`) that has logged predictions, in one connection."""
+    with store.read() as con:
+        rows = con.execute("SELECT id, name FROM models ORDER BY name").fetchall()
+        out = {}
+        for model_id, name in rows:
+            if models is not None and name not in models:
+                continue
+            versions = _monitored_tx(con, model_id)
+            if versions:
+                out[name] = versions
+    return out
+
+
+def _monitored_tx(con, model_id: int) -> list[dict[str, Any]]:
+    rows = con.execute("SELECT v.version, t.table_name FROM prediction_tables t JOIN model_versions v ON v.id = "
+                       "t.version_id WHERE v.model_id = ? ORDER BY v.version", [model_id]).fetchall()
+    out = []
+    for version, name in rows:
+        n, first, last = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {name}").fetchall()[0]
+        envs = [r[0] for r in con.execute(f"SELECT DISTINCT environment FROM {name} WHERE environment IS NOT NULL"
+                                          " ORDER BY 1").fetchall()]
+        out.append({"version": version, "table": name, "rows": n, "first": first, "last": last,
+                    "environments": envs})
     return out
 
 
 def reference_relation(store, v: ModelVersion) -> str:
+    with store.read() as con:
+        return reference_relation_tx(con, store, v)
+
+
+def reference_relation_tx(con, store, v: ModelVersion) -> str:
+    """The version's training data (the drift reference) as a relation DuckDB reads in place."""
     if v.train_dataset_id is None:
         raise InvalidInput(f"{v.ref} has no stored training data to serve as the drift reference.")
-    with store.read() as con:
-        ds = get_dataset_by_id(con, v.train_dataset_id)
+    ds = get_dataset_by_id(con, v.train_dataset_id)
     return f"read_parquet({literal(str(stored_file(store, ds)))})"
+
+
+def data_stamp_tx(con, model_id: int, table: str, environment: str | None) -> dict[str, Any]:
+    """What a monitoring report of `table` in `environment` is computed from, in a few figures.
+
+    Two equal stamps mean equal reports: the logged rows in scope (count, latest time, latest ingest), the model's
+    outcomes (count, latest arrival: a label that changes moves it), its ingestion runs (rejected rows count in the
+    report), its drift settings and its model card's caveats. A report is a function of these and of things that
+    never change (the version's artifact, training and hold-out data).
+    """
+    scope = scope_sql(environment, None, None)
+    rows, last, ingest_id = con.execute(f"SELECT count(*), CAST(max(ts) AS VARCHAR), max(ingest_id) FROM {table} "
+                                        f"WHERE {scope}").fetchall()[0]
+    outcomes, arrived, runs, config_at, caveats = con.execute(
+        """SELECT (SELECT count(*) FROM outcomes WHERE model_id = $1),
+                  (SELECT CAST(max(arrived_at) AS VARCHAR) FROM outcomes WHERE model_id = $1),
+                  (SELECT max(id) FROM ingest_runs WHERE model_id = $1),
+                  (SELECT CAST(updated_at AS VARCHAR) FROM monitoring_config WHERE model_id = $1),
+                  (SELECT md5(caveats) FROM models WHERE id = $1)""", [model_id]).fetchall()[0]
+    return {"log_rows": int(rows), "log_last": last, "log_ingest": ingest_id, "outcome_rows": int(outcomes),
+            "outcome_last": arrived, "ingest_run": runs, "config_at": config_at, "caveats": caveats}

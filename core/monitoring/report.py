@@ -3,52 +3,71 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-import pandas as pd
 
 from ..drift import report as drift_report
 from ..errors import NotFound
 from ..governance import live
-from ..registry import artifacts
 from ..registry.catalog import get_model_tx
-from ..registry.datasets import get_dataset_by_id, load_frame
-from ..registry.records import ModelVersion
-from ..registry.versions import get_model_version, score
+from ..registry.datasets import get_dataset_by_id
+from ..registry.records import Model, ModelVersion
+from ..registry.versions import get_model_version_tx
 from ..sql import literal
-from .ingest import log_table
-from .logs import monitored_versions, reference_relation, scope_sql
-from .settings import get_config
+from . import holdout_scores
+from .ingest import log_table_tx
+from .logs import _monitored_tx, data_stamp_tx, reference_relation_tx, scope_sql
+from .settings import get_config_tx
 
 RECENT_DAYS = 7
 
 
-def _pick_version(store, model: str, version: int | None, environment: str | None) -> ModelVersion:
+def _pick_version_tx(con, model: str, version: int | None, environment: str | None) -> ModelVersion:
     if version is not None:
-        return get_model_version(store, model, version)
-    champ = live.champion(store, model, environment or "production")
-    if champ is not None:
-        return get_model_version(store, model, champ.version)
-    logged = monitored_versions(store, model)
+        return get_model_version_tx(con, model, version)
+    champ = live.active_tx(con, model, environment or "production")
+    if champ and champ[0].role == "champion":
+        return get_model_version_tx(con, model, champ[0].version)
+    logged = _monitored_tx(con, get_model_tx(con, model).id)
     if not logged:
         raise NotFound(f"{model} has no logged predictions yet; score or log some with 'modelgov score' or "
                        "'modelgov log-predictions'.")
-    return get_model_version(store, model, logged[-1]["version"])
+    return get_model_version_tx(con, model, logged[-1]["version"])
 
 
 def monitor(store, model: str, version: int | None = None, *, environment: str | None = "production",
             window: str = "day", since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
     """Drift (per feature and window, and of the score), performance, volume and data quality of the logs."""
-    v = _pick_version(store, model, version, environment)
-    name = log_table(store, v)
-    if name is None:
-        raise NotFound(f"{v.ref} has no logged predictions yet; score or log some first.")
-    cfg = get_config(store, model)
-    ref = reference_relation(store, v)
+    return monitor_version(store, model, version, environment=environment, window=window, since=since,
+                           until=until).result
+
+
+@dataclass(frozen=True)
+class Monitored:
+    """A monitoring report with the version and model it is of, and the data it was computed from."""
+
+    result: dict[str, Any]
+    version: ModelVersion
+    model: Model
+    stamp: dict[str, Any]  # logs.data_stamp_tx of the whole environment, read in the report's own transaction
+
+
+def monitor_version(store, model: str, version: int | None = None, *, environment: str | None = "production",
+                    window: str = "day", since: datetime | None = None, until: datetime | None = None) -> Monitored:
+    """`monitor`, with the version it monitored, its model and the stamp of the data it read."""
     scope = scope_sql(environment, since, until)
+    # One connection for the whole report (opening the store costs tens of milliseconds), and one transaction, so
+    # the stamp names exactly the data every query of the report saw.
     with store.read() as con:
-        model_id = get_model_tx(con, model).id
+        con.execute("BEGIN TRANSACTION")
+        m = get_model_tx(con, model)
+        v = _pick_version_tx(con, model, version, environment)
+        name = log_table_tx(con, v)
+        if name is None:
+            raise NotFound(f"{v.ref} has no logged predictions yet; score or log some first.")
+        cfg = get_config_tx(con, m.id)
+        ref = reference_relation_tx(con, store, v)
         n = con.execute(f"SELECT count(*) FROM {name} WHERE {scope}").fetchall()[0][0]
         if n == 0:
             env_txt = f" in {environment}" if environment else ""
@@ -62,51 +81,46 @@ def monitor(store, model: str, version: int | None = None, *, environment: str |
         con.execute(f"CREATE OR REPLACE TEMP VIEW mon_recent AS SELECT * FROM mon_cur WHERE ts > "
                     f"TIMESTAMP {literal((last_ts - timedelta(days=RECENT_DAYS)).isoformat(sep=' '))}")
         recent = drift_report.report(con, "mon_ref", "mon_recent", columns=v.feature_names, config=cfg)
-        # The score's own drift: the hold-out scores of the version are the reference when they exist.
-        performance = _performance(con, name, model_id, v, scope, window)
+        performance = _performance(con, name, m.id, v, scope, window)
         volume = con.execute(f"""SELECT CAST(date_trunc('{window}', ts) AS VARCHAR) AS w, count(*) AS n,
                                         avg(score) AS mean_score FROM {name} WHERE {scope} GROUP BY 1 ORDER BY 1""").df()
         rejected = con.execute("""SELECT CAST(date_trunc(?, created_at) AS VARCHAR), sum(rows_in), sum(rows_rejected)
                                   FROM ingest_runs WHERE model_id = ? AND kind <> 'log-outcomes' GROUP BY 1 ORDER BY 1""",
-                               [window, model_id]).fetchall()
+                               [window, m.id]).fetchall()
         first, last = con.execute(f"SELECT min(ts), max(ts) FROM {name} WHERE {scope}").fetchall()[0]
-    score_drift = _score_drift(store, v, name, scope, window)
+        # The score's own drift: the hold-out scores of the version are the reference when they exist.
+        score_drift = _score_drift(con, store, v, name, scope, window)
+        stamp = data_stamp_tx(con, m.id, name, environment)
+        con.execute("ROLLBACK")  # it only read
     quality = [{"column": c["column"], "missing_rate": c.get("missing", 0) / max(1, c.get("missing", 0) + c["rows_current"]),
                 "out_of_range": c.get("out_of_range", 0), "unseen_categories": c.get("unseen_categories", [])}
                for c in report["columns"]]
-    return {"model": model, "version": v.version, "environment": environment, "window": window, "rows": int(n),
-            "first": first.isoformat() if first else None, "last": last.isoformat() if last else None,
-            "drift": report, "recent_drift": recent, "recent_days": RECENT_DAYS, "score_drift": score_drift, "performance": performance,
-            "volume": volume.to_dict("records"), "data_quality": quality,
-            "ingestion": [{"window": w, "rows": int(a), "rejected": int(b)} for w, a, b in rejected],
-            "reference": {"rows": report["rows"]["reference"], "source": f"training data of {v.ref}"}}
+    result = {"model": model, "version": v.version, "environment": environment, "window": window, "rows": int(n),
+              "first": first.isoformat() if first else None, "last": last.isoformat() if last else None,
+              "drift": report, "recent_drift": recent, "recent_days": RECENT_DAYS, "score_drift": score_drift,
+              "performance": performance,
+              "volume": volume.to_dict("records"), "data_quality": quality,
+              "ingestion": [{"window": w, "rows": int(a), "rejected": int(b)} for w, a, b in rejected],
+              "reference": {"rows": report["rows"]["reference"], "source": f"training data of {v.ref}"}}
+    return Monitored(result, v, m, stamp)
 
 
-def _score_drift(store, v: ModelVersion, name: str, scope: str, window: str) -> dict[str, Any] | None:
-    """Drift of the score itself against the version's scores on its hold-out data (scored once, in memory)."""
-
+def _score_drift(con, store, v: ModelVersion, name: str, scope: str, window: str) -> dict[str, Any] | None:
+    """Drift of the score itself against the version's scores on its hold-out data (scored once, then read from
+    the stored file: the model is not loaded again for every report)."""
     if v.test_dataset_id is None:
         return None
-    with store.read() as con:
-        ds = get_dataset_by_id(con, v.test_dataset_id)
-    test = load_frame(store, ds)
-    est = artifacts.load(store.artifacts_dir, v.sha256, v.ref)
-    ref_scores = pd.DataFrame({"score": score(est, v.task, test[v.feature_names])})
-    import duckdb
-
-    with store.read() as con:
-        cur = con.execute(f"SELECT score, ts FROM {name} WHERE {scope} AND score IS NOT NULL").df()
-    if cur.empty:
+    ds = get_dataset_by_id(con, v.test_dataset_id)
+    path = holdout_scores.path(store, v, ds)
+    if not path.exists():
+        holdout_scores.compute(store, v, ds)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW mon_cur_scores AS SELECT score, ts FROM {name} WHERE {scope} "
+                "AND score IS NOT NULL")
+    if con.execute("SELECT count(*) FROM mon_cur_scores").fetchall()[0][0] == 0:
         return None
-    mem = duckdb.connect()
-    try:
-        mem.register("ref_scores", ref_scores)
-        mem.register("cur_scores", cur)
-        out = drift_report.report(mem, "ref_scores", "cur_scores", columns=["score"], time_column="ts", window=window,
-                           time_sql="ts")
-    finally:
-        mem.close()
-    return out
+    con.execute(f"CREATE OR REPLACE TEMP VIEW mon_ref_scores AS SELECT score FROM read_parquet({literal(str(path))})")
+    return drift_report.report(con, "mon_ref_scores", "mon_cur_scores", columns=["score"], time_column="ts",
+                               window=window, time_sql="ts")
 
 
 def _performance(con, name: str, model_id: int, v: ModelVersion, scope: str, window: str) -> list[dict[str, Any]]:

@@ -15,8 +15,11 @@ from ..registry.catalog import get_model_tx
 
 def get_config(store, model: str) -> report.DriftConfig:
     with store.read() as con:
-        m = get_model_tx(con, model)
-        row = con.execute("SELECT CAST(config AS VARCHAR) FROM monitoring_config WHERE model_id = ?", [m.id]).fetchall()
+        return get_config_tx(con, get_model_tx(con, model).id)
+
+
+def get_config_tx(con, model_id: int) -> report.DriftConfig:
+    row = con.execute("SELECT CAST(config AS VARCHAR) FROM monitoring_config WHERE model_id = ?", [model_id]).fetchall()
     return report.DriftConfig.from_dict(json.loads(row[0][0]) if row else None)
 
 

@@ -45,7 +45,7 @@ IDS = ["quote", "newline", "unicode", "drop-sq", "attack", "attack-label", "atta
 # Tables an ingest or a computed result may write; every other table must stay exactly as it was.
 RESULT_TABLES = {"audit_log", "ingest_runs", "ingest_rejections", "outcomes", "prediction_tables", "lineage_nodes",
                  "lineage_edges", "monitoring_config", "comparisons", "datasets", "models", "model_versions",
-                 "explanations", "monitor_snapshots", "alerts"}
+                 "explanations", "monitor_snapshots", "monitoring_results", "alerts"}
 
 
 def _safe_name(h: str) -> str:

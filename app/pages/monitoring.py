@@ -56,6 +56,7 @@ window = c4.selectbox("Window", ["day", "week", "hour"], key="mon_window")
 try:
     snap = snapshots.latest(store, me, name, version, env, window)
     if snap is None:
+        session.release_store()  # a review takes seconds: other processes may use the store meanwhile
         with st.spinner(f"Computing drift and performance of {name}:{version} per {window} in DuckDB (once: the "
                         "result is kept)…"):
             snap = snapshots.refresh(store, me, name, version, env, window)
@@ -67,6 +68,7 @@ if not snap.current:
     c_when.caption(ui.stale_text(snap.age_seconds(), snap.new_rows, snap.new_outcomes, snap.stamp["log_rows"]))
     if c_refresh.button("Refresh", key="mon_refresh", icon=":material/refresh:",
                         help="Compute drift and performance again over every row logged so far."):
+        session.release_store()  # a review takes seconds: other processes may use the store meanwhile
         try:
             with st.spinner("Computing drift and performance in DuckDB…"):
                 snapshots.refresh(store, me, name, version, env, window)
@@ -126,51 +128,58 @@ else:
 m[4].metric("Last prediction", f"{datetime.fromisoformat(res['last']):%-d %b %Y}" if res["last"] else "—",
             help=((res["last"] or "").replace("T", " ")[:19] + " UTC") if res["last"] else None)
 
-t_drift, t_dist, t_perf, t_quality, t_alerts = st.tabs(["Drift", "Distributions", "Performance", "Data quality", "Alerts"])
-with t_drift:
-    st.caption("Each cell compares one input in one window with the training data (method and threshold as Evidently's "
-               "DataDriftPreset). Darker means more drift; hover for the statistic.")
-    if res["drift"].get("windows"):
-        st.plotly_chart(_heatmap(snap_id, res["drift"]), key="mon_heatmap")
-    st.markdown(f"**The last {res['recent_days']} days against the training data**")
-    st.dataframe(ui.drift_table(res["recent_drift"]["columns"]), hide_index=True, key="mon_drift_table",
-                 width="stretch", column_config={
-                     "Test": st.column_config.TextColumn("Test", help="The drift test chosen for the input"),
-                     "Statistic": st.column_config.TextColumn("Statistic", help="What the test reports"),
-                     "Value": st.column_config.TextColumn(
-                         "Value", help=f"The statistic over the last {res['recent_days']} days"),
-                     "Drifts when": st.column_config.TextColumn("Drifts when", help="The statistic against its threshold"),
-                     "Drifted": st.column_config.CheckboxColumn("Drifted")})
-    if res.get("score_drift"):
-        sc = res["score_drift"]["columns"][0]
-        test = stattests.get(sc["method"])
-        st.caption(f"The score itself against the hold-out scores: {test.statistic} "
-                   f"{ui.stat_text(sc['drift_score'], test.is_p_value)} ({'drifted' if sc['drifted'] else 'no drift'}).")
-with t_dist:
-    ranked = sorted(res["recent_drift"]["columns"], key=lambda c: not c["drifted"])
-    pick = st.selectbox("Input", [c["column"] for c in ranked], key="mon_dist_col")
-    ref_s, cur_s = _samples(str(store.db_path), name, version, pick, env, repr(sorted(snap.now_stamp.items())))
-    st.plotly_chart(ui.distribution(ref_s, cur_s, pick), key="mon_dist_chart")
-with t_perf:
-    if not res["performance"]:
-        st.info("No outcomes have arrived yet, so only the volume is drawn: performance appears once outcomes are "
-                + ("logged (`modelgov log-outcomes MODEL --input FILE --id-column C --label-column C`)."
-                   if allowed(me, "log-predictions") else "logged by the model's data scientists."))
-    st.caption(f"{label} per {window} over the rows whose outcome arrived (right axis: rates), and the number of "
-               "predictions below, on one time axis.")
-    st.plotly_chart(_performance(snap_id, res, summary, label), key="mon_perf_volume")
-with t_quality:
-    st.dataframe(ui.quality_table(res["data_quality"]), hide_index=True, key="mon_quality_table", width="stretch",
-                 column_config={"Missing": st.column_config.NumberColumn("Missing", format="percent"),
-                                "Out of range": st.column_config.NumberColumn("Out of range", format="%d",
-                                                                              help="Values outside the training range")})
-    ingested = sum(i["rows"] for i in res["ingestion"])
-    rejected = sum(i["rejected"] for i in res["ingestion"])
-    if rejected == 0:
-        st.success("No rows rejected" + (f": all {ingested:,} rows logged for {name} matched its inputs." if ingested
-                                         else "."), icon=":material/task_alt:")
-    else:
-        st.markdown(f"**Schema violations: {rejected:,} of {ingested:,} rows rejected at ingestion**")
-        st.plotly_chart(ui.rejections(res["ingestion"]), key="mon_rejections")
-with t_alerts:
-    ui.alert_list(store, me, name, key="mon_alerts")
+# Only the open tab is drawn: switching tabs reruns the page, which reads the stored review again (milliseconds).
+t_drift, t_dist, t_perf, t_quality, t_alerts = st.tabs(
+    ["Drift", "Distributions", "Performance", "Data quality", "Alerts"], key="mon_tab", on_change="rerun")
+if t_drift.open:
+    with t_drift:
+        st.caption("Each cell compares one input in one window with the training data (method and threshold as "
+                   "Evidently's DataDriftPreset). Darker means more drift; hover for the statistic.")
+        if res["drift"].get("windows"):
+            st.plotly_chart(_heatmap(snap_id, res["drift"]), key="mon_heatmap")
+        st.markdown(f"**The last {res['recent_days']} days against the training data**")
+        st.dataframe(ui.drift_table(res["recent_drift"]["columns"]), hide_index=True, key="mon_drift_table",
+                     width="stretch", column_config={
+                         "Test": st.column_config.TextColumn("Test", help="The drift test chosen for the input"),
+                         "Statistic": st.column_config.TextColumn("Statistic", help="What the test reports"),
+                         "Value": st.column_config.TextColumn(
+                             "Value", help=f"The statistic over the last {res['recent_days']} days"),
+                         "Drifts when": st.column_config.TextColumn("Drifts when", help="The statistic against its threshold"),
+                         "Drifted": st.column_config.CheckboxColumn("Drifted")})
+        if res.get("score_drift"):
+            sc = res["score_drift"]["columns"][0]
+            test = stattests.get(sc["method"])
+            st.caption(f"The score itself against the hold-out scores: {test.statistic} "
+                       f"{ui.stat_text(sc['drift_score'], test.is_p_value)} ({'drifted' if sc['drifted'] else 'no drift'}).")
+if t_dist.open:
+    with t_dist:
+        ranked = sorted(res["recent_drift"]["columns"], key=lambda c: not c["drifted"])
+        pick = st.selectbox("Input", [c["column"] for c in ranked], key="mon_dist_col")
+        ref_s, cur_s = _samples(str(store.db_path), name, version, pick, env, repr(sorted(snap.now_stamp.items())))
+        st.plotly_chart(ui.distribution(ref_s, cur_s, pick), key="mon_dist_chart")
+if t_perf.open:
+    with t_perf:
+        if not res["performance"]:
+            st.info("No outcomes have arrived yet, so only the volume is drawn: performance appears once outcomes are "
+                    + ("logged (`modelgov log-outcomes MODEL --input FILE --id-column C --label-column C`)."
+                       if allowed(me, "log-predictions") else "logged by the model's data scientists."))
+        st.caption(f"{label} per {window} over the rows whose outcome arrived (right axis: rates), and the number of "
+                   "predictions below, on one time axis.")
+        st.plotly_chart(_performance(snap_id, res, summary, label), key="mon_perf_volume")
+if t_quality.open:
+    with t_quality:
+        st.dataframe(ui.quality_table(res["data_quality"]), hide_index=True, key="mon_quality_table", width="stretch",
+                     column_config={"Missing": st.column_config.NumberColumn("Missing", format="percent"),
+                                    "Out of range": st.column_config.NumberColumn("Out of range", format="%d",
+                                                                                  help="Values outside the training range")})
+        ingested = sum(i["rows"] for i in res["ingestion"])
+        rejected = sum(i["rejected"] for i in res["ingestion"])
+        if rejected == 0:
+            st.success("No rows rejected" + (f": all {ingested:,} rows logged for {name} matched its inputs." if ingested
+                                             else "."), icon=":material/task_alt:")
+        else:
+            st.markdown(f"**Schema violations: {rejected:,} of {ingested:,} rows rejected at ingestion**")
+            st.plotly_chart(ui.rejections(res["ingestion"]), key="mon_rejections")
+if t_alerts.open:
+    with t_alerts:
+        ui.alert_list(store, me, name, key="mon_alerts")

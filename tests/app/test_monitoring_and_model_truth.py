@@ -26,12 +26,20 @@ def by_key(at, fragment: str) -> dict:
     return found[0]
 
 
+def open_tab(at, label: str):
+    """Only the open tab is drawn: open another one as a person's click does (the tabs' key)."""
+    at.session_state["mon_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def table(at, column: str):
     return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 def test_performance_and_volume_share_one_time_axis(demo_store, monkeypatch):
-    at = open_app(demo_store.home, monkeypatch, "vera@modelgov.demo", "pages/monitoring.py")
+    at = open_tab(open_app(demo_store.home, monkeypatch, "vera@modelgov.demo", "pages/monitoring.py"), "Performance")
     fig = by_key(at, "mon_perf_volume")
     layout, traces = fig["layout"], fig["data"]
     # One figure: the AUC line above, the prediction counts below, their x axes tied together.
@@ -50,6 +58,8 @@ def test_performance_and_volume_share_one_time_axis(demo_store, monkeypatch):
 
 def test_data_quality_says_no_rows_rejected(demo_store, monkeypatch):
     at = open_app(demo_store.home, monkeypatch, "vera@modelgov.demo", "pages/monitoring.py")
+    assert not any("No rows rejected" in s.value for s in at.success)  # the Drift tab opens first, alone
+    open_tab(at, "Data quality")
     assert any("No rows rejected" in s.value for s in at.success)
     assert not any(k.endswith("mon_rejections") for k in figures(at))
     quality = table(at, "Unseen categories")

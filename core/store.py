@@ -136,7 +136,8 @@ class Store:
             if key not in _migrated:
                 with _migrate_lock:
                     if key not in _migrated:
-                        migrate(con)
+                        if not up_to_date(con):
+                            migrate(con)
                         _migrated.add(key)
             yield con
         finally:
@@ -205,6 +206,25 @@ def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
     except duckdb.Error:
         # The transaction may already be aborted by DuckDB itself; nothing to undo.
         return
+
+
+def _shipped_numbers() -> list[int]:
+    """The numbers of the migrations shipped with core, in order, from their file names alone."""
+    return sorted(int(m.group(1)) for entry in resources.files("core.migrations").iterdir()
+                  if (m := re.fullmatch(r"(\d{4})_\w+\.sql", entry.name)))
+
+
+def up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store records exactly the migrations shipped: one small read, no file read, nothing written.
+
+    Every process of the CLI opens the store once, so this is the check it pays; `migrate` runs only when it fails
+    (a new store, an upgrade, or a history that does not match, which `migrate` then names).
+    """
+    try:
+        done = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()]
+    except duckdb.CatalogException:  # a new store: no migrations table yet
+        return False
+    return done == _shipped_numbers()
 
 
 def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:

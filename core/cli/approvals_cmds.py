@@ -12,7 +12,6 @@ from ..governance import (
     approvals,
     deployments,
     evidence,
-    evidence_report,
     live,
     policy,
     recertification,
@@ -25,7 +24,7 @@ from .output import line
 
 
 def register(sub, common) -> None:
-    grp = sub.add_parser("approvals", help="request, review and decide deployments").add_subparsers(
+    grp = sub.add_parser("approvals").add_subparsers(
         dest="approvals_command", metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("request", parents=[common], help="request deployment of MODEL:VERSION")
@@ -57,27 +56,27 @@ def register(sub, common) -> None:
     p.add_argument("--output", "-o", type=output_file, metavar="FILE", help="default: stdout")
     p.set_defaults(handler=cmd_export)
 
-    p = sub.add_parser("deploy", parents=[common], help="deploy an approved request (exactly once)")
+    p = sub.add_parser("deploy", parents=[common])
     p.add_argument("id", type=ENTITY_ID, metavar="ID")
     p.set_defaults(handler=cmd_deploy)
-    grp = sub.add_parser("deployments", help="what runs where").add_subparsers(dest="deployments_command",
+    grp = sub.add_parser("deployments").add_subparsers(dest="deployments_command",
                                                                              metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("list", parents=[common], help="deployments, newest first")
     p.add_argument("--model")
     p.add_argument("--active", action="store_true", help="only live deployments")
     p.set_defaults(handler=cmd_deployments)
-    p = sub.add_parser("rollback", parents=[common], help="return an environment to its previous champion")
+    p = sub.add_parser("rollback", parents=[common])
     p.add_argument("model")
     p.add_argument("--env", required=True, choices=ENVIRONMENTS)
     p.add_argument("--reason", required=True)
     p.set_defaults(handler=cmd_rollback)
-    p = sub.add_parser("recertify", parents=[common], help="re-certify a deployed model (risk officer)")
+    p = sub.add_parser("recertify", parents=[common])
     p.add_argument("model")
     p.add_argument("--env", required=True, choices=ENVIRONMENTS)
     p.add_argument("--comment", required=True)
     p.set_defaults(handler=cmd_recertify)
-    grp = sub.add_parser("policies", help="approval policies per risk tier").add_subparsers(
+    grp = sub.add_parser("policies").add_subparsers(
         dest="policies_command", metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("list", parents=[common], help="the policy of each risk tier")
@@ -94,7 +93,7 @@ def register(sub, common) -> None:
     p.add_argument("--approval-valid-days", type=whole_number(1, 365), default=keep)
     p.set_defaults(handler=cmd_policy_set)
 
-    grp = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
+    grp = sub.add_parser("audit").add_subparsers(
         dest="audit_command", metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("list", parents=[common], help="events, newest first")
@@ -172,6 +171,8 @@ def cmd_show(ctx: Ctx) -> int:
     r = approvals.get_request(ctx.store, me, ctx.args.id)
     pack = evidence.evidence(ctx.store, me, r.id)
     if ctx.args.html:
+        from ..governance import evidence_report  # with numpy: only when a report is written
+
         Path(ctx.args.html).write_text(evidence_report.evidence_html(ctx.store, me, r.id), encoding="utf-8")
 
     def text() -> str:
@@ -208,6 +209,8 @@ def cmd_reject(ctx: Ctx) -> int:
 
 
 def cmd_export(ctx: Ctx) -> int:
+    from ..governance import evidence_report  # with numpy: only when a report is written
+
     return deliver(evidence_report.evidence_html(ctx.store, ctx.actor(), ctx.args.id), ctx.args.output,
                    f"the evidence report of request {ctx.args.id}")
 

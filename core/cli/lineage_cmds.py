@@ -12,7 +12,7 @@ from .argtypes import DEPTH, output_file
 
 
 def register(sub, common) -> None:
-    grp = sub.add_parser("lineage", help="trace models to their data and code, and data to its models").add_subparsers(
+    grp = sub.add_parser("lineage").add_subparsers(
         dest="lineage_command", metavar="SUBCOMMAND")
     grp.required = True
     for name, text in (("upstream", "everything NODE was built from"), ("downstream", "everything built from NODE"),

@@ -8,7 +8,7 @@ from . import Ctx, table
 
 
 def register(sub, common) -> None:
-    grp = sub.add_parser("users", help="grant and revoke roles (admin only)").add_subparsers(
+    grp = sub.add_parser("users").add_subparsers(
         dest="users_command", metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("grant", parents=[common], help="grant a role")

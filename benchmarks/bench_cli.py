@@ -1,0 +1,133 @@
+"""The CLI as a CI pipeline meets it: every call a fresh process.
+
+Builds a store (the quick demo: models, versions, requests, deployments, monitoring snapshots) and tops its
+audit trail up to 10,000 events, then runs `modelgov --help`, `models list`, `approvals list` and
+`audit verify` as new processes several times each, printing the median wall time and the peak RSS of the
+process. Baselines measured in the same run, with the same interpreter:
+
+- `python -c pass`: the interpreter's own start, which no command can beat;
+- `python -c "import duckdb"`: the floor of any command that reads the store;
+- `python -c "import pandas, sklearn"`: what every command paid before issue 15, when importing the CLI
+  pulled in pandas and scikit-learn (measured on main at 369bcbc: `--help` 0.9–2.2 s).
+
+Goals (issue 15): `--help` under 0.3 s; each read under 0.6 s.
+
+Run: .venv/bin/python benchmarks/bench_cli.py [--events 10000] [--repeat 7] [--root DIR]
+(`--root` runs the commands of another checkout of ModelGov, e.g. an older commit unpacked with `git archive`,
+against the same store.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import print_table  # noqa: E402
+
+ADMIN, OFFICER = "ada@example.com", "rita@example.com"
+
+
+def build_store(home: Path, events: int) -> dict[str, int]:
+    """The quick demo store, with its audit trail topped up to `events` rows through `audit.record`."""
+    from core import audit, demo
+    from core.events import SettingUpdated
+    from core.identity import identity_for
+    from core.store import Store
+
+    store = Store(home)
+    demo.build(store, quick=True)
+    with store.read() as con:
+        have = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    actor = identity_for(store, _demo_admin(store))
+    with store.transaction() as con:
+        for i in range(max(0, events - have)):
+            audit.record(con, actor, SettingUpdated("bench.setting", i, i + 1))
+    with store.read() as con:
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("audit_log", "models", "model_versions", "approval_requests")}
+    return counts
+
+
+def _demo_admin(store) -> str:
+    from core import users
+
+    return next(u.email for u in users.list_users(store) if "admin" in u.roles)
+
+
+def _demo_reader(store) -> str:
+    from core import users
+
+    return next(u.email for u in users.list_users(store) if "risk_officer" in u.roles)
+
+
+def run_once(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MiB, exit code) of one fresh process; the RSS is that child's own (wait4)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.stderr.close()
+    if proc.returncode not in (0,):
+        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {err[-500:]}")
+    return took, usage.ru_maxrss / 1024, proc.returncode
+
+
+def measure(argv: list[str], cwd: Path, env: dict[str, str], repeat: int) -> dict[str, float]:
+    run_once(argv, cwd, env)  # warm the page cache
+    runs = [run_once(argv, cwd, env) for _ in range(repeat)]
+    times = sorted(r[0] for r in runs)
+    return {"median_s": statistics.median(times), "min_s": times[0], "max_s": times[-1],
+            "peak_rss_mib": max(r[1] for r in runs)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose CLI is measured (default: this one)")
+    a = ap.parse_args()
+    py = sys.executable
+    root = a.root.resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        t = time.perf_counter()
+        counts = build_store(home, a.events)
+        from core.store import Store
+
+        reader = _demo_reader(Store(home))
+        print(f"Store built in {time.perf_counter() - t:.0f} s: {counts}; CLI of {root}")
+        # `python -m core.cli` from the checkout's folder runs that checkout's core (the editable install of
+        # this one comes after the current folder on sys.path).
+        env = {**os.environ, "MODELGOV_HOME": str(home), "PYTHONPATH": str(root)}
+        env.pop("MODELGOV_USER", None)
+        cli = [py, "-m", "core.cli"]
+        rows = []
+        for label, argv, goal in (
+                ("baseline: python -c pass", [py, "-c", "pass"], "-"),
+                ("baseline: python -c 'import duckdb'", [py, "-c", "import duckdb"], "-"),
+                ("baseline: python -c 'import pandas, sklearn'", [py, "-c", "import pandas, sklearn"], "-"),
+                ("modelgov --help", cli + ["--help"], 0.3),
+                ("modelgov models list --json", cli + ["models", "list", "--json"], 0.6),
+                ("modelgov approvals list --json", cli + ["approvals", "list", "--json", "--as", reader], 0.6),
+                (f"modelgov audit verify --json ({counts['audit_log']:,} events)", cli + ["audit", "verify", "--json"],
+                 0.6)):
+            r = measure(argv, root, env, a.repeat)
+            rows.append({"command": label, **r, "goal_s": goal})
+        print_table(f"Fresh processes, {a.repeat} runs each (median, fastest, slowest; peak RSS of one process)",
+                    [{k: (f"{v:.3f}" if isinstance(v, float) and k.endswith("_s") else v) for k, v in r.items()}
+                     for r in rows])
+
+
+if __name__ == "__main__":
+    main()

@@ -65,9 +65,14 @@ def _ts_text(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
+# The newest row: its number first, then the row by its key (a few times faster than ORDER BY seq DESC LIMIT 1,
+# which sorts the whole trail, and paid by every audited action).
+_NEWEST_SQL = "SELECT seq, hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"
+
+
 def _append(con: duckdb.DuckDBPyConnection, actor: str, action: str, entity_type: str,
             entity_id: str, outcome: str, payload: dict[str, Any]) -> int:
-    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    last = con.execute(_NEWEST_SQL).fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     ts = utcnow()
     payload_text = canonical_json(payload)
@@ -296,7 +301,7 @@ def head(store, reader: Identity) -> Anchor:
     with store.transaction():
         require(reader, "read-audit")
     with store.read() as con:
-        last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        last = con.execute(_NEWEST_SQL).fetchone()
     if last is None:
         raise NotFound("The audit trail has no events, so there is nothing to anchor; if it had events before, "
                        "they were deleted: check the store against your last anchor.")

@@ -1,10 +1,11 @@
 """Lineage at scale: a graph of 100,000 edges, and an import of 10,000 OpenLineage events.
 
-Upstream, downstream and impact queries (recursive SQL in DuckDB, one store
-open per call as the dashboard does) next to a baseline measured in the same
-run: fetching the edge list and walking it with a Python breadth-first search.
-Goal: median under 100 ms per query. Then `modelgov lineage import` of 10,000
-run events (JSON lines).
+The four lineage queries, upstream, downstream, impact and path (recursive SQL
+in DuckDB, one store open per call as the dashboard does), next to a baseline
+measured in the same run: fetching the edge list and walking it with a Python
+breadth-first search. Goal: median under 100 ms per query, also with 1% back
+edges (issue 15). Then `modelgov lineage import` of 10,000 run events (JSON
+lines).
 
 Run: .venv/bin/python benchmarks/bench_lineage.py [--edges 100000] [--events 10000]
 """
@@ -114,12 +115,17 @@ def queries(home: Path, a, cycles: float) -> None:
         rng = random.Random(1)
         middle = [i for i in ids if ":l5n" in i or ":l6n" in i]
         picks = iter(rng.sample(middle, 200))
+        # A path from a middle node down to a dataset, job or model version of layers 8-10 (empty when none).
+        late = [i for i in ids if any(f":l{layer}n" in i for layer in (8, 9, 10))]
+        pairs = iter([(p, rng.choice(late)) for p in rng.sample(middle, 200)])
         rows = []
         for name, fn in (("upstream", lambda: lg.upstream(store, next(picks))),
                          ("downstream", lambda: lg.downstream(store, next(picks))),
-                         ("impact", lambda: lg.impact(store, next(picks)))):
+                         ("impact", lambda: lg.impact(store, next(picks))),
+                         ("path", lambda: lg.path(store, *next(pairs)))):
             r = measure(fn, repeat=a.repeat, warmup=1)
-            sample = lg.downstream(store, middle[0]) if name != "upstream" else lg.upstream(store, middle[0])
+            sample = (lg.upstream(store, middle[0]) if name == "upstream" else lg.path(store, middle[0], late[0])
+                      if name == "path" else lg.downstream(store, middle[0]))
             rows.append({"query": name, "median_ms": r["median_ms"], "p95_ms": r["p95_ms"],
                          "reached": len(sample.nodes), "goal_ms": 100})
         for direction in ("upstream", "downstream"):

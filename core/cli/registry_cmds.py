@@ -9,7 +9,6 @@ from ..errors import CheckFailed, InvalidInput
 from ..registry import catalog, records, versions
 from ..registry.datasets import search_datasets
 from ..governance import live
-from ..monitoring import health as monitoring_health
 from ..vocabulary import RISK_TIERS
 from . import EXIT_CHECK, Ctx, table
 from .argtypes import PAGE, PER_PAGE
@@ -106,6 +105,8 @@ def _progress(message: str) -> None:
 
 
 def cmd_models_list(ctx: Ctx) -> int:
+    from ..monitoring import health as monitoring_health  # the monitoring package, only where health is shown
+
     a = ctx.args
     result = catalog.search_models(ctx.store, a.search, owner=a.owner, risk_tier=a.risk_tier, status=a.status,
                                     tag=a.tag, sort=a.sort, descending=a.desc, page=a.page, per_page=a.per_page)
@@ -119,6 +120,8 @@ def cmd_models_list(ctx: Ctx) -> int:
 
 
 def cmd_models_show(ctx: Ctx) -> int:
+    from ..monitoring import health as monitoring_health
+
     m = catalog.get_model(ctx.store, ctx.args.name)
     deployed = [{k: v for k, v in d.as_dict().items() if k != "deployment_id"} for d in live.live(ctx.store, m.name)]
     health = [{k: h[k] for k in ("environment", "version", "status", "score", "reasons")}

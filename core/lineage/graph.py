@@ -175,18 +175,25 @@ def path(store, src: str, dst: str, max_depth: int = 50) -> Graph:
     with store.read() as con:
         _node_exists(con, src)
         _node_exists(con, dst)
-        # Breadth-first, so the first trail to reach `dst` is a shortest one; the walk stops growing once it has
-        # (the level that reaches it is finished, nothing after it is computed).
+        # Breadth-first, each node keeping the node it was first reached from, so following those back from `dst`
+        # gives a shortest path. The walk stops growing once it has reached `dst` (the level that reaches it is
+        # finished, nothing after it is computed), and keeps one parent per node rather than a whole trail.
         row = con.execute("""
-            WITH RECURSIVE walk(id, depth, trail) USING KEY (id) AS (
-                SELECT ?::VARCHAR, 0, [?::VARCHAR]
+            WITH RECURSIVE walk(id, depth, parent) USING KEY (id) AS (
+                SELECT ?::VARCHAR, 0, NULL::VARCHAR
                 UNION
-                SELECT e.dst, w.depth + 1, list_append(w.trail, e.dst)
+                SELECT e.dst, w.depth + 1, w.id
                 FROM walk w JOIN lineage_edges e ON e.src = w.id
                 LEFT JOIN recurring.walk seen ON seen.id = e.dst
-                WHERE seen.id IS NULL AND w.depth < ?
-                  AND NOT EXISTS (SELECT 1 FROM recurring.walk r WHERE r.id = ?)
-            ) SELECT trail FROM walk WHERE id = ?""", [src, src, max_depth, dst, dst]).fetchone()
+                WHERE seen.id IS NULL AND w.depth < ? AND ? NOT IN (SELECT id FROM walk)
+            ),
+            reached AS MATERIALIZED (SELECT id, parent FROM walk),
+            back(id, parent, k) AS (
+                SELECT id, parent, 0 FROM reached WHERE id = ?
+                UNION ALL
+                SELECT r.id, r.parent, b.k + 1 FROM back b JOIN reached r ON r.id = b.parent
+            )
+            SELECT list(id ORDER BY k DESC) FROM back HAVING count(*) > 0""", [src, max_depth, dst, dst]).fetchone()
         if row is None:
             return Graph(src)
         trail = list(row[0])

@@ -15,13 +15,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import duckdb
 
 from .errors import CoreError, InvalidInput, NotFound
-from .events import Event
-from .identity import Identity
+
+if TYPE_CHECKING:  # for annotations only: verifying the trail needs neither the events nor the permissions
+    from .events import Event
+    from .identity import Identity
 
 GENESIS = "0" * 64
 

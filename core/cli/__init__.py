@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("approvals_cmds", "return an environment to its previous champion"),
     "recertify": ("approvals_cmds", "re-certify a deployed model (risk officer)"),
     "policies": ("approvals_cmds", "approval policies per risk tier"),
-    "audit": ("approvals_cmds", "the tamper-evident audit trail"),
+    "audit": ("audit_cmds", "the tamper-evident audit trail"),
     "lineage": ("lineage_cmds", "trace models to their data and code, and data to its models"),
     "explain": ("explain_cmds", "SHAP explanation of MODEL[:VERSION] on a data file"),
     "score": ("monitoring_cmds", "score a file with the deployed champion (challengers in shadow)"),
@@ -178,6 +178,8 @@ def _command_module(name: str) -> Any:
         from . import compare_cmds as module
     elif name == "approvals_cmds":
         from . import approvals_cmds as module
+    elif name == "audit_cmds":
+        from . import audit_cmds as module
     elif name == "lineage_cmds":
         from . import lineage_cmds as module
     elif name == "explain_cmds":

@@ -12,9 +12,9 @@ process. Baselines measured in the same run, with the same interpreter:
 
 Goals (issue 15): `--help` under 0.3 s; each read under 0.6 s.
 
-Run: .venv/bin/python benchmarks/bench_cli.py [--events 10000] [--repeat 7] [--root DIR]
+Run: .venv/bin/python benchmarks/bench_cli.py [--events 10000] [--repeat 7] [--root DIR] [--home DIR]
 (`--root` runs the commands of another checkout of ModelGov, e.g. an older commit unpacked with `git archive`,
-against the same store.)
+against the same store; `--home` keeps the store in DIR and reuses it when it exists, for runs that compare.)
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose CLI is measured (default: this one)")
+    ap.add_argument("--home", type=Path, help="keep the store here, and reuse it when it exists")
     ap.add_argument("--build-store", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.build_store:
@@ -107,10 +108,15 @@ def main() -> None:
     py = sys.executable
     root = a.root.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
+        home = (a.home or Path(tmp) / "home").resolve()
         t = time.perf_counter()
-        built = json.loads(subprocess.run([py, __file__, "--build-store", str(home), "--events", str(a.events)],
-                                          check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        made = home / "bench_cli.json"
+        if a.home and made.exists():
+            built = json.loads(made.read_text())
+        else:
+            built = json.loads(subprocess.run([py, __file__, "--build-store", str(home), "--events", str(a.events)],
+                                              check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            made.write_text(json.dumps(built))
         counts, reader = built["counts"], built["reader"]
         print(f"Store built in {time.perf_counter() - t:.0f} s: {counts}; CLI of {root}")
         # `python -m core.cli` from the checkout's folder runs that checkout's core (the editable install of

@@ -9,6 +9,7 @@ The acting person is `--as EMAIL` (or `MODELGOV_USER`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -108,6 +109,14 @@ def _clean(value: Any) -> Any:
         except (TypeError, ValueError):
             return value
     return value
+
+
+def held_open(handler: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
+    """Mark a command that only reads and ends by itself in well under a second: `main` holds the store open
+    while it runs (`Store.session`), so its several units of work (who is asking, the permission check, the read)
+    share one open of the file instead of paying one each."""
+    handler.held_open = True  # type: ignore[attr-defined]
+    return handler
 
 
 def deliver(text: str, output: str | None, what: str) -> int:
@@ -248,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     store = Store(args.home) if args.home else Store()
     try:
-        code = args.handler(Ctx(args, store))
+        with store.session() if getattr(args.handler, "held_open", False) else contextlib.nullcontext():
+            code = args.handler(Ctx(args, store))
         return int(code or 0)
     except CoreError as e:
         print(screen.line(f"modelgov: {with_option(e, args)}"), file=sys.stderr)

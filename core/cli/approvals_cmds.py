@@ -15,7 +15,7 @@ from ..governance import (
     recertification,
 )
 from ..registry.records import parse_ref
-from . import Ctx, deliver, table
+from . import Ctx, deliver, held_open, table
 from .argtypes import ENTITY_ID, optional_finite_float, output_file, whole_number
 from ..vocabulary import DEPLOYMENT_ROLES, ENVIRONMENTS
 from .output import line
@@ -113,6 +113,7 @@ def cmd_request(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_list(ctx: Ctx) -> int:
     mine = ctx.actor().email if ctx.args.mine else None
     items = approvals.list_requests(ctx.store, ctx.actor(), status=ctx.args.status, requested_by=mine,
@@ -122,6 +123,7 @@ def cmd_list(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_show(ctx: Ctx) -> int:
     me = ctx.actor()
     r = approvals.get_request(ctx.store, me, ctx.args.id)
@@ -179,6 +181,7 @@ def cmd_deploy(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_deployments(ctx: Ctx) -> int:
     items = [d for d in live.history(ctx.store, ctx.args.model) if d.active or not ctx.args.active]
     data = [{"id": d.id, "model": d.model, "version": d.version, "environment": d.environment, "role": d.role,
@@ -205,6 +208,7 @@ def cmd_recertify(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_policies(ctx: Ctx) -> int:
     items = policy.policies(ctx.store)
     ctx.emit([p.as_dict() for p in items], lambda: table(

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from .. import audit
 from ..errors import CheckFailed
-from . import Ctx, deliver, table
+from . import Ctx, deliver, held_open, table
 from .argtypes import LIMIT, output_file
 
 
@@ -56,6 +56,7 @@ def _filter_of(a) -> audit.AuditFilter:
                              until=a.until, person=a.person)
 
 
+@held_open
 def cmd_audit_list(ctx: Ctx) -> int:
     events = audit.list_events(ctx.store, ctx.actor(), _filter_of(ctx.args), limit=ctx.args.limit)
     ctx.emit(events, lambda: table([(e["seq"], str(e["ts"])[:19], e["actor"], e["action"],
@@ -64,6 +65,7 @@ def cmd_audit_list(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_audit_verify(ctx: Ctx) -> int:
     if ctx.args.anchor:
         return _audit_verify_anchor(ctx)
@@ -79,6 +81,7 @@ def cmd_audit_verify(ctx: Ctx) -> int:
                       "restore the store from a backup and investigate who had write access.")
 
 
+@held_open
 def cmd_audit_export(ctx: Ctx) -> int:
     text = audit.export_csv(ctx.store, ctx.actor(), _filter_of(ctx.args))
     return deliver(text, ctx.args.output, f"{text.count(chr(10)) - 1} event(s)")
@@ -97,6 +100,7 @@ def _audit_verify_anchor(ctx: Ctx) -> int:
                       "investigate who had write access.")
 
 
+@held_open
 def cmd_audit_head(ctx: Ctx) -> int:
     anchor = audit.head(ctx.store, ctx.actor())
     ctx.emit(anchor.as_dict(), f"Newest audit event: {anchor.seq}, hash {anchor.hash}. Keep "

@@ -9,7 +9,7 @@ from ..drift import report as drift_report
 from ..errors import InvalidInput
 from ..monitoring import alerts, checks, ingest, settings
 from ..registry.records import parse_ref
-from . import Ctx, table
+from . import Ctx, held_open, table
 from .argtypes import ENTITY_ID, output_file
 from ..vocabulary import ENVIRONMENTS
 
@@ -190,6 +190,7 @@ def cmd_monitor_config(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_alerts(ctx: Ctx) -> int:
     items = alerts.alerts(ctx.store, ctx.args.model, ctx.args.status)
     ctx.emit([a.as_dict() for a in items], lambda: table(

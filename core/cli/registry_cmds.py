@@ -10,7 +10,7 @@ from ..registry import catalog, records, versions
 from ..registry.datasets import search_datasets
 from ..governance import live
 from ..vocabulary import RISK_TIERS
-from . import EXIT_CHECK, Ctx, table
+from . import EXIT_CHECK, Ctx, held_open, table
 from .argtypes import PAGE, PER_PAGE
 
 
@@ -104,6 +104,7 @@ def _progress(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
+@held_open
 def cmd_models_list(ctx: Ctx) -> int:
     from ..monitoring import health as monitoring_health  # the monitoring package, only where health is shown
 
@@ -119,6 +120,7 @@ def cmd_models_list(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_models_show(ctx: Ctx) -> int:
     from ..monitoring import health as monitoring_health
 
@@ -189,6 +191,7 @@ def cmd_verify(ctx: Ctx) -> int:
     return EXIT_CHECK if bad else 0
 
 
+@held_open
 def cmd_datasets_list(ctx: Ctx) -> int:
     items = search_datasets(ctx.store)
     ctx.emit([{"name": d.name, "version": d.version, "location": d.location, "fingerprint": d.fingerprint,

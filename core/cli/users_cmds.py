@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import auth, users
 from ..identity import PERSON_ROLES, require
-from . import Ctx, table
+from . import Ctx, held_open, table
 
 
 def register(sub, common) -> None:
@@ -41,6 +41,7 @@ def cmd_revoke(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_list(ctx: Ctx) -> int:
     actor = ctx.actor()
     with ctx.store.transaction():

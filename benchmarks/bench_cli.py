@@ -86,12 +86,20 @@ def run_once(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     return took, usage.ru_maxrss / 1024, proc.returncode
 
 
-def measure(argv: list[str], cwd: Path, env: dict[str, str], repeat: int) -> dict[str, float]:
-    run_once(argv, cwd, env)  # warm the page cache
-    runs = [run_once(argv, cwd, env) for _ in range(repeat)]
-    times = sorted(r[0] for r in runs)
-    return {"median_s": statistics.median(times), "min_s": times[0], "max_s": times[-1],
-            "peak_rss_mib": max(r[1] for r in runs)}
+def measure(argv: list[str], sides: list[tuple[Path, dict[str, str]]], repeat: int) -> list[dict[str, float]]:
+    """One summary per side (checkout): the sides' runs alternate, so a load that comes and goes hits both."""
+    for cwd, env in sides:
+        run_once(argv, cwd, env)  # warm the page cache
+    runs: list[list[tuple[float, float, int]]] = [[] for _ in sides]
+    for _ in range(repeat):
+        for i, (cwd, env) in enumerate(sides):
+            runs[i].append(run_once(argv, cwd, env))
+    out = []
+    for side in runs:
+        times = sorted(r[0] for r in side)
+        out.append({"median_s": statistics.median(times), "min_s": times[0], "max_s": times[-1],
+                    "peak_rss_mib": max(r[1] for r in side)})
+    return out
 
 
 def main() -> None:
@@ -100,6 +108,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose CLI is measured (default: this one)")
     ap.add_argument("--home", type=Path, help="keep the store here, and reuse it when it exists")
+    ap.add_argument("--before", type=Path, help="also run each command of this checkout (e.g. the commit before "
+                                                "issue 15, unpacked with git archive), alternating with --root's")
     ap.add_argument("--build-store", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.build_store:
@@ -123,6 +133,10 @@ def main() -> None:
         # this one comes after the current folder on sys.path).
         env = {**os.environ, "MODELGOV_HOME": str(home), "PYTHONPATH": str(root)}
         env.pop("MODELGOV_USER", None)
+        sides = [(root, env)]
+        if a.before:
+            sides.append((a.before.resolve(), {**env, "PYTHONPATH": str(a.before.resolve())}))
+            print(f"Each command also as at {a.before.resolve()} (rows marked 'before'), runs alternating")
         cli = [py, "-m", "core.cli"]
         rows = []
         for label, argv, goal in (
@@ -134,8 +148,11 @@ def main() -> None:
                 ("modelgov approvals list --json", cli + ["approvals", "list", "--json", "--as", reader], 0.6),
                 (f"modelgov audit verify --json ({counts['audit_log']:,} events)", cli + ["audit", "verify", "--json"],
                  0.6)):
-            r = measure(argv, root, env, a.repeat)
-            rows.append({"command": label, **r, "goal_s": goal})
+            baseline = label.startswith("baseline")
+            results = measure(argv, sides[:1] if baseline else sides, a.repeat)
+            rows.append({"command": label, **results[0], "goal_s": goal})
+            if len(results) > 1:
+                rows.append({"command": "  before", **results[1], "goal_s": "-"})
         print_table(f"Fresh processes, {a.repeat} runs each (median, fastest, slowest; peak RSS of one process)",
                     [{k: (f"{v:.3f}" if isinstance(v, float) and k.endswith("_s") else v) for k, v in r.items()}
                      for r in rows])

@@ -1,12 +1,15 @@
 """Lineage at scale: a graph of 100,000 edges, and an import of 10,000 OpenLineage events.
 
-Upstream, downstream and impact queries (recursive SQL in DuckDB, one store
-open per call as the dashboard does) next to a baseline measured in the same
-run: fetching the edge list and walking it with a Python breadth-first search.
-Goal: median under 100 ms per query. Then `modelgov lineage import` of 10,000
-run events (JSON lines).
+The four lineage queries, upstream, downstream, impact and path (recursive SQL
+in DuckDB, one store open per call as the dashboard does), next to a baseline
+measured in the same run: fetching the edge list and walking it with a Python
+breadth-first search. Goal: median under 100 ms per query, also with 1% back
+edges (issue 15). Then `modelgov lineage import` of 10,000 run events (JSON
+lines).
 
-Run: .venv/bin/python benchmarks/bench_lineage.py [--edges 100000] [--events 10000]
+Run: .venv/bin/python benchmarks/bench_lineage.py [--edges 100000] [--events 10000] [--before DIR]
+(`--before DIR` also times core/lineage/graph.py of another checkout, e.g. the commit before issue 15 unpacked
+with `git archive`, on the same start nodes, right after this one's.)
 """
 
 from __future__ import annotations
@@ -96,12 +99,25 @@ def main() -> None:
     ap.add_argument("--edges", type=int, default=100_000)
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--before", type=Path, help="a checkout whose lineage queries are timed too")
     a = ap.parse_args()
+    a.before_graph = _graph_module(a.before) if a.before else None
     with tempfile.TemporaryDirectory() as tmp:
         for cycles in (0.001, 0.01):
             queries(Path(tmp) / f"home-{cycles}", a, cycles)
         imports(Path(tmp), a)
         print(f"\nPeak RSS of this process: {max_rss_mib():.0f} MiB")
+
+
+def _graph_module(root: Path):
+    """core/lineage/graph.py of the checkout at `root`, on top of this checkout's core (the same store API)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("core.lineage.graph_before", root / "core/lineage/graph.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def queries(home: Path, a, cycles: float) -> None:
@@ -114,14 +130,24 @@ def queries(home: Path, a, cycles: float) -> None:
         rng = random.Random(1)
         middle = [i for i in ids if ":l5n" in i or ":l6n" in i]
         picks = iter(rng.sample(middle, 200))
+        # A path from a middle node down to a dataset, job or model version of layers 8-10 (empty when none).
+        late = [i for i in ids if any(f":l{layer}n" in i for layer in (8, 9, 10))]
+        pairs = iter([(p, rng.choice(late)) for p in rng.sample(middle, 200)])
         rows = []
-        for name, fn in (("upstream", lambda: lg.upstream(store, next(picks))),
-                         ("downstream", lambda: lg.downstream(store, next(picks))),
-                         ("impact", lambda: lg.impact(store, next(picks)))):
-            r = measure(fn, repeat=a.repeat, warmup=1)
-            sample = lg.downstream(store, middle[0]) if name != "upstream" else lg.upstream(store, middle[0])
-            rows.append({"query": name, "median_ms": r["median_ms"], "p95_ms": r["p95_ms"],
-                         "reached": len(sample.nodes), "goal_ms": 100})
+        runs = a.repeat + 2  # a warm-up, the timed calls, and one under tracemalloc
+        for name in ("upstream", "downstream", "impact", "path"):
+            # The same start nodes for this checkout's query and, with --before, the other's.
+            starts = [next(pairs) if name == "path" else (next(picks),) for _ in range(runs)]
+            for module, label in ((lg, name), (a.before_graph, f"  before: {name}")):
+                if module is None:
+                    continue
+                todo = iter(starts)
+                r = measure(lambda: getattr(module, name)(store, *next(todo)), repeat=a.repeat, warmup=1)
+                sample = (module.upstream(store, middle[0]) if name == "upstream" else
+                          module.path(store, middle[0], late[0]) if name == "path" else
+                          module.downstream(store, middle[0]))
+                rows.append({"query": label, "median_ms": r["median_ms"], "p95_ms": r["p95_ms"],
+                             "reached": len(sample.nodes), "goal_ms": 100 if module is lg else "-"})
         for direction in ("upstream", "downstream"):
             r = measure(lambda: python_bfs(store, next(picks), direction), repeat=max(3, a.repeat // 3), warmup=1)
             rows.append({"query": f"baseline: fetch edges + Python BFS ({direction})", "median_ms": r["median_ms"],

@@ -96,6 +96,7 @@ class Store:
         self.artifacts_dir = self.home / "artifacts"
         self.datasets_dir = self.home / "datasets"
         self.lock_timeout = config.lock_timeout() if lock_timeout is None else lock_timeout
+        self._held = threading.local()  # the connection `session()` holds open, per thread
 
     def __repr__(self) -> str:
         return f"Store({str(self.home)!r})"
@@ -126,17 +127,42 @@ class Store:
                 delay = min(delay * 1.5, 0.25)
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection for one unit of work; the file is released when it closes."""
+    def session(self) -> Iterator[None]:
+        """Hold the store open for one short command that does several units of work (a CLI read).
+
+        Each `connect()` inside gets a cursor of its own on the one open database (its own transactions, as the
+        dashboard's threads have) instead of opening the file again: an open and a close cost tens of
+        milliseconds, and a read such as `modelgov approvals list` does three units of work. The file stays
+        locked for the whole block, so it wraps only work that ends by itself in well under a second or two,
+        never a long computation or a wait for a person. Nested sessions are the outer one.
+        """
+        if getattr(self._held, "con", None) is not None:
+            yield
+            return
         self.home.mkdir(parents=True, exist_ok=True)
-        con = self._open()
+        self._held.con = self._open()
+        try:
+            yield
+        finally:
+            con, self._held.con = self._held.con, None
+            con.close()
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one unit of work; the file is released when it closes (inside `session()`, a cursor
+        of the session's connection, closed when the unit of work ends)."""
+        held = getattr(self._held, "con", None)
+        if held is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+        con = self._open() if held is None else held.cursor()
         con.execute("SET enable_progress_bar = false")  # never on stdout: --json stays JSON
         try:
             key = str(self.db_path)
             if key not in _migrated:
                 with _migrate_lock:
                     if key not in _migrated:
-                        migrate(con)
+                        if not up_to_date(con):
+                            migrate(con)
                         _migrated.add(key)
             yield con
         finally:
@@ -205,6 +231,25 @@ def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
     except duckdb.Error:
         # The transaction may already be aborted by DuckDB itself; nothing to undo.
         return
+
+
+def _shipped_numbers() -> list[int]:
+    """The numbers of the migrations shipped with core, in order, from their file names alone."""
+    return sorted(int(m.group(1)) for entry in resources.files("core.migrations").iterdir()
+                  if (m := re.fullmatch(r"(\d{4})_\w+\.sql", entry.name)))
+
+
+def up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store records exactly the migrations shipped: one small read, no file read, nothing written.
+
+    Every process of the CLI opens the store once, so this is the check it pays; `migrate` runs only when it fails
+    (a new store, an upgrade, or a history that does not match, which `migrate` then names).
+    """
+    try:
+        done = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()]
+    except duckdb.CatalogException:  # a new store: no migrations table yet
+        return False
+    return done == _shipped_numbers()
 
 
 def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:

@@ -9,21 +9,52 @@ The acting person is `--as EMAIL` (or `MODELGOV_USER`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import CoreError, InvalidInput
-from ..identity import Identity, identity_for
-from ..store import Store
 from . import output as screen
+
+if TYPE_CHECKING:
+    from ..identity import Identity
+    from ..store import Store
 
 EXIT_OK, EXIT_CHECK, EXIT_USAGE, EXIT_FORBIDDEN, EXIT_CONFLICT, EXIT_NOT_FOUND = 0, 1, 2, 3, 4, 5
 
-# Each module defines `register(subparsers, common)`; add new command groups here.
+# Every command in the order `modelgov --help` lists it: the module of this package that builds its parser and
+# runs it (`register(subparsers, common)` there), and its line in the list. A command's module, and what that
+# imports (DuckDB, pandas, scikit-learn, …), loads only when the command is used: `--help` imports none of them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("registry_cmds", "create or upgrade the store"),
+    "demo": ("registry_cmds", "build the demo store with real models (only where no store exists)"),
+    "models": ("registry_cmds", "list, show and edit models"),
+    "register": ("registry_cmds", "register a model file as the next version"),
+    "verify": ("registry_cmds", "re-hash every artifact (exit 1 on a mismatch)"),
+    "datasets": ("registry_cmds", "registered datasets"),
+    "users": ("users_cmds", "grant and revoke roles (admin only)"),
+    "compare": ("compare_cmds", "compare champion and challenger on the same rows, with 95%% intervals"),
+    "approvals": ("approvals_cmds", "request, review and decide deployments"),
+    "deploy": ("approvals_cmds", "deploy an approved request (exactly once)"),
+    "deployments": ("approvals_cmds", "what runs where"),
+    "rollback": ("approvals_cmds", "return an environment to its previous champion"),
+    "recertify": ("approvals_cmds", "re-certify a deployed model (risk officer)"),
+    "policies": ("approvals_cmds", "approval policies per risk tier"),
+    "audit": ("audit_cmds", "the tamper-evident audit trail"),
+    "lineage": ("lineage_cmds", "trace models to their data and code, and data to its models"),
+    "explain": ("explain_cmds", "SHAP explanation of MODEL[:VERSION] on a data file"),
+    "score": ("monitoring_cmds", "score a file with the deployed champion (challengers in shadow)"),
+    "log-predictions": ("monitoring_cmds", "log predictions of a model served elsewhere"),
+    "log-outcomes": ("monitoring_cmds", "log outcomes that arrived later, by request id"),
+    "drift": ("monitoring_cmds", "data drift of CURRENT against REFERENCE (CSV or Parquet)"),
+    "monitor": ("monitoring_cmds", "drift and performance of MODEL's logged traffic"),
+    "monitor-config": ("monitoring_cmds", "set MODEL's drift methods, thresholds and kinds per column (admin)"),
+    "alerts": ("monitoring_cmds", "monitoring alerts"),
+}
 
 
 class UsageError(Exception):
@@ -48,6 +79,8 @@ class Ctx:
 
     def actor(self) -> Identity:
         """The acting person with their granted roles; refuses when nobody is named."""
+        from ..identity import identity_for
+
         email = self.args.as_ or os.environ.get("MODELGOV_USER")
         if not email:
             raise InvalidInput("Name the acting person with --as EMAIL (or set MODELGOV_USER).")
@@ -78,6 +111,14 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def held_open(handler: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
+    """Mark a command that only reads and ends by itself in well under a second: `main` holds the store open
+    while it runs (`Store.session`), so its several units of work (who is asking, the permission check, the read)
+    share one open of the file instead of paying one each."""
+    handler.held_open = True  # type: ignore[attr-defined]
+    return handler
+
+
 def deliver(text: str, output: str | None, what: str) -> int:
     """Write `text` to the file `output` (saying so on stderr) or to stdout; the exit code 0."""
     if output:
@@ -103,6 +144,78 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
+class Commands(argparse._SubParsersAction):
+    """The sub-commands, each built when it is used.
+
+    Until then a command is a bare parser holding its line of help, which is all `modelgov --help` shows. When
+    parsing reaches a command, its module registers its parsers (with their options, choices and defaults, taken
+    from core) and they replace the bare ones; the module's other commands are built too, and left unused.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.common: argparse.ArgumentParser | None = None
+        self._unbuilt: dict[str, str] = {}  # command -> its module, until built
+
+    def add_command(self, name: str, module: str, help: str) -> None:
+        self._unbuilt[name] = module
+        self.add_parser(name, help=help)
+
+    def build(self, name: str) -> argparse.ArgumentParser:
+        """The full parser of `name` (importing its module the first time)."""
+        module = self._unbuilt.get(name)
+        if module is not None:
+            _command_module(module).register(_Registrar(self), self.common)
+            for command, m in list(self._unbuilt.items()):
+                if m == module:
+                    del self._unbuilt[command]
+        return self._name_parser_map[name]
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        if values and values[0] in self._name_parser_map:
+            self.build(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _command_module(name: str) -> Any:
+    """The command module `name`, imported by a plain statement (core imports nothing by name)."""
+    if name == "registry_cmds":
+        from . import registry_cmds as module
+    elif name == "users_cmds":
+        from . import users_cmds as module
+    elif name == "compare_cmds":
+        from . import compare_cmds as module
+    elif name == "approvals_cmds":
+        from . import approvals_cmds as module
+    elif name == "audit_cmds":
+        from . import audit_cmds as module
+    elif name == "lineage_cmds":
+        from . import lineage_cmds as module
+    elif name == "explain_cmds":
+        from . import explain_cmds as module
+    elif name == "monitoring_cmds":
+        from . import monitoring_cmds as module
+    else:
+        raise RuntimeError(f"No command module {name!r} in core.cli.")
+    return module
+
+
+class _Registrar:
+    """What a command module's `register` sees as `sub`: `add_parser` replaces the command's bare parser."""
+
+    def __init__(self, commands: Commands) -> None:
+        self.commands = commands
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if name not in COMMANDS:
+            raise RuntimeError(f"Command {name!r} is missing from core.cli.COMMANDS.")
+        kwargs.pop("help", None)  # the line of help is COMMANDS'
+        kwargs.setdefault("prog", f"{self.commands._prog_prefix} {name}")
+        parser = self.commands._parser_class(**kwargs)
+        self.commands._name_parser_map[name] = parser
+        return parser
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="modelgov", description="ModelGov: model governance from the command line.")
     parser.add_argument("--as", dest="as_", metavar="EMAIL", help="act as this person (or MODELGOV_USER)")
@@ -111,15 +224,11 @@ def build_parser() -> Parser:
     common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     # Also accepted after the command (`modelgov deploy 3 --as rita@…`); absent unless given.
     common.add_argument("--as", dest="as_", metavar="EMAIL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, action=Commands)
     sub.required = True
-    # The command modules import this package's helpers, so they are imported here, once the package exists.
-    from . import (approvals_cmds, compare_cmds, explain_cmds, lineage_cmds, monitoring_cmds, registry_cmds,
-                   users_cmds)
-
-    for commands in (registry_cmds, users_cmds, compare_cmds, approvals_cmds, lineage_cmds, explain_cmds,
-                     monitoring_cmds):
-        commands.register(sub, common)
+    sub.common = common
+    for name, (module, text) in COMMANDS.items():
+        sub.add_command(name, module, text)
     return parser
 
 
@@ -144,9 +253,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(screen.line(f"modelgov: {e}"), file=sys.stderr)
         return EXIT_USAGE
+    from ..store import Store  # after parsing: `--help` and a usage mistake never load DuckDB
+
     store = Store(args.home) if args.home else Store()
     try:
-        code = args.handler(Ctx(args, store))
+        with store.session() if getattr(args.handler, "held_open", False) else contextlib.nullcontext():
+            code = args.handler(Ctx(args, store))
         return int(code or 0)
     except CoreError as e:
         print(screen.line(f"modelgov: {with_option(e, args)}"), file=sys.stderr)

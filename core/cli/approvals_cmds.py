@@ -1,31 +1,28 @@
-"""approvals request/list/show/approve/reject, deploy, deployments list, rollback, recertify, policies, audit."""
+"""approvals request/list/show/approve/reject, deploy, deployments list, rollback, recertify, policies."""
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from pathlib import Path
 
-from .. import audit
-from ..errors import CheckFailed, InvalidInput
+from ..errors import InvalidInput
 from ..governance import (
     approvals,
     deployments,
     evidence,
-    evidence_report,
     live,
     policy,
     recertification,
 )
 from ..registry.records import parse_ref
-from . import Ctx, deliver, table
-from .argtypes import ENTITY_ID, LIMIT, optional_finite_float, output_file, whole_number
+from . import Ctx, deliver, held_open, table
+from .argtypes import ENTITY_ID, optional_finite_float, output_file, whole_number
 from ..vocabulary import DEPLOYMENT_ROLES, ENVIRONMENTS
 from .output import line
 
 
 def register(sub, common) -> None:
-    grp = sub.add_parser("approvals", help="request, review and decide deployments").add_subparsers(
+    grp = sub.add_parser("approvals").add_subparsers(
         dest="approvals_command", metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("request", parents=[common], help="request deployment of MODEL:VERSION")
@@ -57,27 +54,27 @@ def register(sub, common) -> None:
     p.add_argument("--output", "-o", type=output_file, metavar="FILE", help="default: stdout")
     p.set_defaults(handler=cmd_export)
 
-    p = sub.add_parser("deploy", parents=[common], help="deploy an approved request (exactly once)")
+    p = sub.add_parser("deploy", parents=[common])
     p.add_argument("id", type=ENTITY_ID, metavar="ID")
     p.set_defaults(handler=cmd_deploy)
-    grp = sub.add_parser("deployments", help="what runs where").add_subparsers(dest="deployments_command",
+    grp = sub.add_parser("deployments").add_subparsers(dest="deployments_command",
                                                                              metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("list", parents=[common], help="deployments, newest first")
     p.add_argument("--model")
     p.add_argument("--active", action="store_true", help="only live deployments")
     p.set_defaults(handler=cmd_deployments)
-    p = sub.add_parser("rollback", parents=[common], help="return an environment to its previous champion")
+    p = sub.add_parser("rollback", parents=[common])
     p.add_argument("model")
     p.add_argument("--env", required=True, choices=ENVIRONMENTS)
     p.add_argument("--reason", required=True)
     p.set_defaults(handler=cmd_rollback)
-    p = sub.add_parser("recertify", parents=[common], help="re-certify a deployed model (risk officer)")
+    p = sub.add_parser("recertify", parents=[common])
     p.add_argument("model")
     p.add_argument("--env", required=True, choices=ENVIRONMENTS)
     p.add_argument("--comment", required=True)
     p.set_defaults(handler=cmd_recertify)
-    grp = sub.add_parser("policies", help="approval policies per risk tier").add_subparsers(
+    grp = sub.add_parser("policies").add_subparsers(
         dest="policies_command", metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("list", parents=[common], help="the policy of each risk tier")
@@ -93,48 +90,6 @@ def register(sub, common) -> None:
     p.add_argument("--recertify-days", type=whole_number(1, 3650), default=keep)
     p.add_argument("--approval-valid-days", type=whole_number(1, 365), default=keep)
     p.set_defaults(handler=cmd_policy_set)
-
-    grp = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
-        dest="audit_command", metavar="SUBCOMMAND")
-    grp.required = True
-    p = grp.add_parser("list", parents=[common], help="events, newest first")
-    _filters(p)
-    p.add_argument("--limit", type=LIMIT, default=100)
-    p.set_defaults(handler=cmd_audit_list)
-    p = grp.add_parser("verify", parents=[common], help="walk the hash chain; exit 1 at the first broken row")
-    p.add_argument("--anchor", metavar="FILE", help="also check that the trail still holds the event saved by "
-                   "'audit head --json' in FILE, with its hash (catches deleted newest rows and rewrites)")
-    p.set_defaults(handler=cmd_audit_verify)
-    p = grp.add_parser("head", parents=[common], help="the newest event's seq and hash, to keep outside the store")
-    p.set_defaults(handler=cmd_audit_head)
-    p = grp.add_parser("export", parents=[common], help="export events")
-    p.add_argument("--format", required=True, choices=["csv"])
-    p.add_argument("--output", "-o", type=output_file, metavar="FILE", help="default: stdout")
-    _filters(p)
-    p.set_defaults(handler=cmd_audit_export)
-
-
-def _time(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date or date-time; use ISO format, e.g. 2026-03-14 "
-                                         "or 2026-03-14T09:30") from None
-
-
-def _filters(p) -> None:
-    p.add_argument("--actor", metavar="EMAIL", help="exactly this person")
-    p.add_argument("--person", metavar="TEXT", help="people whose address contains TEXT, e.g. rita")
-    p.add_argument("--model")
-    p.add_argument("--action", help="exact, or a prefix ending in '.', e.g. approval.")
-    p.add_argument("--outcome", choices=["ok", "refused"])
-    p.add_argument("--since", type=_time, metavar="ISO-TIME")
-    p.add_argument("--until", type=_time, metavar="ISO-TIME")
-
-
-def _filter_of(a) -> audit.AuditFilter:
-    return audit.AuditFilter(actor=a.actor, model=a.model, action=a.action, outcome=a.outcome, since=a.since,
-                             until=a.until, person=a.person)
 
 
 def _request_line(r: approvals.Request) -> tuple:
@@ -158,6 +113,7 @@ def cmd_request(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_list(ctx: Ctx) -> int:
     mine = ctx.actor().email if ctx.args.mine else None
     items = approvals.list_requests(ctx.store, ctx.actor(), status=ctx.args.status, requested_by=mine,
@@ -167,11 +123,14 @@ def cmd_list(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_show(ctx: Ctx) -> int:
     me = ctx.actor()
     r = approvals.get_request(ctx.store, me, ctx.args.id)
     pack = evidence.evidence(ctx.store, me, r.id)
     if ctx.args.html:
+        from ..governance import evidence_report  # with numpy: only when a report is written
+
         Path(ctx.args.html).write_text(evidence_report.evidence_html(ctx.store, me, r.id), encoding="utf-8")
 
     def text() -> str:
@@ -208,6 +167,8 @@ def cmd_reject(ctx: Ctx) -> int:
 
 
 def cmd_export(ctx: Ctx) -> int:
+    from ..governance import evidence_report  # with numpy: only when a report is written
+
     return deliver(evidence_report.evidence_html(ctx.store, ctx.actor(), ctx.args.id), ctx.args.output,
                    f"the evidence report of request {ctx.args.id}")
 
@@ -220,6 +181,7 @@ def cmd_deploy(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_deployments(ctx: Ctx) -> int:
     items = [d for d in live.history(ctx.store, ctx.args.model) if d.active or not ctx.args.active]
     data = [{"id": d.id, "model": d.model, "version": d.version, "environment": d.environment, "role": d.role,
@@ -246,6 +208,7 @@ def cmd_recertify(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_policies(ctx: Ctx) -> int:
     items = policy.policies(ctx.store)
     ctx.emit([p.as_dict() for p in items], lambda: table(
@@ -266,53 +229,4 @@ def cmd_policy_set(ctx: Ctx) -> int:
     done = policy.change_policy(ctx.store, ctx.actor(), a.tier, **changes)
     ctx.emit({**done.policy.as_dict(), "changes": {k: {"from": policy.iso(c["from"]), "to": policy.iso(c["to"])}
                                                    for k, c in done.changes.items()}}, done.sentence)
-    return 0
-
-
-def cmd_audit_list(ctx: Ctx) -> int:
-    events = audit.list_events(ctx.store, ctx.actor(), _filter_of(ctx.args), limit=ctx.args.limit)
-    ctx.emit(events, lambda: table([(e["seq"], str(e["ts"])[:19], e["actor"], e["action"],
-                                     f"{e['entity_type']} {e['entity_id']}", e["outcome"]) for e in events],
-                                   ["SEQ", "TIME (UTC)", "ACTOR", "ACTION", "ENTITY", "OUTCOME"]))
-    return 0
-
-
-def cmd_audit_verify(ctx: Ctx) -> int:
-    if ctx.args.anchor:
-        return _audit_verify_anchor(ctx)
-    check = audit.verify(ctx.store)
-    data = {"ok": check.ok, "rows": check.rows, "first_bad_seq": check.first_bad_seq, "problem": check.problem}
-    if check.ok:
-        ctx.emit(data, f"The audit trail is intact: {check.rows} row(s), every hash matches its content and "
-                       "the row before it.")
-        return 0
-    if ctx.json:
-        ctx.emit(data)
-    raise CheckFailed(f"The audit trail is broken at sequence number {check.first_bad_seq}: {check.problem}; "
-                      "restore the store from a backup and investigate who had write access.")
-
-
-def cmd_audit_export(ctx: Ctx) -> int:
-    text = audit.export_csv(ctx.store, ctx.actor(), _filter_of(ctx.args))
-    return deliver(text, ctx.args.output, f"{text.count(chr(10)) - 1} event(s)")
-
-
-def _audit_verify_anchor(ctx: Ctx) -> int:
-    anchor = audit.load_anchor(ctx.args.anchor)
-    check = audit.verify_anchor(ctx.store, ctx.actor(), anchor)
-    if check.ok:
-        ctx.emit(check.as_dict(), f"The audit trail holds anchored event {anchor.seq} with its hash and is intact: "
-                                  f"{check.rows} row(s), newest {check.last_seq}.")
-        return 0
-    if ctx.json:
-        ctx.emit(check.as_dict())
-    raise CheckFailed(f"The audit trail fails its anchor: {check.problem}; restore the store from a backup and "
-                      "investigate who had write access.")
-
-
-def cmd_audit_head(ctx: Ctx) -> int:
-    anchor = audit.head(ctx.store, ctx.actor())
-    ctx.emit(anchor.as_dict(), f"Newest audit event: {anchor.seq}, hash {anchor.hash}. Keep "
-                               "'modelgov audit head --json' outside the store; check it later with "
-                               "'modelgov audit verify --anchor FILE'.")
     return 0

@@ -23,7 +23,6 @@ _PLOT_KEYS = ("curves", "distributions")
 def register(sub, common) -> None:
     p = sub.add_parser(
         "compare", parents=[common],
-        help="compare champion and challenger on the same rows, with 95%% intervals",
         description="Hold-out: modelgov compare CHAMPION CHALLENGER --data FILE --target COLUMN. "
                     "Production: modelgov compare MODEL --env production [--window 7d].")
     p.add_argument("models", nargs="+", metavar="MODEL[:VERSION]",

@@ -11,7 +11,7 @@ from .argtypes import ROWS
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("explain", parents=[common], help="SHAP explanation of MODEL[:VERSION] on a data file")
+    p = sub.add_parser("explain", parents=[common])
     p.add_argument("ref", metavar="MODEL[:VERSION]")
     p.add_argument("--data", metavar="FILE", help="CSV or Parquet with the model's inputs (default: its hold-out data)")
     p.add_argument("--rows", type=ROWS, default=compute.DEFAULT_ROWS,

@@ -7,12 +7,12 @@ import json
 from ..lineage import graph as lg
 from ..lineage import openlineage
 from ..lineage.nodes import RELATIONS
-from . import Ctx, deliver, table
+from . import Ctx, deliver, held_open, table
 from .argtypes import DEPTH, output_file
 
 
 def register(sub, common) -> None:
-    grp = sub.add_parser("lineage", help="trace models to their data and code, and data to its models").add_subparsers(
+    grp = sub.add_parser("lineage").add_subparsers(
         dest="lineage_command", metavar="SUBCOMMAND")
     grp.required = True
     for name, text in (("upstream", "everything NODE was built from"), ("downstream", "everything built from NODE"),
@@ -59,6 +59,7 @@ def _graph_text(g: lg.Graph, extra: str = "") -> str:
             + (f"\n{extra}" if extra else ""))
 
 
+@held_open
 def cmd_traverse(ctx: Ctx) -> int:
     a = ctx.args
     if a.direction == "impact":
@@ -74,6 +75,7 @@ def cmd_traverse(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_path(ctx: Ctx) -> int:
     g = lg.path(ctx.store, ctx.args.src, ctx.args.dst)
     if not g.nodes:
@@ -84,6 +86,7 @@ def cmd_path(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_show(ctx: Ctx) -> int:
     n = lg.node(ctx.store, ctx.args.node)
     ctx.emit(n, lambda: "\n".join([f"{n['id']}  ({n['kind']})", n["name"],
@@ -91,6 +94,7 @@ def cmd_show(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_nodes(ctx: Ctx) -> int:
     items = lg.list_nodes(ctx.store, ctx.args.kind, ctx.args.search)
     ctx.emit(items, lambda: table([(n["kind"], n["id"]) for n in items], ["KIND", "NODE"]))

@@ -9,7 +9,7 @@ from ..drift import report as drift_report
 from ..errors import InvalidInput
 from ..monitoring import alerts, checks, ingest, settings
 from ..registry.records import parse_ref
-from . import Ctx, table
+from . import Ctx, held_open, table
 from .argtypes import ENTITY_ID, output_file
 from ..vocabulary import ENVIRONMENTS
 
@@ -19,7 +19,7 @@ NO_SNAPSHOT = ("do not refresh the stored monitoring review afterwards (for bulk
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("score", parents=[common], help="score a file with the deployed champion (challengers in shadow)")
+    p = sub.add_parser("score", parents=[common])
     p.add_argument("ref", metavar="MODEL[:VERSION]")
     p.add_argument("--input", required=True, metavar="FILE")
     p.add_argument("--env", default="production", choices=ENVIRONMENTS)
@@ -28,7 +28,7 @@ def register(sub, common) -> None:
     p.add_argument("--id-column", metavar="C", help="request ids (default: generated)")
     p.add_argument("--no-snapshot", action="store_true", help=NO_SNAPSHOT)
     p.set_defaults(handler=cmd_score)
-    p = sub.add_parser("log-predictions", parents=[common], help="log predictions of a model served elsewhere")
+    p = sub.add_parser("log-predictions", parents=[common])
     p.add_argument("ref", metavar="MODEL[:VERSION]")
     p.add_argument("--input", required=True, metavar="FILE")
     p.add_argument("--time-column", metavar="C")
@@ -37,14 +37,14 @@ def register(sub, common) -> None:
     p.add_argument("--env", choices=ENVIRONMENTS, default="production")
     p.add_argument("--no-snapshot", action="store_true", help=NO_SNAPSHOT)
     p.set_defaults(handler=cmd_log_predictions)
-    p = sub.add_parser("log-outcomes", parents=[common], help="log outcomes that arrived later, by request id")
+    p = sub.add_parser("log-outcomes", parents=[common])
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--input", required=True, metavar="FILE")
     p.add_argument("--id-column", required=True, metavar="C")
     p.add_argument("--label-column", required=True, metavar="C")
     p.add_argument("--no-snapshot", action="store_true", help=NO_SNAPSHOT)
     p.set_defaults(handler=cmd_log_outcomes)
-    p = sub.add_parser("drift", parents=[common], help="data drift of CURRENT against REFERENCE (CSV or Parquet)")
+    p = sub.add_parser("drift", parents=[common])
     p.add_argument("reference", metavar="REFERENCE")
     p.add_argument("current", metavar="CURRENT")
     p.add_argument("--time-column", metavar="C", help="split CURRENT into windows by this column")
@@ -53,20 +53,19 @@ def register(sub, common) -> None:
                                                    '"drift_share": 0.5}')
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted (a CI/CD gate)")
     p.set_defaults(handler=cmd_drift)
-    p = sub.add_parser("monitor", parents=[common], help="drift and performance of MODEL's logged traffic")
+    p = sub.add_parser("monitor", parents=[common])
     p.add_argument("ref", metavar="MODEL[:VERSION]")
     p.add_argument("--window", choices=drift_report.WINDOWS, default="day")
     p.add_argument("--env", choices=ENVIRONMENTS, default="production")
     p.add_argument("--no-store", action="store_true",
                    help="only print; by default a named person's run stores the snapshot and raises alerts")
     p.set_defaults(handler=cmd_monitor)
-    p = sub.add_parser("monitor-config", parents=[common],
-                       help="set MODEL's drift methods, thresholds and kinds per column (admin)")
+    p = sub.add_parser("monitor-config", parents=[common])
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--config", metavar="FILE", help='JSON: {"columns": {"AGE": {"kind", "method", "threshold"}}, '
                                                    '"drift_share": 0.5}; omit to show the current one')
     p.set_defaults(handler=cmd_monitor_config)
-    grp = sub.add_parser("alerts", help="monitoring alerts").add_subparsers(dest="alerts_command", metavar="SUBCOMMAND")
+    grp = sub.add_parser("alerts").add_subparsers(dest="alerts_command", metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("list", parents=[common], help="alerts, open first")
     p.add_argument("--model")
@@ -202,6 +201,7 @@ def cmd_monitor_config(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_alerts(ctx: Ctx) -> int:
     items = alerts.alerts(ctx.store, ctx.args.model, ctx.args.status)
     ctx.emit([a.as_dict() for a in items], lambda: table(

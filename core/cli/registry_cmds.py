@@ -9,23 +9,22 @@ from ..errors import CheckFailed, InvalidInput
 from ..registry import catalog, records, versions
 from ..registry.datasets import search_datasets
 from ..governance import live
-from ..monitoring import health as monitoring_health
 from ..vocabulary import RISK_TIERS
-from . import EXIT_CHECK, Ctx, table
+from . import EXIT_CHECK, Ctx, held_open, table
 from .argtypes import PAGE, PER_PAGE
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("init", parents=[common], help="create or upgrade the store")
+    p = sub.add_parser("init", parents=[common])
     p.add_argument("--admin", metavar="EMAIL", help="make this person the first administrator")
     p.set_defaults(handler=cmd_init)
 
-    p = sub.add_parser("demo", parents=[common], help="build the demo store with real models (only where no store exists)")
+    p = sub.add_parser("demo", parents=[common])
     p.add_argument("--if-missing", action="store_true", help="do nothing (exit 0) when a store already exists")
     p.add_argument("--quick", action="store_true", help="smaller models and less traffic (for tests)")
     p.set_defaults(handler=cmd_demo)
 
-    models = sub.add_parser("models", help="list, show and edit models").add_subparsers(
+    models = sub.add_parser("models").add_subparsers(
         dest="models_command", metavar="SUBCOMMAND")
     models.required = True
     p = models.add_parser("list", parents=[common], help="list models")
@@ -55,7 +54,7 @@ def register(sub, common) -> None:
                                     "officer may change")
     p.set_defaults(handler=cmd_models_update)
 
-    p = sub.add_parser("register", parents=[common], help="register a model file as the next version")
+    p = sub.add_parser("register", parents=[common])
     p.add_argument("name")
     p.add_argument("--model", required=True, metavar="FILE",
                    help="skops or joblib file of a fitted estimator (loading joblib runs its code: name only your own)")
@@ -68,10 +67,10 @@ def register(sub, common) -> None:
     p.add_argument("--code-ref", help="code reference (default: git commit of the model file's checkout)")
     p.set_defaults(handler=cmd_register)
 
-    p = sub.add_parser("verify", parents=[common], help="re-hash every artifact (exit 1 on a mismatch)")
+    p = sub.add_parser("verify", parents=[common])
     p.set_defaults(handler=cmd_verify)
 
-    ds = sub.add_parser("datasets", help="registered datasets").add_subparsers(dest="datasets_command",
+    ds = sub.add_parser("datasets").add_subparsers(dest="datasets_command",
                                                                                metavar="SUBCOMMAND")
     ds.required = True
     p = ds.add_parser("list", parents=[common], help="list datasets")
@@ -105,7 +104,10 @@ def _progress(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
+@held_open
 def cmd_models_list(ctx: Ctx) -> int:
+    from ..monitoring import health as monitoring_health  # the monitoring package, only where health is shown
+
     a = ctx.args
     result = catalog.search_models(ctx.store, a.search, owner=a.owner, risk_tier=a.risk_tier, status=a.status,
                                     tag=a.tag, sort=a.sort, descending=a.desc, page=a.page, per_page=a.per_page)
@@ -118,7 +120,10 @@ def cmd_models_list(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_models_show(ctx: Ctx) -> int:
+    from ..monitoring import health as monitoring_health
+
     m = catalog.get_model(ctx.store, ctx.args.name)
     deployed = [{k: v for k, v in d.as_dict().items() if k != "deployment_id"} for d in live.live(ctx.store, m.name)]
     health = [{k: h[k] for k in ("environment", "version", "status", "score", "reasons")}
@@ -186,6 +191,7 @@ def cmd_verify(ctx: Ctx) -> int:
     return EXIT_CHECK if bad else 0
 
 
+@held_open
 def cmd_datasets_list(ctx: Ctx) -> int:
     items = search_datasets(ctx.store)
     ctx.emit([{"name": d.name, "version": d.version, "location": d.location, "fingerprint": d.fingerprint,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from .. import auth, users
 from ..identity import PERSON_ROLES, require
-from . import Ctx, table
+from . import Ctx, held_open, table
 
 
 def register(sub, common) -> None:
-    grp = sub.add_parser("users", help="grant and revoke roles (admin only)").add_subparsers(
+    grp = sub.add_parser("users").add_subparsers(
         dest="users_command", metavar="SUBCOMMAND")
     grp.required = True
     p = grp.add_parser("grant", parents=[common], help="grant a role")
@@ -41,6 +41,7 @@ def cmd_revoke(ctx: Ctx) -> int:
     return 0
 
 
+@held_open
 def cmd_list(ctx: Ctx) -> int:
     actor = ctx.actor()
     with ctx.store.transaction():

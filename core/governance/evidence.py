@@ -12,14 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from ..audit import canonical_json
-
-# The sections, imported explicitly: each area says what it contributes; none of them imports this module.
-from ..compare.stored import comparison_with_tx
 from ..errors import CheckFailed, NotFound
-from ..explain.summary import evidence_for as explanations_section
 from ..identity import Identity, require
 from ..lineage import nodes as lineage
-from ..monitoring.checks import drift_summary
 from ..registry.catalog import get_model_tx
 from ..registry.records import CARD_FIELDS, ModelVersion
 from ..registry.versions import get_model_version_tx
@@ -70,6 +65,11 @@ def gather_sections(store, model: str, version: int, environment: str) -> dict[s
     """The sections that take computing, gathered before the request's transaction opens (so a long drift
     computation never holds the store's write lock): the version's own drift in `environment` (None with the
     reason it could not be evaluated) and its latest SHAP summary."""
+    # The sections, imported explicitly where they are gathered (each area says what it contributes; none of them
+    # imports this module), and only then: they bring pandas and numpy, which reading a request does not need.
+    from ..explain.summary import evidence_for as explanations_section
+    from ..monitoring.checks import drift_summary
+
     drift, drift_missing = drift_summary(store, model, version, environment)
     return {"drift": drift, "drift_missing": drift_missing,
             "explanations": explanations_section(store, model, version)}
@@ -79,6 +79,8 @@ def assemble_evidence(con, version: ModelVersion, environment: str, role: str, r
                       now: datetime, sections: dict[str, Any]) -> tuple[dict[str, Any], Policy]:
     """The pack, inside the request's transaction: what is live and the stored comparison with the live champion
     are read in the same transaction that freezes the pack."""
+    from ..compare.stored import comparison_with_tx  # the comparison section (see gather_sections)
+
     model = get_model_tx(con, version.model)
     policy = policy_tx(con, model.risk_tier)
     card = {f: model.card.get(f, "") for f in CARD_FIELDS}

@@ -13,7 +13,6 @@ from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput
 from ..events import Event, PolicyUpdated
 from ..identity import Identity, require
-from ..metrics import HIGHER_IS_BETTER, METRIC_LABELS
 from ..registry.records import CARD_FIELDS, ModelVersion
 from ..vocabulary import RISK_TIERS_HIGHEST_FIRST, validate_tier
 
@@ -231,6 +230,8 @@ def comparison_check(version: ModelVersion, environment: str, champion_version: 
                      comparison: dict | None) -> dict[str, Any]:
     """A version proposed as champion against the live champion's latest stored comparison: significantly worse
     on the task's primary metric (the 95% interval of the difference lies wholly on the worse side) fails."""
+    from ..metrics import HIGHER_IS_BETTER, METRIC_LABELS  # with numpy: only where a comparison is judged
+
     name = "comparison with the live champion"
     metric = PRIMARY_METRIC.get(version.task, "auc")
     label = METRIC_LABELS.get(metric, metric)

@@ -88,6 +88,9 @@ def traverse_tx(con, node_id: str, direction: str, depth: int | None = None) -> 
     _node_exists(con, node_id)
     limit = depth if depth is not None else 1_000_000
     near, far = ("src", "dst") if direction == "downstream" else ("dst", "src")
+    # An unlimited walk is closed: every edge leaving a walked node (in the walk's direction) ends at a walked
+    # node, so the edges among the walked nodes are those that leave one. A walk cut at `depth` is not.
+    among = f" SEMI JOIN lineage_walk b ON b.id = e.{far}" if depth is not None else ""
     # Walk once into a temporary table, then read the nodes and the edges among them from it.
     con.execute(f"CREATE OR REPLACE TEMP TABLE lineage_walk AS {_walk_sql(direction)} SELECT * FROM walk",
                 [node_id, limit])
@@ -97,16 +100,22 @@ def traverse_tx(con, node_id: str, direction: str, depth: int | None = None) -> 
             FROM lineage_walk w LEFT JOIN lineage_nodes n ON n.id = w.id WHERE w.depth > 0
             ORDER BY w.depth, w.id""").fetchall()
         edges = con.execute(f"""
-            SELECT e.src, e.dst, e.relation FROM lineage_edges e
-            SEMI JOIN lineage_walk a ON a.id = e.{near} SEMI JOIN lineage_walk b ON b.id = e.{far}
+            SELECT e.src, e.dst, e.relation FROM lineage_edges e SEMI JOIN lineage_walk a ON a.id = e.{near}{among}
             ORDER BY e.src, e.dst, e.relation""").fetchall()
     finally:
         con.execute("DROP TABLE IF EXISTS lineage_walk")
+    return Graph(node_id, [{"id": i, "kind": k, "name": n, "depth": d, "attributes": _attributes(a)}
+                           for i, k, n, d, a in rows],
+                 [{"from": s, "to": d, "relation": r} for s, d, r in edges])
+
+
+def _attributes(text: str | None) -> dict[str, Any]:
+    """A node's attributes from their JSON text; most nodes have none, and a big walk reaches tens of thousands."""
+    if not text or text == "{}":
+        return {}
     import json
 
-    nodes = [{"id": i, "kind": k, "name": n, "depth": d, "attributes": json.loads(a) if a else {}}
-             for i, k, n, d, a in rows]
-    return Graph(node_id, nodes, [{"from": s, "to": d, "relation": r} for s, d, r in edges])
+    return json.loads(text)
 
 
 def upstream(store, node_id: str, depth: int | None = None) -> Graph:
@@ -166,25 +175,39 @@ def path(store, src: str, dst: str, max_depth: int = 50) -> Graph:
     with store.read() as con:
         _node_exists(con, src)
         _node_exists(con, dst)
+        # Breadth-first, each node keeping the node it was first reached from, so following those back from `dst`
+        # gives a shortest path. The walk stops growing once it has reached `dst` (the level that reaches it is
+        # finished, nothing after it is computed), and keeps one parent per node rather than a whole trail.
         row = con.execute("""
-            WITH RECURSIVE walk(id, depth, trail) USING KEY (id) AS (
-                SELECT ?::VARCHAR, 0, [?::VARCHAR]
+            WITH RECURSIVE walk(id, depth, parent) USING KEY (id) AS (
+                SELECT ?::VARCHAR, 0, NULL::VARCHAR
                 UNION
-                SELECT e.dst, w.depth + 1, list_append(w.trail, e.dst)
+                SELECT e.dst, w.depth + 1, w.id
                 FROM walk w JOIN lineage_edges e ON e.src = w.id
                 LEFT JOIN recurring.walk seen ON seen.id = e.dst
-                WHERE seen.id IS NULL AND w.depth < ?
-            ) SELECT trail FROM walk WHERE id = ?""", [src, src, max_depth, dst]).fetchone()
+                WHERE seen.id IS NULL AND w.depth < ? AND ? NOT IN (SELECT id FROM walk)
+            ),
+            reached AS MATERIALIZED (SELECT id, parent FROM walk),
+            back(id, parent, k) AS (
+                SELECT id, parent, 0 FROM reached WHERE id = ?
+                UNION ALL
+                SELECT r.id, r.parent, b.k + 1 FROM back b JOIN reached r ON r.id = b.parent
+            )
+            SELECT list(id ORDER BY k DESC) FROM back HAVING count(*) > 0""", [src, max_depth, dst, dst]).fetchone()
         if row is None:
             return Graph(src)
         trail = list(row[0])
-        nodes, edges = [], []
-        for depth, nid in enumerate(trail):
-            n = con.execute("SELECT kind, name FROM lineage_nodes WHERE id = ?", [nid]).fetchone()
-            nodes.append({"id": nid, "kind": n[0] if n else kind_of(nid), "name": n[1] if n else nid, "depth": depth})
-        for a, b in zip(trail, trail[1:]):
-            rel = con.execute("SELECT min(relation) FROM lineage_edges WHERE src = ? AND dst = ?", [a, b]).fetchone()[0]
-            edges.append({"from": a, "to": b, "relation": rel})
+        # The trail's nodes and the relation of each step, in two reads rather than two per step.
+        found = {i: (k, n) for i, k, n in con.execute(
+            "SELECT id, kind, name FROM lineage_nodes WHERE list_contains(?, id)", [trail]).fetchall()}
+        steps = list(zip(trail, trail[1:]))
+        relation = {(a, b): r for a, b, r in con.execute(
+            "SELECT e.src, e.dst, min(e.relation) FROM lineage_edges e JOIN (SELECT unnest(?::VARCHAR[]) AS a, "
+            "unnest(?::VARCHAR[]) AS b) s ON e.src = s.a AND e.dst = s.b GROUP BY ALL",
+            [[a for a, _ in steps], [b for _, b in steps]]).fetchall()}
+    nodes = [{"id": nid, "kind": found[nid][0] if nid in found else kind_of(nid),
+              "name": found[nid][1] if nid in found else nid, "depth": depth} for depth, nid in enumerate(trail)]
+    edges = [{"from": a, "to": b, "relation": relation.get((a, b))} for a, b in steps]
     return Graph(src, nodes, edges)
 
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
 from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput
@@ -120,7 +119,7 @@ def validate_event(event: Any) -> dict[str, Any]:
             t = datetime.fromisoformat(_text(when, "eventTime").replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"eventTime '{when}' is not an ISO-8601 date-time") from None
-        out["event_time"] = t.replace(tzinfo=None) - (t.utcoffset() or pd.Timedelta(0))
+        out["event_time"] = t.replace(tzinfo=None) - (t.utcoffset() or timedelta(0))
     for side in ("inputs", "outputs"):
         items = event.get(side, [])
         if items is None:
@@ -182,6 +181,8 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
                     nodes.setdefault(did, ("dataset", name, canonical_json({"namespace": ns, "name": name})))
                 edges.add((did, jid, relation) if side == "inputs" else (jid, did, relation))
         runs[(ev["run_id"], jid, ev["event_type"])] = (ev["event_time"], ev["producer"])
+    import pandas as pd  # imported when events are imported: `modelgov lineage` reads need no DataFrames
+
     node_df = pd.DataFrame([(i, k, n, a) for i, (k, n, a) in nodes.items()], columns=["id", "kind", "name", "attrs"])
     edge_df = pd.DataFrame(sorted(edges), columns=["src", "dst", "relation"])
     run_df = pd.DataFrame([(r, j, t, when, prod) for (r, j, t), (when, prod) in runs.items()],

@@ -22,8 +22,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-
-from . import safe_load
 from ..errors import CheckFailed, InvalidInput, NotFound
 
 
@@ -78,6 +76,8 @@ def serialise(estimator: Any) -> bytes:
     """The skops bytes of `estimator`, refused if they would need untrusted types to load."""
     import skops.io as sio  # imported when used: the CLI answers --help without skops
 
+    from . import safe_load  # with numpy and the structure checks: only where a model is loaded
+
     try:
         data = _deterministic_zip(sio.dumps(estimator))
     except Exception as e:  # skops raises many types for objects it cannot persist
@@ -98,6 +98,8 @@ def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
     if not p.is_file():
         raise NotFound(f"Model file {p} does not exist.")
     what = f"Model file {p.name}"
+    from . import safe_load
+
     data = safe_load.open_handed_in(p, what, allow_pickle=allow_pickle)
     model = safe_load.load_skops(data, what)  # the child's answer is checked like any other file
     safe_load.ensure_estimator(model, what)
@@ -132,6 +134,8 @@ def load(artifacts_dir: Path, sha256: str, what: str) -> Any:
         )
     # Written by us after every check passed, and hash-checked above: loaded here, without a child
     # process, but still through the reviewed list and the structural checks (milliseconds).
+    from . import safe_load
+
     try:
         return safe_load.load_skops(data, f"The artifact of {what}")
     except InvalidInput as e:

@@ -12,16 +12,17 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput, NotFound
 from ..events import DatasetRegistered
 from ..identity import Identity
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -53,6 +54,7 @@ def slug(text: str) -> str:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame, with a clear sentence when it cannot."""
+    import pandas as pd  # imported when used, like numpy below: the CLI's reads need neither
     p = Path(path)
     if not p.is_file():
         raise NotFound(f"Data file {p} does not exist.")
@@ -68,6 +70,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def column_type(series: pd.Series) -> str:
+    import pandas as pd
+
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
@@ -87,6 +91,8 @@ def signature_of(frame: pd.DataFrame) -> list[dict[str, str]]:
 
 def fingerprint(frame: pd.DataFrame) -> str:
     """SHA-256 over column names, types and every value (row order matters)."""
+    import pandas as pd
+
     h = hashlib.sha256(canonical_json(signature_of(frame)).encode())
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()
@@ -94,6 +100,8 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 def profile(frame: pd.DataFrame, max_categories: int = 50) -> dict[str, Any]:
     """Reference profile per column: deciles and moments, or category frequencies."""
+    import numpy as np
+
     out: dict[str, Any] = {}
     for col in frame.columns:
         s = frame[col]
@@ -154,6 +162,8 @@ def stored_file(store, dataset: Dataset) -> Path:
 
 
 def load_frame(store, dataset: Dataset) -> pd.DataFrame:
+    import pandas as pd
+
     path = stored_file(store, dataset)
     if not path.exists():
         raise NotFound(f"The stored copy of dataset {dataset.ref} is missing ({path}).")

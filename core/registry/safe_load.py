@@ -35,8 +35,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import trusted_types as tt
 from ..errors import CoreError, InvalidInput, NotFound
 from .model_checks import _printable, _short, validate
@@ -194,6 +192,7 @@ def load_skops(data: bytes, what: str) -> Any:
 
 def ensure_estimator(obj: Any, what: str) -> None:
     """InvalidInput unless `obj` is a scikit-learn estimator (a file may hold a dict, an array, …)."""
+    import numpy as np
     from sklearn.base import BaseEstimator
 
     if isinstance(obj, BaseEstimator):

@@ -6,18 +6,15 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput, NotFound
 from ..events import VersionRegistered
 from ..identity import Identity, require
 from ..lineage import nodes as lineage
-from ..metrics import binary_metrics, regression_metrics
 from . import artifacts
 from .catalog import check_card_fields, insert_model
 from .datasets import Dataset, get_dataset_by_id, read_table, register_dataset_tx, slug
@@ -29,6 +26,10 @@ from .records import (
     validate_name,
     version_row,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 
 def get_model_version_tx(con: duckdb.DuckDBPyConnection, name: str, version: int | None = None) -> ModelVersion:
@@ -69,6 +70,8 @@ def _describe(estimator: Any) -> str:
 
 
 def _json_param(value: Any) -> Any:
+    import numpy as np  # numpy and pandas are imported when used: the CLI's reads need neither
+
     if value is None or isinstance(value, (bool, int, float, str)):
         return value if not isinstance(value, float) or np.isfinite(value) else str(value)
     if isinstance(value, (np.integer, np.floating)):
@@ -167,12 +170,16 @@ def _prepare(estimator: Any, train: pd.DataFrame, target: str, source: str) -> _
 
 def score(estimator: Any, task: str, frame: pd.DataFrame) -> np.ndarray:
     """Positive-class probability (classification) or prediction (regression)."""
+    import numpy as np
+
     if task == "binary_classification":
         return np.asarray(estimator.predict_proba(frame))[:, 1]
     return np.asarray(estimator.predict(frame), dtype=float)
 
 
 def evaluate(prepared: _Prepared, test: pd.DataFrame, target: str) -> dict[str, float]:
+    from ..metrics import binary_metrics, regression_metrics
+
     if target not in test.columns:
         raise InvalidInput(f"Target column {target!r} is not in the test data.")
     missing = [c for c in prepared.features if c not in test.columns]
@@ -197,6 +204,8 @@ def evaluate(prepared: _Prepared, test: pd.DataFrame, target: str) -> dict[str, 
 
 def _frame(data: pd.DataFrame | str | Path, label: str) -> tuple[pd.DataFrame, str, str]:
     """(frame, location, default dataset name)."""
+    import pandas as pd
+
     if isinstance(data, pd.DataFrame):
         return data, f"memory:{label}", label
     p = Path(data).resolve()

@@ -109,18 +109,29 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
     return float(np.clip(stats.distributions.kstwo.sf(d, np.round(en)), 0, 1))
 
 
-def ks_p_values(per_w: dict[str, dict[str, Any]], n_ref: int) -> None:
-    """All windows' KS p-values at once where scipy would use the asymptotic distribution (one vectorised
-    `kstwo.sf` call instead of one per window); the exact cases are left to `ks_p_value`."""
-    from scipy import stats  # imported when used: the CLI answers --help without scipy
-    keys = [w for w, d in per_w.items() if d.get("ks") is not None and d.get("n") and max(n_ref, d["n"]) > 10000]
-    if not keys or n_ref == 0:
-        return
-    m = np.maximum(n_ref, [per_w[w]["n"] for w in keys]).astype(float)
-    k = np.minimum(n_ref, [per_w[w]["n"] for w in keys]).astype(float)
-    p = np.clip(stats.distributions.kstwo.sf([per_w[w]["ks"] for w in keys], np.round(m * k / (m + k))), 0, 1)
-    for w, v in zip(keys, p):
-        per_w[w]["ks_p"] = float(v)
+def ks_p_value_array(d: np.ndarray, n_ref: int, n_cur: np.ndarray) -> list[float | None]:
+    """`ks_p_value` for many windows against one reference (None where a side has no values).
+
+    Where scipy would use the asymptotic distribution, all windows go through one vectorised `kstwo.sf` call;
+    the exact cases (both samples at most 10,000) go one by one.
+    """
+    out: list[float | None] = [None] * len(d)
+    if n_ref == 0:
+        return out
+    n_cur = np.asarray(n_cur, dtype=np.int64)
+    asym = [i for i in range(len(d)) if n_cur[i] > 0 and max(n_ref, int(n_cur[i])) > 10000]
+    for i in range(len(d)):
+        if n_cur[i] > 0 and max(n_ref, int(n_cur[i])) <= 10000:
+            out[i] = ks_p_value(float(d[i]), n_ref, int(n_cur[i]))
+    if asym:
+        from scipy import stats  # imported when used: the CLI answers --help without scipy
+
+        m = np.maximum(n_ref, n_cur[asym]).astype(float)
+        k = np.minimum(n_ref, n_cur[asym]).astype(float)
+        p = np.clip(stats.distributions.kstwo.sf(np.asarray(d)[asym], np.round(m * k / (m + k))), 0, 1)
+        for i, v in zip(asym, p):
+            out[i] = float(v)
+    return out
 
 
 def psi(ref_props: np.ndarray, cur_props: np.ndarray) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..sql import quote
 from . import ecdf
-from .stattests import ks_p_value_array
+from .stattests import ks_p_value_array, ks_statistics
 
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
@@ -73,6 +73,7 @@ def numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) 
     low_card = len(reference.values) <= 5
     per_w: dict[str, dict[str, Any]] = {}
     n_ref = reference.n
+    stats.ks = ks_statistics(stats.ks, n_ref, stats.n)
     p_values = ks_p_value_array(stats.ks, n_ref, stats.n)
     for i, key in enumerate(labels):
         if key == "None":

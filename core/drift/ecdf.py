@@ -38,13 +38,13 @@ class Reference:
     lo: float                 # smallest and largest value (0.0 without values), for out-of-range counts
     hi: float
     finite: bool              # no infinity among the values
-    _prefix: np.ndarray | None = None   # ∫ F_ref up to each value (long double), made on first use
+    _prefix: tuple[np.ndarray, ...] | None = None   # see `prefix`, made on first use
 
     @classmethod
     def from_counts(cls, values: np.ndarray, counts: np.ndarray, rows: int) -> "Reference":
         keep = ~np.isnan(values)
         values, counts = values[keep], counts[keep].astype(np.int64)
-        order = np.argsort(values, kind="stable")
+        order = np.argsort(values)
         values, counts = values[order], counts[order]
         cum = np.cumsum(counts)
         n = int(cum[-1]) if len(cum) else 0
@@ -62,22 +62,21 @@ class Reference:
         return np.bincount(np.searchsorted(self.edges, self.values, side="left"), weights=self.counts,
                            minlength=len(self.edges) + 1)
 
-    def prefix(self) -> np.ndarray:
-        """S[k] = ∫ F_ref from the smallest value to values[k], in long double (the Wasserstein sums subtract
-        these, so the extra bits keep the result equal to scipy's positive-term sum)."""
-        if self._prefix is None:
-            p = (self.cum / self.n).astype(np.longdouble)
-            steps = p[:-1] * np.diff(self.values.astype(np.longdouble))
-            self._prefix = np.concatenate([np.zeros(1, dtype=np.longdouble), np.cumsum(steps)])
-        return self._prefix
+    def prefix(self) -> tuple[np.ndarray, ...]:
+        """Index k + 1 holds, for the k-th value: ∫ F_ref from the smallest value up to it (as a float64 pair
+        hi + lo of a long-double running sum), F_ref there, and the value; index 0 stands for "below every value".
 
-    def integral(self, t: np.ndarray) -> np.ndarray:
-        """∫ F_ref from −∞ to each t (long double)."""
-        k = np.searchsorted(self.values, t, side="right") - 1
-        kk = np.maximum(k, 0)
-        p = (self.cum[kk] / self.n).astype(np.longdouble)
-        s = self.prefix()[kk] + p * (t.astype(np.longdouble) - self.values[kk].astype(np.longdouble))
-        return np.where(k < 0, np.longdouble(0), s)
+        The Wasserstein sums subtract two of these integrals; keeping the low part makes that difference as
+        precise as the stretch it measures, whatever the values' offset and range.
+        """
+        if self._prefix is None:
+            p = self.cum / self.n
+            steps = p[:-1].astype(np.longdouble) * np.diff(self.values).astype(np.longdouble)
+            s = np.concatenate([np.zeros(2, dtype=np.longdouble), np.cumsum(steps)])
+            hi = s.astype(np.float64)
+            lo = (s - hi.astype(np.longdouble)).astype(np.float64)
+            self._prefix = (hi, lo, np.r_[0.0, p], np.r_[0.0, self.values])
+        return self._prefix
 
 
 def quantiles(values: np.ndarray, cum: np.ndarray, qs: np.ndarray) -> np.ndarray:
@@ -113,7 +112,7 @@ def compare(ref: Reference, w: np.ndarray, x: np.ndarray, c: np.ndarray, n_windo
     w, x, c: window index, value and count of each distinct (window, value) pair with a value (no NaN), in any
     order. Windows without rows get n = 0 and NaN statistics.
     """
-    order = np.lexsort((x, w))
+    order = np.argsort(x) if n_windows == 1 else np.lexsort((x, w))
     w, x, c = w[order], x[order], c[order].astype(np.int64)
     W = n_windows
     nb = len(ref.edges) + 1
@@ -121,67 +120,68 @@ def compare(ref: Reference, w: np.ndarray, x: np.ndarray, c: np.ndarray, n_windo
     ks = np.full(W, np.nan)
     wd = np.full(W, np.nan)
     n_values = np.full(W, len(ref.values), dtype=np.int64)
-    oor = np.zeros(W, dtype=np.int64)
-    bins = np.zeros((W, nb))
     if len(x) == 0:
-        return Windows(n, ks, wd, n_values, oor, bins)
+        return Windows(n, ks, wd, n_values, np.zeros(W, dtype=np.int64), np.zeros((W, nb)))
     starts = np.flatnonzero(np.r_[True, w[1:] != w[:-1]])
     present = w[starts]
     # Cumulative current counts within each window: C_i (≤ x_i) and C_i − c_i (< x_i).
     cs = np.cumsum(c)
-    base = (cs[starts] - c[starts])
-    c_le = cs - np.repeat(base, np.diff(np.r_[starts, len(x)]))
+    c_le = cs - np.repeat(cs[starts] - c[starts], np.diff(np.r_[starts, len(x)]))
     c_lt = c_le - c
     nc = n[w]
     bins = np.bincount(w * nb + np.searchsorted(ref.edges, x, side="left"), weights=c,
                        minlength=W * nb).reshape(W, nb)
-    outside = (x < ref.lo) | (x > ref.hi)
-    oor = np.bincount(w, weights=c * outside, minlength=W).astype(np.int64)
+    oor = np.bincount(w, weights=c * ((x < ref.lo) | (x > ref.hi)), minlength=W).astype(np.int64)
     if ref.n == 0:
         n_values = np.bincount(w, minlength=W).astype(np.int64)
         return Windows(n, ks, wd, n_values, oor, bins)
     j_le = np.searchsorted(ref.values, x, side="right")
     j_lt = np.searchsorted(ref.values, x, side="left")
     cum0 = np.r_[np.int64(0), ref.cum]
-    r_le, r_lt = cum0[j_le], cum0[j_lt]
     # The same integers divided the same way as ks_2samp's searchsorted(...) / n.
-    term = np.maximum(np.abs(c_le / nc - r_le / ref.n), np.abs(c_lt / nc - r_lt / ref.n))
+    f_cur, f_ref = c_le / nc, cum0[j_le] / ref.n
+    term = np.maximum(np.abs(f_cur - f_ref), np.abs(c_lt / nc - cum0[j_lt] / ref.n))
     ks[present] = np.maximum.reduceat(term, starts)
     n_values += np.bincount(w, weights=(j_le == j_lt), minlength=W).astype(np.int64)
     if ref.finite:  # an infinite reference value leaves no finite distance (scipy gives NaN or ∞)
-        wd[present] = _wasserstein(ref, x, c_le, nc, starts)
+        wd[present] = _wasserstein(ref, x, j_le, f_cur, starts)
     return Windows(n, ks, wd, n_values, oor, bins)
 
 
-def _wasserstein(ref: Reference, x: np.ndarray, c_le: np.ndarray, nc: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """∫ |F_cur − F_ref| per window; x sorted within windows, starts = each window's first row."""
+def _wasserstein(ref: Reference, x: np.ndarray, j_le: np.ndarray, a: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """∫ |F_cur − F_ref| per window: x sorted within windows, starts = each window's first row, j_le = reference
+    values ≤ x, a = F_cur at x.
+
+    On [x_i, x_next) F_cur is the constant a; F_ref is below a up to the first reference value m whose share
+    reaches a, and at or above it after, so the integral is a·(m − x_i) − ∫F_ref + ∫F_ref − a·(x_next − m), each
+    ∫F_ref the difference of two prefix integrals.
+    """
+    hi, lo, p, r = ref.prefix()
     ends = np.r_[starts[1:], len(x)] - 1
     finite = np.isfinite(x)
-    if not finite.all():  # scipy's sum meets ∞ − ∞ or ∞ · 0: NaN or ∞; drift reads it as no finite distance
-        bad = np.bincount(np.searchsorted(starts, np.flatnonzero(~finite), side="right") - 1, minlength=len(starts))
-    else:
-        bad = np.zeros(len(starts), dtype=np.int64)
-    xs = np.where(finite, x, 0.0)
-    L = np.longdouble
-    r_hi = L(ref.values[-1])
-    a = (c_le / nc).astype(L)             # F_cur on [x_i, x_{i+1})
-    s = xs.astype(L)
-    e = np.r_[xs[1:], 0.0].astype(L)      # next value in the same window (ignored at each window's end)
+    bad = np.zeros(len(starts), dtype=bool)
+    if not finite.all():  # scipy's sum meets ∞ − ∞ or ∞ · 0: no finite distance
+        bad[np.searchsorted(starts, np.flatnonzero(~finite), side="right") - 1] = True
+        x = np.where(finite, x, 0.0)
     last = np.zeros(len(x), dtype=bool)
     last[ends] = True
-    e = np.where(last, s, e)
-    # Where F_ref reaches the level a: the first reference value whose cumulative share is ≥ a.
-    q = np.searchsorted(ref.cum / ref.n, c_le / nc, side="left")
-    cross = np.where(q < len(ref.values), ref.values[np.minimum(q, len(ref.values) - 1)], np.inf).astype(L)
-    m = np.minimum(np.maximum(cross, s), e)
-    S_s, S_m, S_e = ref.integral(s), ref.integral(m), ref.integral(e)
-    mid = a * (m - s) - (S_m - S_s) + (S_e - S_m) - a * (e - m)
-    # Before each window's first value F_cur = 0; after its last F_cur = 1.
-    head = ref.integral(s[starts])
-    t = s[ends]
-    top = np.maximum(r_hi, t)
-    tail = (top - t) - (ref.integral(top) - ref.integral(t))
-    per = np.add.reduceat(mid, starts) + head + tail
-    out = per.astype(np.float64)
-    out[bad > 0] = np.nan
+    e = np.where(last, x, np.r_[x[1:], 0.0])        # the next value in the same window (x itself at the end)
+    k_s = j_le                                       # prefix index of x (0: below every reference value)
+    k_e = np.where(last, k_s, np.r_[k_s[1:], 0])
+    q = np.searchsorted(p[1:], a, side="left")       # first reference value whose share is ≥ a
+    cross = np.where(q < len(r) - 1, r[np.minimum(q + 1, len(r) - 1)], np.inf)
+    m = np.minimum(np.maximum(cross, x), e)
+    k_m = np.where(m == x, k_s, np.where(m == e, k_e, q + 1))
+
+    def between(t1, k1, t0, k0):  # ∫ F_ref from t0 to t1
+        return (hi[k1] - hi[k0]) + (lo[k1] - lo[k0]) + (p[k1] * (t1 - r[k1]) - p[k0] * (t0 - r[k0]))
+
+    mid = a * (m - x) - between(m, k_m, x, k_s) + between(e, k_e, m, k_m) - a * (e - m)
+    first, t, k_t = starts, x[ends], k_s[ends]
+    head = hi[k_s[first]] + lo[k_s[first]] + p[k_s[first]] * (x[first] - r[k_s[first]])
+    top = np.maximum(r[-1], t)
+    k_top = np.where(top == t, k_t, len(r) - 1)
+    tail = (top - t) - between(top, k_top, t, k_t)
+    out = np.add.reduceat(mid, starts) + head + tail
+    out[bad] = np.nan
     return out

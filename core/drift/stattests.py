@@ -95,7 +95,7 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
     if n1 == 0 or n2 == 0:
         return float("nan")
     g = math.gcd(n1, n2)
-    if max(n1, n2) <= 10000:
+    if exact_mode(n1, n2):
         try:
             from scipy.stats._stats_py import _attempt_exact_2kssamp
 
@@ -109,6 +109,23 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
     return float(np.clip(stats.distributions.kstwo.sf(d, np.round(en)), 0, 1))
 
 
+def exact_mode(n1: int, n2: int) -> bool:
+    """Whether `ks_2samp` (method 'auto') uses its exact distribution for these sizes."""
+    g = math.gcd(n1, n2)
+    return max(n1, n2) <= 10000 and n1 // g < 2**31 / (n2 // g)
+
+
+def ks_statistics(d: np.ndarray, n_ref: int, n_cur: np.ndarray) -> np.ndarray:
+    """The KS statistics as `ks_2samp` reports them: in its exact mode it rounds d to the nearest multiple of
+    1/lcm(n1, n2), the grid the statistic lives on, so equal fractions compare equal."""
+    out = np.array(d, dtype=float)
+    for i, n in enumerate(np.asarray(n_cur, dtype=np.int64)):
+        if n > 0 and n_ref > 0 and not np.isnan(out[i]) and exact_mode(n_ref, int(n)):
+            lcm = (n_ref // math.gcd(n_ref, int(n))) * int(n)
+            out[i] = int(np.round(out[i] * lcm)) * 1.0 / lcm
+    return out
+
+
 def ks_p_value_array(d: np.ndarray, n_ref: int, n_cur: np.ndarray) -> list[float | None]:
     """`ks_p_value` for many windows against one reference (None where a side has no values).
 
@@ -119,9 +136,10 @@ def ks_p_value_array(d: np.ndarray, n_ref: int, n_cur: np.ndarray) -> list[float
     if n_ref == 0:
         return out
     n_cur = np.asarray(n_cur, dtype=np.int64)
-    asym = [i for i in range(len(d)) if n_cur[i] > 0 and max(n_ref, int(n_cur[i])) > 10000]
+    exact = [bool(n_cur[i] > 0 and exact_mode(n_ref, int(n_cur[i]))) for i in range(len(d))]
+    asym = [i for i in range(len(d)) if n_cur[i] > 0 and not exact[i]]
     for i in range(len(d)):
-        if n_cur[i] > 0 and max(n_ref, int(n_cur[i])) <= 10000:
+        if exact[i]:
             out[i] = ks_p_value(float(d[i]), n_ref, int(n_cur[i]))
     if asym:
         from scipy import stats  # imported when used: the CLI answers --help without scipy

@@ -91,7 +91,8 @@ def numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) 
     return {"n_ref": n_ref, "n_ref_rows": reference.rows, "std_ref": reference.std, "edges": list(reference.edges),
             "ref_bins": reference.bins(), "windows": per_w, "small": small,
             "ref_small": {float(v): int(k) for v, k in zip(reference.values, reference.counts)} if low_card else {},
-            "low_card": low_card}
+            "low_card": low_card,
+            "infinite": (int(reference.counts[np.isinf(reference.values)].sum()), int(cv[np.isinf(xv)].sum()))}
 
 
 def categorical_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) -> dict[str, Any]:

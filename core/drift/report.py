@@ -107,8 +107,13 @@ def _dataset(columns: list[dict[str, Any]], share: float) -> tuple[bool, float]:
 
 
 def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_column: str | None = None,
-           window: str = "day", config: DriftConfig | None = None, time_sql: str | None = None) -> dict[str, Any]:
-    """The drift report of `cur` against `ref` (SQL relations) as the CLI's JSON contract."""
+           window: str = "day", config: DriftConfig | None = None, time_sql: str | None = None,
+           files: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The drift report of `cur` against `ref` (SQL relations) as the CLI's JSON contract.
+
+    `files`: the paths `ref` and `cur` were read from; then a numeric column holding +inf or −inf is refused
+    (see `files_report`), found in the same grouped scans that compute the statistics.
+    """
     cfg = config or DriftConfig()
     ref_types, cur_types = describe(con, ref), describe(con, cur)
     if columns is None:
@@ -141,6 +146,10 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
             raise InvalidInput(f"Column {col} is numeric in the reference but {cur_types[col]} in the current data.")
         fn = numeric_rows if kind == "numeric" else categorical_rows
         per_col[col] = (kind, fn(con, ref, cur, col, wexpr, windowed), over)
+    if files is not None:
+        for side, (view, path) in enumerate(zip((ref, cur), files)):
+            found = {col: data["infinite"][side] for col, (kind, data, _o) in per_col.items() if kind == "numeric"}
+            _refuse_infinities(con, view, path, exclude=time_column, found=found)
 
     def columns_for(w: str) -> list[dict[str, Any]]:
         out = []
@@ -210,13 +219,16 @@ def files_report(reference: str, current: str, *, time_column: str | None = None
                     con.execute(f"SELECT count(*) FROM {view}").fetchall()
             except duckdb.Error as e:
                 raise _unreadable(path, e) from None
-            _refuse_infinities(con, view, path, exclude=time_column)
         time_sql = utc_timestamp(quote(time_column)) if time_column else None
         try:
             return report(con, "ref_data", "cur_data", time_column=time_column, window=window, config=config,
-                          time_sql=time_sql)
+                          time_sql=time_sql, files=(reference, current))
         except (duckdb.InvalidInputException, duckdb.IOException) as e:  # a Parquet page damaged past its footer
             raise _unreadable(f"{reference} or {current}", e) from None
+        except InvalidInput:  # refused before the scans: infinities are still named first, reference first
+            for view, path in (("ref_data", reference), ("cur_data", current)):
+                _refuse_infinities(con, view, path, exclude=time_column, found={})
+            raise
     finally:
         con.close()
 
@@ -231,15 +243,21 @@ def literal_path(p) -> str:
     return "'" + str(p.resolve()).replace("'", "''") + "'"
 
 
-def _refuse_infinities(con, view: str, path: str, *, exclude: str | None) -> None:
-    """InvalidInput naming the first numeric columns of `view` that hold +inf or -inf, with their counts."""
+def _refuse_infinities(con, view: str, path: str, *, exclude: str | None, found: dict[str, int]) -> None:
+    """InvalidInput naming the first numeric columns of `view` that hold +inf or -inf, with their counts.
+
+    `found`: the counts the drift scans already made; only the other floating-point columns are scanned here.
+    """
     numeric = [c for c, t in describe(con, view).items() if kind_of(t) == "numeric" and c != exclude
                and t.split("(")[0].upper() in ("FLOAT", "DOUBLE", "REAL")]
     if not numeric:
         return
-    counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (isinf({quote(c)}))" for c in numeric)
-                         + f" FROM {view}").fetchall()[0]
-    bad = [(c, n) for c, n in zip(numeric, counts) if n]
+    rest = [c for c in numeric if c not in found]
+    counts = dict(found)
+    if rest:
+        counts.update(zip(rest, con.execute("SELECT " + ", ".join(f"count(*) FILTER (isinf({quote(c)}))" for c in rest)
+                                            + f" FROM {view}").fetchall()[0]))
+    bad = [(c, counts[c]) for c in numeric if counts[c]]
     if bad:
         listed = ", ".join(f"{c} ({n:,} row{'s' if n != 1 else ''})" for c, n in bad[:5])
         raise InvalidInput(f"The file {path} holds infinite values in {listed}; drift needs finite numbers, so "

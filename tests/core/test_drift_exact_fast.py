@@ -194,3 +194,20 @@ def test_the_cli_json_is_unchanged_in_shape(tmp_path, cli, store):
         c = _col(w["columns"], "a")
         rows = cur[(cur["t"] >= w["start"].replace("T", " ")) & (cur["t"] < w["end"].replace("T", " "))]["a"]
         assert c["ks_statistic"] == stats.ks_2samp(ref["a"], rows).statistic
+
+
+def test_files_with_infinities_are_refused_naming_file_and_columns(tmp_path, cli, store):
+    ref = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [1.0, 1.0, 2.0, 2.0], "only_cur": [0.0, 0.0, 0.0, 0.0]})
+    cur = pd.DataFrame({"a": [1.0, np.inf, -np.inf, 2.0], "b": [1.0, 2.0, 2.0, 2.0],
+                        "only_cur": [np.inf, 0.0, 0.0, 0.0], "extra": [np.inf, 1.0, 1.0, 1.0]})
+    rf, cf = tmp_path / "r.parquet", tmp_path / "c.parquet"
+    ref.to_parquet(rf, index=False)
+    cur.to_parquet(cf, index=False)
+    res = cli(store, "drift", str(rf), str(cf))
+    assert res.code == 2
+    assert f"The file {cf} holds infinite values in a (2 rows), only_cur (1 row), extra (1 row);" in res.err
+    res = cli(store, "drift", str(cf), str(rf))  # the reference is named first
+    assert res.code == 2 and f"The file {cf} holds infinite values in a (2 rows)" in res.err
+    cur.loc[:, ["a", "only_cur", "extra"]] = 1.0
+    cur.to_parquet(cf, index=False)
+    assert cli(store, "drift", str(rf), str(cf)).code == 0

@@ -112,7 +112,10 @@ def compare(ref: Reference, w: np.ndarray, x: np.ndarray, c: np.ndarray, n_windo
     w, x, c: window index, value and count of each distinct (window, value) pair with a value (no NaN), in any
     order. Windows without rows get n = 0 and NaN statistics.
     """
-    order = np.argsort(x) if n_windows == 1 else np.lexsort((x, w))
+    order = np.argsort(x)
+    if n_windows > 1:  # then by window, stably: a radix sort on small integers (lexsort is several times slower)
+        small = np.uint16 if n_windows < 2**16 else np.uint32
+        order = order[np.argsort(w[order].astype(small), kind="stable")]
     w, x, c = w[order], x[order], c[order].astype(np.int64)
     W = n_windows
     nb = len(ref.edges) + 1

@@ -211,3 +211,35 @@ def test_files_with_infinities_are_refused_naming_file_and_columns(tmp_path, cli
     cur.loc[:, ["a", "only_cur", "extra"]] = 1.0
     cur.to_parquet(cf, index=False)
     assert cli(store, "drift", str(rf), str(cf)).code == 0
+
+
+def test_kstwo_survival_equals_scipy_on_a_grid():
+    from scipy.stats import kstwo
+
+    from core.drift import ksdist
+
+    ns = np.array([1, 2, 5, 12, 30, 139, 140, 141, 500, 9000, 90909, 100000, 100001, 2_000_000], dtype=float)
+    ds = np.r_[0.0, 1e-7, np.geomspace(1e-5, 0.999, 60), 0.5, 1.0]
+    n, d = np.meshgrid(ns, ds)
+    assert ksdist._kolmogn() is not None  # scipy's own module ran standalone
+    got = ksdist.sf(d.ravel(), n.ravel())
+    assert np.array_equal(got, kstwo.sf(d.ravel(), n.ravel()))
+
+
+def test_jensen_shannon_equals_scipy():
+    from scipy.spatial.distance import jensenshannon
+
+    from core.drift import stattests
+
+    g = np.random.default_rng(5)
+    for _ in range(20):
+        k = int(g.integers(1, 8))
+        ref = {i: int(v) for i, v in enumerate(g.integers(0, 50, k)) if v}
+        cur = {i: int(v) for i, v in enumerate(g.integers(0, 50, k + int(g.integers(0, 2)))) if v}
+        if not ref or not cur:
+            continue
+        keys = sorted(set(ref) | set(cur), key=str)
+        p = np.array([ref.get(x, 0) for x in keys], float)
+        q = np.array([cur.get(x, 0) for x in keys], float)
+        assert stattests.js_distance(ref, cur) == pytest.approx(jensenshannon(p / p.sum(), q / q.sum()),
+                                                                rel=1e-12, abs=1e-15)

@@ -35,15 +35,19 @@ def numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) 
     """One numeric column: per window n, missing, exact KS statistic and p-value, Wasserstein, PSI, distinct values;
     the reference summary.
 
-    DuckDB reduces each side to counts per (window, value) in one grouped scan; `ecdf.compare` evaluates the exact
-    empirical CDFs on those counts for all windows at once (never on raw rows, never one window at a time).
+    DuckDB reduces each side to counts per (window, value) in one grouped scan (`numeric_counts`); `ecdf.compare`
+    evaluates the exact empirical CDFs on those counts for all windows at once (`numeric_summary`), never on raw
+    rows, never one window at a time.
     """
+    return numeric_summary(numeric_counts(con, ref, cur, col, wexpr, windowed), windowed)
+
+
+def numeric_counts(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) -> tuple[np.ndarray, ...]:
+    """The SQL half of `numeric_rows`: reference (value, count) and current (window epoch, value, count), NULL
+    and NaN as NaN. Only this half touches the connection."""
     c = quote(col)
-    r = con.execute(f"SELECT coalesce(CAST({c} AS DOUBLE), 'NaN'::DOUBLE) AS x, count(*) AS n FROM {ref} GROUP BY 1"
-                    ).fetchnumpy()
-    rx, rn = np.asarray(r["x"], dtype=float), np.asarray(r["n"], dtype=np.int64)
-    reference = ecdf.Reference.from_counts(rx, rn, int(rn.sum()))
     x_sql = f"coalesce(CAST({c} AS DOUBLE), 'NaN'::DOUBLE)"
+    r = con.execute(f"SELECT {x_sql} AS x, count(*) AS n FROM {ref} GROUP BY 1").fetchnumpy()
     if windowed:
         q = con.execute(f"SELECT coalesce({wexpr}, {NO_WINDOW}) AS w, {x_sql} AS x, count(*) AS n FROM {cur} GROUP BY ALL"
                         ).fetchnumpy()
@@ -51,7 +55,14 @@ def numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) 
     else:
         q = con.execute(f"SELECT {x_sql} AS x, count(*) AS n FROM {cur} GROUP BY 1").fetchnumpy()
         epochs = np.zeros(len(q["n"]), dtype=np.int64)
-    xv, cv = np.asarray(q["x"], dtype=float), np.asarray(q["n"], dtype=np.int64)
+    return (np.asarray(r["x"], dtype=float), np.asarray(r["n"], dtype=np.int64), epochs,
+            np.asarray(q["x"], dtype=float), np.asarray(q["n"], dtype=np.int64))
+
+
+def numeric_summary(counts: tuple[np.ndarray, ...], windowed: bool) -> dict[str, Any]:
+    """The numpy half of `numeric_rows` (no connection: it may run in another thread while DuckDB scans on)."""
+    rx, rn, epochs, xv, cv = counts
+    reference = ecdf.Reference.from_counts(rx, rn, int(rn.sum()))
     keys, w = np.unique(epochs, return_inverse=True)
     w = w.astype(np.int64)
     labels = [ALL] if not windowed else [("None" if k == NO_WINDOW else window_label(int(k))) for k in keys]

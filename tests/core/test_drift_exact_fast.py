@@ -243,3 +243,42 @@ def test_jensen_shannon_equals_scipy():
         q = np.array([cur.get(x, 0) for x in keys], float)
         assert stattests.js_distance(ref, cur) == pytest.approx(jensenshannon(p / p.sum(), q / q.sum()),
                                                                 rel=1e-12, abs=1e-15)
+
+
+def test_a_drift_process_imports_no_heavy_library(tmp_path):
+    """`modelgov drift` answers with DuckDB, numpy and scipy's kstwo module: no scikit-learn, shap, plotly, skops,
+    scipy.stats or scipy.spatial (each costs a process start a second or more)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    g = np.random.default_rng(1)
+    ref = pd.DataFrame({"a": g.normal(0, 1, 20000), "k": g.integers(0, 3, 20000), "c": g.choice(["x", "y"], 20000)})
+    cur = pd.DataFrame({"a": g.normal(0.5, 1, 30000), "k": g.integers(0, 3, 30000), "c": g.choice(["x", "y"], 30000)})
+    rf, cf = tmp_path / "r.parquet", tmp_path / "c.parquet"
+    ref.to_parquet(rf, index=False)
+    cur.to_parquet(cf, index=False)
+    code = ("import sys\nfrom core.cli import main\n"
+            f"rc = main(['drift', {str(rf)!r}, {str(cf)!r}, '--json'])\n"
+            "heavy = ('sklearn', 'shap', 'plotly', 'skops', 'scipy.stats', 'scipy.spatial')\n"
+            "print('HEAVY', sorted(m for m in sys.modules if m.split('.')[0] in heavy[:4] or m in heavy[4:]), rc)\n")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY [] 0"
+
+
+def test_homogeneity_p_value_equals_chi2_contingency():
+    from scipy.stats import chi2_contingency
+
+    from core.drift import stattests
+
+    g = np.random.default_rng(6)
+    for _ in range(30):
+        k = int(g.integers(2, 9))
+        ref = {f"v{i}": int(v) for i, v in enumerate(g.integers(1, 400, k))}
+        cur = {f"v{i}": int(v) for i, v in enumerate(g.integers(0, 400, k + int(g.integers(0, 2))))}
+        keys = sorted(set(ref) | set(cur), key=str)
+        table = np.array([[ref.get(x, 0) for x in keys], [cur.get(x, 0) for x in keys]], dtype=float)
+        expected = chi2_contingency(table, correction=False)[1]
+        assert stattests.homogeneity_p_value(ref, cur) == pytest.approx(expected, rel=1e-9, abs=1e-300)

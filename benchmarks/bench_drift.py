@@ -120,6 +120,7 @@ def main() -> None:
     ap.add_argument("--ten-million", action="store_true", help="also run ModelGov on 10,000,000 current rows")
     ap.add_argument("--data", help="a folder for the generated files (kept; default a temporary one)")
     a = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
 
     from benchmarks.common import print_table
 
@@ -138,7 +139,7 @@ def main() -> None:
     new_daily = measure([py] + daily, ROOT, a.repeat)
     old = old_daily = None
     if not a.no_baseline:
-        tree = old_tree(a.baseline_rev, folder if a.data else Path(tmp.name))
+        tree = old_tree(a.baseline_rev, Path(tmp.name))
         old = measure([py] + drift, tree, a.repeat)
         results.append((f"modelgov drift (old, {a.baseline_rev})", old))
     ev = None

@@ -130,24 +130,19 @@ def ks_statistics(d: np.ndarray, n_ref: int, n_cur: np.ndarray) -> np.ndarray:
 def ks_p_value_array(d: np.ndarray, n_ref: int, n_cur: np.ndarray) -> list[float | None]:
     """`ks_p_value` for many windows against one reference (None where a side has no values).
 
-    Where scipy would use the asymptotic distribution, all windows go through one vectorised `kstwo.sf` call;
-    the exact cases (both samples at most 10,000) go one by one.
+    Windows that share a statistic and a size share a p-value: each distinct pair is computed once (hourly
+    windows of a few rows repeat them often, and each costs scipy's exact Durbin or Pomeranz algorithm).
     """
     out: list[float | None] = [None] * len(d)
     if n_ref == 0:
         return out
-    n_cur = np.asarray(n_cur, dtype=np.int64)
-    exact = [bool(n_cur[i] > 0 and exact_mode(n_ref, int(n_cur[i]))) for i in range(len(d))]
-    asym = [i for i in range(len(d)) if n_cur[i] > 0 and not exact[i]]
-    for i in range(len(d)):
-        if exact[i]:
-            out[i] = ks_p_value(float(d[i]), n_ref, int(n_cur[i]))
-    if asym:  # as ks_2samp: m the larger size, kstwo.sf(d, round(m·n / (m + n))), clipped to [0, 1]
-        m = np.maximum(n_ref, n_cur[asym]).astype(float)
-        k = np.minimum(n_ref, n_cur[asym]).astype(float)
-        p = np.clip(ksdist.sf(np.asarray(d)[asym], np.round(m * k / (m + k))), 0, 1)
-        for i, v in zip(asym, p):
-            out[i] = float(v)
+    done: dict[tuple[float, int], float] = {}
+    for i, (stat, n) in enumerate(zip(np.asarray(d, dtype=float), np.asarray(n_cur, dtype=np.int64))):
+        if n > 0:
+            key = (float(stat), int(n))
+            if key not in done:
+                done[key] = ks_p_value(key[0], n_ref, key[1])
+            out[i] = done[key]
     return out
 
 

@@ -140,8 +140,10 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     if n_ref == 0 or n_cur == 0:
         raise InvalidInput(f"The {'reference' if n_ref == 0 else 'current'} data has no rows to compare.")
     per_col: dict[str, Any] = {}
-    # While DuckDB scans the next column (its threads release the GIL), one worker thread turns the counts of the
-    # previous ones into statistics: the two halves overlap instead of taking turns.
+    # While DuckDB scans the next column (its threads release the GIL), one worker thread turns the previous
+    # column's counts into statistics: the two halves overlap instead of taking turns. At most one column waits
+    # for the worker, so at most two columns' counts are held at once.
+    pending: Future | None = None
     with ThreadPoolExecutor(max_workers=1) as worker:
         for col in columns:
             over = cfg.columns.get(col, {})
@@ -150,7 +152,11 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
                 raise InvalidInput(f"Column {col} is numeric in the reference but {cur_types[col]} in the current data.")
             if kind == "numeric":
                 counts = numeric_counts(con, ref, cur, col, wexpr, windowed)
-                per_col[col] = (kind, worker.submit(numeric_summary, counts, windowed), over)
+                if pending is not None:
+                    pending.result()
+                pending = worker.submit(numeric_summary, counts, windowed)
+                per_col[col] = (kind, pending, over)
+                del counts
             else:
                 per_col[col] = (kind, categorical_rows(con, ref, cur, col, wexpr, windowed), over)
         per_col = {col: (kind, data.result() if isinstance(data, Future) else data, over)

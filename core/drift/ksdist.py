@@ -12,7 +12,6 @@ If the installed scipy's module no longer has the shape this relies on, `sf` fal
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
@@ -25,10 +24,14 @@ _IMPORTS = ("import scipy.special\n", "import scipy.special._ufuncs as scu\n",
 
 
 class _LazyScipy:
-    """`scipy.<sub>` imported on first attribute use (`scipy.special.smirnov` in the tail regimes)."""
+    """The `scipy` the module's code reads: `scipy.special` (its `smirnov`, in the tail regimes), imported on first
+    use. (The module's other functions, quantiles and densities, are never called.)"""
 
-    def __getattr__(self, name: str):
-        return importlib.import_module(f"scipy.{name}")
+    @property
+    def special(self):
+        import scipy.special
+
+        return scipy.special
 
 
 @lru_cache(maxsize=1)

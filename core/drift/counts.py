@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..sql import quote
-from .stattests import ks_p_values
+from . import ecdf
+from .stattests import ks_p_value_array, ks_statistics
 
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
@@ -31,73 +32,78 @@ def kind_of(sql_type: str) -> str:
 
 
 def numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) -> dict[str, Any]:
-    """Per window: n, missing, KS statistic, Wasserstein, PSI counts, distinct values; reference summary.
+    """One numeric column: per window n, missing, exact KS statistic and p-value, Wasserstein, PSI, distinct values;
+    the reference summary.
 
-    DuckDB reduces the rows to counts per (window, value) in one pass; the exact empirical CDFs are then
-    evaluated on those counts (never on raw rows) over the union of reference and current values.
+    DuckDB reduces each side to counts per (window, value) in one grouped scan (`numeric_counts`); `ecdf.compare`
+    evaluates the exact empirical CDFs on those counts for all windows at once (`numeric_summary`), never on raw
+    rows, never one window at a time.
     """
+    return numeric_summary(numeric_counts(con, ref, cur, col, wexpr, windowed), windowed)
+
+
+def numeric_counts(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) -> tuple[np.ndarray, ...]:
+    """The SQL half of `numeric_rows`: reference (value, count) and current (window epoch, value, count), NULL
+    and NaN as NaN. Only this half touches the connection."""
     c = quote(col)
-    valid = f"{c} IS NOT NULL AND NOT isnan(CAST({c} AS DOUBLE))"
-    r = con.execute(f"""SELECT count(*), count({c}) FILTER ({valid}), stddev_pop(CAST({c} AS DOUBLE)) FILTER ({valid}),
-                               quantile_cont(CAST({c} AS DOUBLE), [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9]) FILTER ({valid}),
-                               min(CAST({c} AS DOUBLE)) FILTER ({valid}), max(CAST({c} AS DOUBLE)) FILTER ({valid})
-                        FROM {ref}""").fetchall()[0]
-    n_ref_rows, n_ref, std_ref, deciles, ref_min, ref_max = r
-    edges = np.array(sorted(set(float(x) for x in (deciles or []))))
-    # One pass over the current rows: counts per window and value (missing values as x = NULL).
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE drift_cur AS
-        SELECT w, CASE WHEN isnan(x) THEN NULL ELSE x END AS x, count(*) AS c
-        FROM (SELECT {wexpr} AS w, CAST({c} AS DOUBLE) AS x FROM {cur}) GROUP BY ALL""")
-    lo = ref_min if ref_min is not None else 0.0
-    hi = ref_max if ref_max is not None else 0.0
-    per_w: dict[str, dict[str, Any]] = {}
-    for w, missing, n, oor in con.execute(f"""
-            SELECT coalesce(w, {NO_WINDOW}), coalesce(sum(c) FILTER (x IS NULL), 0), coalesce(sum(c) FILTER (x IS NOT NULL), 0),
-                   coalesce(sum(c) FILTER (x IS NOT NULL AND (x < {lo!r} OR x > {hi!r})), 0)
-            FROM drift_cur GROUP BY w""").fetchall():
-        key = ALL if not windowed else ("None" if w == NO_WINDOW else window_label(int(w)))
-        per_w[key] = {"missing": int(missing), "n": int(n), "out_of_range": int(oor)}
+    x_sql = f"coalesce(CAST({c} AS DOUBLE), 'NaN'::DOUBLE)"
+    r = con.execute(f"SELECT {x_sql} AS x, count(*) AS n FROM {ref} GROUP BY 1").fetchnumpy()
     if windowed:
-        per_w[ALL] = {k: sum(d[k] for d in per_w.values()) for k in ("missing", "n", "out_of_range")}
-        per_w.pop("None", None)
-    cur_np = con.execute("SELECT coalesce(w, -9223372036854775807) AS w, x, c FROM drift_cur WHERE x IS NOT NULL "
-                         "ORDER BY w").fetchnumpy()
-    ref_np = con.execute(f"SELECT CAST({c} AS DOUBLE) AS x, count(*) AS r FROM {ref} WHERE {valid} GROUP BY 1 ORDER BY 1"
-                         ).fetchnumpy()
-    rx, rc = np.asarray(ref_np["x"], dtype=float), np.asarray(ref_np["r"], dtype=float)
-    wv, xv, cv = np.asarray(cur_np["w"]), np.asarray(cur_np["x"], dtype=float), np.asarray(cur_np["c"], dtype=float)
-    groups: list[tuple[str, np.ndarray, np.ndarray]] = []
-    if len(wv):
-        cuts = np.flatnonzero(wv[1:] != wv[:-1]) + 1
-        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(wv)]):
-            if wv[a] == NO_WINDOW:  # a time that could not be read: in the overall comparison only
-                continue
-            groups.append((ALL if not windowed else window_label(int(wv[a])), xv[a:b], cv[a:b]))
-    if windowed and len(xv):
-        ux, inv = np.unique(xv, return_inverse=True)
-        groups.append((ALL, ux, np.bincount(inv, weights=cv, minlength=len(ux))))
-    ref_bins = np.bincount(np.searchsorted(edges, rx, side="left"), weights=rc, minlength=len(edges) + 1)
-    low_card = len(rx) <= 5
+        q = con.execute(f"SELECT coalesce({wexpr}, {NO_WINDOW}) AS w, {x_sql} AS x, count(*) AS n FROM {cur} GROUP BY ALL"
+                        ).fetchnumpy()
+        epochs = np.asarray(q["w"], dtype=np.int64)
+    else:
+        q = con.execute(f"SELECT {x_sql} AS x, count(*) AS n FROM {cur} GROUP BY 1").fetchnumpy()
+        epochs = np.zeros(len(q["n"]), dtype=np.int64)
+    return (np.asarray(r["x"], dtype=float), np.asarray(r["n"], dtype=np.int64), epochs,
+            np.asarray(q["x"], dtype=float), np.asarray(q["n"], dtype=np.int64))
+
+
+def numeric_summary(counts: tuple[np.ndarray, ...], windowed: bool) -> dict[str, Any]:
+    """The numpy half of `numeric_rows` (no connection: it may run in another thread while DuckDB scans on)."""
+    rx, rn, epochs, xv, cv = counts
+    reference = ecdf.Reference.from_counts(rx, rn, int(rn.sum()))
+    keys, w = np.unique(epochs, return_inverse=True)
+    w = w.astype(np.int64)
+    labels = [ALL] if not windowed else [("None" if k == NO_WINDOW else window_label(int(k))) for k in keys]
+    if windowed:  # the overall comparison: every row, including those whose time could not be read
+        labels.append(ALL)
+        valid = ~np.isnan(xv)
+        ux, inv = np.unique(xv[valid], return_inverse=True)
+        all_c = np.bincount(inv, weights=cv[valid], minlength=len(ux)).astype(np.int64)
+        all_missing = int(cv[~valid].sum())
+    n_w = len(labels)
+    missing = np.bincount(w, weights=cv * np.isnan(xv), minlength=n_w).astype(np.int64)
+    valid = ~np.isnan(xv)
+    cw, cx, cc = w[valid], xv[valid], cv[valid]
+    if windowed:
+        cw = np.concatenate([cw, np.full(len(ux), n_w - 1, dtype=np.int64)])
+        cx, cc = np.concatenate([cx, ux]), np.concatenate([cc, all_c])
+        missing[n_w - 1] = all_missing
+    stats = ecdf.compare(reference, cw, cx, cc, n_w)
+    low_card = len(reference.values) <= 5
+    per_w: dict[str, dict[str, Any]] = {}
+    n_ref = reference.n
+    stats.ks = ks_statistics(stats.ks, n_ref, stats.n)
+    p_values = ks_p_value_array(stats.ks, n_ref, stats.n)
+    for i, key in enumerate(labels):
+        if key == "None":
+            continue
+        d: dict[str, Any] = {"missing": int(missing[i]), "n": int(stats.n[i]), "out_of_range": int(stats.out_of_range[i])}
+        if stats.n[i]:
+            d.update(ks=float(stats.ks[i]), wd=float(stats.wd[i]), n_values=int(stats.n_values[i]),
+                     bins=stats.bins[i], ks_p=p_values[i])
+        per_w[key] = d
     small = {}
-    for w, xs, cs in groups:
-        d = per_w.setdefault(w, {"missing": 0, "n": int(cs.sum()), "out_of_range": 0})
-        # One sort gives the union of both samples' values and where each value sits in it.
-        grid, pos = np.unique(np.concatenate([xs, rx]), return_inverse=True)
-        fc = np.cumsum(np.bincount(pos[:len(xs)], weights=cs, minlength=len(grid))) / cs.sum()
-        fr = np.cumsum(np.bincount(pos[len(xs):], weights=rc, minlength=len(grid))) / max(rc.sum(), 1)
-        diff = np.abs(fc - fr)
-        d["ks"] = float(diff.max()) if len(diff) else 0.0
-        d["wd"] = float(np.sum(diff[:-1] * np.diff(grid))) if len(grid) > 1 else 0.0
-        d["n_values"] = int(len(grid))
-        bins = np.bincount(np.searchsorted(edges, xs, side="left"), weights=cs, minlength=len(edges) + 1)
-        d["bins"] = {i: int(v) for i, v in enumerate(bins)}
-        if low_card:
-            small[w] = {float(x): int(n) for x, n in zip(xs, cs)}
-    con.execute("DROP TABLE IF EXISTS drift_cur")
-    ks_p_values(per_w, int(n_ref or 0))
-    return {"n_ref": int(n_ref or 0), "n_ref_rows": int(n_ref_rows), "std_ref": std_ref, "edges": list(edges),
-            "ref_bins": {i: int(v) for i, v in enumerate(ref_bins)}, "windows": per_w, "small": small,
-            "ref_small": {float(x): int(n) for x, n in zip(rx, rc)} if low_card else {}, "low_card": low_card}
+    if low_card:
+        for i, key in enumerate(labels):
+            sel = cw == i
+            small[key] = {float(v): int(k) for v, k in zip(cx[sel], cc[sel])}
+    return {"n_ref": n_ref, "n_ref_rows": reference.rows, "std_ref": reference.std, "edges": list(reference.edges),
+            "ref_bins": reference.bins(), "windows": per_w, "small": small,
+            "ref_small": {float(v): int(k) for v, k in zip(reference.values, reference.counts)} if low_card else {},
+            "low_card": low_card,
+            "infinite": (int(reference.counts[np.isinf(reference.values)].sum()), int(cv[np.isinf(xv)].sum()))}
 
 
 def categorical_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) -> dict[str, Any]:

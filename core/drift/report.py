@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidInput
-from .counts import ALL, categorical_rows, describe, kind_of, numeric_rows, quote
+from .counts import ALL, categorical_rows, describe, kind_of, numeric_counts, numeric_summary, quote
 from . import stattests
-from .stattests import Sample, default_test, homogeneity_p_value, js_distance, ks_p_value, psi
+from .stattests import Sample, default_test, homogeneity_p_value, js_distance, psi
 
 WINDOWS = ("hour", "day", "week")
 
@@ -62,12 +63,9 @@ def _column_result(col: str, kind: str, data: dict[str, Any], w: str, cfg: dict[
             return None
         d = float(win["ks"])
         out["ks_statistic"] = d
-        out["ks_p_value"] = win["ks_p"] if "ks_p" in win else ks_p_value(d, n_ref, n_cur)
+        out["ks_p_value"] = win["ks_p"]
         out["wasserstein"] = float(win["wd"]) / max(float(data["std_ref"] or 0.0), 0.001)
-        nb = len(data["edges"]) + 1
-        rp = np.array([data["ref_bins"].get(i, 0) for i in range(nb)], dtype=float) / n_ref
-        cp = np.array([win.get("bins", {}).get(i, 0) for i in range(nb)], dtype=float) / n_cur
-        out["psi"] = psi(rp, cp)
+        out["psi"] = psi(data["ref_bins"] / n_ref, win["bins"] / n_cur)
         n_values = int(win["n_values"])
         ref_counts, cur_counts = (data["ref_small"], data["small"].get(w, {})) if data["low_card"] else ({}, {})
         out.update(rows_current=n_cur, rows_reference=n_ref, missing=win.get("missing", 0),
@@ -110,8 +108,13 @@ def _dataset(columns: list[dict[str, Any]], share: float) -> tuple[bool, float]:
 
 
 def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_column: str | None = None,
-           window: str = "day", config: DriftConfig | None = None, time_sql: str | None = None) -> dict[str, Any]:
-    """The drift report of `cur` against `ref` (SQL relations) as the CLI's JSON contract."""
+           window: str = "day", config: DriftConfig | None = None, time_sql: str | None = None,
+           files: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The drift report of `cur` against `ref` (SQL relations) as the CLI's JSON contract.
+
+    `files`: the paths `ref` and `cur` were read from; then a numeric column holding +inf or −inf is refused
+    (see `files_report`), found in the same grouped scans that compute the statistics.
+    """
     cfg = config or DriftConfig()
     ref_types, cur_types = describe(con, ref), describe(con, cur)
     if columns is None:
@@ -136,14 +139,32 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     n_cur = con.execute(f"SELECT count(*) FROM {cur}").fetchall()[0][0]
     if n_ref == 0 or n_cur == 0:
         raise InvalidInput(f"The {'reference' if n_ref == 0 else 'current'} data has no rows to compare.")
-    per_col = {}
-    for col in columns:
-        over = cfg.columns.get(col, {})
-        kind = over.get("kind") or kind_of(ref_types[col])
-        if kind == "numeric" and kind_of(cur_types[col]) != "numeric":
-            raise InvalidInput(f"Column {col} is numeric in the reference but {cur_types[col]} in the current data.")
-        fn = numeric_rows if kind == "numeric" else categorical_rows
-        per_col[col] = (kind, fn(con, ref, cur, col, wexpr, windowed), over)
+    per_col: dict[str, Any] = {}
+    # While DuckDB scans the next column (its threads release the GIL), one worker thread turns the previous
+    # column's counts into statistics: the two halves overlap instead of taking turns. At most one column waits
+    # for the worker, so at most two columns' counts are held at once.
+    pending: Future | None = None
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        for col in columns:
+            over = cfg.columns.get(col, {})
+            kind = over.get("kind") or kind_of(ref_types[col])
+            if kind == "numeric" and kind_of(cur_types[col]) != "numeric":
+                raise InvalidInput(f"Column {col} is numeric in the reference but {cur_types[col]} in the current data.")
+            if kind == "numeric":
+                counts = numeric_counts(con, ref, cur, col, wexpr, windowed)
+                if pending is not None:
+                    pending.result()
+                pending = worker.submit(numeric_summary, counts, windowed)
+                per_col[col] = (kind, pending, over)
+                del counts
+            else:
+                per_col[col] = (kind, categorical_rows(con, ref, cur, col, wexpr, windowed), over)
+        per_col = {col: (kind, data.result() if isinstance(data, Future) else data, over)
+                   for col, (kind, data, over) in per_col.items()}
+    if files is not None:
+        for side, (view, path) in enumerate(zip((ref, cur), files)):
+            found = {col: data["infinite"][side] for col, (kind, data, _o) in per_col.items() if kind == "numeric"}
+            _refuse_infinities(con, view, path, exclude=time_column, found=found)
 
     def columns_for(w: str) -> list[dict[str, Any]]:
         out = []
@@ -213,13 +234,16 @@ def files_report(reference: str, current: str, *, time_column: str | None = None
                     con.execute(f"SELECT count(*) FROM {view}").fetchall()
             except duckdb.Error as e:
                 raise _unreadable(path, e) from None
-            _refuse_infinities(con, view, path, exclude=time_column)
         time_sql = utc_timestamp(quote(time_column)) if time_column else None
         try:
             return report(con, "ref_data", "cur_data", time_column=time_column, window=window, config=config,
-                          time_sql=time_sql)
+                          time_sql=time_sql, files=(reference, current))
         except (duckdb.InvalidInputException, duckdb.IOException) as e:  # a Parquet page damaged past its footer
             raise _unreadable(f"{reference} or {current}", e) from None
+        except InvalidInput:  # refused before the scans: infinities are still named first, reference first
+            for view, path in (("ref_data", reference), ("cur_data", current)):
+                _refuse_infinities(con, view, path, exclude=time_column, found={})
+            raise
     finally:
         con.close()
 
@@ -234,15 +258,21 @@ def literal_path(p) -> str:
     return "'" + str(p.resolve()).replace("'", "''") + "'"
 
 
-def _refuse_infinities(con, view: str, path: str, *, exclude: str | None) -> None:
-    """InvalidInput naming the first numeric columns of `view` that hold +inf or -inf, with their counts."""
+def _refuse_infinities(con, view: str, path: str, *, exclude: str | None, found: dict[str, int]) -> None:
+    """InvalidInput naming the first numeric columns of `view` that hold +inf or -inf, with their counts.
+
+    `found`: the counts the drift scans already made; only the other floating-point columns are scanned here.
+    """
     numeric = [c for c, t in describe(con, view).items() if kind_of(t) == "numeric" and c != exclude
                and t.split("(")[0].upper() in ("FLOAT", "DOUBLE", "REAL")]
     if not numeric:
         return
-    counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (isinf({quote(c)}))" for c in numeric)
-                         + f" FROM {view}").fetchall()[0]
-    bad = [(c, n) for c, n in zip(numeric, counts) if n]
+    rest = [c for c in numeric if c not in found]
+    counts = dict(found)
+    if rest:
+        counts.update(zip(rest, con.execute("SELECT " + ", ".join(f"count(*) FILTER (isinf({quote(c)}))" for c in rest)
+                                            + f" FROM {view}").fetchall()[0]))
+    bad = [(c, counts[c]) for c in numeric if counts[c]]
     if bad:
         listed = ", ".join(f"{c} ({n:,} row{'s' if n != 1 else ''})" for c, n in bad[:5])
         raise InvalidInput(f"The file {path} holds infinite values in {listed}; drift needs finite numbers, so "

@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import ksdist
+
 EMPTY = 0.0001
 KINDS = ("numeric", "categorical")
 
@@ -91,11 +93,10 @@ def get(name: str) -> StatTest:
 
 def ks_p_value(d: float, n1: int, n2: int) -> float:
     """The two-sided p-value `scipy.stats.ks_2samp` reports for statistic d and sizes n1, n2 (method 'auto')."""
-    from scipy import stats  # imported when used: the CLI answers --help without scipy
     if n1 == 0 or n2 == 0:
         return float("nan")
     g = math.gcd(n1, n2)
-    if max(n1, n2) <= 10000:
+    if exact_mode(n1, n2):
         try:
             from scipy.stats._stats_py import _attempt_exact_2kssamp
 
@@ -106,21 +107,43 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
             pass
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
-    return float(np.clip(stats.distributions.kstwo.sf(d, np.round(en)), 0, 1))
+    return float(np.clip(ksdist.sf(d, np.round(en)), 0, 1))
 
 
-def ks_p_values(per_w: dict[str, dict[str, Any]], n_ref: int) -> None:
-    """All windows' KS p-values at once where scipy would use the asymptotic distribution (one vectorised
-    `kstwo.sf` call instead of one per window); the exact cases are left to `ks_p_value`."""
-    from scipy import stats  # imported when used: the CLI answers --help without scipy
-    keys = [w for w, d in per_w.items() if d.get("ks") is not None and d.get("n") and max(n_ref, d["n"]) > 10000]
-    if not keys or n_ref == 0:
-        return
-    m = np.maximum(n_ref, [per_w[w]["n"] for w in keys]).astype(float)
-    k = np.minimum(n_ref, [per_w[w]["n"] for w in keys]).astype(float)
-    p = np.clip(stats.distributions.kstwo.sf([per_w[w]["ks"] for w in keys], np.round(m * k / (m + k))), 0, 1)
-    for w, v in zip(keys, p):
-        per_w[w]["ks_p"] = float(v)
+def exact_mode(n1: int, n2: int) -> bool:
+    """Whether `ks_2samp` (method 'auto') uses its exact distribution for these sizes."""
+    g = math.gcd(n1, n2)
+    return max(n1, n2) <= 10000 and n1 // g < 2**31 / (n2 // g)
+
+
+def ks_statistics(d: np.ndarray, n_ref: int, n_cur: np.ndarray) -> np.ndarray:
+    """The KS statistics as `ks_2samp` reports them: in its exact mode it rounds d to the nearest multiple of
+    1/lcm(n1, n2), the grid the statistic lives on, so equal fractions compare equal."""
+    out = np.array(d, dtype=float)
+    for i, n in enumerate(np.asarray(n_cur, dtype=np.int64)):
+        if n > 0 and n_ref > 0 and not np.isnan(out[i]) and exact_mode(n_ref, int(n)):
+            lcm = (n_ref // math.gcd(n_ref, int(n))) * int(n)
+            out[i] = int(np.round(out[i] * lcm)) * 1.0 / lcm
+    return out
+
+
+def ks_p_value_array(d: np.ndarray, n_ref: int, n_cur: np.ndarray) -> list[float | None]:
+    """`ks_p_value` for many windows against one reference (None where a side has no values).
+
+    Windows that share a statistic and a size share a p-value: each distinct pair is computed once (hourly
+    windows of a few rows repeat them often, and each costs scipy's exact Durbin or Pomeranz algorithm).
+    """
+    out: list[float | None] = [None] * len(d)
+    if n_ref == 0:
+        return out
+    done: dict[tuple[float, int], float] = {}
+    for i, (stat, n) in enumerate(zip(np.asarray(d, dtype=float), np.asarray(n_cur, dtype=np.int64))):
+        if n > 0:
+            key = (float(stat), int(n))
+            if key not in done:
+                done[key] = ks_p_value(key[0], n_ref, key[1])
+            out[i] = done[key]
+    return out
 
 
 def psi(ref_props: np.ndarray, cur_props: np.ndarray) -> float:
@@ -158,20 +181,32 @@ def chisquare_gof_p_value(ref_counts: dict, cur_counts: dict) -> float:
 
 
 def homogeneity_p_value(ref_counts: dict, cur_counts: dict) -> float | None:
-    from scipy import stats  # imported when used: the CLI answers --help without scipy
+    """`scipy.stats.chi2_contingency(table, correction=False)` p-value of the 2×k table, written out with
+    scipy.special's chi-square survival (`chi2.sf` is `chdtrc`): scipy.stats costs a process a second to import."""
+    from scipy.special import chdtrc  # imported when used: the CLI answers --help without scipy
+
     keys = sorted(set(ref_counts) | set(cur_counts), key=str)
     table = np.array([[ref_counts.get(k, 0) for k in keys], [cur_counts.get(k, 0) for k in keys]], dtype=float)
     if table.shape[1] < 2:
         return 1.0
-    return float(stats.chi2_contingency(table, correction=False)[1])
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return float(chdtrc(table.shape[1] - 1, statistic))
 
 
 def js_distance(ref_counts: dict, cur_counts: dict) -> float:
-    from scipy.spatial.distance import jensenshannon  # imported when used: the CLI answers --help without scipy
+    """`scipy.spatial.distance.jensenshannon` of the two proportions (natural logarithm), written out: importing
+    scipy.spatial costs a drift process more than a second, the formula three lines."""
     keys = sorted(set(ref_counts) | set(cur_counts), key=str)
     p = np.array([ref_counts.get(k, 0) for k in keys], dtype=float)
     q = np.array([cur_counts.get(k, 0) for k in keys], dtype=float)
-    return float(jensenshannon(p / p.sum(), q / q.sum()))
+    p, q = p / p.sum(), q / q.sum()
+    p, q = p / p.sum(), q / q.sum()  # jensenshannon normalises what it is given once more
+    m = (p + q) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):  # rel_entr: x·ln(x/y), 0 where x = 0
+        left = np.where(p > 0, p * np.log(p / m), 0.0)
+        right = np.where(q > 0, q * np.log(q / m), 0.0)
+    return float(np.sqrt((np.sum(left) + np.sum(right)) / 2.0))
 
 
 def _with_counts(fn: Callable[[dict, dict], float]) -> Callable[[Sample], float | None]:

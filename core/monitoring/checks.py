@@ -21,6 +21,7 @@ from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version
 from .report import RECENT_DAYS, Monitored, monitor, monitor_version
 from .ingest import log_table
+from .rules import AUC_DROP_POINTS, RMSE_RISE  # noqa: F401  (also read as checks.AUC_DROP_POINTS)
 
 DEFAULT_ALERTS = {"drifted_share": 0.3, "auc_drop": 0.05, "rmse_rise": 0.2, "missing_rate": 0.1,
                   "rejected_share": 0.01, "stale_days": 3}
@@ -169,8 +170,6 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
 
 # The rule of "performance moved": an AUC down by 2 points or more, an RMSE up by 5% or more (the same points
 # at which the health score's performance part starts to fall).
-AUC_DROP_POINTS = 2.0
-RMSE_RISE = 0.05
 
 
 def performance_change(s: dict[str, Any]) -> dict[str, Any] | None:

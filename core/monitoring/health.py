@@ -7,13 +7,15 @@ import json
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from ..audit import utcnow
 from ..governance import live
 from ..governance.recertification import recertification_status
 from ..vocabulary import DEFAULT_ENVIRONMENT
-from .checks import AUC_DROP_POINTS, RMSE_RISE
+from .rules import AUC_DROP_POINTS, RMSE_RISE
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    return min(max(x, lo), hi)
+
 
 HEALTH_WEIGHTS = {"drift": 0.30, "performance": 0.30, "data_quality": 0.15, "freshness": 0.10, "recertification": 0.15}
 
@@ -34,21 +36,21 @@ def score(s: dict[str, Any], *, overdue: bool = False, high_alerts: int = 0) -> 
     if s.get("current") is not None and s.get("baseline"):
         if s["metric"] == "auc":
             drop = (s["baseline"] - s["current"]) * 100
-            parts["performance"] = float(np.clip(100 - (drop - AUC_DROP_POINTS) * 12.5, 0, 100))
+            parts["performance"] = float(_clip(100 - (drop - AUC_DROP_POINTS) * 12.5, 0, 100))
             if drop >= AUC_DROP_POINTS:  # the same rule as checks.performance_change
                 reasons.append(f"AUC down {drop:.0f} points")
         else:
             rise = s["current"] / s["baseline"] - 1
-            parts["performance"] = float(np.clip(100 - (rise - RMSE_RISE) * 222.2, 0, 100))
+            parts["performance"] = float(_clip(100 - (rise - RMSE_RISE) * 222.2, 0, 100))
             if rise >= RMSE_RISE:
                 reasons.append(f"RMSE up {rise:.0%}")
     else:
         parts["performance"] = 100.0
-    parts["data_quality"] = float(np.clip(100 * (1 - 5 * s["max_missing_rate"] - 10 * s["rejected_share"]), 0, 100))
+    parts["data_quality"] = float(_clip(100 * (1 - 5 * s["max_missing_rate"] - 10 * s["rejected_share"]), 0, 100))
     if parts["data_quality"] < 80:
         reasons.append("data quality issues")
     age = (utcnow() - datetime.fromisoformat(s["last"])).total_seconds() / 86400 if s.get("last") else 99
-    parts["freshness"] = float(np.clip(100 - (age - 2) * (100 / 12), 0, 100))
+    parts["freshness"] = float(_clip(100 - (age - 2) * (100 / 12), 0, 100))
     if age > 2:
         reasons.append(f"no traffic for {age:.0f} days")
     parts["recertification"] = 0.0 if overdue else 100.0

@@ -48,7 +48,8 @@ def test_help_imports_no_command_module_nor_duckdb_nor_dataframes():
 
 
 @pytest.mark.parametrize("argv", [["audit", "verify", "--json"], ["approvals", "list", "--json", "--as", "a@b.c"],
-                                  ["lineage", "nodes", "--json"], ["users", "list", "--json", "--as", "a@b.c"]])
+                                  ["lineage", "nodes", "--json"], ["users", "list", "--json", "--as", "a@b.c"],
+                                  ["models", "list", "--json"]])
 def test_reads_import_no_dataframe_library(tmp_path, argv):
     assert _loaded(_cli(["--home", str(tmp_path / "home")] + argv), HEAVY + DATAFRAMES) == []
 

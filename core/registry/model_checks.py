@@ -148,11 +148,72 @@ def _check_predictors(predictors: list, bound: int, is_categorical: Any) -> None
                      "a histogram-boosting tree points past its category bitsets")
 
 
+def reviewed_partial(func: Any) -> bool:
+    """Whether `func` is exactly the `partial(check_array, dtype=[float64], ensure_all_finite=False)` that
+    scikit-learn's histogram boosting builds for its numeric columns (trusted_types.REVIEWED_PARTIALS)."""
+    import functools
+
+    from sklearn.utils.validation import check_array
+
+    return (type(func) is functools.partial and func.func is check_array and func.args == ()
+            and set(func.keywords) == {"dtype", "ensure_all_finite"}
+            and func.keywords["ensure_all_finite"] is False
+            and isinstance(func.keywords["dtype"], list) and len(func.keywords["dtype"]) == 1
+            and func.keywords["dtype"][0] is np.float64 and not vars(func))
+
+
+def _check_function_transformer(est: Any) -> None:
+    _require(est.func is None or reviewed_partial(est.func), "a FunctionTransformer holds an unreviewed function")
+    _require(est.inverse_func is None, "a FunctionTransformer holds an inverse function")
+
+
+def _mask(cols: Any, n: int, what: str) -> np.ndarray:
+    _require(isinstance(cols, np.ndarray) and cols.dtype == bool and cols.shape == (n,), f"{what} is not a mask")
+    return cols
+
+
+def _check_hgb_preprocessor(est: Any, n: int) -> None:
+    """The column transformer histogram boosting builds for categorical features, exactly as scikit-learn builds
+    it: categorical columns ordinal-encoded first, then the numeric ones through the reviewed partial, nothing
+    dropped or added, so its output has the n columns the trees index (checked by _check_predictors)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+
+    pre = est._preprocessor
+    _require(type(pre) is ColumnTransformer, "a histogram-boosting model has an unreviewed preprocessor")
+    ts = pre.transformers_
+    _require(isinstance(ts, list) and len(ts) == 3 and [t[0] for t in ts] == ["encoder", "numerical", "remainder"],
+             "a histogram-boosting model's preprocessor is not the one scikit-learn builds")
+    (_, enc, enc_cols), (_, num, num_cols), (_, rem, rem_cols) = ts
+    cat = _mask(enc_cols, n, "the preprocessor's categorical columns")
+    _require(np.array_equal(_mask(num_cols, n, "the preprocessor's numeric columns"), ~cat),
+             "the preprocessor's numeric columns are not the others")
+    _require(rem == "drop" and not np.any(np.asarray(rem_cols, dtype=bool)), "the preprocessor keeps other columns")
+    _require(type(enc) is OrdinalEncoder and type(num) is FunctionTransformer,
+             "a histogram-boosting model's preprocessor is not the one scikit-learn builds")
+    _require(reviewed_partial(num.func) and num.inverse_func is None and num.kw_args is None,
+             "the preprocessor's numeric step is not scikit-learn's own")
+    k = int(cat.sum())
+    _require(isinstance(enc.categories_, list) and len(enc.categories_) == k
+             and all(isinstance(c, np.ndarray) and c.ndim == 1 and len(c) <= 255 for c in enc.categories_),
+             "the preprocessor's categories do not match its categorical columns")
+    _require(pre.n_features_in_ == n and not pre.sparse_output_, "the preprocessor's width is not the model's")
+    _require(len(pre._columns) == 2 and np.array_equal(pre._columns[0], cat) and np.array_equal(pre._columns[1], ~cat),
+             "the preprocessor's columns disagree")
+    out = pre.output_indices_
+    _require(out == {"encoder": slice(0, k), "numerical": slice(k, n), "remainder": slice(0, 0)},
+             "the preprocessor's output is not n columns, categorical first")
+    remapped = getattr(est._bin_mapper, "is_categorical_", None)
+    _require(remapped is not None and np.array_equal(np.asarray(remapped, dtype=bool), np.arange(n) < k),
+             "the trees' categorical features are not the preprocessor's")
+
+
 def _check_hgb(est: Any) -> None:
     bound = int(est.n_features_in_)
-    # Without a preprocessor, predict checks X against n_features_in_; with one, its output width is
-    # whatever the file says (it also holds a function, so audit refuses it before we get here).
-    _require(getattr(est, "_preprocessor", None) is None, "a histogram-boosting model has an unreviewed preprocessor")
+    # Without a preprocessor, predict checks X against n_features_in_; with one (categorical features), it is
+    # exactly scikit-learn's and outputs n_features_in_ columns.
+    if getattr(est, "_preprocessor", None) is not None:
+        _check_hgb_preprocessor(est, bound)
     _require(not getattr(est, "_in_fit", False), "a histogram-boosting model claims to be mid-fit")
     mapper = getattr(est, "_bin_mapper", None)
     is_categorical = getattr(mapper, "is_categorical_", None)
@@ -386,6 +447,8 @@ class _Validator:
         inner = None
         if tree_family:
             inner = n_in if bound is None else (bound if n_in is None else min(bound, n_in))
+        if type(est).__name__ == "FunctionTransformer":
+            _check_function_transformer(est)
         if "BaseHistGradientBoosting" in mro and hasattr(est, "_predictors"):
             _check_hgb(est)
         if "BaseLibSVM" in mro and hasattr(est, "support_"):

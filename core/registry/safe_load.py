@@ -403,10 +403,9 @@ def _unpickle(path: Path, what: str) -> Any:
                            f"{_sklearn_version()}).") from None
     except MemoryError:
         raise
-    except Exception as e:  # unpickling fails in many ways; all mean "not a model file we can read"
-        raise InvalidInput(f"{path.name} is not a scikit-learn model saved with joblib or skops "
-                           f"({type(e).__name__}); save it with joblib.dump(model, path) or "
-                           "skops.io.dump(model, path).") from None
+    except Exception as e:  # unpickling fails in many ways: say how, not how the person should have saved it
+        raise InvalidInput(f"{path.name} is not a scikit-learn model file joblib can read ({type(e).__name__}: "
+                           f"{_short(e)}).") from None
 
 
 def _main(argv: list[str]) -> int:

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_array
 
 from core.errors import InvalidInput
 from core.registry import artifacts, versions
-from core.registry.model_checks import reviewed_partial
+from core.registry.hgb_checks import reviewed_partial
 from tests.core.test_artifacts_attacks import _json, _rewrite, modelgov
 
 ROOT = Path(__file__).resolve().parents[2]

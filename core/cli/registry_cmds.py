@@ -65,6 +65,8 @@ def register(sub, common) -> None:
     p.add_argument("--risk-tier", choices=RISK_TIERS)
     p.add_argument("--description")
     p.add_argument("--code-ref", help="code reference (default: git commit of the model file's checkout)")
+    p.add_argument("--allow-duplicate", action="store_true",
+                   help="register even when a version of this model is the same artifact (exit 4 otherwise)")
     p.set_defaults(handler=cmd_register)
 
     p = sub.add_parser("verify", parents=[common])
@@ -171,7 +173,7 @@ def cmd_register(ctx: Ctx) -> int:
     a = ctx.args
     v = versions.register_version(ctx.store, ctx.actor(), a.name, a.model, a.train_data, a.target,
                                   test_data=a.test_data, owner=a.owner, risk_tier=a.risk_tier,
-                                  description=a.description, code_ref=a.code_ref,
+                                  description=a.description, code_ref=a.code_ref, allow_duplicate=a.allow_duplicate,
                                   # The person running the command names their own file: only here may a
                                   # joblib/pickle file be unpickled (in a child process, core/registry/safe_load.py).
                                   allow_pickle=True)

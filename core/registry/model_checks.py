@@ -93,77 +93,6 @@ def _check_trees(trees: list[tuple[Any, int | None]]) -> None:
                               f"{real[wrong[0]] if wrong.size else 0} deep")
 
 
-def _check_predictors(predictors: list, bound: int, is_categorical: Any) -> None:
-    """HistGradientBoosting's TreePredictors: raw node, feature and bitset indices, read without checks.
-
-    All trees are checked at once (one pass over their concatenated nodes): a 250-iteration model has
-    250 small trees, and checking them one by one cost 30 ms per load.
-    """
-    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
-
-    for p in predictors:
-        _require(type(p).__name__ == "TreePredictor", "a histogram-boosting stage is not a tree")
-        nodes = p.nodes
-        # Field by field: comparing structured dtypes with == promotes them and cost 150 µs a tree.
-        _require(isinstance(nodes, np.ndarray) and nodes.ndim == 1 and nodes.size >= 1
-                 and nodes.dtype.itemsize == PREDICTOR_RECORD_DTYPE.itemsize
-                 and nodes.dtype.fields == PREDICTOR_RECORD_DTYPE.fields, "a histogram-boosting tree has malformed nodes")
-    if not predictors:
-        return
-    sizes = np.array([p.nodes.size for p in predictors])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    # Field by field: concatenating structured arrays promotes their dtypes pairwise (slow).
-    nodes = {f: np.concatenate([p.nodes[f] for p in predictors])
-             for f in ("is_leaf", "left", "right", "feature_idx", "is_categorical")}
-    total = int(sizes.sum())
-    size_of = np.repeat(sizes, sizes)  # per node: the size of its own tree
-    local = np.arange(total) - np.repeat(starts, sizes)
-    inner = np.flatnonzero(nodes["is_leaf"] == 0)
-    left, right = nodes["left"][inner].astype(np.int64), nodes["right"][inner].astype(np.int64)
-    _require(np.all((left > local[inner]) & (left < size_of[inner]) & (right > local[inner])
-                    & (right < size_of[inner])),
-             "a histogram-boosting tree has a child index out of range or pointing backwards")
-    offset = (np.repeat(starts, sizes))[inner]
-    parents = np.bincount(np.concatenate([left + offset, right + offset]), minlength=total)
-    _require(np.all(parents[starts] == 0) and np.sum(parents == 1) == total - len(predictors),
-             "a histogram-boosting tree has a node with several parents or none")
-    feat = nodes["feature_idx"][inner].astype(np.int64)
-    _require(np.all((feat >= 0) & (feat < bound)),
-             f"a histogram-boosting tree splits on a feature index outside 0…{bound - 1}")
-    if not np.any(nodes["is_categorical"][inner]):
-        return
-    _require(is_categorical is not None, "a histogram-boosting tree has categorical splits but no categories")
-    mask = np.asarray(is_categorical, dtype=bool)
-    for p in predictors:
-        cat = p.nodes[(p.nodes["is_leaf"] == 0) & (p.nodes["is_categorical"] != 0)]
-        if not cat.size:
-            continue
-        _require(mask.shape == (bound,) and np.all(mask[cat["feature_idx"]]),
-                 "a histogram-boosting tree has a categorical split on a numeric feature")
-        for name in ("raw_left_cat_bitsets", "binned_left_cat_bitsets"):
-            bits = getattr(p, name)
-            _require(isinstance(bits, np.ndarray) and bits.dtype == np.uint32 and bits.ndim == 2
-                     and bits.shape[1] == 8, f"a histogram-boosting tree has malformed {name}")
-            _require(np.all(cat["bitset_idx"] < bits.shape[0]),
-                     "a histogram-boosting tree points past its category bitsets")
-
-
-def _check_hgb(est: Any) -> None:
-    bound = int(est.n_features_in_)
-    # Without a preprocessor, predict checks X against n_features_in_; with one, its output width is
-    # whatever the file says (it also holds a function, so audit refuses it before we get here).
-    _require(getattr(est, "_preprocessor", None) is None, "a histogram-boosting model has an unreviewed preprocessor")
-    _require(not getattr(est, "_in_fit", False), "a histogram-boosting model claims to be mid-fit")
-    mapper = getattr(est, "_bin_mapper", None)
-    is_categorical = getattr(mapper, "is_categorical_", None)
-    if is_categorical is not None:
-        known = getattr(mapper, "bin_thresholds_", [])
-        for f in np.flatnonzero(np.asarray(is_categorical, dtype=bool)):
-            _require(f < len(known) and np.all((np.asarray(known[f]) >= 0) & (np.asarray(known[f]) <= 255)),
-                     "a histogram-boosting model has category codes outside 0…255")
-    _check_predictors([p for stage in est._predictors for p in stage], bound, is_categorical)
-
-
 _METRICS = {"EuclideanDistance64", "ManhattanDistance64", "ChebyshevDistance64", "MinkowskiDistance64"}
 
 
@@ -336,7 +265,7 @@ class _Validator:
         if name in ("KDTree", "BallTree"):
             _check_binary_tree(obj, None)
             return
-        if name == "TreePredictor":  # only its histogram-boosting owner calls it, and checks it (_check_hgb)
+        if name == "TreePredictor":  # only its histogram-boosting owner calls it, and checks it (hgb_checks.check_hgb)
             return
         if isinstance(obj, self.estimator_type):
             self.estimator(obj, bound)
@@ -386,8 +315,14 @@ class _Validator:
         inner = None
         if tree_family:
             inner = n_in if bound is None else (bound if n_in is None else min(bound, n_in))
+        if type(est).__name__ == "FunctionTransformer":
+            from .hgb_checks import check_function_transformer
+
+            check_function_transformer(est)
         if "BaseHistGradientBoosting" in mro and hasattr(est, "_predictors"):
-            _check_hgb(est)
+            from .hgb_checks import check_hgb
+
+            check_hgb(est)
         if "BaseLibSVM" in mro and hasattr(est, "support_"):
             _check_svm(est)
         if "NeighborsBase" in mro and hasattr(est, "_fit_X"):

@@ -103,6 +103,8 @@ def audit(data: bytes, what: str) -> list[str]:
     loaders: set[str] = set()
     calls: set[str] = set()
     names: set[str] = set()
+    reviewed_funcs: set[int] = set()  # the FunctionNode dicts that are the func of a reviewed partial
+    by_id = _nodes_by_id(schema)
     for node in _nodes(schema):
         loader = node["__loader__"]
         # Names come from the file and end up in messages: printable and short, so they cannot forge lines.
@@ -111,6 +113,11 @@ def audit(data: bytes, what: str) -> list[str]:
             loaders.add(_printable(f"{loader!r} ({name})"))
         elif loader == "CachedNode":  # a reference to a node met earlier; skops refuses unknown ids
             continue
+        elif loader == "PartialNode" and name == "functools.partial" and (func := _reviewed_partial(node, by_id)):
+            names.update({name, func["name"]})
+            reviewed_funcs.add(id(func["node"]))
+        elif loader == "FunctionNode" and id(node) in reviewed_funcs:
+            continue  # checked with its partial just above (parents come before their children)
         elif loader in tt.FUNCTION_LOADERS:
             content = node.get("content")
             if loader == "MethodNode" and isinstance(content, dict):
@@ -132,9 +139,8 @@ def audit(data: bytes, what: str) -> list[str]:
         shown = ", ".join(sorted(functions)[:3]) + (f" and {len(functions) - 3} more" if len(functions) > 3 else "")
         raise InvalidInput(
             f"{what} holds the function{'s' if len(functions) > 1 else ''} {shown}, and ModelGov loads only "
-            "reviewed classes, never functions, from a model file (FunctionTransformer(func=…), "
-            "SelectKBest(score_func=…) and HistGradientBoosting with categorical features keep one), so it was "
-            "refused without being loaded.")
+            "reviewed classes, never functions, from a model file (FunctionTransformer(func=…) and "
+            "SelectKBest(score_func=…) keep one), so it was refused without being loaded.")
     if calls:
         raise InvalidInput(f"{what} asks skops to call {', '.join(sorted(calls)[:3])} with arguments taken from "
                            "the file, which ModelGov never does, so it was refused without being loaded.")
@@ -145,6 +151,57 @@ def audit(data: bytes, what: str) -> list[str]:
         raise InvalidInput(f"{what} contains {_describe_unreviewed(sorted(unreviewed))}; it was refused without "
                            "being loaded (the reviewed list is core/registry/trusted_types.py).")
     return sorted(names)
+
+
+def _nodes_by_id(schema: Any) -> dict[Any, list[dict]]:
+    """The nodes that carry an `__id__` (CachedNode references excluded), by that id."""
+    found: dict[Any, list[dict]] = {}
+    for node in _nodes(schema):
+        if node.get("__loader__") != "CachedNode" and "__id__" in node:
+            key = node["__id__"]
+            if isinstance(key, (int, str)):
+                found.setdefault(key, []).append(node)
+    return found
+
+
+def _resolved(item: Any, by_id: dict[Any, list[dict]]) -> Any:
+    """`item`, or the one node a CachedNode `item` refers to (None when it is ambiguous or unknown)."""
+    if isinstance(item, dict) and item.get("__loader__") == "CachedNode":
+        targets = by_id.get(item.get("__id__"), []) if isinstance(item.get("__id__"), (int, str)) else []
+        return targets[0] if len(targets) == 1 else None
+    return item
+
+
+def _reviewed_partial(node: dict, by_id: dict[Any, list[dict]]) -> dict[str, Any] | None:
+    """{"name", "node"} of the partial's function when it is on REVIEWED_PARTIALS with no positional argument,
+    only listed keywords and no `__dict__`; None otherwise (then the partial is refused as a function).
+
+    skops writes a second reference to the same object (the empty tuple, the function) as a CachedNode: those
+    are followed to the one node with that id; an id carried by two nodes is not followed."""
+    content = node.get("content")
+    if not isinstance(content, dict) or set(content) != {"func", "args", "kwds", "namespace"}:
+        return None
+    func, args, kwds, namespace = (_resolved(content[k], by_id) for k in ("func", "args", "kwds", "namespace"))
+    if not (isinstance(func, dict) and func.get("__loader__") == "FunctionNode" and set(func) <= _FUNCTION_KEYS):
+        return None
+    name = f"{func.get('__module__')}.{func.get('__class__')}"
+    allowed = tt.REVIEWED_PARTIALS.get(name)
+    if allowed is None:
+        return None
+    if not (isinstance(args, dict) and args.get("__loader__") == "TupleNode" and args.get("content") == []):
+        return None
+    if not (isinstance(kwds, dict) and kwds.get("__loader__") == "DictNode" and isinstance(kwds.get("content"), dict)
+            and set(kwds["content"]) <= allowed):
+        return None
+    # No `__dict__` (null), or an empty one (what skops writes for a partial it built itself).
+    if not (isinstance(namespace, dict) and (
+            (namespace.get("__loader__") == "JsonNode" and namespace.get("content") == "null")
+            or (namespace.get("__loader__") == "DictNode" and namespace.get("content") == {}))):
+        return None
+    return {"name": name, "node": func}
+
+
+_FUNCTION_KEYS = {"__class__", "__module__", "__loader__", "__id__"}
 
 
 def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
@@ -345,10 +402,9 @@ def _unpickle(path: Path, what: str) -> Any:
                            f"{_sklearn_version()}).") from None
     except MemoryError:
         raise
-    except Exception as e:  # unpickling fails in many ways; all mean "not a model file we can read"
-        raise InvalidInput(f"{path.name} is not a scikit-learn model saved with joblib or skops "
-                           f"({type(e).__name__}); save it with joblib.dump(model, path) or "
-                           "skops.io.dump(model, path).") from None
+    except Exception as e:  # unpickling fails in many ways: say how, not how the person should have saved it
+        raise InvalidInput(f"{path.name} is not a scikit-learn model file joblib can read ({type(e).__name__}: "
+                           f"{_short(e)}).") from None
 
 
 def _main(argv: list[str]) -> int:

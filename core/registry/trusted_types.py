@@ -24,12 +24,20 @@ What is listed, and why:
 - the array and container types skops itself trusts: numpy arrays and their
   scalar types, dtypes, masked arrays, random states, the builtin containers.
 
-Never listed: functions, methods, `functools.partial`, `operator` callables,
-and classes rebuilt by calling them with arguments from the file
-(`ConstructorFromReduceNode`). An estimator whose fitted state holds a function
-(`FunctionTransformer(func=np.log1p)`, `SelectKBest(score_func=f_classif)`,
-a `HistGradientBoosting*` with categorical features, which keeps a
-`partial(check_array)`) is refused with a sentence naming the function.
+Never listed: functions, methods, `operator` callables, and classes rebuilt
+by calling them with arguments from the file (`ConstructorFromReduceNode`).
+An estimator whose fitted state holds a function
+(`FunctionTransformer(func=np.log1p)`, `SelectKBest(score_func=f_classif)`)
+is refused with a sentence naming the function.
+
+One exception, REVIEWED_PARTIALS: scikit-learn's own
+`functools.partial(check_array, dtype=[numpy.float64], ensure_all_finite=False)`,
+which a `HistGradientBoosting*` with categorical features builds for itself
+(its numeric columns pass through it). `check_array` only validates and
+converts an array; the file may name no other function, no positional
+argument and no keyword outside the listed ones, and the structural check
+(core/registry/model_checks.py) accepts the partial only with exactly the
+values scikit-learn writes and only inside the preprocessor it builds.
 
 How to extend (a security review, not a convenience edit):
 
@@ -117,7 +125,7 @@ ESTIMATORS: frozenset[str] = frozenset(
     | _in("sklearn.preprocessing._target_encoder", "TargetEncoder")
     | _in("sklearn.preprocessing._discretization", "KBinsDiscretizer")
     | _in("sklearn.preprocessing._polynomial", "PolynomialFeatures")
-    | _in("sklearn.preprocessing._function_transformer", "FunctionTransformer")  # loads only with func=None
+    | _in("sklearn.preprocessing._function_transformer", "FunctionTransformer")  # func None or the reviewed partial
     | _in("sklearn.preprocessing._label", "LabelBinarizer", "LabelEncoder", "MultiLabelBinarizer")
     | _in("sklearn.impute._base", "MissingIndicator", "SimpleImputer")
     | _in("sklearn.impute._knn", "KNNImputer")
@@ -268,6 +276,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "BytesNode": frozenset({"builtins.bytes"}),
     "BytearrayNode": frozenset({"builtins.bytearray"}),
     "JsonNode": PRIMITIVES,  # rebuilt by json.loads; skops writes builtins.str for every JSON value
+}
+
+# The only functions a file may name, each only as the `func` of a `functools.partial` with no positional
+# arguments and these keywords (see the module's docstring): scikit-learn's own, in histogram boosting.
+REVIEWED_PARTIALS: dict[str, frozenset[str]] = {
+    "sklearn.utils.validation.check_array": frozenset({"dtype", "ensure_all_finite"}),
 }
 
 # Loaders that stand for a function or a call with arguments from the file: named in refusals.

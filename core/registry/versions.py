@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from ..audit import canonical_json, record, utcnow
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..events import VersionRegistered
 from ..identity import Identity, require
 from ..lineage import nodes as lineage
@@ -216,11 +216,16 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
                      target: str, *, test_data: pd.DataFrame | str | Path | None = None,
                      owner: str | None = None, risk_tier: str | None = None, description: str | None = None,
                      code_ref: str | None = None, train_name: str | None = None, test_name: str | None = None,
-                     tags: list[str] | None = None, allow_pickle: bool = False, **card: str) -> ModelVersion:
+                     tags: list[str] | None = None, allow_pickle: bool = False, allow_duplicate: bool = False,
+                     **card: str) -> ModelVersion:
     """Register `model` (an estimator or a joblib/skops file) as the next version of `name`.
 
     A joblib/pickle file runs code when loaded: it is refused unless `allow_pickle`
     (only the CLI passes it, for the person naming their own file; see core/registry/safe_load.py).
+
+    The same fitted model gets the same artifact hash however it was saved (joblib or skops): registering
+    an artifact a version of `name` already has raises Conflict naming that version, unless
+    `allow_duplicate` (a new version on purpose, e.g. the same model with other hold-out data).
 
     Creates the model when new (owner defaults to the actor, tier to medium).
     Needs `register-model`. Records `model.create` (when new), `dataset.register`
@@ -258,6 +263,14 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
                                          description or "", "", "", tags or [], card)
             else:
                 model_id = row[0]
+                same = con.execute("SELECT version FROM model_versions WHERE model_id = ? AND sha256 = ? "
+                                   "ORDER BY version", [model_id, digest]).fetchall()
+                if same and not allow_duplicate:
+                    raise Conflict(
+                        f"{name} v{same[0][0]} is this same model (artifact sha256 {digest[:12]}…), so nothing was "
+                        "registered; allow a duplicate to register it again as a new version on purpose.",
+                        actor=actor.email, action=VersionRegistered.action, entity_type="model_version",
+                        entity_id=f"{name}:{same[0][0]}", field="allow_duplicate")
             cols = prepared.features + [target]
             train_ds = register_dataset_tx(con, store, actor, train[cols], train_name or train_default,
                                            train_loc, written=written)

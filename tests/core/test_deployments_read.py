@@ -20,7 +20,7 @@ def _insert(store, version_id, env, role, since, until=None):
 
 def test_active_lists_champion_first_and_ignores_ended(store, people):
     v1 = make_version(store, people["ds"], "risk-model")
-    v2 = make_version(store, people["ds"], "risk-model")
+    v2 = make_version(store, people["ds"], "risk-model", seed=1)
     t0 = datetime(2026, 1, 1)
     _insert(store, v1.id, "production", "champion", t0 - timedelta(days=9), t0)  # retired
     _insert(store, v2.id, "production", "challenger", t0)

@@ -37,7 +37,8 @@ def _register(store, people, *, worse: bool):
     if worse:
         train["y"] = np.random.default_rng(5).permutation(train["y"].to_numpy())
     est = LogisticRegression(C=0.5 if not worse else 1.0).fit(train[["x1", "x2"]], train["y"])
-    versions.register_version(store, people["ds"], "toy-model", est, train, "y", test_data=test)
+    versions.register_version(store, people["ds"], "toy-model", est, train, "y", test_data=test,
+                              allow_duplicate=True)  # a test registers the same model twice on purpose
     return test
 
 

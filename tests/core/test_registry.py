@@ -62,7 +62,7 @@ def test_regression_metrics_equal_scikit_learn(store, people):
 
 def test_versions_increment_and_identical_data_is_not_stored_twice(store, people):
     make_version(store, people["ds"], "twice")
-    v2 = make_version(store, people["ds2"], "twice")
+    v2 = make_version(store, people["ds2"], "twice", allow_duplicate=True)  # the same model again, on purpose
     assert v2.version == 2 and v2.created_by == "grace@example.com"
     assert _state(store)[2] == 2  # the same train and test data are reused, not registered again
 
@@ -75,7 +75,11 @@ def test_joblib_and_skops_files_register_and_load_after_hash_check(store, people
     df.to_csv(tmp_path / "train.csv", index=False)
     a = versions.register_version(store, people["ds"], "from-files", str(tmp_path / "m.joblib"), tmp_path / "train.csv",
                                   "y", allow_pickle=True)  # the person's own file, as `modelgov register` passes
-    b = versions.register_version(store, people["ds"], "from-files", str(tmp_path / "m.skops"), tmp_path / "train.csv", "y")
+    with pytest.raises(Conflict, match="from-files v1 is this same model"):  # one model, however it was saved
+        versions.register_version(store, people["ds"], "from-files", str(tmp_path / "m.skops"), tmp_path / "train.csv",
+                                  "y")
+    b = versions.register_version(store, people["ds"], "from-files", str(tmp_path / "m.skops"), tmp_path / "train.csv",
+                                  "y", allow_duplicate=True)
     assert a.sha256 == b.sha256  # content-addressed: the same model is the same artifact
     _v, loaded = versions.load_model(store, "from-files", 2)
     np.testing.assert_allclose(loaded.predict_proba(df[["x1", "x2"]]), est.predict_proba(df[["x1", "x2"]]))
@@ -106,7 +110,7 @@ def _bad_cases(tmp_path):
                              "is not a skops file"),
         "not a model file, pickles allowed": (dict(model=str(tmp_path / "notes.txt"), train=df, target="y",
                                                    allow_pickle=True), InvalidInput,
-                                              "not a scikit-learn model saved with joblib or skops"),
+                                              "is not a scikit-learn model file joblib can read"),
         "missing model file": (dict(model=str(tmp_path / "nope.joblib"), train=df, target="y"), NotFound, "does not exist"),
         "cannot score columns": (dict(model=fitted, train=df.rename(columns={"x2": "z"}), target="y"), InvalidInput,
                                  "needs column"),

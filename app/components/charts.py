@@ -11,13 +11,18 @@ from core.vocabulary import RISK_TIERS_HIGHEST_FIRST
 
 
 def portfolio_bars(df: pd.DataFrame) -> go.Figure:
-    """Models by status, stacked by risk tier."""
-    counts = df.groupby(["status", "risk_tier"]).size().reset_index(name="models")
-    order = [s for s in STATUS_COLORS if s in set(counts["status"])]
-    fig = px.bar(counts, x="status", y="models", color="risk_tier", color_discrete_map=RISK_COLORS,
-                 category_orders={"status": order, "risk_tier": list(RISK_TIERS_HIGHEST_FIRST)},
-                 labels={"status": "Status", "models": "Models", "risk_tier": "Risk tier"})
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="Risk tier")
+    """Models by status, stacked by risk tier (graph objects: Plotly Express took a fifth of the first load)."""
+    counts = df.groupby(["status", "risk_tier"]).size()
+    order = [s for s in STATUS_COLORS if s in set(df["status"])]
+    fig = go.Figure()
+    for tier in RISK_TIERS_HIGHEST_FIRST:
+        if tier not in set(df["risk_tier"]):
+            continue
+        fig.add_trace(go.Bar(x=order, y=[int(counts.get((s, tier), 0)) for s in order], name=tier,
+                             marker_color=RISK_COLORS.get(tier),
+                             hovertemplate=f"%{{x}}, risk tier {tier}: %{{y}} model(s)<extra></extra>"))
+    fig.update_layout(barmode="stack", height=300, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="Risk tier",
+                      xaxis_title="Status", yaxis_title="Models")
     fig.update_yaxes(dtick=1)
     return fig
 

@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/modelgov demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q tests
+	$(BIN)/python -m pytest -n 2 -q --durations=15 tests
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q tests -m "not e2e"

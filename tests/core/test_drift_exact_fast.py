@@ -219,7 +219,7 @@ def test_kstwo_survival_equals_scipy_on_a_grid():
     from core.drift import ksdist
 
     ns = np.array([1, 2, 5, 12, 30, 139, 140, 141, 500, 9000, 90909, 100000, 100001, 2_000_000], dtype=float)
-    ds = np.r_[0.0, 1e-7, np.geomspace(1e-5, 0.999, 60), 0.5, 1.0]
+    ds = np.r_[0.0, 1e-7, np.geomspace(1e-5, 0.999, 24), 0.5, 1.0]  # every regime of scipy's kstwo, 28 points
     n, d = np.meshgrid(ns, ds)
     assert ksdist._kolmogn() is not None  # scipy's own module ran standalone
     got = ksdist.sf(d.ravel(), n.ravel())

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from core.errors import Conflict
 from core.registry import catalog, versions
 from tests.conftest import synthetic_classification
-from tests.core.test_artifacts_attacks import modelgov
+from tests.core.test_artifacts_attacks import DS, modelgov
 
 
 @pytest.fixture
@@ -28,11 +28,11 @@ def files(tmp_path):
     return tmp_path
 
 
-def test_joblib_and_skops_of_one_model_are_one_artifact_and_the_second_is_refused(store, files):
-    first = modelgov(store, "register", "dup", "--model", str(files / "m.joblib"), "--train-data",
-                     str(files / "train.csv"), "--target", "y", "--json")
-    assert first.returncode == 0, first.stderr
-    sha = json.loads(first.stdout)["sha256"]
+def test_joblib_and_skops_of_one_model_are_one_artifact_and_the_second_is_refused(store, files, cli):
+    first = cli(store, "register", "dup", "--model", str(files / "m.joblib"), "--train-data",
+                str(files / "train.csv"), "--target", "y", "--json", as_=DS)
+    assert first.code == 0, first.err
+    sha = json.loads(first.out)["sha256"]
     artifacts_before = sorted(p.name for p in store.artifacts_dir.rglob("*") if p.is_file())
     again = modelgov(store, "register", "dup", "--model", str(files / "m.skops"), "--train-data",
                      str(files / "train.csv"), "--target", "y", "--json")
@@ -46,9 +46,9 @@ def test_joblib_and_skops_of_one_model_are_one_artifact_and_the_second_is_refuse
                               "AND outcome = 'refused'").fetchall()
     assert refused == [("dup:1",)]
     # on purpose: a second version, the same artifact
-    on_purpose = modelgov(store, "register", "dup", "--model", str(files / "m.skops"), "--train-data",
-                          str(files / "train.csv"), "--target", "y", "--json", "--allow-duplicate")
-    assert on_purpose.returncode == 0, on_purpose.stderr
+    on_purpose = cli(store, "register", "dup", "--model", str(files / "m.skops"), "--train-data",
+                     str(files / "train.csv"), "--target", "y", "--json", "--allow-duplicate", as_=DS)
+    assert on_purpose.code == 0, on_purpose.err
     vs = catalog.get_model(store, "dup").versions
     assert [v.version for v in vs] == [1, 2] and vs[0].sha256 == vs[1].sha256 == sha
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import random
-from collections import deque
 
 import pytest
 
 from core.audit import utcnow
 from core.lineage import graph as lg
 from core.lineage.nodes import RELATIONS
+from tests.core.test_lineage_graph import _bfs as reference_bfs
 
 KINDS = ["dataset", "job"] * 3 + ["model_version", "deployment"]
 
@@ -48,20 +48,8 @@ def _load(store, nodes, edges, seed):
 
 
 def _bfs(edges, start, direction, depth=None):
-    adj: dict[str, list[str]] = {}
-    for s, d, _r in edges:
-        a, b = (s, d) if direction == "downstream" else (d, s)
-        adj.setdefault(a, []).append(b)
-    seen, queue = {start: 0}, deque([start])
-    while queue:
-        n = queue.popleft()
-        if depth is not None and seen[n] >= depth:
-            continue
-        for m in adj.get(n, []):
-            if m not in seen:
-                seen[m] = seen[n] + 1
-                queue.append(m)
-    return seen
+    """test_lineage_graph's textbook reference over (src, dst, relation) edges, the start kept at depth 0."""
+    return {start: 0, **reference_bfs([(s, d) for s, d, _r in edges], start, direction, depth)}
 
 
 def _expected(edges, rows, start, direction, depth):

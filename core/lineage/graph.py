@@ -1,9 +1,9 @@
-"""Lineage queries and editing: upstream, downstream, impact and paths as recursive SQL inside DuckDB.
+"""Lineage queries and editing: upstream, downstream, impact and paths.
 
-Traversals are breadth-first recursive CTEs keyed by node (`USING KEY (id)`): a
-node enters the result once, at its smallest depth, so cycles in imported
-lineage end the recursion instead of hanging it, and the work is linear in the
-edges reached, not in the number of paths.
+Walks are breadth-first over the graph's arrays (`index.py`, rebuilt whenever
+the lineage tables change): a node enters the result once, at its smallest
+depth, so cycles in imported lineage end the walk instead of hanging it, and
+the work is linear in the edges reached, not in the number of paths.
 """
 
 from __future__ import annotations
@@ -66,19 +66,6 @@ def node(store, node_id: str) -> dict[str, Any]:
         return _node_exists(con, node_id)
 
 
-def _walk_sql(direction: str) -> str:
-    near, far = ("src", "dst") if direction == "downstream" else ("dst", "src")
-    return f"""
-        WITH RECURSIVE walk(id, depth) USING KEY (id) AS (
-            SELECT ?::VARCHAR, 0
-            UNION
-            SELECT e.{far}, w.depth + 1
-            FROM walk w JOIN lineage_edges e ON e.{near} = w.id
-            LEFT JOIN recurring.walk seen ON seen.id = e.{far}
-            WHERE seen.id IS NULL AND w.depth < ?
-        )"""
-
-
 def traverse_tx(con, node_id: str, direction: str, depth: int | None = None) -> Graph:
     """Every node reachable `direction` ('upstream' | 'downstream') from `node_id`, up to `depth` hops."""
     if direction not in ("upstream", "downstream"):
@@ -86,27 +73,28 @@ def traverse_tx(con, node_id: str, direction: str, depth: int | None = None) -> 
     if depth is not None and depth < 1:
         raise InvalidInput(f"--depth must be 1 or more; got {depth}.")
     _node_exists(con, node_id)
-    limit = depth if depth is not None else 1_000_000
-    near, far = ("src", "dst") if direction == "downstream" else ("dst", "src")
+    import numpy as np  # imported by the walks alone: `lineage nodes` and the other reads need no numpy
+
+    from .index import index
+
+    ix = index(con)
+    start = ix.number(node_id)
+    hops = ix.walk(start, direction, depth if depth is not None else len(ix.ids))
+    reached = np.flatnonzero(hops > 0)
+    reached = reached[np.argsort(hops[reached], kind="stable")]  # by depth, then id (numbers are in id order)
+    near, far = (ix.src, ix.dst) if direction == "downstream" else (ix.dst, ix.src)
     # An unlimited walk is closed: every edge leaving a walked node (in the walk's direction) ends at a walked
     # node, so the edges among the walked nodes are those that leave one. A walk cut at `depth` is not.
-    among = f" SEMI JOIN lineage_walk b ON b.id = e.{far}" if depth is not None else ""
-    # Walk once into a temporary table, then read the nodes and the edges among them from it.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE lineage_walk AS {_walk_sql(direction)} SELECT * FROM walk",
-                [node_id, limit])
-    try:
-        rows = con.execute("""
-            SELECT w.id, coalesce(n.kind, 'other'), coalesce(n.name, w.id), w.depth, CAST(n.attributes AS VARCHAR)
-            FROM lineage_walk w LEFT JOIN lineage_nodes n ON n.id = w.id WHERE w.depth > 0
-            ORDER BY w.depth, w.id""").fetchall()
-        edges = con.execute(f"""
-            SELECT e.src, e.dst, e.relation FROM lineage_edges e SEMI JOIN lineage_walk a ON a.id = e.{near}{among}
-            ORDER BY e.src, e.dst, e.relation""").fetchall()
-    finally:
-        con.execute("DROP TABLE IF EXISTS lineage_walk")
-    return Graph(node_id, [{"id": i, "kind": k, "name": n, "depth": d, "attributes": _attributes(a)}
-                           for i, k, n, d, a in rows],
-                 [{"from": s, "to": d, "relation": r} for s, d, r in edges])
+    keep = hops[near] >= 0
+    if depth is not None:
+        keep &= hops[far] >= 0
+    ids, kinds, names, attrs = ix.ids, ix.kinds, ix.names, ix.attributes
+    nodes = [{"id": ids[i], "kind": kinds[i], "name": names[i], "depth": d, "attributes": _attributes(attrs.get(i))}
+             for i, d in zip(reached.tolist(), hops[reached].tolist())]
+    rel = ix.relation
+    edges = [{"from": ids[s], "to": ids[t], "relation": rel[k]}
+             for k, s, t in zip(np.flatnonzero(keep).tolist(), ix.src[keep].tolist(), ix.dst[keep].tolist())]
+    return Graph(node_id, nodes, edges)
 
 
 def _attributes(text: str | None) -> dict[str, Any]:
@@ -175,36 +163,22 @@ def path(store, src: str, dst: str, max_depth: int = 50) -> Graph:
     with store.read() as con:
         _node_exists(con, src)
         _node_exists(con, dst)
-        # Breadth-first, each node keeping the node it was first reached from, so following those back from `dst`
-        # gives a shortest path. The walk stops growing once it has reached `dst` (the level that reaches it is
-        # finished, nothing after it is computed), and keeps one parent per node rather than a whole trail.
-        row = con.execute("""
-            WITH RECURSIVE walk(id, depth, parent) USING KEY (id) AS (
-                SELECT ?::VARCHAR, 0, NULL::VARCHAR
-                UNION
-                SELECT e.dst, w.depth + 1, w.id
-                FROM walk w JOIN lineage_edges e ON e.src = w.id
-                LEFT JOIN recurring.walk seen ON seen.id = e.dst
-                WHERE seen.id IS NULL AND w.depth < ? AND ? NOT IN (SELECT id FROM walk)
-            ),
-            reached AS MATERIALIZED (SELECT id, parent FROM walk),
-            back(id, parent, k) AS (
-                SELECT id, parent, 0 FROM reached WHERE id = ?
-                UNION ALL
-                SELECT r.id, r.parent, b.k + 1 FROM back b JOIN reached r ON r.id = b.parent
-            )
-            SELECT list(id ORDER BY k DESC) FROM back HAVING count(*) > 0""", [src, max_depth, dst, dst]).fetchone()
-        if row is None:
-            return Graph(src)
-        trail = list(row[0])
-        # The trail's nodes and the relation of each step, in two reads rather than two per step.
-        found = {i: (k, n) for i, k, n in con.execute(
-            "SELECT id, kind, name FROM lineage_nodes WHERE list_contains(?, id)", [trail]).fetchall()}
-        steps = list(zip(trail, trail[1:]))
-        relation = {(a, b): r for a, b, r in con.execute(
-            "SELECT e.src, e.dst, min(e.relation) FROM lineage_edges e JOIN (SELECT unnest(?::VARCHAR[]) AS a, "
-            "unnest(?::VARCHAR[]) AS b) s ON e.src = s.a AND e.dst = s.b GROUP BY ALL",
-            [[a for a, _ in steps], [b for _, b in steps]]).fetchall()}
+        import numpy as np
+
+        from .index import index
+
+        ix = index(con)
+    numbers = ix.parents(ix.number(src), ix.number(dst), max_depth)
+    if numbers is None:
+        return Graph(src)
+    trail = [ix.ids[i] for i in numbers]
+    found = {ix.ids[i]: (ix.kinds[i], ix.names[i]) for i in numbers if ix.known[i]}
+    steps = list(zip(trail, trail[1:]))
+    # The relation of each step: the smallest of the edges joining its two nodes (edges are sorted by src,
+    # dst, relation, so the first one found is it).
+    relation = {}
+    for k in np.flatnonzero(np.isin(ix.src, numbers[:-1]) & np.isin(ix.dst, numbers[1:])).tolist():
+        relation.setdefault((ix.ids[ix.src[k]], ix.ids[ix.dst[k]]), ix.relation[k])
     nodes = [{"id": nid, "kind": found[nid][0] if nid in found else kind_of(nid),
               "name": found[nid][1] if nid in found else nid, "depth": depth} for depth, nid in enumerate(trail)]
     edges = [{"from": a, "to": b, "relation": relation.get((a, b))} for a, b in steps]

@@ -7,7 +7,6 @@ import sys
 
 from ..drift import report as drift_report
 from ..errors import InvalidInput
-from ..monitoring import alerts, checks, ingest, settings
 from ..registry.records import parse_ref
 from . import Ctx, held_open, table
 from .argtypes import ENTITY_ID, output_file
@@ -79,6 +78,8 @@ def register(sub, common) -> None:
 
 
 def _ingested_text(kind: str, r: ingest.Ingested) -> str:
+    from ..monitoring import ingest  # per command: `modelgov drift` loads no pandas
+
     lines = [f"{kind}: {r.rows_ok:,} of {r.rows_in:,} row(s) logged, {r.rows_rejected:,} rejected"
              + (f"; predictions written to {r.output}" if r.output else "") + "."]
     lines += [f"  rejected {n:,}: {reason}" for reason, n in r.reasons.items()]
@@ -91,6 +92,8 @@ def _ingested_text(kind: str, r: ingest.Ingested) -> str:
 
 
 def cmd_score(ctx: Ctx) -> int:
+    from ..monitoring import ingest  # per command: `modelgov drift` loads no pandas
+
     name, version = parse_ref(ctx.args.ref)
     r = ingest.score_file(ctx.store, ctx.actor(), name, version, ctx.args.input, environment=ctx.args.env,
                               output=ctx.args.output, time_column=ctx.args.time_column, id_column=ctx.args.id_column,
@@ -100,6 +103,8 @@ def cmd_score(ctx: Ctx) -> int:
 
 
 def cmd_log_predictions(ctx: Ctx) -> int:
+    from ..monitoring import ingest  # per command: `modelgov drift` loads no pandas
+
     name, version = parse_ref(ctx.args.ref)
     r = ingest.log_predictions(ctx.store, ctx.actor(), name, version, ctx.args.input,
                                    time_column=ctx.args.time_column, id_column=ctx.args.id_column,
@@ -110,6 +115,8 @@ def cmd_log_predictions(ctx: Ctx) -> int:
 
 
 def cmd_log_outcomes(ctx: Ctx) -> int:
+    from ..monitoring import ingest  # per command: `modelgov drift` loads no pandas
+
     r = ingest.log_outcomes(ctx.store, ctx.actor(), ctx.args.model, ctx.args.input, id_column=ctx.args.id_column,
                                 label_column=ctx.args.label_column, refresh_snapshots=not ctx.args.no_snapshot)
     ctx.emit(r.as_dict(), _ingested_text("Outcomes", r))
@@ -156,6 +163,8 @@ def cmd_drift(ctx: Ctx) -> int:
 
 
 def cmd_monitor(ctx: Ctx) -> int:
+    from ..monitoring import checks  # per command: `modelgov drift` loads no pandas
+
     name, version = parse_ref(ctx.args.ref)
     named = ctx.args.as_ if hasattr(ctx.args, "as_") and ctx.args.as_ else None
     import os
@@ -188,6 +197,8 @@ def cmd_monitor(ctx: Ctx) -> int:
 
 
 def cmd_monitor_config(ctx: Ctx) -> int:
+    from ..monitoring import settings  # per command: `modelgov drift` loads no pandas
+
     if ctx.args.config:
         try:
             with open(ctx.args.config, encoding="utf-8") as f:
@@ -203,6 +214,8 @@ def cmd_monitor_config(ctx: Ctx) -> int:
 
 @held_open
 def cmd_alerts(ctx: Ctx) -> int:
+    from ..monitoring import alerts  # per command: `modelgov drift` loads no pandas
+
     items = alerts.alerts(ctx.store, ctx.args.model, ctx.args.status)
     ctx.emit([a.as_dict() for a in items], lambda: table(
         [(a.id, a.model, a.kind, a.severity, a.status, a.message) for a in items],
@@ -211,6 +224,8 @@ def cmd_alerts(ctx: Ctx) -> int:
 
 
 def cmd_alert_update(ctx: Ctx) -> int:
+    from ..monitoring import alerts  # per command: `modelgov drift` loads no pandas
+
     a = alerts.update_alert(ctx.store, ctx.actor(), ctx.args.id, ctx.args.action, ctx.args.note)
     ctx.emit(a.as_dict(), f"Alert {a.id} is now {a.status}.")
     return 0

@@ -75,3 +75,13 @@ def test_every_listed_command_is_built_by_its_module():
 def test_the_guard_can_fail():
     """The probe sees a heavy library when one is imported (so the tests above can fail)."""
     assert _loaded("import scipy.stats") == ["scipy"]
+
+
+def test_drift_loads_no_dataframe_library(tmp_path):
+    """`modelgov drift` reads both files in DuckDB and computes in numpy: pandas (about half a second of every
+    CI call) is loaded only by the commands that score or review logged predictions."""
+    ref, cur = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    ref.write_text("a,b\n" + "".join(f"{i % 7},{i * 0.5}\n" for i in range(200)))
+    cur.write_text("a,b\n" + "".join(f"{i % 5},{i * 0.7}\n" for i in range(300)))
+    loaded = _loaded(_cli(["drift", str(ref), str(cur), "--json"]), ("pandas", "sklearn", "pyarrow", "plotly"))
+    assert loaded == []

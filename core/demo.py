@@ -218,8 +218,10 @@ def _traffic(store: Store, actor, test: pd.DataFrame, quick: bool) -> None:
     folder = store.home / "inputs"
     traffic = folder / "credit_default_traffic.csv"
     frame.drop(columns=["default"]).to_csv(traffic, index=False)
+    # The reviews pages read are stored once, after the outcomes (which refresh every version with logs), not
+    # also after the scoring: they would be replaced seconds later.
     ingest.score_file(store, actor, "credit-default", None, traffic, time_column="ts", id_column="request_id",
-                          output=folder / "credit_default_traffic.scored.csv")
+                      output=folder / "credit_default_traffic.scored.csv", refresh_snapshots=False)
     arrived = frame[frame["ts"] < utcnow() - pd.Timedelta(days=OUTCOME_LAG_DAYS)]
     outcomes = folder / "credit_default_outcomes.csv"
     arrived[["request_id", "default"]].to_csv(outcomes, index=False)

@@ -20,6 +20,14 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from ..errors import CoreError, InvalidInput
 from . import output as screen
 
+# argparse translates each of its own words (about a hundred per parse) through gettext, which looks for a message
+# catalogue on disk on every call: 20-70 ms of each `modelgov` call with LANG=C.UTF-8 or en_US.UTF-8. A catalogue
+# does not change while a process runs, so each word is looked up once.
+if not hasattr(argparse._, "cache_info"):
+    import functools
+
+    argparse._ = functools.lru_cache(maxsize=None)(argparse._)
+
 if TYPE_CHECKING:
     from ..identity import Identity
     from ..store import Store

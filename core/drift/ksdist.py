@@ -34,6 +34,28 @@ class _LazyScipy:
         return scipy.special
 
 
+def warm_up() -> None:
+    """Start importing `scipy.special` in a background thread, for a process about to scan large samples.
+
+    With samples of tens of thousands of rows, any KS statistic above about 0.005 reaches the regime that needs
+    `smirnov`, and the import (a few tenths of a second) then overlaps DuckDB's scans, which release the
+    interpreter, instead of following them. A process that has it already (the dashboard, via scikit-learn)
+    starts nothing."""
+    import sys
+    import threading
+
+    if "scipy.special" in sys.modules:
+        return
+
+    def load() -> None:
+        try:
+            import scipy.special  # noqa: F401
+        except Exception:  # noqa: BLE001 - the main thread imports it again when needed, and reports
+            pass
+
+    threading.Thread(target=load, name="modelgov-scipy-special", daemon=True).start()
+
+
 @lru_cache(maxsize=1)
 def _kolmogn() -> Callable[..., float] | None:
     """scipy's `_kolmogn(n, x, cdf)` from its own source file, or None when that file is not as expected."""

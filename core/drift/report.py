@@ -139,6 +139,10 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     n_cur = con.execute(f"SELECT count(*) FROM {cur}").fetchall()[0][0]
     if n_ref == 0 or n_cur == 0:
         raise InvalidInput(f"The {'reference' if n_ref == 0 else 'current'} data has no rows to compare.")
+    if n_ref * n_cur / (n_ref + n_cur) > 5_000:  # KS p-values of samples this large will need scipy.special
+        from . import ksdist
+
+        ksdist.warm_up()
     per_col: dict[str, Any] = {}
     # While DuckDB scans the next column (its threads release the GIL), one worker thread turns the previous
     # column's counts into statistics: the two halves overlap instead of taking turns. At most one column waits

@@ -89,12 +89,16 @@ def serialise(estimator: Any) -> bytes:
 def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
     """Load a model file a person hands in: opened and checked in a child process, then checked again here.
 
-    A skops file needs no trust in its author. A joblib/pickle file runs the
+    A folder is read as an MLflow model (core/registry/mlflow_model.py). A skops file needs no trust in its author. A joblib/pickle file runs the
     code it names when loaded, so it is refused unless `allow_pickle` is
     True; only the `modelgov register` command passes that, for the person
     who names their own file on the command line.
     """
     p = Path(path)
+    if p.is_dir():  # an MLflow model folder (its MLmodel file names the model file), or a clear refusal
+        from . import mlflow_model
+
+        return mlflow_model.read_model(p, allow_pickle=allow_pickle)[0]
     if not p.is_file():
         raise NotFound(f"Model file {p} does not exist.")
     what = f"Model file {p.name}"

@@ -323,8 +323,19 @@ def _check_objective(library: str, objective: str, kind: str, what: str) -> str:
 
 
 def native_library(path: Path) -> str | None:
-    """The library whose native model file `path` looks like, by suffix; None for anything else."""
-    return NATIVE_SUFFIXES.get(path.suffix.lower())
+    """The library whose native model file `path` is, by suffix and first bytes; None for anything else
+    (which then gets the message for a file that is not a skops file)."""
+    library = NATIVE_SUFFIXES.get(path.suffix.lower())
+    if library is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if library == "lightgbm":
+        return library if head.startswith(b"tree\n") else None
+    return library if head.lstrip().startswith(b"{") and b"learner" in head else None
 
 
 def read_native(path: Path, what: str) -> Any:

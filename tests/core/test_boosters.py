@@ -19,8 +19,8 @@ lgb = pytest.importorskip("lightgbm")
 
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import OneHotEncoder  # noqa: E402
+from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
+from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
 from core.errors import CheckFailed, InvalidInput  # noqa: E402
 from core.registry import artifacts, boosters, versions  # noqa: E402
@@ -163,7 +163,7 @@ def test_hostile_native_files_are_refused_in_one_sentence(fitted, tmp_path, case
         doc["learner"]["gradient_booster"]["model"]["trees"][0]["split_indices"][0] = 999
         path, body = tmp_path / "m.json", json.dumps(doc).encode()
     elif case == "xgb-garbage-ubj":
-        path, body = tmp_path / "m.ubj", b"{" + bytes(range(256)) * 40
+        path, body = tmp_path / "m.ubj", b"{L\x07learner" + bytes(range(256)) * 40
     elif case == "lgbm-truncated":
         text = lc.booster_.model_to_string()
         path, body = tmp_path / "m.txt", text[: len(text) // 2].encode()
@@ -283,7 +283,8 @@ def test_register_score_outcomes_monitor_compare_through_the_cli(store, cli, par
     model, X = fitted[f"{library}-{task}"]
     cols = list(X.columns)
     target = TARGET if task == "classifier" else LIMIT
-    champion = (LogisticRegression(max_iter=200) if task == "classifier" else Ridge()).fit(train[cols], train[target])
+    champion = make_pipeline(StandardScaler(), LogisticRegression() if task == "classifier" else Ridge()).fit(
+        train[cols], train[target])
     paths = {}
     for name, frame in {"train": train[cols + [target]], "test": test[cols + [target]]}.items():
         paths[name] = tmp_path / f"{name}.csv"

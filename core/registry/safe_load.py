@@ -205,6 +205,9 @@ _FUNCTION_KEYS = {"__class__", "__module__", "__loader__", "__id__"}
 
 
 def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
+    boosting = [f for f in found if f[1].startswith(("xgboost.", "lightgbm."))]
+    if boosting:  # the library's own class explains the refusal better than its helpers do
+        found = boosting + [f for f in found if f not in boosting]
     loader, first = found[0]
     more = f" and {len(found) - 1} more type(s)" if len(found) > 1 else ""
     elsewhere = sorted(other for other, names in tt.ALLOWED.items() if first in names)
@@ -213,6 +216,9 @@ def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
                 f"{' or '.join(('an ' if o[0] in 'AEIOU' else 'a ') + o for o in elsewhere)}")
     if first in tt.NOT_REVIEWED:
         why = f"which ModelGov does not load: {tt.NOT_REVIEWED[first]}"
+    elif first.startswith(("xgboost.", "lightgbm.")):
+        why = ("which ModelGov takes alone or as the last step of a Pipeline, saved with joblib or as the library's "
+               "own booster file (.json/.ubj/.txt), not inside a skops file or deeper in a pipeline")
     elif first.startswith("sklearn."):
         why = (f"which is not on ModelGov's reviewed list for scikit-learn {_sklearn_version()} (a file saved "
                "with another scikit-learn version can name classes that moved)")

@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
 from core.errors import CheckFailed, InvalidInput  # noqa: E402
-from core.registry import artifacts, boosters, versions  # noqa: E402
+from core.registry import artifacts, boosters, safe_load, versions  # noqa: E402
 from tests.core.test_artifacts_attacks import assert_refused, modelgov  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -318,3 +318,15 @@ def test_register_score_outcomes_monitor_compare_through_the_cli(store, cli, par
             "--bootstrap", "50", "--json", as_=ds)
     assert r.code == 0, r.err
     assert json.loads(r.out)
+
+
+def test_a_booster_inside_a_skops_file_or_deeper_in_a_pipeline_is_refused_with_the_way_in(fitted, tmp_path):
+    import skops.io as sio
+    from sklearn.ensemble import VotingClassifier
+
+    model, X = fitted["xgb-classifier"]
+    voting = VotingClassifier([("a", model)], voting="soft")
+    voting.estimators_, voting.named_estimators_ = [model], {"a": model}
+    for obj in (model, voting):
+        with pytest.raises(InvalidInput, match=r"contains xgboost\..*alone or as the last step"):
+            artifacts.serialise(obj) if obj is voting else safe_load.load_skops(sio.dumps(obj), "m.skops")

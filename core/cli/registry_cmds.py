@@ -58,7 +58,8 @@ def register(sub, common) -> None:
     p.add_argument("name")
     p.add_argument("--model", required=True, metavar="FILE",
                    help="skops or joblib file of a fitted estimator (loading joblib runs its code: name only your own), "
-                        "or a native XGBoost (.json/.ubj) or LightGBM (.txt) booster")
+                        "or a native XGBoost (.json/.ubj) or LightGBM (.txt) booster, or an MLflow model folder "
+                        "(the one holding MLmodel: sklearn, xgboost or lightgbm flavour)")
     p.add_argument("--train-data", required=True, metavar="FILE", help="CSV or Parquet the model was trained on")
     p.add_argument("--target", required=True, metavar="COLUMN")
     p.add_argument("--test-data", metavar="FILE", help="hold-out CSV or Parquet for validation metrics")

@@ -6,7 +6,7 @@ import sys
 
 from .. import users
 from ..errors import CheckFailed, InvalidInput
-from ..registry import catalog, records, versions
+from ..registry import catalog, mlflow_records, records, versions
 from ..registry.datasets import search_datasets
 from ..governance import live
 from ..vocabulary import RISK_TIERS
@@ -147,7 +147,11 @@ def cmd_models_show(ctx: Ctx) -> int:
                   "; ".join(h["reasons"])) for h in health], ["ENVIRONMENT", "VERSION", "STATUS", "SCORE", "WHY"])
         return out
 
-    ctx.emit({**m.as_dict(), "live": deployed, "health": health}, text)
+    from_mlflow = mlflow_records.mlflow_facts_by_version(ctx.store, m.name)
+    data = m.as_dict()
+    for v in data["versions"]:  # what a version brought from MLflow (docs/mlflow.md), null for the others
+        v["mlflow"] = from_mlflow.get(v["version"])
+    ctx.emit({**data, "live": deployed, "health": health}, text)
     return 0
 
 

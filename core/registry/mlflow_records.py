@@ -110,14 +110,29 @@ _COLUMNS = ("flavour", "serialization", "signature", "model_uuid", "mlflow_versi
 _JSON = {"signature", "aliases", "version_tags", "run_tags", "params", "metrics"}
 
 
-def mlflow_facts_tx(con: duckdb.DuckDBPyConnection, version_id: int) -> dict[str, Any] | None:
-    row = con.execute(f"SELECT {', '.join(c if c not in _JSON else f'CAST({c} AS VARCHAR)' for c in _COLUMNS)}"
-                      " FROM model_version_mlflow WHERE version_id = ?", [version_id]).fetchone()
-    if row is None:
-        return None
+def _select(table: str = "") -> str:
+    return ", ".join(f"{table}{c}" if c not in _JSON else f"CAST({table}{c} AS VARCHAR)" for c in _COLUMNS)
+
+
+def _facts(row: tuple) -> dict[str, Any]:
     out = {c: (json.loads(v) if c in _JSON and v is not None else v) for c, v in zip(_COLUMNS, row)}
     out["recorded_at"] = out["recorded_at"].isoformat() if out["recorded_at"] is not None else None
     return out
+
+
+def mlflow_facts_tx(con: duckdb.DuckDBPyConnection, version_id: int) -> dict[str, Any] | None:
+    row = con.execute(f"SELECT {_select()} FROM model_version_mlflow WHERE version_id = ?", [version_id]).fetchone()
+    return None if row is None else _facts(row)
+
+
+def mlflow_facts_by_version(store, name: str) -> dict[int, dict[str, Any]]:
+    """The MLflow facts of every version of `name` that has them, by version number (one read)."""
+    with store.read() as con:
+        rows = con.execute(f"SELECT v.version, {_select('f.')}"
+                           " FROM model_version_mlflow f JOIN model_versions v ON v.id = f.version_id"
+                           " JOIN models m ON m.id = v.model_id WHERE m.name = ? ORDER BY v.version",
+                           [name]).fetchall()
+    return {r[0]: _facts(r[1:]) for r in rows}
 
 
 def get_mlflow_facts(store, name: str, version: int) -> dict[str, Any] | None:

@@ -94,6 +94,9 @@ def test_import_by_alias_brings_the_version_its_run_and_lineage(store, cli, trac
         edge = con.execute("SELECT relation FROM lineage_edges WHERE src = ? AND dst = 'model:credit:1'", [run]).fetchall()
     assert actions[-2:] == ["version.register", "version.import_mlflow"] and edge == [("produced",)]
 
+    shown = json.loads(cli(store, "models", "show", "credit", "--json").out)["versions"][0]["mlflow"]
+    assert shown["aliases"] == ["champion"] and shown["params"]["C"] == "1.0"
+
     # the same MLflow version again: refused, naming what it became, even when a duplicate artifact is allowed
     again = _import(cli, store, tracking, data, "--version", "1", "--allow-duplicate")
     assert again.code == 4 and "already imported as credit:1" in again.err and again.err.count("\n") == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -93,8 +94,18 @@ def _client(uri: str):
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+_CREDENTIALS = re.compile(r"//[^/@\s]+@")
+
+
+def _said(e: BaseException) -> str:
+    """The first line of what MLflow or its driver said, short, with any user:password@ in a URL taken out."""
+    text = str(getattr(e, "message", None) or e)
+    first = text.splitlines()[0] if text.strip() else type(e).__name__
+    return _CREDENTIALS.sub("//", first)[:300]
+
+
 def _ask(what: str, uri: str, call, *args: Any) -> Any:
-    """One MLflow call; its failures as NotFound (absent) or InvalidInput (anything else), in one sentence."""
+    """One MLflow call; its failures as NotFound (absent, or no server answers) or InvalidInput, in one sentence."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -103,11 +114,13 @@ def _ask(what: str, uri: str, call, *args: Any) -> Any:
     except MlflowException as e:
         if e.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(e.message).lower():  # (an alias)
             raise NotFound(f"{what} not found in the MLflow tracking store at {public_uri(uri)}.") from e
-        text = str(e.message).splitlines()[0][:300] if e.message else e.error_code
-        raise InvalidInput(f"MLflow at {public_uri(uri)} could not give {what} ({text}).") from e
+        if "API request to" in str(e.message) and "failed with exception" in str(e.message):
+            raise NotFound(f"No MLflow tracking server answers at {public_uri(uri)} (the connection failed or timed "
+                           "out); check the URI and that the server is running.") from e
+        raise InvalidInput(f"MLflow at {public_uri(uri)} could not give {what} ({_said(e)}).") from e
     except Exception as e:  # the store's driver, the network: many types, one sentence naming the store
         raise InvalidInput(f"MLflow at {public_uri(uri)} could not be read for {what} "
-                           f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}).") from e
+                           f"({type(e).__name__}: {_said(e)}).") from e
 
 
 def read_mlflow_version(uri: str, model: str, *, version: int | None = None, alias: str | None = None
@@ -180,7 +193,7 @@ def import_mlflow_version(store, actor: Identity, uri: str, model: str, train_da
                 local = download_artifacts(artifact_uri=where, dst_path=tmp, tracking_uri=uri)
         except Exception as e:  # the artifact store may be anywhere: one sentence naming the version
             raise InvalidInput(f"The files of MLflow model {facts.ref} could not be downloaded ({type(e).__name__}: "
-                               f"{str(e).splitlines()[0][:200] if str(e) else ''}).") from e
+                               f"{_said(e)}).") from e
         v = versions.register_version(store, actor, name, Path(local), train_data, target, test_data=test_data,
                                       owner=owner, risk_tier=risk_tier, description=description,
                                       code_ref=facts.code_ref or (f"mlflow:run/{facts.run_id}" if facts.run_id else None),

@@ -117,6 +117,9 @@ def test_the_latest_version_a_cloudpickle_one_loads_in_the_child_process(store, 
 
 @pytest.mark.parametrize("args, code, phrase", [
     (("--tracking-uri", "sqlite:////nonexistent/mlflow.db", "--model", "credit"), 5, "No MLflow tracking store"),
+    (("--tracking-uri", "http://me:s3cret@127.0.0.1:9", "--model", "credit"), 5,
+     "No MLflow tracking server answers at http://127.0.0.1:9 "),
+    (("--tracking-uri", "ftp://mlflow.example.com", "--model", "credit"), 2, "is not a tracking URI ModelGov knows"),
     (("--model", "nobody"), 5, "Registered model 'nobody' not found"),
     (("--model", "credit", "--version", "9"), 5, "Version 9 of registered model 'credit' not found"),
     (("--model", "credit", "--alias", "gone"), 5, "Alias 'gone' of registered model 'credit' not found"),
@@ -125,7 +128,7 @@ def test_the_latest_version_a_cloudpickle_one_loads_in_the_child_process(store, 
 def test_unknown_store_model_version_or_alias_is_one_sentence(store, cli, tracking, data, args, code, phrase):
     argv = list(args) if args[0] == "--tracking-uri" else ["--tracking-uri", tracking, *args]
     r = cli(store, "import", "mlflow", *argv, "--train-data", str(data / "train.csv"), "--target", "y", as_=DS)
-    assert r.code == code and phrase in r.err and r.err.count("\n") == 1, r.err
+    assert r.code == code and phrase in r.err and r.err.count("\n") == 1 and "s3cret" not in r.err, r.err
     assert catalog.search_models(store).total == 0
 
 
@@ -199,6 +202,8 @@ def _outside_file(tmp_path: Path) -> Path:
     ("not-yaml", "is not valid YAML"),
     ("python-tag", "is not valid YAML"),
     ("no-flavors", "has no 'flavors' section"),
+    ("too-big", "is larger than 1000 kB"),
+    ("deep", "nests too deeply"),
     ("unknown-flavour", "has the flavour(s) python_function, pytorch"),
     ("dotdot", "outside the folder"),
     ("absolute", "outside the folder"),
@@ -216,6 +221,10 @@ def test_hostile_or_broken_folders_are_one_sentence_and_store_nothing(store, peo
         (folder / "MLmodel").write_text("flavors: [unclosed\n  - {")
     elif case == "python-tag":
         (folder / "MLmodel").write_text("flavors: !!python/object/apply:os.system ['touch /tmp/pwned']\n")
+    elif case == "too-big":
+        (folder / "MLmodel").write_text(mlmodel + "# padding\n" * 200_000)
+    elif case == "deep":
+        (folder / "MLmodel").write_text("flavors: " + "[" * 50_000 + "]" * 50_000 + "\n")
     elif case == "no-flavors":
         (folder / "MLmodel").write_text("- just\n- a list\n")
     elif case == "unknown-flavour":

@@ -39,10 +39,9 @@ def cmd_import_mlflow(ctx: Ctx) -> int:
     v, facts = mlflow_import.import_mlflow_version(
         ctx.store, ctx.actor(), a.tracking_uri, a.model, a.train_data, a.target, version=a.version, alias=a.alias,
         name=a.name, test_data=a.test_data, owner=a.owner, risk_tier=a.risk_tier, description=a.description,
-        allow_duplicate=a.allow_duplicate,
-        # As with `modelgov register`: the person running the command names the model, so a pickle/cloudpickle
-        # file of it may be unpickled, in the checking child process only (core/registry/safe_load.py).
-        allow_pickle=True)
+        # No allow_pickle: a version on a shared tracking server may have been logged by anyone, so a pickle or
+        # cloudpickle model is refused here (core's default); `register --model FOLDER` takes one's own.
+        allow_duplicate=a.allow_duplicate)
     data = {"name": v.model, "version": v.version, "sha256": v.sha256, "metrics": v.metrics,
             "mlflow": {"tracking_uri": facts.tracking_uri, "model": facts.registered_model,
                        "version": facts.registered_version, "aliases": facts.aliases, "tags": facts.version_tags,

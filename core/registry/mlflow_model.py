@@ -180,6 +180,12 @@ def read_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, Ml
     if not p.is_dir():
         return artifacts.read_model_file(p, allow_pickle=allow_pickle), None
     info = read_mlmodel(p)
+    if info.serialization in PICKLE_FORMATS and not allow_pickle:
+        raise InvalidInput(
+            f"MLflow model {p.name} holds a {info.serialization} file, and loading it runs the code inside it, so "
+            "ModelGov does it only for the person registering their own folder on the command line (modelgov "
+            "register NAME --model FOLDER); log the model with serialization_format='skops' (MLflow's default) to "
+            "import it.")
     if info.serialization not in _NATIVE_SUFFIX:
         return artifacts.read_model_file(info.data_file, allow_pickle=allow_pickle), info
     # A native XGBoost/LightGBM file is recognised by its suffix, which MLflow does not use for LightGBM (.lgb):

@@ -105,14 +105,12 @@ def test_import_by_alias_brings_the_version_its_run_and_lineage(store, cli, trac
 
 
 
-def test_the_latest_version_a_cloudpickle_one_loads_in_the_child_process(store, cli, tracking, data):
-    r = _import(cli, store, tracking, data, "--name", "credit-lr", "--json")
-    assert r.code == 0, r.err
-    out = json.loads(r.out)
-    assert (out["name"], out["version"], out["mlflow"]["version"]) == ("credit-lr", 1, 2)
-    assert mlflow_records.get_mlflow_facts(store, "credit-lr", 1)["serialization"] == "cloudpickle"
-    _v, est = versions.load_model(store, "credit-lr", 1)  # from the store: skops, never a pickle
-    assert est.C == 0.1
+def test_the_latest_version_by_default_and_a_cloudpickle_one_is_refused_unopened(store, cli, tracking, data):
+    # v2 is cloudpickle: a version on a shared server may be anybody's, so import never unpickles (only
+    # `register --model FOLDER`, for one's own folder, does, in the child process)
+    r = _import(cli, store, tracking, data, "--name", "credit-lr")
+    assert r.code == 2 and "holds a cloudpickle file" in r.err and "serialization_format='skops'" in r.err, r.err
+    assert r.err.count("\n") == 1 and _nothing_stored(store)
 
 
 @pytest.mark.parametrize("args, code, phrase", [
@@ -266,18 +264,22 @@ def test_a_missing_path_still_does_not_exist_and_read_model_file_reads_folders(t
     assert artifacts.read_model_file(folder) == ("read", folder, False)  # the same reader as register's
 
 
-def test_pickled_folders_need_allow_pickle_like_joblib_files(tmp_path):
+def test_a_pickled_folder_of_ones_own_registers_from_the_cli_only(store, cli, tmp_path, data):
     import joblib
 
     folder = _folder(tmp_path)
     df = synthetic_classification(n=200, seed=1)
-    joblib.dump(LogisticRegression().fit(df[FEATURES], df["y"]), folder / "model.pkl")
+    joblib.dump(LogisticRegression(C=0.3).fit(df[FEATURES], df["y"]), folder / "model.pkl")
     (folder / "MLmodel").write_text((folder / "MLmodel").read_text().replace(
         "pickled_model: model.skops, serialization_format: skops", "pickled_model: model.pkl, serialization_format: "
         "cloudpickle"))
-    with pytest.raises(InvalidInput, match="runs the code inside it"):  # refused before any process starts
-        mlflow_model.read_model(folder)
-    # with allow_pickle it loads in the child process: test_the_latest_version_a_cloudpickle_one_loads_…
+    with pytest.raises(InvalidInput, match="holds a cloudpickle file, and loading it runs the code"):
+        mlflow_model.read_model(folder)  # core's default: refused before any process starts
+    r = cli(store, "register", "own", "--model", str(folder), "--train-data", str(data / "train.csv"), "--target",
+            "y", as_=DS)  # unpickled in the child process, as a joblib file would be
+    assert r.code == 0, r.err
+    assert mlflow_records.get_mlflow_facts(store, "own", 1)["serialization"] == "cloudpickle"
+    assert versions.load_model(store, "own", 1)[1].C == 0.3  # from the store: skops, never a pickle
 
 
 def test_forbidden_before_the_folder_is_read(store, people, tmp_path, data):

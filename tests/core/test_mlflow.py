@@ -3,6 +3,7 @@ tracking store (one per module: logging models costs seconds), with every refusa
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import sys
@@ -32,17 +33,31 @@ def data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tracking(tmp_path_factory, data):
+def tracking(tmp_path_factory, worker_id):
     """A sqlite tracking store with registered model `credit`: v1 (skops, alias champion, tagged, from a run with
-    parameters and metrics) and v2 (cloudpickle)."""
-    mlflow = pytest.importorskip("mlflow")
+    parameters and metrics) and v2 (cloudpickle). Built once per test run, also under xdist: the workers share it
+    (logging models costs tens of seconds), under a lock; the tests only read it."""
+    pytest.importorskip("mlflow")
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if worker_id != "master" else root  # pytest-N/, shared by this run's workers only
+    where = root / "mlflow-tracking"
+    uri = f"sqlite:///{where / 'mlflow.db'}"
+    with open(root / "mlflow-tracking.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (where / "ready").exists():
+            shutil.rmtree(where, ignore_errors=True)
+            where.mkdir()
+            _log_credit_versions(uri, where)
+            (where / "ready").touch()
+    return uri
+
+
+def _log_credit_versions(uri: str, where: Path) -> None:
+    import mlflow
     import mlflow.sklearn
-    import pandas as pd
     from mlflow.models import infer_signature
 
-    where = tmp_path_factory.mktemp("mlflow-tracking")
-    uri = f"sqlite:///{where / 'mlflow.db'}"
-    train = pd.read_csv(data / "train.csv")
+    train = synthetic_classification(n=400, seed=5).iloc[:300]
     old = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     try:
@@ -50,7 +65,7 @@ def tracking(tmp_path_factory, data):
         exp = client.create_experiment("credit", artifact_location=(where / "artifacts").as_uri())
         for C, fmt in ((1.0, "skops"), (0.1, "cloudpickle")):
             est = LogisticRegression(C=C).fit(train[FEATURES], train["y"])
-            with mlflow.start_run(experiment_id=exp, run_name=f"lr-{C}") as run:
+            with mlflow.start_run(experiment_id=exp, run_name=f"lr-{C}"):
                 mlflow.log_params({"C": C, "solver": "lbfgs"})
                 mlflow.log_metrics({"auc": 0.5 + C / 10, "accuracy": 0.7})
                 mlflow.set_tag("team", "credit-risk")
@@ -62,7 +77,6 @@ def tracking(tmp_path_factory, data):
         client.set_model_version_tag("credit", "1", "validated", "yes")
     finally:
         mlflow.set_tracking_uri(old)
-    return uri
 
 
 def _import(cli, store, uri, data, *extra, as_=DS):

@@ -349,6 +349,21 @@ def read_native(path: Path, what: str) -> Any:
     return _from_native(library, path.read_bytes(), what, ubj=path.suffix.lower() == ".ubj")
 
 
+def precheck(path: Path, what: str) -> None:
+    """The structural checks of a native JSON or text booster, in Python (safe in-process): a malformed file
+    is refused before a child process starts. UBJSON is binary and left to the child."""
+    library = native_library(path)
+    if library == "xgboost" and path.suffix.lower() == ".json":
+        model = booster_checks.check_xgboost(path.read_bytes(), what)
+        _role("xgboost", model["learner"]["objective"]["name"], what)
+    elif library == "lightgbm":
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{what} is not LightGBM model text (it is not UTF-8).") from None
+        _role("lightgbm", booster_checks.check_lightgbm(text, what)["objective"], what)
+
+
 def from_booster(obj: Any, what: str) -> Any:
     """A bare `xgboost.Booster` or `lightgbm.Booster` (e.g. from a joblib file) as its scikit-learn wrapper."""
     library = type(obj).__module__.split(".")[0]

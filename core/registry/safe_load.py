@@ -299,6 +299,8 @@ def open_handed_in(path: Path, what: str, *, allow_pickle: bool) -> bytes:
     from . import boosters
 
     native = not is_zip and boosters.native_library(Path(path)) is not None
+    if native:
+        boosters.precheck(Path(path), what)  # pure Python: a malformed booster needs no child to be refused
     if not is_zip and not native and not allow_pickle:
         raise InvalidInput(
             f"{what} is not a skops file, and loading a joblib or pickle file runs the code inside it, so ModelGov "

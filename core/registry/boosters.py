@@ -437,7 +437,8 @@ def smoke(model: Any, what: str) -> None:
     try:
         final.predict(np.zeros((2, int(final.n_features_in_))))
     except Exception as e:  # a booster that cannot predict is not a model
-        raise InvalidInput(f"{what}'s booster cannot predict ({type(e).__name__}: {booster_checks.short(e)}).") from None
+        raise InvalidInput(f"{what}'s booster cannot predict ({type(e).__name__}: "
+                           f"{booster_checks.short(e)}).") from None
 
 
 def _role(library: str, objective: str, what: str) -> str:

@@ -123,9 +123,11 @@ def test_native_regressor_and_unsupported_objectives(fitted, parts, tmp_path):
     xr.get_booster().save_model(tmp_path / "r.json")
     assert type(artifacts.read_model_file(tmp_path / "r.json")).__name__ == "XGBRegressor"
     rng = np.random.default_rng(0)
-    rank = xgb.XGBRanker(n_estimators=2).fit(rng.normal(size=(40, 3)), rng.integers(0, 3, 40), qid=np.repeat([0, 1], 20))
+    rank = xgb.XGBRanker(n_estimators=2).fit(rng.normal(size=(40, 3)), rng.integers(0, 3, 40),
+                                             qid=np.repeat([0, 1], 20))
     rank.get_booster().save_model(tmp_path / "rank.json")
-    with pytest.raises(InvalidInput, match="objective 'rank:ndcg'.*binary and multiclass classification and regression"):
+    with pytest.raises(InvalidInput, match="objective 'rank:ndcg'.*binary and multiclass classification and "
+                                           "regression"):
         artifacts.read_model_file(tmp_path / "rank.json")
     lrank = lgb.LGBMRanker(n_estimators=2, verbose=-1, min_child_samples=2).fit(
         rng.normal(size=(40, 3)), rng.integers(0, 3, 40), group=[20, 20])
@@ -261,6 +263,7 @@ def test_tree_shap_equals_shaps_own_and_adds_up_to_the_raw_output(store, people,
     rows = test[cols].head(60)
     out = compute.compute(v, model, rows, background=lambda: train[cols].head(50))
     assert out["explainer"] == "tree" and out["additivity_ok"], out["additivity_max_error"]
+    assert (v.artifact_format, v.flavour) == ("booster-zip", "xgboost" if key.startswith("xgb") else "lightgbm")
     prep, final = compute.split_pipeline(model)
     Xt = prep.transform(rows) if prep is not None else rows
     ref = shap.TreeExplainer(final)(Xt)

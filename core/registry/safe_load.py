@@ -296,11 +296,11 @@ def open_handed_in(path: Path, what: str, *, allow_pickle: bool) -> bytes:
     memory_mb, cpu_s = _limits()
     with open(path, "rb") as f:
         is_zip = zipfile.is_zipfile(f)
-    from . import boosters
+    from . import booster_files
 
-    native = not is_zip and boosters.native_library(Path(path)) is not None
+    native = not is_zip and booster_files.native_library(Path(path)) is not None
     if native:
-        boosters.precheck(Path(path), what)  # pure Python: a malformed booster needs no child to be refused
+        booster_files.precheck(Path(path), what)  # pure Python: a malformed booster needs no child to be refused
     if not is_zip and not native and not allow_pickle:
         raise InvalidInput(
             f"{what} is not a skops file, and loading a joblib or pickle file runs the code inside it, so ModelGov "
@@ -374,9 +374,9 @@ def _child(path: Path, what: str, mode: str) -> dict[str, Any] | tuple[dict[str,
     import sklearn.ensemble  # noqa: F401
     import sklearn.pipeline  # noqa: F401
 
-    from . import boosters
+    from . import booster_files, boosters
 
-    boosters.preload()  # the booster libraries too, before the limits
+    booster_files.preload()  # the booster libraries too, before the limits
     memory_mb, cpu_s = _limits()
     _limit_resources(memory_mb, cpu_s)
     try:
@@ -386,17 +386,17 @@ def _child(path: Path, what: str, mode: str) -> dict[str, Any] | tuple[dict[str,
 
             obj = load_bytes(data, what)
         elif mode == "native":
-            obj = boosters.read_native(path, what)
+            obj = booster_files.read_native(path, what)
         elif mode == "pickle":
             obj = _unpickle(path, what)
-            if boosters.is_bare_booster(obj):
-                obj = boosters.from_booster(obj, what)
+            if booster_files.is_bare_booster(obj):
+                obj = booster_files.from_booster(obj, what)
         else:  # the parent checks this too; kept so the child never unpickles on its own
             raise InvalidInput(f"{what} is not a skops file.")
         ensure_estimator(obj, what)
         if boosters.library_of(obj):
             out = boosters.serialise(obj, what)  # checks the pipeline part and loads the whole back
-            boosters.smoke(boosters.load(out, what), what)
+            booster_files.smoke(boosters.load(out, what), what)
         else:
             validate(obj, what)
             out = sio.dumps(obj)

@@ -118,11 +118,28 @@ def _from_native(library: str, data: bytes, what: str, *, ubj: bool) -> Any:
 
 def preload() -> None:
     """Import the installed booster libraries (the child process does this before it limits itself)."""
-    for library in CLASSES:
-        try:
-            __import__(library)
-        except ImportError:
-            pass
+    try:
+        import xgboost  # noqa: F401
+    except ImportError:
+        pass
+    try:
+        import lightgbm  # noqa: F401
+    except ImportError:
+        pass
+
+
+def missing_module(name: str | None, what: str) -> str | None:
+    """The sentence for a joblib file that needs XGBoost or LightGBM when it is not installed; None otherwise."""
+    top = (name or "").split(".")[0]
+    if top not in CLASSES:
+        return None
+    return f"{what} holds a {top} model and the {top} package is not installed here; install it with " \
+           f"pip install 'modelgov[{top}]'."
+
+
+# Why a skops file naming a booster class is refused (safe_load's audit).
+UNREVIEWED = ("which ModelGov takes alone or as the last step of a Pipeline, saved with joblib or as the library's "
+              "own booster file (.json/.ubj/.txt), not inside a skops file or deeper in a pipeline")
 
 
 def smoke(model: Any, what: str) -> None:

@@ -205,9 +205,8 @@ _FUNCTION_KEYS = {"__class__", "__module__", "__loader__", "__id__"}
 
 
 def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
-    boosting = [f for f in found if f[1].startswith(("xgboost.", "lightgbm."))]
-    if boosting:  # the library's own class explains the refusal better than its helpers do
-        found = boosting + [f for f in found if f not in boosting]
+    # A booster library's class first: it explains the refusal better than the helpers found with it.
+    found = sorted(found, key=lambda f: not f[1].startswith(("xgboost.", "lightgbm.")))
     loader, first = found[0]
     more = f" and {len(found) - 1} more type(s)" if len(found) > 1 else ""
     elsewhere = sorted(other for other, names in tt.ALLOWED.items() if first in names)
@@ -217,8 +216,7 @@ def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
     if first in tt.NOT_REVIEWED:
         why = f"which ModelGov does not load: {tt.NOT_REVIEWED[first]}"
     elif first.startswith(("xgboost.", "lightgbm.")):
-        why = ("which ModelGov takes alone or as the last step of a Pipeline, saved with joblib or as the library's "
-               "own booster file (.json/.ubj/.txt), not inside a skops file or deeper in a pipeline")
+        from .booster_files import UNREVIEWED as why
     elif first.startswith("sklearn."):
         why = (f"which is not on ModelGov's reviewed list for scikit-learn {_sklearn_version()} (a file saved "
                "with another scikit-learn version can name classes that moved)")
@@ -418,14 +416,11 @@ def _unpickle(path: Path, what: str) -> Any:
     try:
         return joblib.load(path)  # runs the code the file names: only here, only for the CLI's user
     except ModuleNotFoundError as e:
-        from .boosters import CLASSES, install_hint
+        from .booster_files import missing_module
 
-        top = (e.name or "").split(".")[0]
-        if top in CLASSES:
-            raise InvalidInput(f"{what} holds a {top} model and the {top} package is not installed here; "
-                               f"install it with {install_hint(top)}.") from None
-        raise InvalidInput(f"{what} needs the Python module {e.name!r}, which is not installed here; ModelGov "
-                           "registers scikit-learn, XGBoost and LightGBM models.") from None
+        raise InvalidInput(missing_module(e.name, what) or f"{what} needs the Python module {e.name!r}, which is "
+                           "not installed here; ModelGov registers scikit-learn, XGBoost and LightGBM models."
+                           ) from None
     except AttributeError as e:
         raise InvalidInput(f"{what} names a class this installation does not have ({_short(e)}); it was probably "
                            f"saved with another version of the library (scikit-learn here is "

@@ -338,3 +338,22 @@ def test_a_booster_inside_a_skops_file_or_deeper_in_a_pipeline_is_refused_with_t
     for obj in (model, voting):
         with pytest.raises(InvalidInput, match=r"contains xgboost\..*alone or as the last step"):
             artifacts.serialise(obj) if obj is voting else safe_load.load_skops(sio.dumps(obj), "m.skops")
+
+
+def test_a_joblib_booster_without_its_library_names_the_package(fitted, tmp_path):
+    path = tmp_path / "m.joblib"
+    joblib.dump(fitted["lgbm-classifier"][0], path)
+    # the child cannot import lightgbm: a module of that name that refuses to load hides the real one
+    fake = tmp_path / "hide" / "lightgbm"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError('no lightgbm', name='lightgbm')\n")
+    import os
+
+    old = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = str(fake.parent) + (os.pathsep + old if old else "")
+    try:
+        with pytest.raises(InvalidInput, match=r"pip install 'modelgov\[lightgbm\]'") as e:
+            artifacts.read_model_file(path, allow_pickle=True)
+    finally:
+        os.environ["PYTHONPATH"] = old
+    assert "joblib.dump" not in str(e.value)

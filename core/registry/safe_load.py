@@ -35,6 +35,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from . import booster_files, boosters
 from . import trusted_types as tt
 from ..errors import CoreError, InvalidInput, NotFound
 from .model_checks import _printable, _short, validate
@@ -216,7 +217,7 @@ def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
     if first in tt.NOT_REVIEWED:
         why = f"which ModelGov does not load: {tt.NOT_REVIEWED[first]}"
     elif first.startswith(("xgboost.", "lightgbm.")):
-        from .booster_files import UNREVIEWED as why
+        why = booster_files.UNREVIEWED
     elif first.startswith("sklearn."):
         why = (f"which is not on ModelGov's reviewed list for scikit-learn {_sklearn_version()} (a file saved "
                "with another scikit-learn version can name classes that moved)")
@@ -294,8 +295,6 @@ def open_handed_in(path: Path, what: str, *, allow_pickle: bool) -> bytes:
     memory_mb, cpu_s = _limits()
     with open(path, "rb") as f:
         is_zip = zipfile.is_zipfile(f)
-    from . import booster_files
-
     native = not is_zip and booster_files.native_library(Path(path)) is not None
     if native:
         booster_files.precheck(Path(path), what)  # pure Python: a malformed booster needs no child to be refused
@@ -372,8 +371,6 @@ def _child(path: Path, what: str, mode: str) -> dict[str, Any] | tuple[dict[str,
     import sklearn.ensemble  # noqa: F401
     import sklearn.pipeline  # noqa: F401
 
-    from . import booster_files, boosters
-
     booster_files.preload()  # the booster libraries too, before the limits
     memory_mb, cpu_s = _limits()
     _limit_resources(memory_mb, cpu_s)
@@ -416,11 +413,9 @@ def _unpickle(path: Path, what: str) -> Any:
     try:
         return joblib.load(path)  # runs the code the file names: only here, only for the CLI's user
     except ModuleNotFoundError as e:
-        from .booster_files import missing_module
-
-        raise InvalidInput(missing_module(e.name, what) or f"{what} needs the Python module {e.name!r}, which is "
-                           "not installed here; ModelGov registers scikit-learn, XGBoost and LightGBM models."
-                           ) from None
+        raise InvalidInput(booster_files.missing_module(e.name, what) or f"{what} needs the Python module "
+                           f"{e.name!r}, which is not installed here; ModelGov registers scikit-learn, XGBoost and "
+                           "LightGBM models.") from None
     except AttributeError as e:
         raise InvalidInput(f"{what} names a class this installation does not have ({_short(e)}); it was probably "
                            f"saved with another version of the library (scikit-learn here is "

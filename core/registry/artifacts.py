@@ -100,6 +100,15 @@ def _json_values(schema: Any) -> dict[Any, dict]:
     return found
 
 
+def format_of(estimator: Any) -> tuple[str, str]:
+    """(artifact format, flavour) `serialise` stores `estimator` in: ('skops', 'sklearn') or, for an XGBoost or
+    LightGBM model, ('booster-zip', 'xgboost' | 'lightgbm')."""
+    from . import boosters
+
+    library = boosters.library_of(estimator)
+    return ("booster-zip", library) if library else ("skops", "sklearn")
+
+
 def serialise(estimator: Any) -> bytes:
     """The artifact bytes of `estimator`, refused if they would need untrusted types to load.
 

@@ -128,7 +128,8 @@ def _check_xgb_tree(tree: dict, i: int, n_features: int) -> None:
     for key in ("split_conditions", "base_weights", "default_left", "split_type"):
         _need(isinstance(tree[key], list) and len(tree[key]) == n, f"{name}'s {key} does not have one entry per node")
     inner = _children(left, right, name)
-    _need(np.all(parents[left[inner]] == np.flatnonzero(inner)) and np.all(parents[right[inner]] == np.flatnonzero(inner)),
+    owners = np.flatnonzero(inner)
+    _need(np.all(parents[left[inner]] == owners) and np.all(parents[right[inner]] == owners),
           f"{name}'s parents disagree with its children")
     _need(np.all((feature[inner] >= 0) & (feature[inner] < n_features)),
           f"{name} splits on a feature outside the model's {n_features} inputs")

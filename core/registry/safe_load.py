@@ -35,6 +35,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from . import booster_files, boosters
 from . import trusted_types as tt
 from ..errors import CoreError, InvalidInput, NotFound
 from .model_checks import _printable, _short, validate
@@ -205,9 +206,8 @@ _FUNCTION_KEYS = {"__class__", "__module__", "__loader__", "__id__"}
 
 
 def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
-    boosting = [f for f in found if f[1].startswith(("xgboost.", "lightgbm."))]
-    if boosting:  # the library's own class explains the refusal better than its helpers do
-        found = boosting + [f for f in found if f not in boosting]
+    # A booster library's class first: it explains the refusal better than the helpers found with it.
+    found = sorted(found, key=lambda f: not f[1].startswith(("xgboost.", "lightgbm.")))
     loader, first = found[0]
     more = f" and {len(found) - 1} more type(s)" if len(found) > 1 else ""
     elsewhere = sorted(other for other, names in tt.ALLOWED.items() if first in names)
@@ -217,8 +217,7 @@ def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
     if first in tt.NOT_REVIEWED:
         why = f"which ModelGov does not load: {tt.NOT_REVIEWED[first]}"
     elif first.startswith(("xgboost.", "lightgbm.")):
-        why = ("which ModelGov takes alone or as the last step of a Pipeline, saved with joblib or as the library's "
-               "own booster file (.json/.ubj/.txt), not inside a skops file or deeper in a pipeline")
+        why = booster_files.UNREVIEWED
     elif first.startswith("sklearn."):
         why = (f"which is not on ModelGov's reviewed list for scikit-learn {_sklearn_version()} (a file saved "
                "with another scikit-learn version can name classes that moved)")
@@ -296,9 +295,9 @@ def open_handed_in(path: Path, what: str, *, allow_pickle: bool) -> bytes:
     memory_mb, cpu_s = _limits()
     with open(path, "rb") as f:
         is_zip = zipfile.is_zipfile(f)
-    from . import boosters
-
-    native = not is_zip and boosters.native_library(Path(path)) is not None
+    native = not is_zip and booster_files.native_library(Path(path)) is not None
+    if native:
+        booster_files.precheck(Path(path), what)  # pure Python: a malformed booster needs no child to be refused
     if not is_zip and not native and not allow_pickle:
         raise InvalidInput(
             f"{what} is not a skops file, and loading a joblib or pickle file runs the code inside it, so ModelGov "
@@ -372,9 +371,7 @@ def _child(path: Path, what: str, mode: str) -> dict[str, Any] | tuple[dict[str,
     import sklearn.ensemble  # noqa: F401
     import sklearn.pipeline  # noqa: F401
 
-    from . import boosters
-
-    boosters.preload()  # the booster libraries too, before the limits
+    booster_files.preload()  # the booster libraries too, before the limits
     memory_mb, cpu_s = _limits()
     _limit_resources(memory_mb, cpu_s)
     try:
@@ -384,17 +381,17 @@ def _child(path: Path, what: str, mode: str) -> dict[str, Any] | tuple[dict[str,
 
             obj = load_bytes(data, what)
         elif mode == "native":
-            obj = boosters.read_native(path, what)
+            obj = booster_files.read_native(path, what)
         elif mode == "pickle":
             obj = _unpickle(path, what)
-            if boosters.is_bare_booster(obj):
-                obj = boosters.from_booster(obj, what)
+            if booster_files.is_bare_booster(obj):
+                obj = booster_files.from_booster(obj, what)
         else:  # the parent checks this too; kept so the child never unpickles on its own
             raise InvalidInput(f"{what} is not a skops file.")
         ensure_estimator(obj, what)
         if boosters.library_of(obj):
             out = boosters.serialise(obj, what)  # checks the pipeline part and loads the whole back
-            boosters.smoke(boosters.load(out, what), what)
+            booster_files.smoke(boosters.load(out, what), what)
         else:
             validate(obj, what)
             out = sio.dumps(obj)
@@ -416,14 +413,9 @@ def _unpickle(path: Path, what: str) -> Any:
     try:
         return joblib.load(path)  # runs the code the file names: only here, only for the CLI's user
     except ModuleNotFoundError as e:
-        from .boosters import CLASSES, install_hint
-
-        top = (e.name or "").split(".")[0]
-        if top in CLASSES:
-            raise InvalidInput(f"{what} holds a {top} model and the {top} package is not installed here; "
-                               f"install it with {install_hint(top)}.") from None
-        raise InvalidInput(f"{what} needs the Python module {e.name!r}, which is not installed here; ModelGov "
-                           "registers scikit-learn, XGBoost and LightGBM models.") from None
+        raise InvalidInput(booster_files.missing_module(e.name, what) or f"{what} needs the Python module "
+                           f"{e.name!r}, which is not installed here; ModelGov registers scikit-learn, XGBoost and "
+                           "LightGBM models.") from None
     except AttributeError as e:
         raise InvalidInput(f"{what} names a class this installation does not have ({_short(e)}); it was probably "
                            f"saved with another version of the library (scikit-learn here is "

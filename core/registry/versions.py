@@ -292,13 +292,15 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
                                  [model_id]).fetchone()[0]
             signature = [s for s in train_ds.schema if s["name"] in prepared.features]
             signature.sort(key=lambda s: prepared.features.index(s["name"]))
+            fmt, flavour = artifacts.format_of(model)
             version_id = con.execute(
                 "INSERT INTO model_versions (model_id, version, sha256, artifact_format, artifact_size, flavour,"
                 " estimator, task, signature, target, classes, train_dataset_id, test_dataset_id, parameters,"
                 " metrics, code_ref, created_at, created_by)"
-                " VALUES (?, ?, ?, 'skops', ?, 'sklearn', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                [model_id, number, digest, len(blob), _describe(model), prepared.task, canonical_json(signature),
-                 target, canonical_json(prepared.classes) if prepared.classes else None, train_ds.id,
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [model_id, number, digest, fmt, len(blob), flavour, _describe(model), prepared.task,
+                 canonical_json(signature), target,
+                 canonical_json(prepared.classes) if prepared.classes else None, train_ds.id,
                  test_ds.id if test_ds else None, canonical_json(parameters_of(model)), canonical_json(metrics),
                  code_ref, utcnow(), actor.email]).fetchone()[0]
             if row is not None:

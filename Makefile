@@ -11,8 +11,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The tests cover XGBoost and LightGBM models. On Linux, xgboost-cpu is the same `xgboost` module as the
+# xgboost wheel without the CUDA build and the NVIDIA NCCL wheel it pulls (hundreds of MB we never use).
+XGBOOST_PKG := "xgboost>=2,<4"
+ifeq ($(shell uname -s),Linux)
+XGBOOST_PKG := "xgboost-cpu>=2,<4"
+endif
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,lightgbm,mlflow]" $(XGBOOST_PKG)
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -350,6 +350,8 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
         intended_use="Research prototype; never a diagnosis.",
         limitations="569 samples from one Wisconsin hospital (1995).")
 
+    _xgboost_challenger(store, grace, bc_train, bc_test, quick, say)
+
     say("Training diabetes-progression (random forest on scikit-learn's bundled data)…")
     db = load_diabetes(as_frame=True).frame
     db_train, db_test = train_test_split(db, test_size=0.3, random_state=SEED)
@@ -375,6 +377,28 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
     say("Recording approvals and deployments (four eyes; credit-default needs two risk officers)…")
     _governance(store)
     return ada, test
+
+
+def _xgboost_challenger(store: Store, grace, train: pd.DataFrame, test: pd.DataFrame, quick: bool,
+                        say: Callable[[str], None]) -> None:
+    """breast-cancer-screening v2: an XGBoost challenger, explained and compared with v1 (skipped without xgboost)."""
+    try:
+        from xgboost import XGBClassifier
+    except ImportError:
+        say("xgboost is not installed (pip install 'modelgov[xgboost]'): no XGBoost challenger in this demo.")
+        return
+    say("Training an XGBoost challenger for breast-cancer-screening…")
+    features = [c for c in train.columns if c != "target"]
+    model = XGBClassifier(n_estimators=30 if quick else 120, max_depth=3, learning_rate=0.1, random_state=SEED,
+                          n_jobs=1).fit(train[features], train["target"])
+    versions.register_version(store, grace, "breast-cancer-screening", model, train, "target", test_data=test,
+                              train_name="breast-cancer-train", test_name="breast-cancer-test",
+                              code_ref="demo:breast_cancer_xgboost")
+    explanations.explain(store, grace, "breast-cancer-screening", 2, rows=len(test))
+    champion = versions.get_model_version(store, "breast-cancer-screening", 1)
+    result = holdout.compare_holdout(store, champion, "breast-cancer-screening:2", test, "target",
+                                     bootstrap=200 if quick else scores.DEFAULT_BOOTSTRAP, seed=0)
+    stored.save_comparison(store, grace, result)
 
 
 def _comparison(store: Store, quick: bool) -> None:

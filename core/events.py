@@ -103,6 +103,18 @@ class VersionRegistered(Event):
 
 
 @dataclass(frozen=True)
+class MlflowVersionImported(Event):
+    """A registered MLflow model version brought in as `ref` (recorded with its `version.register`)."""
+    action, entity_type, entity_field = "version.import_mlflow", "model_version", "ref"
+    ref: str
+    tracking_uri: str = ""
+    mlflow_model: str = ""
+    mlflow_version: int = 0
+    run_id: str | None = None
+    aliases: list[str] | None = None
+
+
+@dataclass(frozen=True)
 class DatasetRegistered(Event):
     action, entity_type, entity_field = "dataset.register", "dataset", "ref"
     ref: str

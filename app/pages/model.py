@@ -9,6 +9,7 @@ from app import session
 from app.components import approvals as approvals_ui
 from app.components import badges, charts
 from app.components.text import escape
+from app.components import mlflow as mlflow_ui
 from app.components import monitoring as monitoring_ui
 from core import queries
 from core.compare.scores import LABELS as METRIC_LABELS
@@ -18,7 +19,7 @@ from core.identity import allowed
 from core.metrics import HIGHER_IS_BETTER
 from core.monitoring import alerts
 from core.monitoring import health as monitoring_health
-from core.registry import catalog, records
+from core.registry import catalog, mlflow_records, records
 from core.vocabulary import ENVIRONMENTS
 
 me = session.guard("view")
@@ -125,6 +126,9 @@ with tab_versions:
             st.markdown(f"**Code** `{v.code_ref or 'not recorded'}`")
             with st.expander("Parameters"):
                 st.json(v.parameters, expanded=False)
+        mlflow_facts = mlflow_records.get_mlflow_facts(store, model.name, v.version)
+        if mlflow_facts is not None:
+            mlflow_ui.mlflow_section(mlflow_facts, v.metrics, METRIC_LABELS, key=f"model_mlflow_{v.version}")
 
 with tab_card:
     done = model.card_completeness()

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("registry_cmds", "build the demo store with real models (only where no store exists)"),
     "models": ("registry_cmds", "list, show and edit models"),
     "register": ("registry_cmds", "register a model file as the next version"),
+    "import": ("import_cmds", "import a model version from MLflow (modelgov import mlflow …)"),
     "verify": ("registry_cmds", "re-hash every artifact (exit 1 on a mismatch)"),
     "datasets": ("registry_cmds", "registered datasets"),
     "users": ("users_cmds", "grant and revoke roles (admin only)"),
@@ -189,6 +190,8 @@ def _command_module(name: str) -> Any:
     """The command module `name`, imported by a plain statement (core imports nothing by name)."""
     if name == "registry_cmds":
         from . import registry_cmds as module
+    elif name == "import_cmds":
+        from . import import_cmds as module
     elif name == "users_cmds":
         from . import users_cmds as module
     elif name == "compare_cmds":

@@ -6,7 +6,7 @@ import sys
 
 from .. import users
 from ..errors import CheckFailed, InvalidInput
-from ..registry import catalog, records, versions
+from ..registry import catalog, mlflow_records, records, versions
 from ..registry.datasets import search_datasets
 from ..governance import live
 from ..vocabulary import RISK_TIERS
@@ -57,7 +57,9 @@ def register(sub, common) -> None:
     p = sub.add_parser("register", parents=[common])
     p.add_argument("name")
     p.add_argument("--model", required=True, metavar="FILE",
-                   help="skops or joblib file of a fitted estimator (loading joblib runs its code: name only your own)")
+                   help="skops or joblib file of a fitted estimator (loading joblib runs its code: name only your own), "
+                        "or a native XGBoost (.json/.ubj) or LightGBM (.txt) booster, or an MLflow model folder "
+                        "(the one holding MLmodel: sklearn, xgboost or lightgbm flavour)")
     p.add_argument("--train-data", required=True, metavar="FILE", help="CSV or Parquet the model was trained on")
     p.add_argument("--target", required=True, metavar="COLUMN")
     p.add_argument("--test-data", metavar="FILE", help="hold-out CSV or Parquet for validation metrics")
@@ -145,7 +147,11 @@ def cmd_models_show(ctx: Ctx) -> int:
                   "; ".join(h["reasons"])) for h in health], ["ENVIRONMENT", "VERSION", "STATUS", "SCORE", "WHY"])
         return out
 
-    ctx.emit({**m.as_dict(), "live": deployed, "health": health}, text)
+    from_mlflow = mlflow_records.mlflow_facts_by_version(ctx.store, m.name)
+    data = m.as_dict()
+    for v in data["versions"]:  # what a version brought from MLflow (docs/mlflow.md), null for the others
+        v["mlflow"] = from_mlflow.get(v["version"])
+    ctx.emit({**data, "live": deployed, "health": health}, text)
     return 0
 
 

@@ -30,6 +30,10 @@ TREE_TYPES = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
               "ExtraTreesClassifier", "ExtraTreesRegressor", "DecisionTreeClassifier", "DecisionTreeRegressor")
 
 
+# XGBoost and LightGBM wrappers: TreeExplainer reads their boosters; values add up to the raw margin.
+BOOSTER_TREE_TYPES = ("XGBClassifier", "XGBRegressor", "LGBMClassifier", "LGBMRegressor")
+
+
 LINEAR_TYPES = ("LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet", "RidgeClassifier",
                 "SGDRegressor", "LinearSVR", "BayesianRidge", "HuberRegressor")
 
@@ -188,6 +192,8 @@ def plan(version: ModelVersion, estimator: Any) -> dict[str, Any]:
     kind = type(final).__name__
     mapped = column_map(prep, version.feature_names) if prep is not None else list(version.feature_names)
     classifier = version.task == "binary_classification"
+    if kind in BOOSTER_TREE_TYPES and mapped is not None:
+        return _booster_plan(kind, classifier)
     if kind in TREE_TYPES and mapped is not None:
         prob = kind.startswith(("RandomForest", "ExtraTrees", "DecisionTree"))
         return {"explainer": "tree", "output_space": ("probability" if prob else "log-odds") if classifier else "raw",
@@ -197,8 +203,17 @@ def plan(version: ModelVersion, estimator: Any) -> dict[str, Any]:
     return {"explainer": "permutation", "output_space": "probability" if classifier else "raw", "estimator": kind}
 
 
+def _booster_plan(kind: str, classifier: bool) -> dict[str, Any]:
+    """XGBoost/LightGBM: tree explainer in the booster's raw space (log-odds for a binary classifier)."""
+    return {"explainer": "tree", "output_space": "log-odds" if classifier else "raw", "estimator": kind}
+
+
 def _model_output(final: Any, Xt: Any, space: str, classifier: bool) -> np.ndarray:
     """The model's own output in `space`, computed without shap (the additivity reference)."""
+    if type(final).__name__ in BOOSTER_TREE_TYPES:
+        from ..registry.boosters import raw_output
+
+        return raw_output(final, Xt)
     if not classifier:
         return np.asarray(final.predict(Xt), dtype=float)
     if space == "log-odds":

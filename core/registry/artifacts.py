@@ -51,17 +51,24 @@ def _deterministic_zip(data: bytes) -> bytes:
             schema = schema.replace(f'"{info.filename}"', f'"{new}"')
             entries[new] = body
     ids: dict[int, int] = {}
+    tree = json.loads(schema)
+    plain = _json_values(tree)
 
     def renumber(node: Any) -> Any:
         # "__id__" values are Python object ids used to restore shared references;
         # numbering them by first appearance keeps the sharing and drops the randomness.
         if isinstance(node, dict):
+            if node.get("__loader__") == "CachedNode" and node.get("__id__") in plain:
+                node = plain[node["__id__"]]  # a shared str/number: written out again, see _json_values
+            if node.get("__loader__") == "JsonNode":
+                ids[object()] = len(ids) + 1  # never shared: its own number
+                return {k: (len(ids) if k == "__id__" else renumber(v)) for k, v in node.items()}
             return {k: (ids.setdefault(v, len(ids) + 1) if k == "__id__" else renumber(v)) for k, v in node.items()}
         if isinstance(node, list):
             return [renumber(v) for v in node]
         return node
 
-    entries["schema.json"] = json.dumps(renumber(json.loads(schema)), indent=2).encode()
+    entries["schema.json"] = json.dumps(renumber(tree), indent=2).encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in sorted(entries):
@@ -72,8 +79,46 @@ def _deterministic_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _json_values(schema: Any) -> dict[Any, dict]:
+    """The JsonNodes (str, int, float, bool, None) by id.
+
+    Whether two equal strings are one Python object (interned, or shared with a DataFrame's columns) depends
+    on where the model came from, not on the model: an unpickled copy shares differently. These values are
+    immutable, so their sharing means nothing; writing each reference out in full makes the same model give
+    the same bytes whether it comes from memory, joblib or skops.
+    """
+    found: dict[Any, dict] = {}
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("__loader__") == "JsonNode" and "__id__" in item:
+                found.setdefault(item["__id__"], item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def format_of(estimator: Any) -> tuple[str, str]:
+    """(artifact format, flavour) `serialise` stores `estimator` in: ('skops', 'sklearn') or, for an XGBoost or
+    LightGBM model, ('booster-zip', 'xgboost' | 'lightgbm')."""
+    from . import boosters
+
+    library = boosters.library_of(estimator)
+    return ("booster-zip", library) if library else ("skops", "sklearn")
+
+
 def serialise(estimator: Any) -> bytes:
-    """The skops bytes of `estimator`, refused if they would need untrusted types to load."""
+    """The artifact bytes of `estimator`, refused if they would need untrusted types to load.
+
+    skops for scikit-learn; an XGBoost or LightGBM model (alone or as a Pipeline's last step) is stored by
+    `core/registry/boosters.py`: its booster in the library's own format, the rest in skops.
+    """
+    from . import boosters
+
+    if boosters.library_of(estimator):
+        return boosters.serialise(estimator)
     import skops.io as sio  # imported when used: the CLI answers --help without skops
 
     from . import safe_load  # with numpy and the structure checks: only where a model is loaded
@@ -89,19 +134,23 @@ def serialise(estimator: Any) -> bytes:
 def read_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
     """Load a model file a person hands in: opened and checked in a child process, then checked again here.
 
-    A skops file needs no trust in its author. A joblib/pickle file runs the
+    A folder is read as an MLflow model (core/registry/mlflow_model.py). A skops file needs no trust in its author. A joblib/pickle file runs the
     code it names when loaded, so it is refused unless `allow_pickle` is
     True; only the `modelgov register` command passes that, for the person
     who names their own file on the command line.
     """
     p = Path(path)
+    if p.is_dir():  # an MLflow model folder (its MLmodel file names the model file), or a clear refusal
+        from . import mlflow_model
+
+        return mlflow_model.read_model(p, allow_pickle=allow_pickle)[0]
     if not p.is_file():
         raise NotFound(f"Model file {p} does not exist.")
     what = f"Model file {p.name}"
     from . import safe_load
 
     data = safe_load.open_handed_in(p, what, allow_pickle=allow_pickle)
-    model = safe_load.load_skops(data, what)  # the child's answer is checked like any other file
+    model = load_bytes(data, what)  # the child's answer is checked like any other file
     safe_load.ensure_estimator(model, what)
     return model
 
@@ -134,12 +183,19 @@ def load(artifacts_dir: Path, sha256: str, what: str) -> Any:
         )
     # Written by us after every check passed, and hash-checked above: loaded here, without a child
     # process, but still through the reviewed list and the structural checks (milliseconds).
-    from . import safe_load
-
     try:
-        return safe_load.load_skops(data, f"The artifact of {what}")
+        return load_bytes(data, f"The artifact of {what}")
     except InvalidInput as e:
         raise CheckFailed(str(e)) from None
+
+
+def load_bytes(data: bytes, what: str) -> Any:
+    """The model in artifact bytes: a skops file, or a booster file (`boosters.py`) whose parts are checked alike."""
+    from . import boosters, safe_load
+
+    if boosters.is_booster_artifact(data):
+        return boosters.load(data, what)
+    return safe_load.load_skops(data, what)
 
 
 def check(artifacts_dir: Path, sha256: str) -> str | None:

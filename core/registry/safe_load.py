@@ -35,6 +35,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from . import booster_files, boosters
 from . import trusted_types as tt
 from ..errors import CoreError, InvalidInput, NotFound
 from .model_checks import _printable, _short, validate
@@ -205,6 +206,8 @@ _FUNCTION_KEYS = {"__class__", "__module__", "__loader__", "__id__"}
 
 
 def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
+    # A booster library's class first: it explains the refusal better than the helpers found with it.
+    found = sorted(found, key=lambda f: not f[1].startswith(("xgboost.", "lightgbm.")))
     loader, first = found[0]
     more = f" and {len(found) - 1} more type(s)" if len(found) > 1 else ""
     elsewhere = sorted(other for other, names in tt.ALLOWED.items() if first in names)
@@ -213,6 +216,8 @@ def _describe_unreviewed(found: list[tuple[str, str]]) -> str:
                 f"{' or '.join(('an ' if o[0] in 'AEIOU' else 'a ') + o for o in elsewhere)}")
     if first in tt.NOT_REVIEWED:
         why = f"which ModelGov does not load: {tt.NOT_REVIEWED[first]}"
+    elif first.startswith(("xgboost.", "lightgbm.")):
+        why = booster_files.UNREVIEWED
     elif first.startswith("sklearn."):
         why = (f"which is not on ModelGov's reviewed list for scikit-learn {_sklearn_version()} (a file saved "
                "with another scikit-learn version can name classes that moved)")
@@ -290,7 +295,10 @@ def open_handed_in(path: Path, what: str, *, allow_pickle: bool) -> bytes:
     memory_mb, cpu_s = _limits()
     with open(path, "rb") as f:
         is_zip = zipfile.is_zipfile(f)
-    if not is_zip and not allow_pickle:
+    native = not is_zip and booster_files.native_library(Path(path)) is not None
+    if native:
+        booster_files.precheck(Path(path), what)  # pure Python: a malformed booster needs no child to be refused
+    if not is_zip and not native and not allow_pickle:
         raise InvalidInput(
             f"{what} is not a skops file, and loading a joblib or pickle file runs the code inside it, so ModelGov "
             "does it only for the person registering it on the command line (modelgov register); save it with "
@@ -300,7 +308,7 @@ def open_handed_in(path: Path, what: str, *, allow_pickle: bool) -> bytes:
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
                MODELGOV_LOAD_MEMORY_MB=str(memory_mb), MODELGOV_LOAD_CPU_SECONDS=str(cpu_s))
     cmd = [sys.executable, "-m", "core.registry.safe_load", str(Path(path).resolve()), what,
-           "pickle" if allow_pickle else "skops"]
+           "native" if native else "pickle" if allow_pickle else "skops"]
     try:
         done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=2 * cpu_s + 60,
                               cwd=root)
@@ -363,19 +371,30 @@ def _child(path: Path, what: str, mode: str) -> dict[str, Any] | tuple[dict[str,
     import sklearn.ensemble  # noqa: F401
     import sklearn.pipeline  # noqa: F401
 
+    booster_files.preload()  # the booster libraries too, before the limits
     memory_mb, cpu_s = _limits()
     _limit_resources(memory_mb, cpu_s)
     try:
         data = path.read_bytes()
         if zipfile.is_zipfile(io.BytesIO(data)):
-            obj = load_skops(data, what)
+            from .artifacts import load_bytes
+
+            obj = load_bytes(data, what)
+        elif mode == "native":
+            obj = booster_files.read_native(path, what)
         elif mode == "pickle":
             obj = _unpickle(path, what)
+            if booster_files.is_bare_booster(obj):
+                obj = booster_files.from_booster(obj, what)
         else:  # the parent checks this too; kept so the child never unpickles on its own
             raise InvalidInput(f"{what} is not a skops file.")
         ensure_estimator(obj, what)
-        validate(obj, what)
-        out = sio.dumps(obj)
+        if boosters.library_of(obj):
+            out = boosters.serialise(obj, what)  # checks the pipeline part and loads the whole back
+            booster_files.smoke(boosters.load(out, what), what)
+        else:
+            validate(obj, what)
+            out = sio.dumps(obj)
     except CoreError as e:
         return {"ok": False, "error": type(e).__name__, "message": str(e)}
     except MemoryError:
@@ -394,8 +413,9 @@ def _unpickle(path: Path, what: str) -> Any:
     try:
         return joblib.load(path)  # runs the code the file names: only here, only for the CLI's user
     except ModuleNotFoundError as e:
-        raise InvalidInput(f"{what} needs the Python module {e.name!r}, which is not installed here; ModelGov "
-                           "registers scikit-learn models.") from None
+        raise InvalidInput(booster_files.missing_module(e.name, what) or f"{what} needs the Python module "
+                           f"{e.name!r}, which is not installed here; ModelGov registers scikit-learn, XGBoost and "
+                           "LightGBM models.") from None
     except AttributeError as e:
         raise InvalidInput(f"{what} names a class this installation does not have ({_short(e)}); it was probably "
                            f"saved with another version of the library (scikit-learn here is "

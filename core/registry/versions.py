@@ -15,8 +15,10 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..events import VersionRegistered
 from ..identity import Identity, require
 from ..lineage import nodes as lineage
-from . import artifacts
+from . import artifacts, mlflow_model, mlflow_records
 from .catalog import check_card_fields, insert_model
+from .mlflow_model import MlflowModelDir
+from .mlflow_records import MlflowFacts
 from .datasets import Dataset, get_dataset_by_id, read_table, register_dataset_tx, slug
 from ..vocabulary import validate_tier
 from .records import (
@@ -217,7 +219,7 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
                      owner: str | None = None, risk_tier: str | None = None, description: str | None = None,
                      code_ref: str | None = None, train_name: str | None = None, test_name: str | None = None,
                      tags: list[str] | None = None, allow_pickle: bool = False, allow_duplicate: bool = False,
-                     **card: str) -> ModelVersion:
+                     mlflow: MlflowFacts | None = None, **card: str) -> ModelVersion:
     """Register `model` (an estimator or a joblib/skops file) as the next version of `name`.
 
     A joblib/pickle file runs code when loaded: it is refused unless `allow_pickle`
@@ -226,6 +228,10 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
     The same fitted model gets the same artifact hash however it was saved (joblib or skops): registering
     an artifact a version of `name` already has raises Conflict naming that version, unless
     `allow_duplicate` (a new version on purpose, e.g. the same model with other hold-out data).
+
+    `model` may be an MLflow model folder (core/registry/mlflow_model.py): its signature is checked against the
+    model's input columns and kept with the version, with `mlflow` (what `modelgov import mlflow` read from the
+    tracking server, core/registry/mlflow_import.py), which also records `version.import_mlflow`.
 
     Creates the model when new (owner defaults to the actor, tier to medium).
     Needs `register-model`. Records `model.create` (when new), `dataset.register`
@@ -238,12 +244,16 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
     with store.transaction():  # fail fast (and audited) before the heavy work
         require(actor, "register-model", VersionRegistered, name)
     source = "the estimator"
+    folder: MlflowModelDir | None = None
     if not hasattr(model, "fit"):
         source = Path(model).name
-        code_ref = code_ref or git_commit(Path(model).resolve().parent)
-        model = artifacts.read_model_file(model, allow_pickle=allow_pickle)
+        where = Path(model).resolve()
+        code_ref = code_ref or git_commit(where if where.is_dir() else where.parent)
+        model, folder = mlflow_model.read_model(model, allow_pickle=allow_pickle)
     train, train_loc, train_default = _frame(train_data, f"{name}-train")
     prepared = _prepare(model, train, target, source)
+    if folder is not None:
+        mlflow_model.check_signature(folder, prepared.features)
     metrics: dict[str, float] = {}
     test = test_loc = test_default = None
     if test_data is not None:
@@ -282,13 +292,15 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
                                  [model_id]).fetchone()[0]
             signature = [s for s in train_ds.schema if s["name"] in prepared.features]
             signature.sort(key=lambda s: prepared.features.index(s["name"]))
+            fmt, flavour = artifacts.format_of(model)
             version_id = con.execute(
                 "INSERT INTO model_versions (model_id, version, sha256, artifact_format, artifact_size, flavour,"
                 " estimator, task, signature, target, classes, train_dataset_id, test_dataset_id, parameters,"
                 " metrics, code_ref, created_at, created_by)"
-                " VALUES (?, ?, ?, 'skops', ?, 'sklearn', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                [model_id, number, digest, len(blob), _describe(model), prepared.task, canonical_json(signature),
-                 target, canonical_json(prepared.classes) if prepared.classes else None, train_ds.id,
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [model_id, number, digest, fmt, len(blob), flavour, _describe(model), prepared.task,
+                 canonical_json(signature), target,
+                 canonical_json(prepared.classes) if prepared.classes else None, train_ds.id,
                  test_ds.id if test_ds else None, canonical_json(parameters_of(model)), canonical_json(metrics),
                  code_ref, utcnow(), actor.email]).fetchone()[0]
             if row is not None:
@@ -297,6 +309,8 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
             lineage.record_registration(con, actor, version, train_ds, test_ds)
             record(con, actor, VersionRegistered(version.ref, digest, metrics, train_ds.ref,
                                                  test_ds.ref if test_ds else None, code_ref))
+            if folder is not None or mlflow is not None:
+                mlflow_records.record_tx(con, actor, version, folder, mlflow)
             return version
     except BaseException:
         for p in written:

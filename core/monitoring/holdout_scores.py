@@ -33,7 +33,13 @@ def compute(store, v: ModelVersion, ds: Dataset) -> Path:
     target = path(store, v, ds)
     test = load_frame(store, ds)
     est = artifacts.load(store.artifacts_dir, v.sha256, v.ref)
-    frame = pd.DataFrame({"score": score(est, v.task, test[v.feature_names])})
+    s = score(est, v.task, test[v.feature_names])
+    if v.task == "multiclass_classification":  # as the logs keep it: the predicted class's probability and
+        # position, and every class's probability (p_0 … p_{K−1})
+        frame = pd.DataFrame({"score": s.max(axis=1), "prediction": s.argmax(axis=1).astype(float),
+                              **{f"p_{k}": s[:, k] for k in range(s.shape[1])}})
+    else:
+        frame = pd.DataFrame({"score": s})
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
     try:

@@ -147,8 +147,11 @@ def _compare_multiclass(y, champion, challenger, *, bootstrap: int, seed: int, w
         out["curves"] = {name: {"calibration": curves.calibration((p.argmax(axis=1) == y).astype(float),
                                                                   p.max(axis=1))}
                          for name, p in (("champion", a), ("challenger", b))}
-        out["distributions"] = curves.histograms((pa == y).astype(float), a.max(axis=1), b.max(axis=1),
-                                                 "binary_classification")
+        # the predicted class's probability, for rows predicted right and wrong
+        hist = curves.histograms((pa == y).astype(float), a.max(axis=1), b.max(axis=1), "binary_classification")
+        out["distributions"] = {"edges": hist["edges"], **{
+            side: {"wrong": hist[side]["negative"], "right": hist[side]["positive"]}
+            for side in ("champion", "challenger")}}
     return out
 
 

@@ -201,7 +201,8 @@ if t_whatif.open:
                 st.error(str(err))
             else:
                 before = float(e.frame["prediction"].iat[base_row])
-                before_p = summary.to_probability(before, e.output_space)
+                before_p = (explained.class_probability(base_row, out["class_index"]) if classes
+                            else summary.to_probability(before, e.output_space))
                 if classes:
                     st.caption(f"Predicted class: {out['predicted_class']} · probabilities: " + ", ".join(
                         f"{c} {p:.1%}" for c, p in out["class_probabilities"].items()))

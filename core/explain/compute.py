@@ -74,6 +74,15 @@ class Explanation:
         return replace(self, frame=f, base_value=float(f[f"c{k}__base"].iat[0]),
                        additivity_max_error=float(f[f"c{k}__additivity"].iat[0]))
 
+    def class_probability(self, row: int, k: int) -> float:
+        """Multiclass: row `row`'s probability of class position `k` from the explained outputs (the outputs
+        themselves in probability space; the softmax of every class's raw score otherwise, as predict_proba)."""
+        outputs = np.array([self.frame[f"c{c}__prediction"].iat[row] for c in range(self.class_count)], dtype=float)
+        if self.output_space == "probability":
+            return float(outputs[k])
+        z = np.exp(outputs - outputs.max())
+        return float(z[k] / z.sum())
+
     @property
     def values(self) -> pd.DataFrame:
         return self.frame[[f"s__{f}" for f in self.features]].set_axis(self.features, axis=1)

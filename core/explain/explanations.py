@@ -246,8 +246,11 @@ def explain_record(store, model: str, version: int, record_: dict[str, Any], cla
         extra = {"class_index": k, "class": v.classes[k], "predicted_class": v.classes[predicted],
                  "class_probabilities": dict(zip(map(str, v.classes), probabilities))}
     prediction = float(result["prediction"][0])
+    probability = to_probability(prediction, result["output_space"])
+    if v.task == "multiclass_classification":  # a class's raw score is no log-odds: its probability is the model's
+        probability = extra["class_probabilities"][str(v.classes[extra["class_index"]])]
     return {**extra, "explainer": result["explainer"], "output_space": result["output_space"],
             "base_value": result["base_value"], "prediction": prediction,
-            "probability": to_probability(prediction, result["output_space"]),
+            "probability": probability,
             "values": dict(zip(result["features"], map(float, result["values"][0]))),
             "additivity_max_error": result["additivity_max_error"]}

@@ -54,6 +54,7 @@ class Explanation:
     created_at: Any = None
     created_by: str = ""
     cached: bool = False
+    class_position: int | None = None  # multiclass: the class `for_class` picked (None: every class)
 
     @property
     def class_count(self) -> int:
@@ -72,7 +73,7 @@ class Explanation:
         for name in self.features:
             f[f"s__{name}"] = f[f"c{k}__s__{name}"]
         return replace(self, frame=f, base_value=float(f[f"c{k}__base"].iat[0]),
-                       additivity_max_error=float(f[f"c{k}__additivity"].iat[0]))
+                       additivity_max_error=float(f[f"c{k}__additivity"].iat[0]), class_position=k)
 
     def class_probability(self, row: int, k: int) -> float:
         """Multiclass: row `row`'s probability of class position `k` from the explained outputs (the outputs
@@ -92,6 +93,13 @@ class Explanation:
         return self.frame[[f"x__{f}" for f in self.features]].set_axis(self.features, axis=1)
 
     def global_importance(self) -> pd.DataFrame:
+        """Mean |SHAP| per input, largest first; a multiclass explanation not narrowed to one class
+        (`for_class`) averages it over the classes, so no class speaks for the others."""
+        if self.class_count and self.class_position is None:
+            per_class = [self.frame[[f"c{k}__s__{f}" for f in self.features]].abs().mean().to_numpy()
+                         for k in range(self.class_count)]
+            imp = pd.Series(np.mean(per_class, axis=0), index=self.features).sort_values(ascending=False)
+            return pd.DataFrame({"feature": imp.index, "mean_abs_shap": imp.to_numpy()})
         imp = self.values.abs().mean().sort_values(ascending=False)
         return pd.DataFrame({"feature": imp.index, "mean_abs_shap": imp.to_numpy()})
 
@@ -103,6 +111,7 @@ class Explanation:
             "output_space": self.output_space, "base_value": self.base_value,
             "additivity_max_error": self.additivity_max_error, "additivity_ok": self.additivity_ok,
             "features": self.features,
+            **({"class_position": self.class_position} if self.class_count else {}),
             "global": [{"feature": r.feature, "mean_abs_shap": float(r.mean_abs_shap)}
                        for r in self.global_importance().itertuples()],
             "rows": [{"index": _py(f["index"].iat[i]), "prediction": float(f["prediction"].iat[i]),

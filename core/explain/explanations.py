@@ -198,6 +198,19 @@ def explain(store, actor: Identity, model: str, version: int | None, data: pd.Da
                        result["features"], frame_out, data_ref, now, actor.email, False)
 
 
+def class_position(store, model: str, version: int | None, value: Any) -> int:
+    """The position of class `value` (a class of the version, or its text, as a person types it) among a multiclass
+    version's classes; one InvalidInput sentence when the version is not multiclass or has no such class."""
+    v = get_model_version(store, model, version)
+    if v.task != "multiclass_classification":
+        raise InvalidInput(f"{v.ref} is not a multiclass classifier; its explanation has no classes to choose from.")
+    classes = list(v.classes or [])
+    match = [k for k, c in enumerate(classes) if c == value or str(c) == str(value)]
+    if not match:
+        raise InvalidInput(f"{v.ref} has no class {value!r}; its classes are {classes}.")
+    return match[0]
+
+
 def _frame_of(X: pd.DataFrame, result: dict[str, Any]) -> pd.DataFrame:
     """The stored frame: index, prediction, x__FEATURE, s__FEATURE; multiclass adds, per class position k,
     c{k}__prediction, c{k}__s__FEATURE, c{k}__base and c{k}__additivity, and `predicted_class` (the position of

@@ -315,3 +315,24 @@ def test_end_to_end_through_the_cli(store, people, cli, wine, tmp_path):
             "--bootstrap", "50", "--no-save", "--json")
     assert r.code == 0, r.err
     assert set(json.loads(r.out)["difference"]) == set(MULTICLASS_METRICS)
+
+
+def test_importance_of_every_class_is_the_mean_over_classes(world):
+    store, ds, *_ = world
+    e = explanations.explain(store, ds, "wine", 2, rows=25)  # cached by the SHAP test when it ran first
+    per_class = [e.for_class(k).global_importance().set_index("feature")["mean_abs_shap"] for k in range(3)]
+    mean = sum(per_class) / 3
+    overall = e.global_importance().set_index("feature")["mean_abs_shap"]
+    assert np.allclose(overall.sort_index(), mean.sort_index())
+    assert list(overall.index) == list(mean.sort_values(ascending=False).index)
+
+
+def test_cli_explains_the_class_asked(world, cli):
+    store, *_ = world
+    r = cli(store, "explain", "wine:2", "--rows", "25", "--class", "2", "--json", as_=PEOPLE["ds"][0])
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    e = explanations.explain(store, None, "wine", 2, rows=25).for_class(2)  # cached: no permission needed
+    assert out["class_position"] == 2 and out["base_value"] == pytest.approx(e.base_value)
+    r = cli(store, "explain", "wine:2", "--rows", "25", "--class", "7", as_=PEOPLE["ds"][0])
+    assert r.code == 2 and "has no class '7'" in r.err and r.err.count("\n") == 1

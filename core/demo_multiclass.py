@@ -49,11 +49,12 @@ def story(store: Store, quick: bool, say: Callable[[str], None]) -> pd.DataFrame
         train[features], train[WINE_TARGET])
     versions.register_version(store, grace, "wine-cultivar", rf, train, WINE_TARGET, test_data=test,
                               train_name="wine-train", test_name="wine-test", code_ref="demo:wine_challenger")
-    for version, role, who, why in ((1, "champion", ada, "Multinomial logistic regression: clear coefficients."),
-                                    (2, "challenger", grace, "A random forest in shadow beside it.")):
-        r = approvals.request_deployment(store, who, "wine-cultivar", version, "production", role, why)
+    # Grace asks for both (Ada's own requests stay the credit and diabetes ones the Approvals page starts from).
+    for version, role, why in ((1, "champion", "Multinomial logistic regression: clear coefficients."),
+                               (2, "challenger", "A random forest in shadow beside it.")):
+        r = approvals.request_deployment(store, grace, "wine-cultivar", version, "production", role, why)
         approvals.approve(store, rita, r.id, "Low risk; lab routing only.")
-        deployments.deploy(store, who, r.id)
+        deployments.deploy(store, grace, r.id)
     explanations.explain(store, ada, "wine-cultivar", 1, rows=100)
     result = holdout.compare_holdout(store, "wine-cultivar:1", "wine-cultivar:2", test, WINE_TARGET,
                                      bootstrap=200 if quick else scores.DEFAULT_BOOTSTRAP, seed=0)

@@ -44,7 +44,7 @@ def test_overview_shows_the_portfolio_and_what_needs_attention(demo_store, monke
 @pytest.mark.parametrize("who", ["vera@modelgov.demo", "rita@modelgov.demo", "ada@modelgov.demo"])
 def test_inventory_filters_and_opens_a_model(demo_store, monkeypatch, who):
     at = open_app(demo_store.home, monkeypatch, who, "pages/inventory.py")
-    assert "5 model(s)" in texts(at)
+    assert "6 model(s)" in texts(at)  # wine-cultivar is the sixth
     at.selectbox(key="inv_tier").select("high").run()
     assert "2 model(s)" in texts(at)
     at.text_input(key="inv_search").input("credit").run()

@@ -336,3 +336,20 @@ def test_cli_explains_the_class_asked(world, cli):
     assert out["class_position"] == 2 and out["base_value"] == pytest.approx(e.base_value)
     r = cli(store, "explain", "wine:2", "--rows", "25", "--class", "7", as_=PEOPLE["ds"][0])
     assert r.code == 2 and "has no class '7'" in r.err and r.err.count("\n") == 1
+
+
+def test_production_comparison_on_the_demos_shadow_traffic(demo_store):
+    from core.compare import production
+    from core.monitoring import logs
+
+    r = production.compare_production(demo_store, "wine-cultivar", bootstrap=40)
+    c = r["comparisons"][0]
+    pairs = logs.shadow_pairs(demo_store, "wine-cultivar", 1, 2, "production", None)
+    y = pairs["label"].to_numpy().astype(int)
+    a = np.array([list(p) for p in pairs["champion_score"]])
+    assert c["task"] == "multiclass_classification" and c["rows"] == len(pairs) > 100
+    assert set(c["difference"]) == set(MULTICLASS_METRICS)
+    for k, want in _sk(y, a).items():
+        assert c["champion"][k] == pytest.approx(want, abs=1e-12), k
+    review = checks.review(demo_store, "wine-cultivar", environment="production")
+    assert review["summary"]["metric"] == "auc_ovr_macro" and review["summary"]["current"] is not None

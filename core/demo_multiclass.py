@@ -25,18 +25,24 @@ SEED = 20261122  # core.demo.SEED
 WINE_TARGET = "cultivar"
 
 
-def story(store: Store, quick: bool, say: Callable[[str], None]) -> pd.DataFrame:
-    """The multiclass model: wine-cultivar (three cultivars, scikit-learn's bundled wine data), a scaled logistic
-    regression champion and a random-forest challenger in shadow, both live in production. Returns the data."""
+def data() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(all 178 wines, the training split, the stratified 35% hold-out), the same on every call."""
     from sklearn.datasets import load_wine
-    from sklearn.ensemble import RandomForestClassifier
 
-    say("Training wine-cultivar (three classes: logistic regression and a random-forest challenger)…")
     wine = load_wine(as_frame=True).frame.rename(columns={"target": WINE_TARGET})
     wine.columns = [c.replace("/", "_") for c in wine.columns]  # od280/od315_of_diluted_wines: a plain name
     train, test = train_test_split(wine, test_size=0.35, random_state=SEED, stratify=wine[WINE_TARGET])
-    features = [c for c in wine.columns if c != WINE_TARGET]
-    ada, grace, rita = (identity_for(store, f"{n}@modelgov.demo") for n in ("ada", "grace", "rita"))
+    return wine, train, test
+
+
+def register(store: Store, quick: bool, say: Callable[[str], None]) -> None:
+    """The two versions: a scaled multinomial logistic regression (v1, Ada's) and a random forest (v2, Grace's)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    say("Training wine-cultivar (three classes: logistic regression and a random-forest challenger)…")
+    _wine, train, test = data()
+    features = [c for c in train.columns if c != WINE_TARGET]
+    ada, grace = (identity_for(store, f"{n}@modelgov.demo") for n in ("ada", "grace"))
     lr = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=2000, C=0.5))]).fit(
         train[features], train[WINE_TARGET])
     versions.register_version(
@@ -49,6 +55,13 @@ def story(store: Store, quick: bool, say: Callable[[str], None]) -> pd.DataFrame
         train[features], train[WINE_TARGET])
     versions.register_version(store, grace, "wine-cultivar", rf, train, WINE_TARGET, test_data=test,
                               train_name="wine-train", test_name="wine-test", code_ref="demo:wine_challenger")
+
+
+def deploy(store: Store, quick: bool) -> None:
+    """v1 champion and v2 challenger in shadow, live in production; v1 explained; the two compared on the
+    hold-out with paired-bootstrap intervals (stored)."""
+    _wine, _train, test = data()
+    ada, grace, rita = (identity_for(store, f"{n}@modelgov.demo") for n in ("ada", "grace", "rita"))
     # Grace asks for both (Ada's own requests stay the credit and diabetes ones the Approvals page starts from).
     for version, role, why in ((1, "champion", "Multinomial logistic regression: clear coefficients."),
                                (2, "challenger", "A random forest in shadow beside it.")):
@@ -59,16 +72,16 @@ def story(store: Store, quick: bool, say: Callable[[str], None]) -> pd.DataFrame
     result = holdout.compare_holdout(store, "wine-cultivar:1", "wine-cultivar:2", test, WINE_TARGET,
                                      bootstrap=200 if quick else scores.DEFAULT_BOOTSTRAP, seed=0)
     stored.save_comparison(store, grace, result)
-    return wine
 
 
-def traffic(store: Store, wine: pd.DataFrame, quick: bool) -> None:
+def traffic(store: Store, quick: bool) -> None:
     """Three weeks of lab samples scored by champion and challenger; in the last week more samples of the third
     cultivar arrive (the predicted classes drift); outcomes arrive three days late; then a monitoring check."""
     import numpy as np
 
     from .audit import utcnow
 
+    wine = data()[0]
     rng = np.random.default_rng(SEED + 1)
     days, n = 21, 900 if quick else 2100  # 30 labelled a day or more: performance is measured per day
     frame = wine.sample(n=n, replace=True, random_state=SEED).reset_index(drop=True)

@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from . import audit, config, users
+from . import audit, config, demo_multiclass, users
 from .compare import holdout, scores, stored
 from .errors import Conflict, NotFound
 from .explain import compute, explanations
@@ -276,8 +276,11 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
     # champion and its challenger served: each deployment starts no later than the first prediction it logged.
     with audit.dated_back(timedelta(days=TRAFFIC_DAYS + 1)):
         ada, test = _story(store, quick, say)
+        demo_multiclass.deploy(store, quick)
     say("Replaying a month of production traffic for credit-default (shift from mid-month, outcomes 7 days late)…")
     _traffic(store, ada, test, quick)
+    say("Replaying three weeks of wine-cultivar traffic (champion and challenger, outcomes as they arrive)…")
+    demo_multiclass.traffic(store, quick)
     models = catalog.search_models(store).items
     return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
             "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}
@@ -368,6 +371,7 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
                           description="Planned: warn account managers before a client leaves. No version yet.",
                           tags=["retail", "planned"], business_unit="Retail credit")
 
+    demo_multiclass.register(store, quick, say)  # every version is registered before the first deployment
     _pipelines(store, ada, train_path, test_path)
     say("Explaining credit-default's champion and challenger with SHAP…")
 

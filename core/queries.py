@@ -205,3 +205,17 @@ def counts(store) -> dict[str, Any]:
     with store.read() as con:
         m, v = con.execute("SELECT (SELECT count(*) FROM models), (SELECT count(*) FROM model_versions)").fetchone()
     return {"models": m, "versions": v}
+
+
+def class_metrics(store, name: str, version: int) -> pd.DataFrame | None:
+    """A multiclass version's per-class precision and recall on its hold-out data, with human headers (the Model
+    page's table; monitoring.holdout_scores.per_class computes them); None for other tasks or without hold-out."""
+    from .monitoring import holdout_scores
+    from .registry.versions import get_model_version
+
+    rows = holdout_scores.per_class(store, get_model_version(store, name, version))
+    if rows is None:
+        return None
+    return pd.DataFrame([{"Class": str(r["class"]), "Precision": r["precision"], "Recall": r["recall"],
+                          "F1": r["f1"], "Rows of this class": r["support"], "Rows predicted as it": r["predicted"]}
+                         for r in rows])

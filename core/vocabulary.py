@@ -7,6 +7,13 @@ from __future__ import annotations
 
 from .errors import InvalidInput
 
+# What a version does (model_versions.task), and the metric each task is judged by (health, alerts, the evidence
+# checks against the live champion); AUC-like metrics change in points (×100), the others by ratio or value.
+TASKS: tuple[str, ...] = ("binary_classification", "multiclass_classification", "regression")
+PRIMARY_METRIC = {"binary_classification": "auc", "multiclass_classification": "auc_ovr_macro",
+                  "regression": "rmse"}
+AUC_LIKE: tuple[str, ...] = ("auc", "auc_ovr_macro")
+
 # Where a version can be live, most important first (pages and CLI default to the first).
 ENVIRONMENTS: tuple[str, ...] = ("production", "staging")
 DEFAULT_ENVIRONMENT = ENVIRONMENTS[0]

@@ -40,3 +40,15 @@ def version_metrics(versions: pd.DataFrame, metric_names: list[str], labels: dic
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
     fig.update_yaxes(tickformat=".2f", rangemode="tozero", nticks=6)
     return fig
+
+
+def class_precision_recall(table: pd.DataFrame) -> go.Figure:
+    """Precision and recall side by side per class (the Model page's per-class table)."""
+    fig = go.Figure()
+    for col, color in (("Precision", "#1f77b4"), ("Recall", "#ff7f0e")):
+        fig.add_bar(x=table["Class"], y=table[col], name=col, marker_color=color,
+                    hovertemplate="class %{x}: " + col.lower() + " %{y:.3f}<extra></extra>")
+    fig.update_layout(barmode="group", height=260, margin=dict(l=10, r=10, t=10, b=10),
+                      yaxis=dict(range=[0, 1.05], title=None), xaxis=dict(title="class", type="category"),
+                      legend=dict(orientation="h", y=1.1))
+    return fig

@@ -117,9 +117,12 @@ def precision_recall(result: dict[str, Any]) -> go.Figure:
 
 def calibration(result: dict[str, Any]) -> go.Figure:
     regression = result["task"] == "regression"
+    multi = result["task"] == "multiclass_classification"  # the predicted class's probability against being right
     fig = _overlay(result, "calibration", "mean_predicted", "observed", "Calibration (quantile bins)",
-                   "Mean prediction" if regression else "Mean predicted probability",
-                   "Mean actual" if regression else "Observed rate", not regression)
+                   "Mean prediction" if regression else "Mean probability of the predicted class" if multi
+                   else "Mean predicted probability",
+                   "Mean actual" if regression else "Share predicted right" if multi else "Observed rate",
+                   not regression)
     return fig
 
 
@@ -128,9 +131,9 @@ def distributions(result: dict[str, Any]) -> go.Figure:
     dist = result["distributions"]
     edges = dist["edges"]
     mids = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
-    groups = [g for g in ("negative", "positive", "all") if g in dist["champion"]]
-    fig = make_subplots(rows=1, cols=len(groups), subplot_titles=[f"outcome {g}" if g != "all" else "predictions"
-                                                                   for g in groups])
+    groups = [g for g in ("negative", "positive", "wrong", "right", "all") if g in dist["champion"]]
+    titles = {"all": "predictions", "wrong": "predicted class wrong", "right": "predicted class right"}
+    fig = make_subplots(rows=1, cols=len(groups), subplot_titles=[titles.get(g, f"outcome {g}") for g in groups])
     for i, g in enumerate(groups, start=1):
         for side, color in SIDES:
             fig.add_trace(go.Bar(x=mids, y=dist[side][g], name=side, marker_color=color, opacity=0.6,
@@ -183,7 +186,9 @@ def importance(rows: list[dict[str, Any]], top: int = 15) -> go.Figure:
 def disagreements_table(result: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for d in result["disagreements"]:
-        rows.append({"Row": d["row"], "Outcome": d["label"], "Champion": number(d["champion"]),
+        classes = ({"Champion's class": cell(d["champion_class"]), "Challenger's class": cell(d["challenger_class"])}
+                   if "champion_class" in d else {})  # multiclass: each one's predicted class and its probability
+        rows.append({"Row": d["row"], "Outcome": d["label"], **classes, "Champion": number(d["champion"]),
                      "Challenger": number(d["challenger"]), "Gap": number(d["gap"]),
                      **({"Decisions differ": "yes" if d["decisions_differ"] else "no"} if "decisions_differ" in d else {}),
                      **{k: cell(v) for k, v in d["features"].items()}})

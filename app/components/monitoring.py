@@ -12,6 +12,7 @@ from app.components import badges
 from core.drift import stattests
 from core.errors import CoreError
 from core.identity import Identity, allowed
+from core.metrics import METRIC_LABELS, MULTICLASS_METRICS
 from core.monitoring import alerts
 
 
@@ -218,3 +219,11 @@ def _act(store, me: Identity, alert_id: int, action: str) -> None:
         st.error(str(e))
     else:
         st.rerun()
+
+
+def performance_table(perf: list[dict]) -> pd.DataFrame:
+    """Multiclass performance per window (every metric core computed), with human headers."""
+    rows = [{"Window": p["window"][:16], "Labelled": p["labelled"],
+             **{METRIC_LABELS[m].capitalize(): (None if p.get(m) is None else round(float(p[m]), 3))
+                for m in MULTICLASS_METRICS}} for p in perf]
+    return pd.DataFrame(rows)

@@ -98,6 +98,13 @@ if e is None:
     st.stop()
 
 the_version = registry_versions.get_model_version(store, name, version)
+classes = list(the_version.classes or []) if e.class_count else []
+explained = e  # every class (multiclass); `e` below is the class being looked at
+if classes:  # multiclass: SHAP values exist for every class; look at one at a time
+    class_pos = st.selectbox("Class", range(len(classes)), key=f"xp_class_{name}_{version}",
+                             format_func=lambda k: f"{the_version.target} = {classes[k]}",
+                             help="The contributions to this class's output (each class has its own).")
+    e = explained.for_class(class_pos)
 if not e.additivity_ok:
     st.error(f"Additivity check FAILED: base value + contributions differ from the model's output by up to "
              f"{e.additivity_max_error:.3g}. Treat these explanations with caution.", icon=":material/error:")
@@ -144,6 +151,13 @@ if t_case.open:
                        for r, out in zip(e.frame["index"].tolist(), e.frame["prediction"].tolist())]
         row = st.selectbox("Case (row of the data)", idx, key="xp_row", format_func=case_labels.__getitem__)
         st.session_state["xp_case"] = row  # kept for the What-if tab, which runs without this picker drawn
+        if classes:  # one case: the predicted class by default
+            predicted = int(explained.frame["predicted_class"].iat[row])
+            case_class = st.selectbox("Explain this case's output for", [None, *range(len(classes))],
+                                      key="xp_case_class",
+                                      format_func=lambda k: (f"the predicted class ({classes[predicted]})" if k is None
+                                                             else f"class {classes[k]}"))
+            e = explained.for_class(predicted if case_class is None else case_class)
         st.info(summary.plain_summary(e, row=row))
         contrib = e.values.iloc[row].to_dict()
         st.plotly_chart(figs.waterfall(e.base_value, contrib, float(e.frame["prediction"].iat[row]), e.output_space),
@@ -180,14 +194,21 @@ if t_whatif.open:
             go_ = st.form_submit_button("Score this record", key="xp_whatif_submit")
         if go_:
             try:
-                out = explanations.explain_record(store, name, version, record)
+                # multiclass: the class picked above (the predicted class when none is)
+                out = explanations.explain_record(store, name, version, record,
+                                                  class_pos if classes else None)
             except CoreError as err:
                 st.error(str(err))
             else:
                 before = float(e.frame["prediction"].iat[base_row])
-                before_p = summary.to_probability(before, e.output_space)
+                before_p = (explained.class_probability(base_row, out["class_index"]) if classes
+                            else summary.to_probability(before, e.output_space))
+                if classes:
+                    st.caption(f"Predicted class: {out['predicted_class']} · probabilities: " + ", ".join(
+                        f"{c} {p:.1%}" for c, p in out["class_probabilities"].items()))
                 if out["probability"] is not None and not log_odds:
-                    st.metric(f"Probability that {the_version.target} is 1", f"{out['probability']:.1%}",
+                    st.metric(f"Probability that {the_version.target} is "
+                              f"{out['class'] if classes else 1}", f"{out['probability']:.1%}",
                               delta=f"{(out['probability'] - before_p) * 100:+.1f} points vs the original case",
                               delta_color="off")
                 else:

@@ -25,6 +25,28 @@ from core.vocabulary import ENVIRONMENTS
 me = session.guard("view")
 store = session.store()
 
+def per_class_section(v) -> None:
+    """A multiclass version's precision and recall per class on its hold-out data (core computes them)."""
+    st.markdown(f"**Per class** on the hold-out data of version {v.version} ({len(v.classes or [])} classes)")
+    try:
+        table = queries.class_metrics(store, v.model, v.version)
+    except CoreError as e:
+        st.error(str(e))
+        return
+    if table is None:
+        st.caption("This version was registered without hold-out data, so its classes were not measured.")
+        return
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        st.dataframe(table, hide_index=True, key="model_class_table", width="stretch",
+                     column_config={k: st.column_config.NumberColumn(format="%.3f")
+                                    for k in ("Precision", "Recall", "F1")})
+    with c2:
+        st.plotly_chart(charts.class_precision_recall(table), key="model_class_chart")
+    st.caption("Precision: of the rows predicted as the class, the share that were. Recall: of the rows of the "
+               "class, the share predicted as it.")
+
+
 names = queries.model_names(store)
 if not names:
     st.title("Model")
@@ -126,6 +148,8 @@ with tab_versions:
             st.markdown(f"**Code** `{v.code_ref or 'not recorded'}`")
             with st.expander("Parameters"):
                 st.json(v.parameters, expanded=False)
+        if v.task == "multiclass_classification":
+            per_class_section(v)
         mlflow_facts = mlflow_records.get_mlflow_facts(store, model.name, v.version)
         if mlflow_facts is not None:
             mlflow_ui.mlflow_section(mlflow_facts, v.metrics, METRIC_LABELS, key=f"model_mlflow_{v.version}")

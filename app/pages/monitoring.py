@@ -12,7 +12,7 @@ from core.errors import CoreError
 from core.identity import allowed
 from core.metrics import HIGHER_IS_BETTER
 from core.monitoring import health, logs, snapshots
-from core.vocabulary import ENVIRONMENTS
+from core.vocabulary import AUC_LIKE, ENVIRONMENTS
 
 me = session.guard("view")
 store = session.store()
@@ -111,7 +111,7 @@ m[0].metric("Logged predictions", f"{res['rows']:,}")
 m[1].metric(f"Inputs drifted ({res['recent_days']} days)", f"{len(summary['drifted_columns'])} of {summary['n_columns']}",
             help=f"Inputs whose last {res['recent_days']} days differ from the training data (see the Drift tab).")
 if change is not None:
-    delta = (f"{change['change']:+.1f} points vs validation" if change["metric"] == "auc"
+    delta = (f"{change['change']:+.1f} points vs validation" if change["metric"] in AUC_LIKE
              else f"{change['change']:+.0%} vs validation")
     m[2].metric(f"{label} (last 7 windows)", f"{change['current']:.3f}", delta=delta,
                 delta_color="normal" if HIGHER_IS_BETTER[change["metric"]] else "inverse",
@@ -151,6 +151,11 @@ if t_drift.open:
             test = stattests.get(sc["method"])
             st.caption(f"The score itself against the hold-out scores: {test.statistic} "
                        f"{ui.stat_text(sc['drift_score'], test.is_p_value)} ({'drifted' if sc['drifted'] else 'no drift'}).")
+        if res.get("prediction_drift"):  # multiclass: how often each class is predicted, against the hold-out
+            pc = res["prediction_drift"]["columns"][0]
+            test = stattests.get(pc["method"])
+            st.caption(f"The predicted class's distribution against the hold-out predictions: {test.statistic} "
+                       f"{ui.stat_text(pc['drift_score'], test.is_p_value)} ({'drifted' if pc['drifted'] else 'no drift'}).")
 if t_dist.open:
     with t_dist:
         ranked = sorted(res["recent_drift"]["columns"], key=lambda c: not c["drifted"])
@@ -166,6 +171,9 @@ if t_perf.open:
         st.caption(f"{label} per {window} over the rows whose outcome arrived (right axis: rates), and the number of "
                    "predictions below, on one time axis.")
         st.plotly_chart(_performance(snap_id, res, summary, label), key="mon_perf_volume")
+        if res["performance"] and summary["metric"] not in ("auc", "rmse"):  # multiclass: every metric per window
+            st.dataframe(ui.performance_table(res["performance"]), hide_index=True, key="mon_perf_table",
+                         width="stretch")
 if t_quality.open:
     with t_quality:
         st.dataframe(ui.quality_table(res["data_quality"]), hide_index=True, key="mon_quality_table", width="stretch",

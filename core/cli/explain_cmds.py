@@ -17,6 +17,9 @@ def register(sub, common) -> None:
     p.add_argument("--rows", type=ROWS, default=compute.DEFAULT_ROWS,
                    help=f"explain at most this many rows, a seeded sample (default {compute.DEFAULT_ROWS})")
     p.add_argument("--no-cache", action="store_true", help="compute again even when a cached result exists")
+    p.add_argument("--class", dest="class_", metavar="CLASS",
+                   help="multiclass: show the contributions to this class (every class is computed and cached; "
+                        "default: importance averaged over the classes, rows of the first class)")
     p.set_defaults(handler=cmd_explain)
 
 
@@ -27,8 +30,12 @@ def cmd_explain(ctx: Ctx) -> int:
         if not ctx.json:
             print(f"  {fraction:4.0%}  {text}", file=sys.stderr)
 
+    # a class the version does not have is refused before any work
+    k = None if ctx.args.class_ is None else explanations.class_position(ctx.store, name, version, ctx.args.class_)
     e = explanations.explain(ctx.store, ctx.actor(), name, version, ctx.args.data, rows=ctx.args.rows,
                         progress=progress, use_cache=not ctx.args.no_cache)
+    if k is not None:
+        e = e.for_class(k)
 
     def text() -> str:
         imp = e.global_importance().head(15)

@@ -185,9 +185,11 @@ def cmd_monitor(ctx: Ctx) -> int:
                _drift_table(result["drift"]["columns"]), ""]
         perf = result["performance"]
         if perf:
-            key = "auc" if "auc" in perf[0] else "rmse"
-            out.append(table([(p["window"][:10], p["labelled"], f"{p[key]:.3f}" if p[key] is not None else "")
-                              for p in perf], ["WINDOW", "LABELLED", key.upper()]))
+            key = summary["metric"]  # the task's primary metric: AUC, macro one-vs-rest AUC or RMSE
+            extra = ["accuracy"] if key == "auc_ovr_macro" else []
+            out.append(table([(p["window"][:10], p["labelled"],
+                               *(f"{p[k]:.3f}" if p[k] is not None else "" for k in [key, *extra]))
+                              for p in perf], ["WINDOW", "LABELLED", *(k.upper() for k in [key, *extra])]))
         if result.get("alerts_raised"):
             out.append(f"\nRaised alert(s): {', '.join(map(str, result['alerts_raised']))}.")
         return "\n".join(out)

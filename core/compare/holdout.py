@@ -13,7 +13,7 @@ from ..errors import CoreError, InvalidInput
 from ..explain import summary as explain_summary
 from ..registry.datasets import Dataset, fingerprint, load_frame, read_table
 from ..registry.records import ModelVersion, parse_ref
-from ..registry.versions import get_model_version, load_model, score
+from ..registry.versions import class_index, get_model_version, load_model, score
 from .scores import (
     DEFAULT_BOOTSTRAP,
     TOP_DISAGREEMENTS,
@@ -60,6 +60,8 @@ def _labels(v: ModelVersion, y: pd.Series, target: str) -> np.ndarray:
         else:
             raise InvalidInput(f"Target column {target!r} holds value(s) {sorted(map(str, values - set(classes)))[:5]} "
                                f"that {v.ref} never saw; its classes are {classes}.")
+    if v.task == "multiclass_classification":
+        return class_index(classes, y, f"Target column {target!r}")
     return (y == classes[1]).to_numpy().astype(int)
 
 
@@ -89,7 +91,7 @@ def compare_holdout(store, champion: str | ModelVersion, challenger: str | Model
     if va.task != vb.task:
         raise InvalidInput(f"{va.ref} is a {va.task.replace('_', ' ')} and {vb.ref} a "
                            f"{vb.task.replace('_', ' ')}; compare versions of the same kind.")
-    if va.task == "binary_classification" and list(va.classes or []) != list(vb.classes or []):
+    if va.task != "regression" and list(va.classes or []) != list(vb.classes or []):
         raise InvalidInput(f"{va.ref} predicts classes {va.classes} but {vb.ref} predicts {vb.classes}.")
     frame, default_ref = _frame(store, data)
     data_ref = data_ref or default_ref

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from ..metrics import CLASSIFICATION_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 
 EPS = 1e-15  # log-loss clipping, as core.metrics does
 # Fixed replicate chunk (by rows), so the same seed gives the same draws on any machine.
@@ -131,6 +131,51 @@ def weighted_regression(y: np.ndarray, pred: np.ndarray, W: np.ndarray) -> dict[
     return {"rmse": np.sqrt(sse / total), "mae": (W @ np.abs(err)) / total, "r2": r2}
 
 
+@dataclass(frozen=True)
+class MulticlassPlan:
+    """A multiclass model's rows prepared once: one rank plan per class (one-vs-rest), the row terms of accuracy
+    and log loss, and one-hot matrices of the true and the predicted class (for per-class weighted counts)."""
+
+    plans: tuple[RankPlan, ...]
+    correct: np.ndarray
+    loss: np.ndarray
+    truth: np.ndarray      # (n, K) one-hot of the true class
+    predicted: np.ndarray  # (n, K) one-hot of the predicted class (the most probable; the first on a tie)
+
+    @classmethod
+    def of(cls, y: np.ndarray, proba: np.ndarray) -> "MulticlassPlan":
+        y = y.astype(np.int64)
+        k = proba.shape[1]
+        pred = proba.argmax(axis=1)
+        eps = np.finfo(np.float64).eps  # scikit-learn's log_loss clips to [eps, 1 − eps]
+        p_true = np.clip(proba[np.arange(len(y)), y], eps, 1 - eps)
+        eye = np.eye(k)
+        return cls(tuple(RankPlan.of((y == c).astype(np.float64), proba[:, c]) for c in range(k)),
+                   (pred == y).astype(np.float64), -np.log(p_true), eye[y], eye[pred])
+
+
+def weighted_multiclass(plan: MulticlassPlan, W: np.ndarray) -> dict[str, np.ndarray]:
+    """The multiclass metrics (core.metrics.MULTICLASS_METRICS) for each row of weights W (k, n), as
+    scikit-learn computes them on the resampled rows: balanced accuracy and macro F1 over the classes present
+    (in the truth, or in the truth or the predictions), the AUCs NaN when a class is absent."""
+    total = W.sum(axis=1)
+    pos = W @ plan.truth                      # (k, K) rows of each true class
+    pred = W @ plan.predicted                 # rows predicted as each class
+    tp = W @ (plan.truth * plan.predicted)    # rows of each class predicted right
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(pos > 0, tp / pos, np.nan)
+        f1 = np.where(pos + pred > 0, 2 * tp / (pos + pred), np.nan)
+        balanced = np.nanmean(recall, axis=1)
+        f1_macro = np.nanmean(f1, axis=1)
+    aucs = np.column_stack([weighted_auc_ks(p, W)[0] for p in plan.plans])  # NaN where the class is absent
+    macro = aucs.mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weighted = (aucs * pos).sum(axis=1) / pos.sum(axis=1)
+    weighted[np.isnan(macro)] = np.nan
+    return {"auc_ovr_macro": macro, "auc_ovr_weighted": weighted, "accuracy": (W @ plan.correct) / total,
+            "balanced_accuracy": balanced, "log_loss": (W @ plan.loss) / total, "f1_macro": f1_macro}
+
+
 # -- the paired bootstrap ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -153,6 +198,8 @@ def paired_bootstrap(y, champion, challenger, *, task: str, replicates: int = 10
     a = np.asarray(champion, dtype=np.float64)
     b = np.asarray(challenger, dtype=np.float64)
     n = len(y)
+    if task == "multiclass_classification":  # y: class positions; a, b: (n, K) class probabilities
+        return _paired_multiclass(y, a, b, replicates, seed)
     names = CLASSIFICATION_METRICS if task == "binary_classification" else REGRESSION_METRICS
     out_a = {m: np.empty(replicates) for m in names}
     out_b = {m: np.empty(replicates) for m in names}
@@ -169,6 +216,22 @@ def paired_bootstrap(y, champion, challenger, *, task: str, replicates: int = 10
             ra, rb = weighted_regression(y, a, W), weighted_regression(y, b, W)
         k = W.shape[0]
         for m in names:
+            out_a[m][start:start + k] = ra[m]
+            out_b[m][start:start + k] = rb[m]
+    return PairedBootstrap(out_a, out_b, replicates, seed)
+
+
+def _paired_multiclass(y: np.ndarray, a: np.ndarray, b: np.ndarray, replicates: int, seed: int) -> PairedBootstrap:
+    n = len(y)
+    plans = MulticlassPlan.of(y, a), MulticlassPlan.of(y, b)
+    out_a = {m: np.empty(replicates) for m in MULTICLASS_METRICS}
+    out_b = {m: np.empty(replicates) for m in MULTICLASS_METRICS}
+    for start, idx in bootstrap_indices(n, replicates, seed):
+        W = counts_of(idx, n)
+        del idx
+        ra, rb = weighted_multiclass(plans[0], W), weighted_multiclass(plans[1], W)
+        k = W.shape[0]
+        for m in MULTICLASS_METRICS:
             out_a[m][start:start + k] = ra[m]
             out_b[m][start:start + k] = rb[m]
     return PairedBootstrap(out_a, out_b, replicates, seed)

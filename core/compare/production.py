@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..audit import utcnow
@@ -15,7 +16,7 @@ from ..governance import live
 from ..monitoring import logs as monitoring_logs
 from ..registry.datasets import fingerprint
 from ..registry.records import ModelVersion
-from ..registry.versions import get_version_by_id
+from ..registry.versions import class_index, get_version_by_id
 from .scores import DEFAULT_BOOTSTRAP, check_bootstrap, compare_scores
 from ..vocabulary import ENVIRONMENTS
 
@@ -73,12 +74,21 @@ def compare_production(store, model: str, environment: str = "production", windo
         pairs = _shadow_pairs(store, model, champion, ch, environment, span)
         if pairs is None or len(pairs) == 0:
             continue
-        r = compare_scores(pairs["label"].to_numpy(), pairs["champion_score"].to_numpy(),
-                           pairs["challenger_score"].to_numpy(), task=champion.task, bootstrap=bootstrap, seed=seed)
+        y, a, b = pairs["label"].to_numpy(), pairs["champion_score"].to_numpy(), pairs["challenger_score"].to_numpy()
+        rows = pairs
+        if champion.task == "multiclass_classification":  # labels → class positions; lists → (n, K) matrices
+            if list(ch.classes or []) != list(champion.classes or []):
+                raise InvalidInput(f"{champion.ref} predicts classes {champion.classes} but {ch.ref} predicts "
+                                   f"{ch.classes}; they cannot be compared.")
+            y = class_index(champion.classes, pairs["label"], "The logged outcomes")
+            a, b = np.array([list(p) for p in a], dtype=float), np.array([list(p) for p in b], dtype=float)
+            rows = pd.DataFrame({"label": pairs["label"], **{f"champion_{k}": a[:, k] for k in range(a.shape[1])},
+                                 **{f"challenger_{k}": b[:, k] for k in range(b.shape[1])}})
+        r = compare_scores(y, a, b, task=champion.task, bootstrap=bootstrap, seed=seed)
         r.update({"source": "production", "champion_ref": champion.ref, "challenger_ref": ch.ref,
                   "champion_sha256": champion.sha256, "challenger_sha256": ch.sha256, "segment": None,
                   "segments": [], "data": {"ref": f"shadow:{model}:{environment}:{window or 'all'}",
-                                           "fingerprint": fingerprint(pairs.reset_index(drop=True)),
+                                           "fingerprint": fingerprint(rows.reset_index(drop=True)),
                                            "rows": len(pairs), "target": champion.target}})
         results.append(r)
     if not results:

@@ -14,8 +14,10 @@ from ..metrics import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
     METRIC_LABELS,
+    MULTICLASS_METRICS,
     REGRESSION_METRICS,
     binary_metrics,
+    multiclass_metrics,
     regression_metrics,
 )
 from ..registry.datasets import column_type
@@ -54,6 +56,8 @@ def compare_scores(y, champion, challenger, *, task: str, bootstrap: int = DEFAU
     (positive-class probabilities) or predictions. Difference = challenger − champion.
     """
     check_bootstrap(bootstrap)
+    if task == "multiclass_classification":
+        return _compare_multiclass(y, champion, challenger, bootstrap=bootstrap, seed=seed, with_curves=with_curves)
     y = np.asarray(y, dtype=np.float64)
     a = np.asarray(champion, dtype=np.float64)
     b = np.asarray(challenger, dtype=np.float64)
@@ -101,6 +105,53 @@ def compare_scores(y, champion, challenger, *, task: str, bootstrap: int = DEFAU
     if with_curves:
         out["curves"] = curves.curves(y, a, b, task)
         out["distributions"] = curves.histograms(y, a, b, task)
+    return out
+
+
+def _compare_multiclass(y, champion, challenger, *, bootstrap: int, seed: int, with_curves: bool) -> dict[str, Any]:
+    """`compare_scores` of two multiclass versions: `y` holds each row's class position (0..K−1), `champion` and
+    `challenger` the (n, K) class probabilities. The six multiclass metrics with paired-bootstrap intervals;
+    McNemar on the predicted classes' correctness (accuracy); the other p-values from the bootstrap."""
+    y = np.asarray(y, dtype=np.int64)
+    a = np.asarray(champion, dtype=np.float64)
+    b = np.asarray(challenger, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape or len(y) != len(a):
+        raise InvalidInput(f"Labels and class probabilities must be aligned; got {len(y)} labels and "
+                           f"{a.shape} and {b.shape} probabilities.")
+    if len(y) < 2:
+        raise InvalidInput("A comparison needs at least two labelled rows.")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise InvalidInput("A model returned empty or infinite scores; check the input rows for missing values.")
+    ma, mb = multiclass_metrics(y, a), multiclass_metrics(y, b)
+    boot = paired.paired_bootstrap(y, a, b, task="multiclass_classification", replicates=bootstrap, seed=seed)
+    pa, pb = a.argmax(axis=1), b.argmax(axis=1)
+    tests = {"mcnemar": paired.mcnemar_test(y, pa, pb).as_dict()}
+    difference = {}
+    for m in MULTICLASS_METRICS:
+        d = boot.difference(m)
+        lo, hi = paired.percentile_interval(d)
+        if m == "accuracy":
+            p, method = tests["mcnemar"]["p_value"], "McNemar (" + tests["mcnemar"]["method"] + ")"
+        else:
+            p, method = paired.bootstrap_p_value(d), "paired bootstrap"
+        difference[m] = {"estimate": mb[m] - ma[m], "ci_low": lo, "ci_high": hi, "p_value": p,
+                         "p_value_method": method, "replicates_used": int(np.isfinite(d).sum())}
+    out: dict[str, Any] = {
+        "task": "multiclass_classification", "rows": int(len(y)), "bootstrap": bootstrap, "seed": seed,
+        "confidence_level": 0.95, "champion": ma, "challenger": mb, "difference": difference,
+        "agreement_rate": float(np.mean(pa == pb)), "tests": tests,
+        "class_rows": np.bincount(y, minlength=a.shape[1]).tolist(),
+    }
+    out["verdict"], out["verdict_summary"] = verdict(difference)
+    if with_curves:  # the predicted class's probability against being right (top-label calibration)
+        out["curves"] = {name: {"calibration": curves.calibration((p.argmax(axis=1) == y).astype(float),
+                                                                  p.max(axis=1))}
+                         for name, p in (("champion", a), ("challenger", b))}
+        # the predicted class's probability, for rows predicted right and wrong
+        hist = curves.histograms((pa == y).astype(float), a.max(axis=1), b.max(axis=1), "binary_classification")
+        out["distributions"] = {"edges": hist["edges"], **{
+            side: {"wrong": hist[side]["negative"], "right": hist[side]["positive"]}
+            for side in ("champion", "challenger")}}
     return out
 
 
@@ -208,6 +259,8 @@ def segments(frame: pd.DataFrame, column: str, y: np.ndarray, a: np.ndarray, b: 
         entry: dict[str, Any] = {"segment": name, "column": column, "rows": int(mask.sum())}
         if task == "binary_classification":
             entry["positives"] = int(y[mask].sum())
+        if task == "multiclass_classification":
+            entry["class_rows"] = np.bincount(y[mask].astype(int), minlength=a.shape[1]).tolist()
         if mask.sum() < MIN_SEGMENT_ROWS:
             entry["note"] = f"fewer than {MIN_SEGMENT_ROWS} rows; not compared"
         else:
@@ -222,6 +275,8 @@ def segments(frame: pd.DataFrame, column: str, y: np.ndarray, a: np.ndarray, b: 
 def disagreements(frame: pd.DataFrame, y: np.ndarray, a: np.ndarray, b: np.ndarray, va: ModelVersion,
                   vb: ModelVersion, top: int) -> list[dict[str, Any]]:
     """The `top` rows where the two scores differ most, with their inputs."""
+    if va.task == "multiclass_classification":
+        return _disagreements_multiclass(frame, y, a, b, va, vb, top)
     gap = np.abs(b - a)
     rows = np.argsort(-gap, kind="mergesort")[:top]
     features = list(dict.fromkeys(va.feature_names + vb.feature_names))[:30]
@@ -233,6 +288,24 @@ def disagreements(frame: pd.DataFrame, y: np.ndarray, a: np.ndarray, b: np.ndarr
             entry["decisions_differ"] = bool((a[r] >= THRESHOLD) != (b[r] >= THRESHOLD))
         entry["features"] = {c: _plain(frame.at[r, c]) for c in features if c in frame.columns}
         out.append(entry)
+    return out
+
+
+def _disagreements_multiclass(frame: pd.DataFrame, y: np.ndarray, a: np.ndarray, b: np.ndarray, va: ModelVersion,
+                              vb: ModelVersion, top: int) -> list[dict[str, Any]]:
+    """The `top` rows where the class probabilities differ most (total variation: half the summed absolute
+    differences); `champion`/`challenger` are each one's probability of its predicted class, named beside it."""
+    gap = 0.5 * np.abs(b - a).sum(axis=1)
+    rows = np.argsort(-gap, kind="mergesort")[:top]
+    features = list(dict.fromkeys(va.feature_names + vb.feature_names))[:30]
+    classes = list(va.classes or [])
+    out = []
+    for r in rows:
+        ca, cb = int(a[r].argmax()), int(b[r].argmax())
+        out.append({"row": int(r), "champion": float(a[r, ca]), "challenger": float(b[r, cb]), "gap": float(gap[r]),
+                    "label": _plain(classes[int(y[r])]), "champion_class": _plain(classes[ca]),
+                    "challenger_class": _plain(classes[cb]), "decisions_differ": ca != cb,
+                    "features": {c: _plain(frame.at[r, c]) for c in features if c in frame.columns}})
     return out
 
 

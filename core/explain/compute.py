@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -58,6 +58,35 @@ class Explanation:
     created_at: Any = None
     created_by: str = ""
     cached: bool = False
+    class_position: int | None = None  # multiclass: the class `for_class` picked (None: every class)
+
+    @property
+    def class_count(self) -> int:
+        """How many classes the explanation holds values for (multiclass; 0 for binary and regression, whose
+        values are of the positive class or the prediction)."""
+        return sum(1 for c in self.frame.columns if c.startswith("c") and c.endswith("__prediction"))
+
+    def for_class(self, k: int) -> "Explanation":
+        """The explanation of class position `k` (multiclass): its contributions, base value and outputs in
+        `values`, `base_value` and `prediction`. The frame's unprefixed columns hold class 0's."""
+        if not 0 <= k < self.class_count:
+            raise InvalidInput(f"Class position {k} is not one of the {self.class_count} classes explained "
+                               f"(0 to {self.class_count - 1}).")
+        f = self.frame.copy()
+        f["prediction"] = f[f"c{k}__prediction"]
+        for name in self.features:
+            f[f"s__{name}"] = f[f"c{k}__s__{name}"]
+        return replace(self, frame=f, base_value=float(f[f"c{k}__base"].iat[0]),
+                       additivity_max_error=float(f[f"c{k}__additivity"].iat[0]), class_position=k)
+
+    def class_probability(self, row: int, k: int) -> float:
+        """Multiclass: row `row`'s probability of class position `k` from the explained outputs (the outputs
+        themselves in probability space; the softmax of every class's raw score otherwise, as predict_proba)."""
+        outputs = np.array([self.frame[f"c{c}__prediction"].iat[row] for c in range(self.class_count)], dtype=float)
+        if self.output_space == "probability":
+            return float(outputs[k])
+        z = np.exp(outputs - outputs.max())
+        return float(z[k] / z.sum())
 
     @property
     def values(self) -> pd.DataFrame:
@@ -68,6 +97,13 @@ class Explanation:
         return self.frame[[f"x__{f}" for f in self.features]].set_axis(self.features, axis=1)
 
     def global_importance(self) -> pd.DataFrame:
+        """Mean |SHAP| per input, largest first; a multiclass explanation not narrowed to one class
+        (`for_class`) averages it over the classes, so no class speaks for the others."""
+        if self.class_count and self.class_position is None:
+            per_class = [self.frame[[f"c{k}__s__{f}" for f in self.features]].abs().mean().to_numpy()
+                         for k in range(self.class_count)]
+            imp = pd.Series(np.mean(per_class, axis=0), index=self.features).sort_values(ascending=False)
+            return pd.DataFrame({"feature": imp.index, "mean_abs_shap": imp.to_numpy()})
         imp = self.values.abs().mean().sort_values(ascending=False)
         return pd.DataFrame({"feature": imp.index, "mean_abs_shap": imp.to_numpy()})
 
@@ -79,6 +115,7 @@ class Explanation:
             "output_space": self.output_space, "base_value": self.base_value,
             "additivity_max_error": self.additivity_max_error, "additivity_ok": self.additivity_ok,
             "features": self.features,
+            **({"class_position": self.class_position} if self.class_count else {}),
             "global": [{"feature": r.feature, "mean_abs_shap": float(r.mean_abs_shap)}
                        for r in self.global_importance().itertuples()],
             "rows": [{"index": _py(f["index"].iat[i]), "prediction": float(f["prediction"].iat[i]),
@@ -191,45 +228,54 @@ def plan(version: ModelVersion, estimator: Any) -> dict[str, Any]:
     prep, final = split_pipeline(estimator)
     kind = type(final).__name__
     mapped = column_map(prep, version.feature_names) if prep is not None else list(version.feature_names)
-    classifier = version.task == "binary_classification"
+    classifier = version.task != "regression"
+    # A multiclass model's per-class margin (softmax logit) is no log-odds: it is the class's raw score.
+    margin = "log-odds" if version.task == "binary_classification" else "raw"
     if kind in BOOSTER_TREE_TYPES and mapped is not None:
-        return _booster_plan(kind, classifier)
+        return _booster_plan(kind, classifier, margin)
     if kind in TREE_TYPES and mapped is not None:
         prob = kind.startswith(("RandomForest", "ExtraTrees", "DecisionTree"))
-        return {"explainer": "tree", "output_space": ("probability" if prob else "log-odds") if classifier else "raw",
+        return {"explainer": "tree", "output_space": ("probability" if prob else margin) if classifier else "raw",
                 "estimator": kind}
     if kind in LINEAR_TYPES and mapped is not None:
-        return {"explainer": "linear", "output_space": "log-odds" if classifier else "raw", "estimator": kind}
+        return {"explainer": "linear", "output_space": margin, "estimator": kind}
     return {"explainer": "permutation", "output_space": "probability" if classifier else "raw", "estimator": kind}
 
 
-def _booster_plan(kind: str, classifier: bool) -> dict[str, Any]:
+def _booster_plan(kind: str, classifier: bool, margin: str) -> dict[str, Any]:
     """XGBoost/LightGBM: tree explainer in the booster's raw space (log-odds for a binary classifier)."""
-    return {"explainer": "tree", "output_space": "log-odds" if classifier else "raw", "estimator": kind}
+    return {"explainer": "tree", "output_space": margin if classifier else "raw", "estimator": kind}
 
 
-def _model_output(final: Any, Xt: Any, space: str, classifier: bool) -> np.ndarray:
-    """The model's own output in `space`, computed without shap (the additivity reference)."""
+def _model_output(final: Any, Xt: Any, space: str, classifier: bool, multi: bool = False) -> np.ndarray:
+    """The model's own output in `space`, computed without shap (the additivity reference); multiclass: (n, K),
+    every class's probability or raw score."""
     if type(final).__name__ in BOOSTER_TREE_TYPES:
         from ..registry.boosters import raw_output
 
         return raw_output(final, Xt)
     if not classifier:
         return np.asarray(final.predict(Xt), dtype=float)
-    if space == "log-odds":
+    if space in ("log-odds", "raw"):
         return np.asarray(final.decision_function(Xt), dtype=float)
-    return np.asarray(final.predict_proba(Xt), dtype=float)[:, 1]
+    out = np.asarray(final.predict_proba(Xt), dtype=float)
+    return out if multi else out[:, 1]
 
 
 def compute(version: ModelVersion, estimator: Any, X: pd.DataFrame, background: Callable[[], pd.DataFrame],
             progress: Progress | None = None) -> dict[str, Any]:
-    """SHAP values for X (original columns), the base value and the additivity error."""
+    """SHAP values for X (original columns), the base value and the additivity error.
+
+    Multiclass: every class at once: `values` (n, features, K), `base_value` and `prediction` per class ((K,) and
+    (n, K)), and the additivity error of each class (`class_additivity_max_error`) as well as the largest.
+    """
     import shap
 
     say = progress or (lambda _f, _t: None)
     p = plan(version, estimator)
     prep, final = split_pipeline(estimator)
-    classifier = version.task == "binary_classification"
+    classifier = version.task != "regression"
+    multi = version.task == "multiclass_classification"
     features = list(version.feature_names)
     say(0.05, f"Explaining {len(X):,} rows with the {p['explainer']} explainer…")
     if p["explainer"] in ("tree", "linear"):
@@ -248,21 +294,27 @@ def compute(version: ModelVersion, estimator: Any, X: pd.DataFrame, background: 
             ex = explainer(part, check_additivity=False) if p["explainer"] == "tree" else explainer(part)
             vals = np.asarray(ex.values, dtype=float)
             bv = np.asarray(ex.base_values, dtype=float)
-            if vals.ndim == 3:  # per class: keep the positive class
+            if multi:  # per class: keep every class
+                bv = bv.reshape(len(vals), -1)[0]
+            elif vals.ndim == 3:  # per class: keep the positive class
                 vals, bv = vals[:, :, -1], bv.reshape(len(vals), -1)[:, -1]
             chunks.append(vals)
-            base = float(np.ravel(bv)[0])
+            base = bv.astype(float) if multi else float(np.ravel(bv)[0])
             say(0.05 + 0.85 * min(1.0, (start + step) / len(Xt)), f"{min(start + step, len(Xt)):,} of {len(Xt):,} rows")
         raw = np.vstack(chunks)
         # Sum the expanded columns back to the inputs they came from.
         index = {f: i for i, f in enumerate(features)}
-        values = np.zeros((len(Xt), len(features)))
+        values = np.zeros((len(Xt), len(features)) + raw.shape[2:])
         for j, src in enumerate(mapping):
             values[:, index[src]] += raw[:, j]
-        output = _model_output(final, Xt, p["output_space"], classifier)
+        output = _model_output(final, Xt, p["output_space"], classifier, multi)
     else:
-        predict = (lambda d: estimator.predict_proba(pd.DataFrame(d, columns=features).astype(X.dtypes.to_dict()))[:, 1]) \
-            if classifier else (lambda d: estimator.predict(pd.DataFrame(d, columns=features).astype(X.dtypes.to_dict())))
+        def frame_of(d):
+            return pd.DataFrame(d, columns=features).astype(X.dtypes.to_dict())
+
+        predict = ((lambda d: estimator.predict_proba(frame_of(d))) if multi
+                   else (lambda d: estimator.predict_proba(frame_of(d))[:, 1]) if classifier
+                   else (lambda d: estimator.predict(frame_of(d))))
         bg = background()
         masker = shap.maskers.Independent(bg.to_numpy(), max_samples=len(bg))
         explainer = shap.PermutationExplainer(predict, masker)
@@ -271,12 +323,24 @@ def compute(version: ModelVersion, estimator: Any, X: pd.DataFrame, background: 
         for start in range(0, len(X), step):
             ex = explainer(X.iloc[start:start + step].to_numpy(), silent=True)
             chunks.append(np.asarray(ex.values, dtype=float))
-            base = float(np.ravel(ex.base_values)[0])
+            bv = np.asarray(ex.base_values, dtype=float)
+            base = bv.reshape(len(chunks[-1]), -1)[0] if multi else float(np.ravel(bv)[0])
             say(0.05 + 0.85 * min(1.0, (start + step) / len(X)), f"{min(start + step, len(X)):,} of {len(X):,} rows")
         values = np.vstack(chunks)
         output = np.asarray(predict(X.to_numpy()), dtype=float)
-    err = np.abs(base + values.sum(axis=1) - output)
+    err = np.abs(base + values.sum(axis=1) - output)  # multiclass: (n, K), each class checked on its own
     scale = max(1.0, float(np.ptp(output)) if len(output) > 1 else 1.0)
     tol = TOLERANCE * scale if p["explainer"] != "permutation" else 1e-4 * scale
-    return {**p, "features": features, "base_value": base, "values": values, "prediction": output,
-            "additivity_max_error": float(err.max()), "additivity_ok": bool(err.max() <= tol), "tolerance": tol}
+    out = {**p, "features": features, "base_value": base, "values": values, "prediction": output,
+           "additivity_max_error": float(err.max()), "additivity_ok": bool(err.max() <= tol), "tolerance": tol}
+    if multi:
+        out["class_additivity_max_error"] = [float(e) for e in err.max(axis=0)]
+    return out
+
+
+def for_class(result: dict[str, Any], k: int) -> dict[str, Any]:
+    """A multiclass `compute` result as the explanation of class position `k` alone (the shape of a binary one)."""
+    err = result["class_additivity_max_error"][k]
+    return {**result, "values": result["values"][:, :, k], "prediction": result["prediction"][:, k],
+            "base_value": float(result["base_value"][k]), "additivity_max_error": err,
+            "additivity_ok": bool(err <= result["tolerance"])}

@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..audit import canonical_json, record, utcnow
@@ -26,6 +27,7 @@ from .compute import (
     Progress,
     check_data,
     compute,
+    for_class,
     split_pipeline,
     to_probability,
 )
@@ -162,11 +164,9 @@ def explain(store, actor: Identity, model: str, version: int | None, data: pd.Da
     except Exception as e:  # an estimator shap cannot handle: one sentence, nothing cached
         raise InvalidInput(f"{v.ref} ({type(split_pipeline(estimator)[1]).__name__}) could not be explained: "
                            f"{type(e).__name__}: {e}") from e
-    frame_out = pd.DataFrame({"index": X.index.to_numpy(), "prediction": result["prediction"]})
-    for i, f in enumerate(result["features"]):
-        frame_out[f"x__{f}"] = X[f].to_numpy()
-    for i, f in enumerate(result["features"]):
-        frame_out[f"s__{f}"] = result["values"][:, i]
+    frame_out = _frame_of(X, result)
+    if v.task == "multiclass_classification":  # the row's base value and the additivity check: class 0's
+        result = {**result, "base_value": float(result["base_value"][0])}
     path = _home(store) / f"{key}.parquet"
     tmp = path.with_suffix(".tmp")
     frame_out.to_parquet(tmp, index=False)
@@ -198,9 +198,49 @@ def explain(store, actor: Identity, model: str, version: int | None, data: pd.Da
                        result["features"], frame_out, data_ref, now, actor.email, False)
 
 
-def explain_record(store, model: str, version: int, record_: dict[str, Any]) -> dict[str, Any]:
+def class_position(store, model: str, version: int | None, value: Any) -> int:
+    """The position of class `value` (a class of the version, or its text, as a person types it) among a multiclass
+    version's classes; one InvalidInput sentence when the version is not multiclass or has no such class."""
+    v = get_model_version(store, model, version)
+    if v.task != "multiclass_classification":
+        raise InvalidInput(f"{v.ref} is not a multiclass classifier; its explanation has no classes to choose from.")
+    classes = list(v.classes or [])
+    match = [k for k, c in enumerate(classes) if c == value or str(c) == str(value)]
+    if not match:
+        raise InvalidInput(f"{v.ref} has no class {value!r}; its classes are {classes}.")
+    return match[0]
+
+
+def _frame_of(X: pd.DataFrame, result: dict[str, Any]) -> pd.DataFrame:
+    """The stored frame: index, prediction, x__FEATURE, s__FEATURE; multiclass adds, per class position k,
+    c{k}__prediction, c{k}__s__FEATURE, c{k}__base and c{k}__additivity, and `predicted_class` (the position of
+    the class with the highest output); the unprefixed columns hold class 0's (Explanation.for_class)."""
+    values, prediction = result["values"], result["prediction"]
+    multi = values.ndim == 3
+    out = pd.DataFrame({"index": X.index.to_numpy(), "prediction": prediction[:, 0] if multi else prediction})
+    for f in result["features"]:
+        out[f"x__{f}"] = X[f].to_numpy()
+    for i, f in enumerate(result["features"]):
+        out[f"s__{f}"] = values[:, i, 0] if multi else values[:, i]
+    if multi:
+        columns = {"predicted_class": prediction.argmax(axis=1)}
+        for k in range(values.shape[2]):
+            columns[f"c{k}__prediction"] = prediction[:, k]
+            columns[f"c{k}__base"] = float(result["base_value"][k])
+            columns[f"c{k}__additivity"] = result["class_additivity_max_error"][k]
+            for i, f in enumerate(result["features"]):
+                columns[f"c{k}__s__{f}"] = values[:, i, k]
+        out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
+    return out
+
+
+def explain_record(store, model: str, version: int, record_: dict[str, Any], class_index: int | None = None
+                   ) -> dict[str, Any]:
     """What-if: one typed-in record's score and contributions (not cached; nothing is stored); a classifier's
-    `probability` of the positive class besides its output in the explainer's space (None for regression)."""
+    `probability` of the positive class besides its output in the explainer's space (None for regression).
+
+    Multiclass: the contributions to class position `class_index` (default: the predicted class), with
+    `class_index`, `predicted_class` and `class_probabilities` (every class's probability)."""
     v, estimator = load_model(store, model, version)
     frame = pd.DataFrame([record_])
     X = check_data(v, frame)
@@ -208,9 +248,22 @@ def explain_record(store, model: str, version: int, record_: dict[str, Any]) -> 
         if col["type"] == "integer":
             X[col["name"]] = X[col["name"]].round().astype("int64")
     result = compute(v, estimator, X, lambda: background_for(store, v, 100))
+    extra: dict[str, Any] = {}
+    if v.task == "multiclass_classification":
+        probabilities = [float(p) for p in estimator.predict_proba(X)[0]]
+        predicted = int(np.argmax(probabilities))
+        k = predicted if class_index is None else int(class_index)
+        if not 0 <= k < len(v.classes or []):
+            raise InvalidInput(f"{v.ref} has {len(v.classes or [])} classes; class position {k} is none of them.")
+        result = for_class(result, k)
+        extra = {"class_index": k, "class": v.classes[k], "predicted_class": v.classes[predicted],
+                 "class_probabilities": dict(zip(map(str, v.classes), probabilities))}
     prediction = float(result["prediction"][0])
-    return {"explainer": result["explainer"], "output_space": result["output_space"],
+    probability = to_probability(prediction, result["output_space"])
+    if v.task == "multiclass_classification":  # a class's raw score is no log-odds: its probability is the model's
+        probability = extra["class_probabilities"][str(v.classes[extra["class_index"]])]
+    return {**extra, "explainer": result["explainer"], "output_space": result["output_space"],
             "base_value": result["base_value"], "prediction": prediction,
-            "probability": to_probability(prediction, result["output_space"]),
+            "probability": probability,
             "values": dict(zip(result["features"], map(float, result["values"][0]))),
             "additivity_max_error": result["additivity_max_error"]}

@@ -14,7 +14,7 @@ from ..errors import InvalidInput
 from ..events import Event, PolicyUpdated
 from ..identity import Identity, require
 from ..registry.records import CARD_FIELDS, ModelVersion
-from ..vocabulary import RISK_TIERS_HIGHEST_FIRST, validate_tier
+from ..vocabulary import PRIMARY_METRIC, RISK_TIERS_HIGHEST_FIRST, validate_tier  # noqa: F401 (PRIMARY_METRIC is read as policy.PRIMARY_METRIC)
 
 POLICY_FIELDS = ("min_auc", "min_r2", "max_drift_share", "required_card_fields", "approvals_needed",
                  "recertify_days", "approval_valid_days")
@@ -173,7 +173,7 @@ def _whole(value: Any, lo: int, hi: int) -> bool:
 
 
 # The metric a comparison with the live champion is judged on: a challenger significantly worse on it fails.
-PRIMARY_METRIC = {"binary_classification": "auc", "regression": "rmse"}
+# PRIMARY_METRIC (core.vocabulary): auc, macro one-vs-rest AUC, rmse.
 
 
 def policy_checks(version: ModelVersion, card: dict[str, str], policy: Policy, drift: dict | None,
@@ -192,12 +192,15 @@ def policy_checks(version: ModelVersion, card: dict[str, str], policy: Policy, d
 
     if not version.metrics:
         add("hold-out metrics", "fail", "the version has no hold-out metrics; register it with test data")
-    if version.task == "binary_classification" and policy.min_auc is not None:
-        auc = version.metrics.get("auc")
+    if version.task in ("binary_classification", "multiclass_classification") and policy.min_auc is not None:
+        # Multiclass: the tier's minimum AUC holds the macro one-vs-rest AUC (each class against the rest, averaged)
+        multi = version.task == "multiclass_classification"
+        auc = version.metrics.get("auc_ovr_macro" if multi else "auc")
+        word = "macro AUC (one-vs-rest)" if multi else "AUC"
         if auc is not None:
             ok = auc >= policy.min_auc
             add("minimum AUC", "pass" if ok else "fail",
-                f"hold-out AUC {auc:.3f} {'≥' if ok else '<'} {policy.min_auc:.3f} required for {policy.risk_tier} risk",
+                f"hold-out {word} {auc:.3f} {'≥' if ok else '<'} {policy.min_auc:.3f} required for {policy.risk_tier} risk",
                 round(auc, 6), policy.min_auc)
     if version.task == "regression" and policy.min_r2 is not None:
         r2 = version.metrics.get("r2")

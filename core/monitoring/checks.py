@@ -21,7 +21,8 @@ from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version
 from .report import RECENT_DAYS, Monitored, monitor, monitor_version
 from .ingest import log_table
-from .rules import AUC_DROP_POINTS, RMSE_RISE  # noqa: F401  (also read as checks.AUC_DROP_POINTS)
+from .rules import AUC_DROP_POINTS, AUC_LIKE, PRIMARY_METRIC, RMSE_RISE  # noqa: F401  (also read as checks.AUC_DROP_POINTS)
+from ..metrics import METRIC_LABELS
 
 DEFAULT_ALERTS = {"drifted_share": 0.3, "auc_drop": 0.05, "rmse_rise": 0.2, "missing_rate": 0.1,
                   "rejected_share": 0.01, "stale_days": 3}
@@ -42,7 +43,7 @@ def summarise(result: dict[str, Any], v: ModelVersion) -> dict[str, Any]:
     k = change_point([x / top for x in series]) if top > 0 else None
     shift_start = wins[k]["start"] if k is not None else None
     perf = [p for p in result["performance"] if p["labelled"] >= 30]
-    metric = "auc" if v.task == "binary_classification" else "rmse"
+    metric = PRIMARY_METRIC.get(v.task, "rmse")
     baseline = v.metrics.get(metric)
     last_perf = [p for p in perf[-7:] if p[metric] is not None]
     current = float(np.average([p[metric] for p in last_perf], weights=[p["labelled"] for p in last_perf])) \
@@ -78,11 +79,12 @@ def plain_sentence(s: dict[str, Any]) -> str:
     since = f" since {pd.Timestamp(s['shift_start']).strftime('%-d %B')}" if s.get("shift_start") else ""
     parts.append(f"{n} of {k} inputs have shifted{since}" if n else f"none of its {k} inputs has shifted")
     if s.get("current") is not None and s.get("baseline") is not None:
-        if s["metric"] == "auc":
+        if s["metric"] in AUC_LIKE:
             delta = (s["current"] - s["baseline"]) * 100
-            parts.append(f"AUC is {'down' if delta < 0 else 'up'} {abs(delta):.0f} points "
+            label = METRIC_LABELS[s["metric"]]
+            parts.append(f"{label} is {'down' if delta < 0 else 'up'} {abs(delta):.0f} points "
                          f"({s['current']:.3f} vs {s['baseline']:.3f} at validation)" if abs(delta) >= 1
-                         else f"AUC holds at {s['current']:.3f}")
+                         else f"{label} holds at {s['current']:.3f}")
         else:
             ratio = s["current"] / s["baseline"] - 1 if s["baseline"] else 0
             parts.append(f"RMSE is {'up' if ratio > 0 else 'down'} {abs(ratio):.0%}")
@@ -123,9 +125,10 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
                            + (f"; the shift began around {s['shift_start'][:10]}" if s.get("shift_start") else ""),
                            "drifted_share", s["drifted_share"], th["drifted_share"]))
     if s["current"] is not None and s["baseline"] is not None:
-        if s["metric"] == "auc" and s["baseline"] - s["current"] >= th["auc_drop"]:
-            candidates.append(("performance", "high", f"AUC {s['current']:.3f}, {100 * (s['baseline'] - s['current']):.0f}"
-                               f" points below validation ({s['baseline']:.3f})", "auc", s["current"],
+        if s["metric"] in AUC_LIKE and s["baseline"] - s["current"] >= th["auc_drop"]:
+            candidates.append(("performance", "high", f"{METRIC_LABELS[s['metric']]} {s['current']:.3f}, "
+                               f"{100 * (s['baseline'] - s['current']):.0f} points below validation "
+                               f"({s['baseline']:.3f})", s["metric"], s["current"],
                                s["baseline"] - th["auc_drop"]))
         if s["metric"] == "rmse" and s["current"] > s["baseline"] * (1 + th["rmse_rise"]):
             candidates.append(("performance", "high", f"RMSE {s['current']:.3g} vs {s['baseline']:.3g} at validation",
@@ -180,7 +183,7 @@ def performance_change(s: dict[str, Any]) -> dict[str, Any] | None:
     """
     if s.get("current") is None or not s.get("baseline"):
         return None
-    if s["metric"] == "auc":
+    if s["metric"] in AUC_LIKE:
         change = (s["current"] - s["baseline"]) * 100
         worse = -change >= AUC_DROP_POINTS
     else:

@@ -11,7 +11,7 @@ from ..audit import utcnow
 from ..governance import live
 from ..governance.recertification import recertification_status
 from ..vocabulary import DEFAULT_ENVIRONMENT
-from .rules import AUC_DROP_POINTS, RMSE_RISE
+from .rules import AUC_DROP_POINTS, AUC_LIKE, RMSE_RISE
 
 def _clip(x: float, lo: float, hi: float) -> float:
     return min(max(x, lo), hi)
@@ -34,11 +34,11 @@ def score(s: dict[str, Any], *, overdue: bool = False, high_alerts: int = 0) -> 
     if s["drifted_columns"]:
         reasons.append(f"{len(s['drifted_columns'])} of {s['n_columns']} inputs drifted")
     if s.get("current") is not None and s.get("baseline"):
-        if s["metric"] == "auc":
+        if s["metric"] in AUC_LIKE:  # AUC (binary) or macro one-vs-rest AUC (multiclass): the same rule in points
             drop = (s["baseline"] - s["current"]) * 100
             parts["performance"] = float(_clip(100 - (drop - AUC_DROP_POINTS) * 12.5, 0, 100))
             if drop >= AUC_DROP_POINTS:  # the same rule as checks.performance_change
-                reasons.append(f"AUC down {drop:.0f} points")
+                reasons.append(f"{'AUC' if s['metric'] == 'auc' else 'macro AUC'} down {drop:.0f} points")
         else:
             rise = s["current"] / s["baseline"] - 1
             parts["performance"] = float(_clip(100 - (rise - RMSE_RISE) * 222.2, 0, 100))

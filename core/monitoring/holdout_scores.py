@@ -33,7 +33,13 @@ def compute(store, v: ModelVersion, ds: Dataset) -> Path:
     target = path(store, v, ds)
     test = load_frame(store, ds)
     est = artifacts.load(store.artifacts_dir, v.sha256, v.ref)
-    frame = pd.DataFrame({"score": score(est, v.task, test[v.feature_names])})
+    s = score(est, v.task, test[v.feature_names])
+    if v.task == "multiclass_classification":  # as the logs keep it: the predicted class's probability and
+        # position, and every class's probability (p_0 … p_{K−1})
+        frame = pd.DataFrame({"score": s.max(axis=1), "prediction": s.argmax(axis=1).astype(float),
+                              **{f"p_{k}": s[:, k] for k in range(s.shape[1])}})
+    else:
+        frame = pd.DataFrame({"score": s})
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
     try:
@@ -42,3 +48,22 @@ def compute(store, v: ModelVersion, ds: Dataset) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def per_class(store, v: ModelVersion) -> list[dict] | None:
+    """A multiclass version's precision, recall, F1, support and predicted rows per class on its hold-out data
+    (core.metrics.per_class_metrics over the kept scores); None for other tasks or without hold-out data."""
+    from ..metrics import per_class_metrics
+    from ..registry.datasets import get_dataset_by_id
+    from ..registry.versions import class_index
+
+    if v.task != "multiclass_classification" or v.test_dataset_id is None:
+        return None
+    with store.read() as con:
+        ds = get_dataset_by_id(con, v.test_dataset_id)
+    target = path(store, v, ds)
+    if not target.exists():
+        compute(store, v, ds)
+    predicted = pd.read_parquet(target, columns=["prediction"])["prediction"].to_numpy().astype(int)
+    truth = class_index(list(v.classes or []), load_frame(store, ds)[v.target], "The hold-out target")
+    return per_class_metrics(truth, predicted, list(v.classes or []))

@@ -28,6 +28,8 @@ from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version, score
 from ..sql import file_relation, literal, quote, read_error, utc_timestamp
 from ..store import DiskFull
+from . import scored as scored_columns
+from .scored import MULTICLASS, PROBABILITIES_SQL
 from ..vocabulary import validate_environment
 
 SQL_TYPES = {"integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "string": "VARCHAR",
@@ -51,7 +53,7 @@ def ensure_table_tx(con, v: ModelVersion) -> str:
     cols = ", ".join(f"{quote(c['name'])} {SQL_TYPES.get(c['type'], 'VARCHAR')}" for c in v.signature)
     con.execute(f"""CREATE TABLE {name} (request_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, environment VARCHAR,
                     deployment_id INTEGER, role VARCHAR NOT NULL, score DOUBLE, prediction DOUBLE,
-                    ingest_id INTEGER NOT NULL, {cols})""")
+                    ingest_id INTEGER NOT NULL, {cols}{PROBABILITIES_SQL if v.task == MULTICLASS else ''})""")
     con.execute("INSERT INTO prediction_tables VALUES (?, ?, ?)", [v.id, name, utcnow()])
     return name
 
@@ -241,12 +243,15 @@ def _record_run(con, actor: Identity, model_id: int, kind: str, source: str, n: 
 
 
 def _insert_logs(con, v: ModelVersion, name: str, iid: int, env: str | None, dep_id: int | None, role: str,
-                 score_sql: str, prediction_sql: str, where: str = "__reject IS NULL") -> None:
+                 score_sql: str, prediction_sql: str, where: str = "__reject IS NULL",
+                 probabilities_sql: str | None = None) -> None:
     feats = ", ".join(quote(f) for f in v.feature_names)
+    proba_col = ", probabilities" if v.task == MULTICLASS else ""
+    proba_val = f", {probabilities_sql or 'NULL'}" if v.task == MULTICLASS else ""
     con.execute(f"""INSERT INTO {name} (request_id, ts, environment, deployment_id, role, score, prediction,
-                    ingest_id, {feats})
+                    ingest_id, {feats}{proba_col})
                     SELECT __id, __ts, {literal(env) if env else 'NULL'}, {dep_id if dep_id else 'NULL'}, {literal(role)},
-                           {score_sql}, {prediction_sql}, {iid}, {feats} FROM staged WHERE {where}""")
+                           {score_sql}, {prediction_sql}, {iid}, {feats}{proba_val} FROM staged WHERE {where}""")
 
 
 @_file_errors
@@ -327,22 +332,24 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
                 except ValueError as e:
                     raise InvalidInput(f"{v.ref} cannot score these rows ({str(e).splitlines()[0]}); fill the missing "
                                        "inputs or log them with 'modelgov log-predictions' instead.") from None
-                pred = (s >= 0.5).astype(float) if v.task == "binary_classification" else s
-                result[f"score_v{v.version}" if len(runners) > 1 else "score"] = s
-                result[f"__s{v.version}"] = s
-                result[f"__p{v.version}"] = pred
+                shown, internal = scored_columns.columns(v, s, f"_v{v.version}" if len(runners) > 1 else "")
+                for col, values in {**shown, **internal}.items():
+                    result[col] = values
             out_frames.append(result)
         scored = pd.concat(out_frames, ignore_index=True) if out_frames else pd.DataFrame(columns=["__row"])
         con.register("scored_rows", scored)
+        probabilities: dict[int, str | None] = {}
         for v, _d, _r in runners:
             con.execute(f"ALTER TABLE staged ADD COLUMN __s{v.version} DOUBLE")
             con.execute(f"ALTER TABLE staged ADD COLUMN __p{v.version} DOUBLE")
             con.execute(f"UPDATE staged SET __s{v.version} = r.__s{v.version}, __p{v.version} = r.__p{v.version} "
                         f"FROM scored_rows r WHERE staged.__row = r.__row")
+            probabilities[v.version] = scored_columns.stage_probabilities(con, v, "scored_rows")
         con.unregister("scored_rows")
         for v, dep_id, role in runners:
             name = ensure_table_tx(con, v)
-            _insert_logs(con, v, name, iid, environment, dep_id, role, f"__s{v.version}", f"__p{v.version}")
+            _insert_logs(con, v, name, iid, environment, dep_id, role, f"__s{v.version}", f"__p{v.version}",
+                         probabilities_sql=probabilities[v.version])
         _record_audit(con, actor, PredictionsScored, head, n, reasons, str(source))
         # Written before the commit (beside the target, renamed after it): a file that cannot be written rolls the
         # logged rows back instead of leaving them logged with no predictions handed out.

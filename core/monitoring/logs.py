@@ -69,13 +69,15 @@ def shadow_pairs(store, model: str, champion_version: int, challenger_version: i
     ta, tb = log_table(store, a), log_table(store, b)
     if ta is None or tb is None:
         return pd.DataFrame(columns=["label", "champion_score", "challenger_score"])
+    # Multiclass: `score` is the predicted class's probability; the comparison needs every class's probability.
+    col = "probabilities" if a.task == b.task == "multiclass_classification" else "score"
     with store.read() as con:
         model_id = get_model_tx(con, model).id
         scope = scope_sql(environment, since, None)
         return con.execute(f"""
-            SELECT o.label, x.score AS champion_score, y.score AS challenger_score
-            FROM (SELECT request_id, score FROM {ta} WHERE {scope}) x
-            JOIN (SELECT request_id, score FROM {tb} WHERE {scope}) y USING (request_id)
+            SELECT o.label, x.{col} AS champion_score, y.{col} AS challenger_score
+            FROM (SELECT request_id, {col} FROM {ta} WHERE {scope} AND {col} IS NOT NULL) x
+            JOIN (SELECT request_id, {col} FROM {tb} WHERE {scope} AND {col} IS NOT NULL) y USING (request_id)
             JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = x.request_id
             ORDER BY x.request_id""").df()
 

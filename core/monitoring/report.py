@@ -90,6 +90,7 @@ def monitor_version(store, model: str, version: int | None = None, *, environmen
         first, last = con.execute(f"SELECT min(ts), max(ts) FROM {name} WHERE {scope}").fetchall()[0]
         # The score's own drift: the hold-out scores of the version are the reference when they exist.
         score_drift = _score_drift(con, store, v, name, scope, window)
+        prediction_drift = _prediction_drift(con, store, v, name, scope, window)
         stamp = data_stamp_tx(con, m.id, name, environment)
         con.execute("ROLLBACK")  # it only read
     quality = [{"column": c["column"], "missing_rate": c.get("missing", 0) / max(1, c.get("missing", 0) + c["rows_current"]),
@@ -98,6 +99,7 @@ def monitor_version(store, model: str, version: int | None = None, *, environmen
     result = {"model": model, "version": v.version, "environment": environment, "window": window, "rows": int(n),
               "first": first.isoformat() if first else None, "last": last.isoformat() if last else None,
               "drift": report, "recent_drift": recent, "recent_days": RECENT_DAYS, "score_drift": score_drift,
+              "prediction_drift": prediction_drift,
               "performance": performance,
               "volume": volume.to_dict("records"), "data_quality": quality,
               "ingestion": [{"window": w, "rows": int(a), "rejected": int(b)} for w, a, b in rejected],
@@ -123,9 +125,91 @@ def _score_drift(con, store, v: ModelVersion, name: str, scope: str, window: str
                                window=window, time_sql="ts")
 
 
+def _prediction_drift(con, store, v: ModelVersion, name: str, scope: str, window: str) -> dict[str, Any] | None:
+    """Multiclass: drift of the predicted class's distribution (a categorical test, as the registry of tests
+    chooses for a categorical column) against the version's predicted classes on its hold-out data. None for
+    other tasks, or without hold-out data or scored rows."""
+    if v.task != "multiclass_classification" or v.test_dataset_id is None:
+        return None
+    ds = get_dataset_by_id(con, v.test_dataset_id)
+    path = holdout_scores.path(store, v, ds)
+    if not path.exists():
+        holdout_scores.compute(store, v, ds)
+    classes = _class_case(v, "prediction")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW mon_cur_pred AS SELECT {classes} AS predicted_class, ts FROM {name} "
+                f"WHERE {scope} AND prediction IS NOT NULL")
+    if con.execute("SELECT count(*) FROM mon_cur_pred").fetchall()[0][0] == 0:
+        return None
+    con.execute(f"CREATE OR REPLACE TEMP VIEW mon_ref_pred AS SELECT {classes} AS predicted_class "
+                f"FROM read_parquet({literal(str(path))})")
+    return drift_report.report(con, "mon_ref_pred", "mon_cur_pred", columns=["predicted_class"], time_column="ts",
+                               window=window, time_sql="ts")
+
+
+def _class_case(v: ModelVersion, column: str) -> str:
+    """SQL naming each class position (0..K−1) in `column` by its class, as text."""
+    whens = " ".join(f"WHEN {i} THEN {literal(str(c))}" for i, c in enumerate(v.classes or []))
+    return f"CAST(CASE CAST({column} AS BIGINT) {whens} END AS VARCHAR)"
+
+
+def _label_index(v: ModelVersion, column: str) -> str:
+    """SQL giving an outcome label's position in the version's classes (NULL when it is none of them)."""
+    whens = " ".join(f"WHEN {column} = {float(c)!r} THEN {i}" for i, c in enumerate(v.classes or [])
+                     if isinstance(c, (int, float)) and not isinstance(c, bool))
+    return f"(CASE {whens} END)" if whens else "CAST(NULL AS BIGINT)"
+
+
+EPS = 2.220446049250313e-16  # numpy's float64 eps: scikit-learn's log_loss clips probabilities to [eps, 1 − eps]
+
+
+def _performance_multiclass(con, name: str, model_id: int, v: ModelVersion, scope: str, window: str
+                            ) -> list[dict[str, Any]]:
+    """Per window, over rows whose outcome arrived, in SQL: accuracy, balanced accuracy, log loss, macro F1 and
+    one-vs-rest AUC (macro and weighted; the rank-sum AUC of each class against the rest, NULL when a class is
+    absent from the window), each as scikit-learn computes it on those rows."""
+    k = len(v.classes or [])
+    base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.probabilities AS pr,
+                      CAST(l.prediction AS BIGINT) AS pred, {_label_index(v, 'o.label')} AS y
+               FROM {name} l JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = l.request_id
+               WHERE {scope} AND l.probabilities IS NOT NULL"""
+    rows = con.execute(f"""
+        WITH d AS (SELECT * FROM ({base}) WHERE y IS NOT NULL),
+        per_row AS (SELECT w, count(*) AS n, avg(CASE WHEN pred = y THEN 1.0 ELSE 0.0 END) AS accuracy,
+                           avg(-ln(greatest(least(list_extract(pr, y + 1), 1 - {EPS!r}), {EPS!r}))) AS log_loss
+                    FROM d GROUP BY w),
+        cls AS (SELECT unnest(range({k})) AS c),
+        per_class AS (SELECT d.w, cls.c, count(*) FILTER (d.y = cls.c) AS pos,
+                             count(*) FILTER (d.pred = cls.c) AS predicted,
+                             count(*) FILTER (d.y = cls.c AND d.pred = cls.c) AS tp
+                      FROM d CROSS JOIN cls GROUP BY ALL),
+        ranked AS (SELECT d.w, cls.c, d.y = cls.c AS hit,
+                          rank() OVER (PARTITION BY d.w, cls.c ORDER BY list_extract(d.pr, cls.c + 1))
+                          + (count(*) OVER (PARTITION BY d.w, cls.c, list_extract(d.pr, cls.c + 1)) - 1) / 2.0 AS rk
+                   FROM d CROSS JOIN cls),
+        auc AS (SELECT w, c, count(*) AS n, count(*) FILTER (hit) AS pos,
+                       (sum(rk) FILTER (hit) - count(*) FILTER (hit) * (count(*) FILTER (hit) + 1) / 2.0)
+                       / nullif(count(*) FILTER (hit) * (count(*) - count(*) FILTER (hit)), 0) AS auc
+                FROM ranked GROUP BY w, c),
+        per_window AS (SELECT p.w,
+                              avg(p.tp / p.pos) FILTER (p.pos > 0) AS balanced_accuracy,
+                              avg(2.0 * p.tp / (p.pos + p.predicted)) FILTER (p.pos + p.predicted > 0) AS f1_macro,
+                              CASE WHEN count(*) FILTER (p.pos = 0) = 0 THEN avg(a.auc) END AS auc_ovr_macro,
+                              CASE WHEN count(*) FILTER (p.pos = 0) = 0 THEN sum(a.auc * p.pos) / sum(p.pos) END
+                                  AS auc_ovr_weighted
+                       FROM per_class p JOIN auc a ON a.w = p.w AND a.c = p.c GROUP BY p.w)
+        SELECT r.w, r.n, pw.auc_ovr_macro, pw.auc_ovr_weighted, r.accuracy, pw.balanced_accuracy, r.log_loss,
+               pw.f1_macro
+        FROM per_row r JOIN per_window pw USING (w) ORDER BY r.w""").fetchall()
+    return [{"window": w, "labelled": int(n), "auc_ovr_macro": am, "auc_ovr_weighted": aw, "accuracy": acc,
+             "balanced_accuracy": ba, "log_loss": ll, "f1_macro": f1}
+            for w, n, am, aw, acc, ba, ll, f1 in rows]
+
+
 def _performance(con, name: str, model_id: int, v: ModelVersion, scope: str, window: str) -> list[dict[str, Any]]:
     """Per window, over rows whose outcome arrived: AUC (rank-sum with average ranks for ties), accuracy, Brier and
     mean score vs observed rate (calibration); regression: RMSE, MAE."""
+    if v.task == "multiclass_classification":
+        return _performance_multiclass(con, name, model_id, v, scope, window)
     base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.score AS s, o.label AS y
                FROM {name} l JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = l.request_id
                WHERE {scope} AND l.score IS NOT NULL"""

@@ -156,13 +156,14 @@ def _prepare(estimator: Any, train: pd.DataFrame, target: str, source: str) -> _
     task = "regression"
     if is_classifier(estimator):
         classes = [_json_param(c) for c in getattr(estimator, "classes_", [])]
-        if len(classes) != 2 or not hasattr(estimator, "predict_proba"):
-            raise InvalidInput(f"The classifier has {len(classes)} classes; ModelGov supports binary "
-                               "classification (with predict_proba) and regression.")
-        task = "binary_classification"
+        if len(classes) < 2 or not hasattr(estimator, "predict_proba"):
+            raise InvalidInput(f"The classifier has {len(classes)} class(es) and "
+                               f"{'a' if hasattr(estimator, 'predict_proba') else 'no'} predict_proba; ModelGov "
+                               "supports classifiers of two or more classes with predict_proba, and regression.")
+        task = "binary_classification" if len(classes) == 2 else "multiclass_classification"
     try:
         sample = X[features].head(500)
-        out = estimator.predict_proba(sample) if task == "binary_classification" else estimator.predict(sample)
+        out = estimator.predict_proba(sample) if task != "regression" else estimator.predict(sample)
         if len(out) != len(sample):
             raise ValueError(f"returned {len(out)} rows for {len(sample)}")
     except Exception as e:  # any failure to score means the model and data do not fit
@@ -171,16 +172,45 @@ def _prepare(estimator: Any, train: pd.DataFrame, target: str, source: str) -> _
 
 
 def score(estimator: Any, task: str, frame: pd.DataFrame) -> np.ndarray:
-    """Positive-class probability (classification) or prediction (regression)."""
+    """Positive-class probability (binary), the (n, K) class probabilities in the order of the version's
+    classes (multiclass) or the prediction (regression)."""
     import numpy as np
 
     if task == "binary_classification":
         return np.asarray(estimator.predict_proba(frame))[:, 1]
+    if task == "multiclass_classification":
+        return np.asarray(estimator.predict_proba(frame), dtype=float)
     return np.asarray(estimator.predict(frame), dtype=float)
 
 
+def class_index(classes: list[Any], y: pd.Series, what: str) -> np.ndarray:
+    """Each label's position in `classes` (0..K−1); a label the model never saw is one InvalidInput sentence.
+    Labels match by value, or by their text (a CSV may read class 1 as "1" or 1.0)."""
+    import numpy as np
+
+    pos = {c: i for i, c in enumerate(classes)}
+    text = {str(c): i for i, c in enumerate(classes)}
+    for c, i in list(pos.items()):  # 1.0 read from a file is class 1
+        if isinstance(c, (int, float)) and not isinstance(c, bool):
+            text.setdefault(str(float(c)), i)
+    out = np.empty(len(y), dtype=np.int64)
+    unknown: set[str] = set()
+    for k, value in enumerate(y.tolist()):
+        i = pos.get(value) if not isinstance(value, float) or value == value else None
+        if i is None:
+            i = text.get(str(value))
+        if i is None:
+            unknown.add(str(value))
+            i = -1
+        out[k] = i
+    if unknown:
+        raise InvalidInput(f"{what} holds value(s) {sorted(unknown)[:5]} the model never saw; its classes are "
+                           f"{classes}.")
+    return out
+
+
 def evaluate(prepared: _Prepared, test: pd.DataFrame, target: str) -> dict[str, float]:
-    from ..metrics import binary_metrics, regression_metrics
+    from ..metrics import binary_metrics, multiclass_metrics, regression_metrics
 
     if target not in test.columns:
         raise InvalidInput(f"Target column {target!r} is not in the test data.")
@@ -201,6 +231,8 @@ def evaluate(prepared: _Prepared, test: pd.DataFrame, target: str) -> dict[str, 
             raise InvalidInput(f"The test target holds value(s) {sorted(map(str, unknown))[:5]} the model "
                                f"never saw; its classes are {prepared.classes}.")
         return binary_metrics((y == positive).astype(int).to_numpy(), s)
+    if prepared.task == "multiclass_classification":
+        return multiclass_metrics(class_index(prepared.classes, y, "The test target"), s)
     return regression_metrics(y.to_numpy(dtype=float), s)
 
 

@@ -36,7 +36,7 @@ def texts(at: AppTest) -> str:
 def test_overview_shows_the_portfolio_and_what_needs_attention(demo_store, monkeypatch):
     at = open_app(demo_store.home, monkeypatch)
     assert at.title[0].value == "Overview"
-    assert any(m.label == "Models" and m.value == "5" for m in at.metric)
+    assert any(m.label == "Models" and m.value == "6" for m in at.metric)  # wine-cultivar is the sixth
     assert "churn-early-warning" in texts(at)  # has no version yet: needs attention
     assert "Demo mode" in texts(at)
 
@@ -44,7 +44,7 @@ def test_overview_shows_the_portfolio_and_what_needs_attention(demo_store, monke
 @pytest.mark.parametrize("who", ["vera@modelgov.demo", "rita@modelgov.demo", "ada@modelgov.demo"])
 def test_inventory_filters_and_opens_a_model(demo_store, monkeypatch, who):
     at = open_app(demo_store.home, monkeypatch, who, "pages/inventory.py")
-    assert "5 model(s)" in texts(at)
+    assert "6 model(s)" in texts(at)  # wine-cultivar is the sixth
     at.selectbox(key="inv_tier").select("high").run()
     assert "2 model(s)" in texts(at)
     at.text_input(key="inv_search").input("credit").run()

@@ -10,6 +10,7 @@ from sklearn import metrics as skm
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 
 from core.errors import CheckFailed, Conflict, Forbidden, InvalidInput, NotFound
 from core.registry import artifacts, catalog, versions
@@ -115,8 +116,9 @@ def _bad_cases(tmp_path):
         "cannot score columns": (dict(model=fitted, train=df.rename(columns={"x2": "z"}), target="y"), InvalidInput,
                                  "needs column"),
         "unfitted": (dict(model=LogisticRegression(), train=df, target="y"), InvalidInput, "not fitted"),
-        "multiclass": (dict(model=LogisticRegression(max_iter=500).fit(iris.drop(columns="target"), iris["target"]),
-                            train=iris, target="target"), InvalidInput, "supports binary classification"),
+        # multiclass is supported (tests/core/test_multiclass.py); a classifier without probabilities is not
+        "no predict_proba": (dict(model=LinearSVC().fit(iris.drop(columns="target"), iris["target"]),
+                                  train=iris, target="target"), InvalidInput, "with predict_proba"),
         "untrusted type": (dict(model=Homemade().fit(df[["x1", "x2"]], df["y"]), train=df, target="y"), InvalidInput,
                            "Homemade, which is not a reviewed scikit-learn, numpy or scipy type"),
         "bad tier": (dict(model=fitted, train=df, target="y", risk_tier="extreme"), InvalidInput, "Risk tier 'extreme'"),
@@ -130,7 +132,7 @@ def _bad_cases(tmp_path):
 
 @pytest.mark.parametrize("case", ["bad name", "missing target", "not a model file",
                                   "not a model file, pickles allowed", "missing model file",
-                                  "cannot score columns", "unfitted", "multiclass", "untrusted type", "bad tier",
+                                  "cannot score columns", "unfitted", "no predict_proba", "untrusted type", "bad tier",
                                   "viewer", "unknown card field", "test lacks target"])
 def test_bad_input_is_one_sentence_and_nothing_is_half_written(store, people, tmp_path, case):
     kwargs, error, message = _bad_cases(tmp_path)[case]

@@ -43,7 +43,7 @@ def register(sub, common) -> None:
     p.add_argument("dst", metavar="TO")
     p.add_argument("--relation", required=True, choices=RELATIONS)
     p.set_defaults(handler=cmd_add_edge)
-    p = grp.add_parser("import", parents=[common], help="read OpenLineage run events (JSON array or JSON lines)")
+    p = grp.add_parser("import", parents=[common], help="read OpenLineage events: a JSON array, JSON lines, or events however formatted")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--skip-invalid", action="store_true", help="import the valid events and list the malformed")
     p.set_defaults(handler=cmd_import)
@@ -89,8 +89,17 @@ def cmd_path(ctx: Ctx) -> int:
 @held_open
 def cmd_show(ctx: Ctx) -> int:
     n = lg.node(ctx.store, ctx.args.node)
-    ctx.emit(n, lambda: "\n".join([f"{n['id']}  ({n['kind']})", n["name"],
-                                   json.dumps(n["attributes"], indent=2, ensure_ascii=False)]))
+
+    def text() -> str:
+        out = [f"{n['id']}  ({n['kind']})", n["name"], json.dumps(n["attributes"], indent=2, ensure_ascii=False)]
+        if n["parents"]:
+            out.append("Child run of: " + ", ".join(n["parents"]))
+        if n["children"]:
+            out.append(f"Parent run of {len(n['children'])} job(s):")
+            out += [f"  {c}" for c in n["children"]]
+        return "\n".join(out)
+
+    ctx.emit(n, text)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""OpenLineage interoperability: import run events from Airflow, Spark, dbt, Marquez…; export ours.
+"""OpenLineage interoperability: import events from Airflow, Spark, dbt, Flink, Marquez…; export ours.
 
 An OpenLineage RunEvent names a job (namespace + name) and the datasets it read
 (`inputs`) and wrote (`outputs`). Imported, it becomes nodes `job:NS:NAME` and
@@ -30,6 +30,7 @@ PRODUCER = "https://github.com/modelgov/modelgov"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 MODEL_NAMESPACE = "modelgov"
+PARENT_FACET_URL = "https://openlineage.io/spec/facets/1-1-0/ParentRunFacet.json#/$defs/ParentRunFacet"
 
 
 @dataclass
@@ -62,29 +63,70 @@ def job_id(namespace: str, name: str) -> str:
 
 
 def parse_events(text: str) -> list[tuple[int, Any]]:
-    """(position, parsed value) for a JSON array or one JSON value per line; position is 1-based.
+    """(event number from 1, parsed value) for every event in `text`, however it is laid out: a JSON array of
+    events, one event per line (JSON lines), or events one after another however they are formatted (a single
+    pretty-printed event is the common case).
 
-    A line that is not JSON becomes (position, exception) so it can be reported with the rest.
+    An event that is not JSON becomes (number, exception) so it can be reported with the rest; the exception
+    names the line it starts on. Positions count events, never lines.
     """
-    stripped = text.lstrip()
+    stripped = text.strip()
     if not stripped:
         return []
+    try:
+        whole = json.loads(stripped)
+    except json.JSONDecodeError:
+        whole = _NOT_ONE_VALUE
+    if isinstance(whole, list):
+        return list(enumerate(whole, start=1))
+    if whole is not _NOT_ONE_VALUE:
+        return [(1, whole)]
     if stripped.startswith("["):
         try:
-            values = json.loads(stripped)
+            json.loads(stripped)
         except json.JSONDecodeError as e:
             raise InvalidInput(f"The file is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); give a "
-                               "JSON array of OpenLineage events or one event per line.") from None
+                               "JSON array of OpenLineage events, one event per line, or events one after another."
+                               ) from None
+    values, error = _stream(text)
+    if error is None:
         return list(enumerate(values, start=1))
+    if not all(line.lstrip().startswith("{") for line in text.splitlines() if line.strip()):
+        # Events laid out over several lines: where a broken one ends cannot be known, so none is imported.
+        raise InvalidInput(f"Event {len(values) + 1} of the file is not valid JSON ({error.msg} at line "
+                           f"{error.lineno}, column {error.colno}); nothing was imported. Give a JSON array of "
+                           "OpenLineage events, one event per line, or events one after another.")
+    # JSON lines with broken lines: one broken line costs one event, and --skip-invalid imports the others.
     out: list[tuple[int, Any]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            out.append((lineno, json.loads(line)))
+            out.append((len(out) + 1, json.loads(line)))
         except json.JSONDecodeError as e:
-            out.append((lineno, ValueError(f"not JSON ({e.msg} at column {e.colno})")))
+            out.append((len(out) + 1, ValueError(f"not JSON ({e.msg} at line {lineno}, column {e.colno})")))
     return out
+
+
+_NOT_ONE_VALUE = object()
+
+
+def _stream(text: str) -> tuple[list[Any], json.JSONDecodeError | None]:
+    """The JSON values of `text` one after another (separated by nothing but white space), and the error that
+    stopped the reading (None when all of it was read)."""
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i >= n:
+            return values, None
+        try:
+            value, i = decoder.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            return values, e
+        values.append(value)
 
 
 def _text(value: Any, what: str) -> str:
@@ -93,53 +135,96 @@ def _text(value: Any, what: str) -> str:
     return value.strip()
 
 
+def _dataset_list(event: dict[str, Any], side: str) -> list[tuple[str, str]]:
+    items = event.get(side, [])
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise ValueError(f"'{side}' must be a list")
+    ds = []
+    for i, d in enumerate(items):
+        if not isinstance(d, dict):
+            raise ValueError(f"{side}[{i}] must be an object with namespace and name")
+        ds.append((_text(d.get("namespace"), f"{side}[{i}].namespace"), _text(d.get("name"), f"{side}[{i}].name")))
+    return ds
+
+
+def _event_time(event: dict[str, Any]) -> datetime | None:
+    when = event.get("eventTime")
+    if when is None:
+        return None
+    try:
+        t = datetime.fromisoformat(_text(when, "eventTime").replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"eventTime '{when}' is not an ISO-8601 date-time") from None
+    return t.replace(tzinfo=None) - (t.utcoffset() or timedelta(0))
+
+
+def _parent(run: dict[str, Any]) -> tuple[str, str] | None:
+    """The job of the run's `parent` facet (the Airflow DAG, the dbt invocation, the Spark application)."""
+    facets = run.get("facets")
+    parent = facets.get("parent") if isinstance(facets, dict) else None
+    if parent is None:
+        return None
+    job = parent.get("job") if isinstance(parent, dict) else None
+    if not isinstance(job, dict):
+        raise ValueError("the parent run facet needs 'job' with 'namespace' and 'name'")
+    return _text(job.get("namespace"), "parent.job.namespace"), _text(job.get("name"), "parent.job.name")
+
+
+def event_kind(event: dict[str, Any]) -> str:
+    """RunEvent, JobEvent or DatasetEvent, from the fields present, as the spec's schemas tell them apart: only a
+    RunEvent has a run or an eventType, a JobEvent has a job, a DatasetEvent a dataset alone."""
+    if "run" in event or "eventType" in event:
+        return "RunEvent"
+    if "job" in event:
+        return "JobEvent"
+    if "dataset" in event:
+        return "DatasetEvent"
+    return "RunEvent"  # nothing to tell by: held to the RunEvent's fields, so the message names what is missing
+
+
 def validate_event(event: Any) -> dict[str, Any]:
-    """The parts of a RunEvent we use, or ValueError naming what is wrong."""
+    """The parts of a RunEvent, JobEvent or DatasetEvent we use, or ValueError naming what is wrong."""
     if isinstance(event, Exception):
         raise event
     if not isinstance(event, dict):
         raise ValueError("an event must be a JSON object")
+    kind = event_kind(event)
+    out: dict[str, Any] = {"kind": kind, "job": None, "run_id": None, "event_type": None, "parent": None,
+                           "inputs": [], "outputs": [], "dataset": None}
+    out["event_time"] = _event_time(event)
+    out["producer"] = event.get("producer") if isinstance(event.get("producer"), str) else ""
+    if kind == "DatasetEvent":
+        d = event["dataset"]
+        if not isinstance(d, dict):
+            raise ValueError("'dataset' must be an object with namespace and name")
+        out["dataset"] = (_text(d.get("namespace"), "dataset.namespace"), _text(d.get("name"), "dataset.name"))
+        return out
     job = event.get("job")
     if not isinstance(job, dict):
         raise ValueError("'job' with 'namespace' and 'name' is missing")
-    out = {"job": (_text(job.get("namespace"), "job.namespace"), _text(job.get("name"), "job.name"))}
-    run = event.get("run")
-    if not isinstance(run, dict):
-        raise ValueError("'run' with 'runId' is missing")
-    out["run_id"] = _text(run.get("runId"), "run.runId")
-    etype = event.get("eventType", "OTHER")
-    if etype not in EVENT_TYPES:
-        raise ValueError(f"eventType '{etype}' is not one of {', '.join(EVENT_TYPES)}")
-    out["event_type"] = etype
-    when = event.get("eventTime")
-    if when is None:
-        out["event_time"] = None
-    else:
-        try:
-            t = datetime.fromisoformat(_text(when, "eventTime").replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"eventTime '{when}' is not an ISO-8601 date-time") from None
-        out["event_time"] = t.replace(tzinfo=None) - (t.utcoffset() or timedelta(0))
+    out["job"] = (_text(job.get("namespace"), "job.namespace"), _text(job.get("name"), "job.name"))
+    if kind == "RunEvent":
+        run = event.get("run")
+        if not isinstance(run, dict):
+            raise ValueError("'run' with 'runId' is missing")
+        out["run_id"] = _text(run.get("runId"), "run.runId")
+        etype = event.get("eventType", "OTHER")
+        if etype not in EVENT_TYPES:
+            raise ValueError(f"eventType '{etype}' is not one of {', '.join(EVENT_TYPES)}")
+        out["event_type"] = etype
+        out["parent"] = _parent(run)
     for side in ("inputs", "outputs"):
-        items = event.get(side, [])
-        if items is None:
-            items = []
-        if not isinstance(items, list):
-            raise ValueError(f"'{side}' must be a list")
-        ds = []
-        for i, d in enumerate(items):
-            if not isinstance(d, dict):
-                raise ValueError(f"{side}[{i}] must be an object with namespace and name")
-            ds.append((_text(d.get("namespace"), f"{side}[{i}].namespace"), _text(d.get("name"), f"{side}[{i}].name")))
-        out[side] = ds
-    out["producer"] = event.get("producer") if isinstance(event.get("producer"), str) else ""
+        out[side] = _dataset_list(event, side)
     return out
 
 
 def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: bool = False) -> ImportResult:
-    """Record the jobs, datasets and edges of OpenLineage run events, in one transaction.
+    """Record the jobs, datasets and edges of OpenLineage events (RunEvent, JobEvent, DatasetEvent), in one
+    transaction. A run's `parent` facet adds its parent job, with a `parent_of` edge to the run's job.
 
-    A malformed event is reported with its position (array index or line, from 1);
+    A malformed event is reported by its number (events counted from 1, whatever the layout of the file);
     nothing is written unless `skip_invalid`, which imports the rest and lists the skipped.
     """
     path = Path(source)
@@ -170,17 +255,34 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
     nodes: dict[str, tuple[str, str, str]] = {}
     edges: set[tuple[str, str, str]] = set()
     runs: dict[tuple[str, str, str], tuple] = {}
+    def add_dataset(ns: str, name: str) -> str:
+        did = dataset_id(ns, name)
+        if not did.startswith("model:"):
+            nodes.setdefault(did, ("dataset", name, canonical_json({"namespace": ns, "name": name})))
+        return did
+
+    def add_job(ns: str, name: str) -> str:
+        jid = job_id(ns, name)
+        nodes[jid] = ("job", name, canonical_json({"namespace": ns, "name": name}))
+        return jid
+
     for ev in good:
-        jns, jname = ev["job"]
-        jid = job_id(jns, jname)
-        nodes[jid] = ("job", jname, canonical_json({"namespace": jns, "name": jname}))
+        if ev["kind"] == "DatasetEvent":
+            add_dataset(*ev["dataset"])
+            continue
+        jid = add_job(*ev["job"])
         for side, relation in (("inputs", "consumes"), ("outputs", "produced")):
             for ns, name in ev[side]:
-                did = dataset_id(ns, name)
-                if not did.startswith("model:"):
-                    nodes.setdefault(did, ("dataset", name, canonical_json({"namespace": ns, "name": name})))
+                did = add_dataset(ns, name)
                 edges.add((did, jid, relation) if side == "inputs" else (jid, did, relation))
-        runs[(ev["run_id"], jid, ev["event_type"])] = (ev["event_time"], ev["producer"])
+        if ev["parent"] is not None:
+            pid = job_id(*ev["parent"])
+            if pid not in nodes:
+                add_job(*ev["parent"])
+            if pid != jid:
+                edges.add((pid, jid, "parent_of"))
+        if ev["kind"] == "RunEvent":
+            runs[(ev["run_id"], jid, ev["event_type"])] = (ev["event_time"], ev["producer"])
     import pandas as pd  # imported when events are imported: `modelgov lineage` reads need no DataFrames
 
     node_df = pd.DataFrame([(i, k, n, a) for i, (k, n, a) in nodes.items()], columns=["id", "kind", "name", "attrs"])
@@ -230,6 +332,10 @@ def _namespace_name(node_id: str, attributes: dict[str, Any]) -> tuple[str, str]
     return namespace, name
 
 
+def _run_id(job: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"modelgov:{job}"))
+
+
 def export_events(store) -> list[dict[str, Any]]:
     """Our lineage as OpenLineage COMPLETE RunEvents (deterministic run ids, one per job)."""
     with store.read() as con:
@@ -247,7 +353,12 @@ def export_events(store) -> list[dict[str, Any]]:
         return {"namespace": ns, "name": name}
 
     jobs: dict[str, dict[str, list]] = {}
+    parents: dict[str, str] = {}
     for src, dst, relation in edges:
+        if relation == "parent_of" and nodes.get(src, ("other",))[0] == "job" and nodes.get(dst, ("other",))[0] == "job":
+            parents.setdefault(dst, src)  # one parent per run in OpenLineage; edges come sorted
+            jobs.setdefault(dst, {"inputs": [], "outputs": []})
+            continue
         skind, dkind = nodes.get(src, ("other",))[0], nodes.get(dst, ("other",))[0]
         if dkind == "job" and skind in ("dataset", "model_version"):
             jobs.setdefault(dst, {"inputs": [], "outputs": []})["inputs"].append(ds(src))
@@ -267,10 +378,16 @@ def export_events(store) -> list[dict[str, Any]]:
     for jid in sorted(jobs):
         ns, name = _namespace_name(jid, nodes.get(jid, ("job", {}))[1])
         when = times.get(jid) or created.get(jid) or utcnow()
+        run: dict[str, Any] = {"runId": _run_id(jid)}
+        if jid in parents:
+            pns, pname = _namespace_name(parents[jid], nodes.get(parents[jid], ("job", {}))[1])
+            run["facets"] = {"parent": {"_producer": PRODUCER, "_schemaURL": PARENT_FACET_URL,
+                                        "run": {"runId": _run_id(parents[jid])},
+                                        "job": {"namespace": pns, "name": pname}}}
         events.append({
             "eventType": "COMPLETE",
             "eventTime": when.isoformat(timespec="milliseconds") + "Z",
-            "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"modelgov:{jid}"))},
+            "run": run,
             "job": {"namespace": ns, "name": name},
             "inputs": jobs[jid]["inputs"],
             "outputs": jobs[jid]["outputs"],

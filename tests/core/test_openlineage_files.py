@@ -130,3 +130,32 @@ def test_errors_count_events_never_lines(store, people, tmp_path):
     f.write_text(json.dumps(bad, indent=4))
     with pytest.raises(InvalidInput, match=r"^1 of 1 event\(s\) are malformed — event 1: run.runId must be"):
         openlineage.import_events(store, people["ds"], f)
+
+
+def _validator():
+    """OpenLineage's own JSON schemas (spec 2-0-2 and the parent run facet), shipped with the fixtures."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    spec = json.loads((FILES / "spec" / "OpenLineage.json").read_text())
+    parent = json.loads((FILES / "spec" / "ParentRunFacet.json").read_text())
+    registry = Registry().with_resources([(spec["$id"], Resource.from_contents(spec)),
+                                          (parent["$id"], Resource.from_contents(parent))])
+    return (Draft202012Validator(spec, registry=registry),
+            Draft202012Validator({"$ref": parent["$id"] + "#/$defs/ParentRunFacet"}, registry=registry))
+
+
+def test_the_export_is_valid_against_openlineage_schemas(store, people, demo_store):
+    openlineage.import_events(store, people["ds"], FILES / "dbt-postgres__successful_run_ol_events.json")
+    event_schema, parent_schema = _validator()
+    for source in (store, demo_store):
+        events = openlineage.export_events(source)
+        assert events
+        for e in events:
+            event_schema.validate(e)
+            if "facets" in e["run"]:
+                parent_schema.validate(e["run"]["facets"]["parent"])
+    # The schemas do refuse: an event without a run id, a parent facet without its job.
+    bad = dict(events[0], run={})
+    assert list(event_schema.iter_errors(bad))
+    assert list(parent_schema.iter_errors({"_producer": "x", "_schemaURL": "y", "run": {"runId": "z"}}))

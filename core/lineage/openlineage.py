@@ -30,6 +30,9 @@ PRODUCER = "https://github.com/modelgov/modelgov"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 MODEL_NAMESPACE = "modelgov"
+# The input facet that keeps a model version's training and evaluation data exact through an export.
+MODEL_FACET_URL = "https://github.com/modelgov/modelgov/blob/main/docs/lineage.md#the-modelgov-input-facet"
+MODEL_FACET_KEYS = {"trainedOn": "trained_on", "evaluatedOn": "evaluated_on"}
 PARENT_FACET_URL = "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet"
 
 
@@ -217,7 +220,27 @@ def validate_event(event: Any) -> dict[str, Any]:
         out["parent"] = _parent(run)
     for side in ("inputs", "outputs"):
         out[side] = _dataset_list(event, side)
+    out["model_edges"] = _model_edges(event, out) if out["job"][0] == MODEL_NAMESPACE else []
     return out
+
+
+def _model_edges(event: dict[str, Any], parsed: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(namespace, name, relation, model dataset name) from the ModelGov input facet of an exported training
+    job: which version each dataset trained or evaluated (export_events writes it)."""
+    found = []
+    for (ns, name), item in zip(parsed["inputs"], event.get("inputs") or []):
+        facet = (item.get("inputFacets") or {}).get("modelgov") if isinstance(item.get("inputFacets"), dict) else None
+        if not isinstance(facet, dict):
+            continue
+        for key, relation in MODEL_FACET_KEYS.items():
+            versions = facet.get(key) or []
+            if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
+                raise ValueError(f"the modelgov input facet's {key} must be a list of model/NAME/VERSION names")
+            for version in versions:
+                if not dataset_id(MODEL_NAMESPACE, version).startswith("model:"):
+                    raise ValueError(f"the modelgov input facet names {version!r}, not model/NAME/VERSION")
+                found.append((ns, name, relation, version))
+    return found
 
 
 def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: bool = False) -> ImportResult:
@@ -269,6 +292,12 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
     for ev in good:
         if ev["kind"] == "DatasetEvent":
             add_dataset(*ev["dataset"])
+            continue
+        if ev["model_edges"]:  # a ModelGov export's training job: the data → version edges, exactly
+            for ns, name, relation, version in ev["model_edges"]:
+                edges.add((add_dataset(ns, name), dataset_id(MODEL_NAMESPACE, version), relation))
+            if ev["kind"] == "RunEvent":
+                runs[(ev["run_id"], job_id(*ev["job"]), ev["event_type"])] = (ev["event_time"], ev["producer"])
             continue
         jid = add_job(*ev["job"])
         for side, relation in (("inputs", "consumes"), ("outputs", "produced")):
@@ -367,10 +396,18 @@ def export_events(store) -> list[dict[str, Any]]:
         elif dkind == "model_version" and relation in ("trained_on", "evaluated_on") and skind == "dataset":
             model = dst.split(":")[1]
             train = jobs.setdefault(f"job:{MODEL_NAMESPACE}:train/{model}", {"inputs": [], "outputs": []})
-            if ds(src) not in train["inputs"]:
-                train["inputs"].append(ds(src))
-            if ds(dst) not in train["outputs"]:
-                train["outputs"].append(ds(dst))
+            data, version = ds(src), ds(dst)
+            used = next((i for i in train["inputs"] if (i["namespace"], i["name"]) == (data["namespace"],
+                                                                                      data["name"])), None)
+            if used is None:
+                used = dict(data)
+                train["inputs"].append(used)
+            if version not in train["outputs"]:
+                train["outputs"].append(version)
+            # Which version each dataset trained or evaluated, so that an import restores these edges exactly.
+            facet = used.setdefault("inputFacets", {}).setdefault(
+                "modelgov", {"_producer": PRODUCER, "_schemaURL": MODEL_FACET_URL})
+            facet.setdefault("trainedOn" if relation == "trained_on" else "evaluatedOn", []).append(version["name"])
     for jid, (kind, _attrs) in nodes.items():
         if kind == "job":
             jobs.setdefault(jid, {"inputs": [], "outputs": []})

@@ -159,3 +159,24 @@ def test_the_export_is_valid_against_openlineage_schemas(store, people, demo_sto
     bad = dict(events[0], run={})
     assert list(event_schema.iter_errors(bad))
     assert list(parent_schema.iter_errors({"_producer": "x", "_schemaURL": "y", "run": {"runId": "z"}}))
+
+
+def test_training_and_evaluation_data_survive_an_export_round_trip(demo_store, store, people, tmp_path):
+    """A version's trained_on and evaluated_on edges come back as themselves, not as consumes/produced edges
+    through a made-up training job."""
+    with demo_store.read() as con:
+        model_edges = set(con.execute("SELECT src, dst, relation FROM lineage_edges WHERE relation IN "
+                                      "('trained_on', 'evaluated_on')").fetchall())
+    assert {r for _s, _d, r in model_edges} == {"trained_on", "evaluated_on"}
+    f = tmp_path / "export.jsonl"
+    f.write_text("".join(json.dumps(e) + "\n" for e in openlineage.export_events(demo_store)))
+    openlineage.import_events(store, people["ds"], f)
+    nodes, edges = _stored(store)
+    assert {e for e in edges if e[2] in ("trained_on", "evaluated_on")} == model_edges
+    assert not any(n.startswith("job:modelgov:train/") for n in nodes)
+    # A train/ job of somebody else's (no ModelGov facet) is still an ordinary job.
+    f.write_text(json.dumps({"eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00Z", "run": {"runId": "r1"},
+                             "job": {"namespace": "modelgov", "name": "train/other"},
+                             "inputs": [{"namespace": "s3", "name": "x"}], "outputs": [], "producer": "p"}))
+    openlineage.import_events(store, people["ds"], f)
+    assert ("dataset:s3:x", "job:modelgov:train/other", "consumes") in _stored(store)[1]

@@ -16,23 +16,20 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
 
 from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput
 from ..events import LineageImported
 from ..identity import Identity, require
+from .ol_events import (EVENT_TYPES, MODEL_NAMESPACE, dataset_id, job_id, parse_events,  # noqa: F401 (re-exported)
+                        validate_event)
 
 PRODUCER = "https://github.com/modelgov/modelgov"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
-MODEL_NAMESPACE = "modelgov"
 # The input facet that keeps a model version's training and evaluation data exact through an export.
 MODEL_FACET_URL = "https://github.com/modelgov/modelgov/blob/main/docs/lineage.md#the-modelgov-input-facet"
-MODEL_FACET_KEYS = {"trainedOn": "trained_on", "evaluatedOn": "evaluated_on"}
 PARENT_FACET_URL = "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet"
 
 
@@ -45,202 +42,14 @@ class ImportResult:
     edges: int = 0
     new_nodes: int = 0
     new_edges: int = 0
+    columns: int = 0
+    new_columns: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"events": self.events, "imported": self.imported, "jobs": self.jobs, "datasets": self.datasets,
                 "edges": self.edges, "new_nodes": self.new_nodes, "new_edges": self.new_edges,
-                "skipped": self.skipped}
-
-
-def dataset_id(namespace: str, name: str) -> str:
-    if namespace == MODEL_NAMESPACE and name.startswith("model/"):
-        parts = name.split("/")
-        if len(parts) == 3 and parts[2].isdigit():
-            return f"model:{parts[1]}:{parts[2]}"
-    return f"dataset:{namespace}:{name}"
-
-
-def job_id(namespace: str, name: str) -> str:
-    return f"job:{namespace}:{name}"
-
-
-def parse_events(text: str) -> list[tuple[int, Any]]:
-    """(event number from 1, parsed value) for every event in `text`, however it is laid out: a JSON array of
-    events, one event per line (JSON lines), or events one after another however they are formatted (a single
-    pretty-printed event is the common case).
-
-    An event that is not JSON becomes (number, exception) so it can be reported with the rest; the exception
-    names the line it starts on. Positions count events, never lines.
-    """
-    stripped = text.strip()
-    if not stripped:
-        return []
-    try:
-        whole = json.loads(stripped)
-    except json.JSONDecodeError:
-        whole = _NOT_ONE_VALUE
-    if isinstance(whole, list):
-        return list(enumerate(whole, start=1))
-    if whole is not _NOT_ONE_VALUE:
-        return [(1, whole)]
-    if stripped.startswith("["):
-        try:
-            json.loads(stripped)
-        except json.JSONDecodeError as e:
-            raise InvalidInput(f"The file is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); give a "
-                               "JSON array of OpenLineage events, one event per line, or events one after another."
-                               ) from None
-    values, error = _stream(text)
-    if error is None:
-        return list(enumerate(values, start=1))
-    if not all(line.lstrip().startswith("{") for line in text.splitlines() if line.strip()):
-        # Events laid out over several lines: where a broken one ends cannot be known, so none is imported.
-        raise InvalidInput(f"Event {len(values) + 1} of the file is not valid JSON ({error.msg} at line "
-                           f"{error.lineno}, column {error.colno}); nothing was imported. Give a JSON array of "
-                           "OpenLineage events, one event per line, or events one after another.")
-    # JSON lines with broken lines: one broken line costs one event, and --skip-invalid imports the others.
-    out: list[tuple[int, Any]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((len(out) + 1, json.loads(line)))
-        except json.JSONDecodeError as e:
-            out.append((len(out) + 1, ValueError(f"not JSON ({e.msg} at line {lineno}, column {e.colno})")))
-    return out
-
-
-_NOT_ONE_VALUE = object()
-
-
-def _stream(text: str) -> tuple[list[Any], json.JSONDecodeError | None]:
-    """The JSON values of `text` one after another (separated by nothing but white space), and the error that
-    stopped the reading (None when all of it was read)."""
-    decoder = json.JSONDecoder()
-    values: list[Any] = []
-    i, n = 0, len(text)
-    while True:
-        while i < n and text[i] in " \t\r\n":
-            i += 1
-        if i >= n:
-            return values, None
-        try:
-            value, i = decoder.raw_decode(text, i)
-        except json.JSONDecodeError as e:
-            return values, e
-        values.append(value)
-
-
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string")
-    return value.strip()
-
-
-def _dataset_list(event: dict[str, Any], side: str) -> list[tuple[str, str]]:
-    items = event.get(side, [])
-    if items is None:
-        items = []
-    if not isinstance(items, list):
-        raise ValueError(f"'{side}' must be a list")
-    ds = []
-    for i, d in enumerate(items):
-        if not isinstance(d, dict):
-            raise ValueError(f"{side}[{i}] must be an object with namespace and name")
-        ds.append((_text(d.get("namespace"), f"{side}[{i}].namespace"), _text(d.get("name"), f"{side}[{i}].name")))
-    return ds
-
-
-def _event_time(event: dict[str, Any]) -> datetime | None:
-    when = event.get("eventTime")
-    if when is None:
-        return None
-    try:
-        t = datetime.fromisoformat(_text(when, "eventTime").replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"eventTime '{when}' is not an ISO-8601 date-time") from None
-    return t.replace(tzinfo=None) - (t.utcoffset() or timedelta(0))
-
-
-def _parent(run: dict[str, Any]) -> tuple[str, str] | None:
-    """The job of the run's `parent` facet (the Airflow DAG, the dbt invocation, the Spark application)."""
-    facets = run.get("facets")
-    parent = facets.get("parent") if isinstance(facets, dict) else None
-    if parent is None:
-        return None
-    job = parent.get("job") if isinstance(parent, dict) else None
-    if not isinstance(job, dict):
-        raise ValueError("the parent run facet needs 'job' with 'namespace' and 'name'")
-    return _text(job.get("namespace"), "parent.job.namespace"), _text(job.get("name"), "parent.job.name")
-
-
-def event_kind(event: dict[str, Any]) -> str:
-    """RunEvent, JobEvent or DatasetEvent, from the fields present, as the spec's schemas tell them apart: only a
-    RunEvent has a run or an eventType, a JobEvent has a job, a DatasetEvent a dataset alone."""
-    if "run" in event or "eventType" in event:
-        return "RunEvent"
-    if "job" in event:
-        return "JobEvent"
-    if "dataset" in event:
-        return "DatasetEvent"
-    return "RunEvent"  # nothing to tell by: held to the RunEvent's fields, so the message names what is missing
-
-
-def validate_event(event: Any) -> dict[str, Any]:
-    """The parts of a RunEvent, JobEvent or DatasetEvent we use, or ValueError naming what is wrong."""
-    if isinstance(event, Exception):
-        raise event
-    if not isinstance(event, dict):
-        raise ValueError("an event must be a JSON object")
-    kind = event_kind(event)
-    out: dict[str, Any] = {"kind": kind, "job": None, "run_id": None, "event_type": None, "parent": None,
-                           "inputs": [], "outputs": [], "dataset": None}
-    out["event_time"] = _event_time(event)
-    out["producer"] = event.get("producer") if isinstance(event.get("producer"), str) else ""
-    if kind == "DatasetEvent":
-        d = event["dataset"]
-        if not isinstance(d, dict):
-            raise ValueError("'dataset' must be an object with namespace and name")
-        out["dataset"] = (_text(d.get("namespace"), "dataset.namespace"), _text(d.get("name"), "dataset.name"))
-        return out
-    job = event.get("job")
-    if not isinstance(job, dict):
-        raise ValueError("'job' with 'namespace' and 'name' is missing")
-    out["job"] = (_text(job.get("namespace"), "job.namespace"), _text(job.get("name"), "job.name"))
-    if kind == "RunEvent":
-        run = event.get("run")
-        if not isinstance(run, dict):
-            raise ValueError("'run' with 'runId' is missing")
-        out["run_id"] = _text(run.get("runId"), "run.runId")
-        etype = event.get("eventType", "OTHER")
-        if etype not in EVENT_TYPES:
-            raise ValueError(f"eventType '{etype}' is not one of {', '.join(EVENT_TYPES)}")
-        out["event_type"] = etype
-        out["parent"] = _parent(run)
-    for side in ("inputs", "outputs"):
-        out[side] = _dataset_list(event, side)
-    out["model_edges"] = _model_edges(event, out) if out["job"][0] == MODEL_NAMESPACE else []
-    return out
-
-
-def _model_edges(event: dict[str, Any], parsed: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(namespace, name, relation, model dataset name) from the ModelGov input facet of an exported training
-    job: which version each dataset trained or evaluated (export_events writes it)."""
-    found = []
-    for (ns, name), item in zip(parsed["inputs"], event.get("inputs") or []):
-        facet = (item.get("inputFacets") or {}).get("modelgov") if isinstance(item.get("inputFacets"), dict) else None
-        if not isinstance(facet, dict):
-            continue
-        for key, relation in MODEL_FACET_KEYS.items():
-            versions = facet.get(key) or []
-            if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
-                raise ValueError(f"the modelgov input facet's {key} must be a list of model/NAME/VERSION names")
-            for version in versions:
-                if not dataset_id(MODEL_NAMESPACE, version).startswith("model:"):
-                    raise ValueError(f"the modelgov input facet names {version!r}, not model/NAME/VERSION")
-                found.append((ns, name, relation, version))
-    return found
+                "columns": self.columns, "new_columns": self.new_columns, "skipped": self.skipped}
 
 
 def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: bool = False) -> ImportResult:
@@ -289,7 +98,11 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
         nodes[jid] = ("job", name, canonical_json({"namespace": ns, "name": name}))
         return jid
 
+    columns: dict[tuple[str, str, str, str], tuple[str | None, str]] = {}
     for ev in good:
+        for ns, name, column, src_ns, src_name, src_column, transformations in ev["columns"]:
+            key = (add_dataset(ns, name), column, add_dataset(src_ns, src_name), src_column)
+            columns.setdefault(key, (job_id(*ev["job"]) if ev["job"] else None, canonical_json(transformations)))
         if ev["kind"] == "DatasetEvent":
             add_dataset(*ev["dataset"])
             continue
@@ -319,6 +132,9 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
     run_df = pd.DataFrame([(r, j, t, when, prod) for (r, j, t), (when, prod) in runs.items()],
                           columns=["run_id", "job_id", "event_type", "event_time", "producer"])
     run_df["event_time"] = pd.to_datetime(run_df["event_time"])
+    column_df = pd.DataFrame([(*k, j, t) for k, (j, t) in columns.items()],
+                             columns=["dataset", "column_name", "source_dataset", "source_column", "job_id",
+                                      "transformations"])
     result.imported = len(good)
     result.jobs = int((node_df["kind"] == "job").sum())
     result.datasets = int((node_df["kind"] == "dataset").sum())
@@ -328,6 +144,7 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
         con.register("ol_nodes", node_df)
         con.register("ol_edges", edge_df)
         con.register("ol_runs", run_df)
+        con.register("ol_columns", column_df)
         before_n = con.execute("SELECT count(*) FROM lineage_nodes").fetchall()[0][0]
         before_e = con.execute("SELECT count(*) FROM lineage_edges").fetchall()[0][0]
         con.execute("INSERT INTO lineage_nodes (id, kind, name, attributes, created_at) SELECT id, kind, name, attrs, ?"
@@ -343,9 +160,14 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
                     " ?, ? FROM ol_edges ON CONFLICT DO NOTHING", [now, actor.email])
         con.execute("INSERT INTO lineage_runs SELECT run_id, job_id, event_type, event_time, producer, ?, ? FROM ol_runs"
                     " ON CONFLICT DO NOTHING", [now, actor.email])
+        before_c = con.execute("SELECT count(*) FROM lineage_columns").fetchall()[0][0]
+        con.execute("INSERT INTO lineage_columns SELECT dataset, column_name, source_dataset, source_column, job_id, "
+                    "transformations, ?, ? FROM ol_columns ON CONFLICT DO NOTHING", [now, actor.email])
+        result.columns = len(column_df)
+        result.new_columns = con.execute("SELECT count(*) FROM lineage_columns").fetchall()[0][0] - before_c
         result.new_nodes = con.execute("SELECT count(*) FROM lineage_nodes").fetchall()[0][0] - before_n
         result.new_edges = con.execute("SELECT count(*) FROM lineage_edges").fetchall()[0][0] - before_e
-        for name in ("ol_nodes", "ol_edges", "ol_runs"):
+        for name in ("ol_nodes", "ol_edges", "ol_runs", "ol_columns"):
             con.unregister(name)
         record(con, actor, LineageImported(path.name, {
             "file": str(path), **{k: v for k, v in result.as_dict().items() if k != "skipped"},

@@ -344,7 +344,7 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
                               test_data=test_path, code_ref="demo:credit_challenger")
 
     say("Training credit-limit-advisor (ridge regression on the same clients)…")
-    limit_features = ["AGE", "EDUCATION", "MARRIAGE", "BILL_AMT1", "BILL_AMT2", "PAY_AMT1", "PAY_AMT2"]
+    limit_features = ["AGE", "EDUCATION", "MARRIAGE", "PAY_0", "BILL_AMT1", "BILL_AMT2", "PAY_AMT1", "PAY_AMT2"]
     limit = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=1.0))]).fit(
         train[limit_features], train["LIMIT_BAL"])
     versions.register_version(

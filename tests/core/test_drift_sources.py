@@ -16,12 +16,14 @@ def test_a_drifted_input_names_its_source_and_the_jobs_between(demo_store):
     limit = traced["LIMIT_BAL"]
     assert [(s["name"], s["via"]) for s in limit["sources"]] == [
         ("cards.accounts.credit_limit", ["cards_daily_snapshot", "credit_default_training_split"])]
+    assert limit["readers"] == [] and limit["sentence"].endswith("no other live model reads it.")
     assert limit["sentence"].startswith("LIMIT_BAL comes from cards.accounts.credit_limit via cards_daily_snapshot "
                                         "and credit_default_training_split")
 
 
 def test_other_live_models_reading_the_same_source_are_named(demo_store):
-    """credit-limit-advisor (live in production) is trained on the same monthly snapshot and reads BILL_AMT1."""
+    """credit-limit-advisor (live in production) is trained on the same monthly snapshot and reads BILL_AMT1 and
+    PAY_0 (repayment status), which drifts in the demo's traffic."""
     assert any(d.model == "credit-limit-advisor" and d.environment == "production" for d in live.live(demo_store))
     v = get_model_version(demo_store, "credit-default", 1)
     with demo_store.read() as con:
@@ -32,7 +34,11 @@ def test_other_live_models_reading_the_same_source_are_named(demo_store):
     assert traced["BILL_AMT1"]["sentence"] == (
         "BILL_AMT1 comes from cards.statements.bill_amount_m1 via cards_daily_snapshot and "
         "credit_default_training_split; 1 other production model reads that column (credit-limit-advisor).")
-    assert traced["PAY_0"]["readers"] == [] and traced["PAY_0"]["sentence"].endswith("no other live model reads it.")
+    assert [r["model"] for r in traced["PAY_0"]["readers"]] == ["credit-limit-advisor"]
+    rev = checks.review(demo_store, "credit-default", 1)
+    assert "PAY_0" in rev["summary"]["drift_sources"]  # drifted in the demo: the story shows on first run
+    assert rev["summary"]["drift_sources"]["PAY_0"]["sentence"].endswith(
+        "1 other production model reads that column (credit-limit-advisor).")
 
 
 def test_the_drift_alert_names_the_source(demo_store, demo_people):

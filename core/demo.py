@@ -152,6 +152,7 @@ def _move_into_place(tmp: Path, store: Store) -> None:
     # Lineage names the input files by absolute path; they now live under store.home.
     with store.transaction() as con:
         for table, col in (("lineage_nodes", "id"), ("lineage_edges", "src"), ("lineage_edges", "dst"),
+                           ("lineage_columns", "dataset"), ("lineage_columns", "source_dataset"),
                            ("datasets", "location")):
             con.execute(f"UPDATE {table} SET {col} = replace({col}, ?, ?)", [str(tmp), str(store.home)])
         con.execute("UPDATE lineage_nodes SET attributes = replace(CAST(attributes AS VARCHAR), ?, ?)",
@@ -164,24 +165,41 @@ def _pipelines(store: Store, actor, train_path: Path, test_path: Path) -> None:
 
 
     bank = "postgres://core-banking.internal:5432"
+    lake = "s3://lake"
+
+    def columns(mapping: dict[str, tuple[str, str, str, str]]) -> dict:
+        """A columnLineage facet: output column -> (source namespace, source table, source column, subtype)."""
+        return {"columnLineage": {
+            "_producer": "https://github.com/apache/airflow",
+            "_schemaURL": "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json",
+            "fields": {c: {"inputFields": [{"namespace": ns, "name": t, "field": f, "transformations": [
+                {"type": "DIRECT", "subtype": sub}]}]} for c, (ns, t, f, sub) in mapping.items()}}}
+
+    # Where credit-default's inputs come from: the core banking tables, through the monthly feature snapshot;
+    # credit-limit-advisor is trained on the same snapshot, so a source column reaches both.
+    snapshot = {"LIMIT_BAL": (bank, "cards.accounts", "credit_limit", "IDENTITY"),
+                "AGE": (bank, "crm.clients", "birth_date", "TRANSFORMATION"),
+                "PAY_0": (bank, "cards.payments", "months_late_m1", "IDENTITY"),
+                "BILL_AMT1": (bank, "cards.statements", "bill_amount_m1", "IDENTITY")}
+    split = {c: (lake, "features/credit_client_monthly", c, "IDENTITY") for c in snapshot}
     events = [
         {"eventType": "COMPLETE", "eventTime": "2026-03-01T02:00:00Z", "run": {"runId": "d1c3a9e0-0001-4000-8000-000000000001"},
          "job": {"namespace": "airflow", "name": "cards_daily_snapshot"},
          "inputs": [{"namespace": bank, "name": "cards.statements"}, {"namespace": bank, "name": "cards.payments"},
                     {"namespace": bank, "name": "crm.clients"}],
-         "outputs": [{"namespace": "s3://lake", "name": "features/credit_client_monthly"}],
+         "outputs": [{"namespace": "s3://lake", "name": "features/credit_client_monthly", "facets": columns(snapshot)}],
          "producer": "https://github.com/apache/airflow"},
         {"eventType": "COMPLETE", "eventTime": "2026-03-01T03:00:00Z", "run": {"runId": "d1c3a9e0-0002-4000-8000-000000000002"},
          "job": {"namespace": "airflow", "name": "credit_default_training_split"},
          "inputs": [{"namespace": "s3://lake", "name": "features/credit_client_monthly"}],
-         "outputs": [{"namespace": "file", "name": str(train_path.resolve())},
-                     {"namespace": "file", "name": str(test_path.resolve())}],
+         "outputs": [{"namespace": "file", "name": str(train_path.resolve()), "facets": columns(split)},
+                     {"namespace": "file", "name": str(test_path.resolve()), "facets": columns(split)}],
          "producer": "https://github.com/apache/airflow"},
         {"eventType": "COMPLETE", "eventTime": "2026-03-01T03:10:00Z", "run": {"runId": "d1c3a9e0-0003-4000-8000-000000000003"},
          "job": {"namespace": "airflow", "name": "credit_limit_extract"},
          "inputs": [{"namespace": "s3://lake", "name": "features/credit_client_monthly"}],
-         "outputs": [{"namespace": "modelgov", "name": "credit-limit-train/v1"},
-                     {"namespace": "modelgov", "name": "credit-limit-test/v1"}],
+         "outputs": [{"namespace": "modelgov", "name": "credit-limit-train/v1", "facets": columns(split)},
+                     {"namespace": "modelgov", "name": "credit-limit-test/v1", "facets": columns(split)}],
          "producer": "https://github.com/apache/airflow"},
     ]
     path = store.home / "inputs" / "credit_pipelines.openlineage.jsonl"
@@ -329,7 +347,7 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
                               test_data=test_path, code_ref="demo:credit_challenger")
 
     say("Training credit-limit-advisor (ridge regression on the same clients)…")
-    limit_features = ["AGE", "EDUCATION", "MARRIAGE", "BILL_AMT1", "BILL_AMT2", "PAY_AMT1", "PAY_AMT2"]
+    limit_features = ["AGE", "EDUCATION", "MARRIAGE", "PAY_0", "BILL_AMT1", "BILL_AMT2", "PAY_AMT1", "PAY_AMT2"]
     limit = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=1.0))]).fit(
         train[limit_features], train["LIMIT_BAL"])
     versions.register_version(

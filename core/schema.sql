@@ -1,6 +1,7 @@
 CREATE INDEX approval_requests_status ON approval_requests(status);
 CREATE INDEX comparisons_challenger ON comparisons(challenger_version_id);
 CREATE INDEX explanations_version ON explanations(version_id);
+CREATE INDEX lineage_columns_source ON lineage_columns(source_dataset, source_column);
 CREATE INDEX lineage_edges_dst ON lineage_edges(dst);
 CREATE INDEX lineage_edges_src ON lineage_edges(src);
 CREATE INDEX lineage_nodes_kind ON lineage_nodes(kind);
@@ -26,6 +27,7 @@ CREATE TABLE deployments(id INTEGER DEFAULT(nextval('deployment_id_seq')) PRIMAR
 CREATE TABLE explanations(id INTEGER DEFAULT(nextval('explanation_id_seq')) PRIMARY KEY, cache_key VARCHAR NOT NULL UNIQUE, version_id INTEGER NOT NULL, data_fingerprint VARCHAR NOT NULL, data_ref VARCHAR NOT NULL, settings JSON NOT NULL, explainer VARCHAR NOT NULL, output_space VARCHAR NOT NULL, base_value DOUBLE NOT NULL, additivity_max_error DOUBLE NOT NULL, additivity_ok BOOLEAN NOT NULL, features JSON NOT NULL, "rows" INTEGER NOT NULL, "seconds" DOUBLE, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, CHECK((explainer IN ('tree', 'linear', 'permutation'))), CHECK((output_space IN ('log-odds', 'probability', 'raw'))));
 CREATE TABLE ingest_rejections(ingest_id INTEGER NOT NULL, row_number BIGINT NOT NULL, reason VARCHAR NOT NULL);
 CREATE TABLE ingest_runs(id INTEGER DEFAULT(nextval('ingest_id_seq')) PRIMARY KEY, model_id INTEGER NOT NULL, kind VARCHAR NOT NULL, "source" VARCHAR NOT NULL, rows_in BIGINT NOT NULL, rows_ok BIGINT NOT NULL, rows_rejected BIGINT NOT NULL, reasons JSON NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, CHECK((kind IN ('score', 'log-predictions', 'log-outcomes'))));
+CREATE TABLE lineage_columns(dataset VARCHAR, column_name VARCHAR, source_dataset VARCHAR, source_column VARCHAR, job_id VARCHAR, transformations JSON NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, PRIMARY KEY(dataset, column_name, source_dataset, source_column));
 CREATE TABLE lineage_edges(src VARCHAR, dst VARCHAR, relation VARCHAR, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, PRIMARY KEY(src, dst, relation));
 CREATE TABLE lineage_nodes(id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, "name" VARCHAR NOT NULL, attributes JSON DEFAULT('{}') NOT NULL, created_at TIMESTAMP NOT NULL);
 CREATE TABLE lineage_runs(run_id VARCHAR, job_id VARCHAR, event_type VARCHAR, event_time TIMESTAMP, producer VARCHAR DEFAULT('') NOT NULL, imported_at TIMESTAMP NOT NULL, imported_by VARCHAR NOT NULL, PRIMARY KEY(run_id, job_id, event_type));

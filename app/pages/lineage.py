@@ -7,6 +7,7 @@ from app import session
 from app.components import lineage as draw
 from core.errors import CoreError
 from core.governance import live
+from core.lineage import columns as lcolumns
 from core.lineage import graph as lg
 
 me = session.guard("view")
@@ -50,7 +51,7 @@ m[1].metric("Edges", size["edges"])
 m[2].metric("Model versions", sum(i.startswith("model:") for i in ids))
 m[3].metric("Datasets", sum(i.startswith("dataset:") for i in ids))
 
-tab_graph, tab_impact, tab_table = st.tabs(["Graph", "Impact", "Table"])
+tab_graph, tab_impact, tab_columns, tab_table = st.tabs(["Graph", "Impact", "Columns", "Table"])
 
 try:
     if view == "Neighbourhood":
@@ -90,6 +91,23 @@ with tab_impact:
                                     "Hops": n["depth"], "Live": "yes" if n.get("active") else "no",
                                     "Environment": n.get("environment") or "—", "Role": n.get("role") or "—"}
                                    for n in imp.nodes]), hide_index=True, key="lin_impact_table")
+
+with tab_columns:
+    cols = lcolumns.dataset_columns(store, focus) if focus.startswith("dataset:") else []
+    if not cols:
+        st.info("No column lineage for this node. Pick a dataset, and import OpenLineage events whose outputs "
+                "carry the columnLineage facet (`modelgov lineage import FILE`).")
+    else:
+        col = st.selectbox("Column", cols, key="lin_column")
+        found = lcolumns.column_lineage(store, focus, col)
+        for side, title in (("upstream", "Made from"), ("downstream", "Used by")):
+            st.markdown(f"**{title}** ({len(found[side])} column(s))")
+            if found[side]:
+                st.dataframe(pd.DataFrame([{
+                    "Dataset": c["dataset"], "Column": c["column"], "Steps": c["depth"],
+                    "Job": (c["via"] or "—").split(":", 2)[-1],
+                    "Transformation": ", ".join(t.get("subtype") or t.get("type") or "" for t in c["transformations"])
+                    or "—"} for c in found[side]]), hide_index=True, key=f"lin_col_{side}")
 
 with tab_table:
     st.markdown(f"**Nodes** ({len(nodes)} in this view)")

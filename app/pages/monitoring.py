@@ -12,6 +12,7 @@ from core.errors import CoreError
 from core.identity import allowed
 from core.metrics import HIGHER_IS_BETTER
 from core.monitoring import health, logs, snapshots
+from app.components.text import escape
 from core.vocabulary import AUC_LIKE, ENVIRONMENTS
 
 me = session.guard("view")
@@ -103,6 +104,8 @@ def _samples(db: str, name: str, version: int, column: str, env: str, data_stamp
 
 res, summary, change = reviewed["result"], reviewed["summary"], reviewed["performance_change"]
 (st.warning if reviewed["needs_attention"] else st.success)(summary["sentence"], icon=":material/monitor_heart:")
+for traced in (summary.get("drift_sources") or {}).values():  # lineage-aware drift, computed with the review
+    st.caption(f":material/account_tree: {escape(traced['sentence'])}")
 if reviewed["caveats"]:
     st.caption(f"Caveats from the model card: {reviewed['caveats']}")
 label = METRIC_LABELS.get(summary["metric"], summary["metric"])

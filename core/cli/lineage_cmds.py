@@ -1,4 +1,4 @@
-"""lineage upstream|downstream|impact|path|show|nodes|add-node|add-edge|import|export."""
+"""lineage upstream|downstream|impact|path|show|column|nodes|add-node|add-edge|import|export."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def register(sub, common) -> None:
     p = grp.add_parser("show", parents=[common], help="one node with its attributes")
     p.add_argument("node", metavar="NODE")
     p.set_defaults(handler=cmd_show)
+    p = grp.add_parser("column", parents=[common], help="the source columns of one column, and the columns made "
+                                                        "from it (from OpenLineage column lineage)")
+    p.add_argument("dataset", metavar="DATASET_ID", help="e.g. dataset:s3://lake:features/credit_client_monthly")
+    p.add_argument("column", metavar="COLUMN")
+    p.add_argument("--depth", type=DEPTH, help="at most this many steps each way (default: all)")
+    p.set_defaults(handler=cmd_column)
     p = grp.add_parser("nodes", parents=[common], help="list nodes")
     p.add_argument("--kind", choices=lg.KINDS)
     p.add_argument("--search")
@@ -43,7 +49,7 @@ def register(sub, common) -> None:
     p.add_argument("dst", metavar="TO")
     p.add_argument("--relation", required=True, choices=RELATIONS)
     p.set_defaults(handler=cmd_add_edge)
-    p = grp.add_parser("import", parents=[common], help="read OpenLineage run events (JSON array or JSON lines)")
+    p = grp.add_parser("import", parents=[common], help="read OpenLineage events: a JSON array, JSON lines, or events however formatted")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--skip-invalid", action="store_true", help="import the valid events and list the malformed")
     p.set_defaults(handler=cmd_import)
@@ -89,8 +95,38 @@ def cmd_path(ctx: Ctx) -> int:
 @held_open
 def cmd_show(ctx: Ctx) -> int:
     n = lg.node(ctx.store, ctx.args.node)
-    ctx.emit(n, lambda: "\n".join([f"{n['id']}  ({n['kind']})", n["name"],
-                                   json.dumps(n["attributes"], indent=2, ensure_ascii=False)]))
+
+    def text() -> str:
+        out = [f"{n['id']}  ({n['kind']})", n["name"], json.dumps(n["attributes"], indent=2, ensure_ascii=False)]
+        if n["parents"]:
+            out.append("Child run of: " + ", ".join(n["parents"]))
+        if n["children"]:
+            out.append(f"Parent run of {len(n['children'])} job(s):")
+            out += [f"  {c}" for c in n["children"]]
+        return "\n".join(out)
+
+    ctx.emit(n, text)
+    return 0
+
+
+@held_open
+def cmd_column(ctx: Ctx) -> int:
+    from ..lineage import columns
+
+    found = columns.column_lineage(ctx.store, ctx.args.dataset, ctx.args.column, ctx.args.depth)
+
+    def text() -> str:
+        out = [f"{found['dataset']} · {found['column']}"]
+        for side, title in (("upstream", "Made from"), ("downstream", "Used by")):
+            rows = [(c["depth"], c["dataset"], c["column"], c["via"] or "",
+                     ", ".join(t.get("subtype") or t.get("type") or "" for t in c["transformations"]))
+                    for c in found[side]]
+            out += ["", f"{title}: {len(rows)} column(s)"]
+            if rows:
+                out.append(table(rows, ["DEPTH", "DATASET", "COLUMN", "JOB", "TRANSFORMATION"]))
+        return "\n".join(out)
+
+    ctx.emit(found, text)
     return 0
 
 
@@ -127,7 +163,8 @@ def cmd_add_edge(ctx: Ctx) -> int:
 def cmd_import(ctx: Ctx) -> int:
     r = openlineage.import_events(ctx.store, ctx.actor(), ctx.args.file, skip_invalid=ctx.args.skip_invalid)
     lines = [f"Imported {r.imported} of {r.events} event(s): {r.jobs} job(s), {r.datasets} dataset(s), {r.edges} "
-             f"edge(s) ({r.new_nodes} new node(s), {r.new_edges} new edge(s))."]
+             f"edge(s) ({r.new_nodes} new node(s), {r.new_edges} new edge(s))"
+             + (f", {r.columns} column link(s) ({r.new_columns} new)." if r.columns else ".")]
     lines += [f"Skipped event {s['position']}: {s['error']}" for s in r.skipped]
     ctx.emit(r.as_dict(), "\n".join(lines))
     return 0

@@ -46,10 +46,13 @@ def register(sub, common) -> None:
     p = sub.add_parser("drift", parents=[common])
     p.add_argument("reference", metavar="REFERENCE")
     p.add_argument("current", metavar="CURRENT")
-    p.add_argument("--time-column", metavar="C", help="split CURRENT into windows by this column")
+    p.add_argument("--time-column", metavar="C", help="split CURRENT into windows by this column (never compared)")
+    p.add_argument("--id-column", metavar="C", help="a row identifier: never compared")
+    p.add_argument("--exclude", metavar="COL[,COL...]", action="append", default=[],
+                   help="columns not to compare (repeatable)")
     p.add_argument("--window", choices=drift_report.WINDOWS, default="day")
     p.add_argument("--config", metavar="FILE", help='JSON: {"columns": {"AGE": {"kind", "method", "threshold"}}, '
-                                                   '"drift_share": 0.5}')
+                                                   '"drift_share": 0.5, "exclude": ["COL"]}')
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted (a CI/CD gate)")
     p.set_defaults(handler=cmd_drift)
     p = sub.add_parser("monitor", parents=[common])
@@ -137,14 +140,18 @@ def cmd_drift(ctx: Ctx) -> int:
                 cfg = drift_report.DriftConfig.from_dict(json.load(f))
         except (OSError, json.JSONDecodeError) as e:
             raise InvalidInput(f"The drift config {ctx.args.config} could not be read: {e}.") from None
+    exclude = [c.strip() for arg in ctx.args.exclude for c in arg.split(",") if c.strip()]
     rep = drift_report.files_report(ctx.args.reference, ctx.args.current, time_column=ctx.args.time_column,
-                             window=ctx.args.window, config=cfg)
+                                    window=ctx.args.window, config=cfg, id_column=ctx.args.id_column,
+                                    exclude=exclude)
 
     def text() -> str:
         head = (f"{'DATASET DRIFT' if rep['dataset_drift'] else 'No dataset drift'}: {rep['drifted_share']:.0%} of "
                 f"{len(rep['columns'])} columns drifted (threshold {rep['drift_share_threshold']:.0%}); "
                 f"{rep['rows']['reference']:,} reference rows, {rep['rows']['current']:,} current rows.")
         out = [head, "", _drift_table(rep["columns"])]
+        if rep.get("excluded"):
+            out += ["", "Not compared: " + "; ".join(f"{e['column']} ({e['reason']})" for e in rep["excluded"]) + "."]
         if "windows" in rep:
             out.append("")
             out.append(table([(w["start"], w["rows"], f"{w['drifted_share']:.0%}", "DRIFT" if w["dataset_drift"] else "")

@@ -18,17 +18,46 @@ WINDOWS = ("hour", "day", "week")
 
 
 
+CONFIG_KEYS = ("columns", "drift_share", "exclude")
+COLUMN_KEYS = ("kind", "method", "threshold")
+TEMPORAL_TYPES = ("DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "TIMESTAMP_S",
+                  "TIMESTAMP_MS", "TIMESTAMP_NS", "TIME WITH TIME ZONE", "INTERVAL")
+
+
 @dataclass
 class DriftConfig:
-    """Per-column overrides: {"AGE": {"kind": "categorical", "method": "psi", "threshold": 0.2}}."""
+    """Per-column overrides: {"columns": {"AGE": {"kind": "categorical", "method": "psi", "threshold": 0.2}},
+    "drift_share": 0.5, "exclude": ["customer_id"]}."""
 
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     drift_share: float = 0.5
+    exclude: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "DriftConfig":
+    def from_dict(cls, d: dict[str, Any] | None, *, strict: bool = True) -> "DriftConfig":
+        """The config of a JSON object. `strict` (what a person hands in): a key nobody reads is refused, since
+        a misspelt "treshold" would otherwise be ignored in silence; configs stored before that rule load as
+        they are (`strict=False`)."""
         d = d or {}
-        cfg = cls(columns=dict(d.get("columns", {})), drift_share=float(d.get("drift_share", 0.5)))
+        if not isinstance(d, dict):
+            raise InvalidInput("A drift config is a JSON object such as "
+                               '{"columns": {"AGE": {"method": "psi"}}, "drift_share": 0.5, "exclude": ["id"]}.')
+        if strict:
+            _known(d, CONFIG_KEYS, "The drift config")
+        columns = d.get("columns") or {}
+        if not isinstance(columns, dict) or not all(isinstance(c, dict) for c in columns.values()):
+            raise InvalidInput('The drift config\'s "columns" must map each column to an object, e.g. '
+                               '{"AGE": {"kind": "categorical", "method": "psi", "threshold": 0.2}}.')
+        if strict:
+            for col, c in columns.items():
+                _known(c, COLUMN_KEYS, f"Column {col} of the drift config")
+        exclude = d.get("exclude") or []
+        if not isinstance(exclude, list) or not all(isinstance(c, str) for c in exclude):
+            raise InvalidInput('The drift config\'s "exclude" must be a list of column names, e.g. ["customer_id"].')
+        share = d.get("drift_share", 0.5)
+        if isinstance(share, bool) or not isinstance(share, (int, float)):
+            raise InvalidInput(f"drift_share must be a number in (0, 1]; got {share!r}.")
+        cfg = cls(columns=dict(columns), drift_share=float(share), exclude=list(exclude))
         cfg.validate()
         return cfg
 
@@ -44,11 +73,53 @@ class DriftConfig:
                                    f"not {method!r}.")
             if method is not None and c.get("kind") and c["kind"] not in stattests.REGISTRY[method].kinds:
                 raise InvalidInput(f"Column {col}: the {method} test does not apply to {c['kind']} columns.")
-            if c.get("threshold") is not None and not isinstance(c["threshold"], (int, float)):
+            if c.get("threshold") is not None and (isinstance(c["threshold"], bool)
+                                                   or not isinstance(c["threshold"], (int, float))):
                 raise InvalidInput(f"Column {col}: threshold must be a number.")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "drift_share": self.drift_share}
+        out: dict[str, Any] = {"columns": self.columns, "drift_share": self.drift_share}
+        if self.exclude:
+            out["exclude"] = self.exclude
+        return out
+
+
+def _known(d: dict[str, Any], valid: tuple[str, ...], what: str) -> None:
+    unknown = [k for k in d if k not in valid]
+    if unknown:
+        raise InvalidInput(f"{what} has unknown key(s) {', '.join(repr(k) for k in unknown)}; the valid keys are "
+                           f"{', '.join(valid)}.")
+
+
+def compared_columns(ref_types: dict[str, str], *, time_column: str | None = None, id_column: str | None = None,
+                     exclude: list[str] | tuple[str, ...] = (), config: DriftConfig | None = None
+                     ) -> tuple[list[str], list[dict[str, str]]]:
+    """The reference's columns a drift report compares, and those it leaves out with the reason.
+
+    Never compared: the time column (it cuts the windows), the id column (every id is new), the columns named in
+    `exclude` or the config's "exclude", and dates and times not configured as a column (their values move on by
+    nature, so they would always drift). A name in `exclude` that the reference lacks is refused: it is a typo
+    that would otherwise leave the column it meant in the comparison.
+    """
+    cfg = config or DriftConfig()
+    named = list(dict.fromkeys([*exclude, *cfg.exclude]))
+    unknown = [c for c in named if c not in ref_types]
+    if unknown:
+        shown = ", ".join(list(ref_types)[:12]) + (" …" if len(ref_types) > 12 else "")
+        raise InvalidInput(f"--exclude names column(s) {', '.join(unknown)} that the reference does not have; its "
+                           f"columns are {shown}.")
+    left_out: dict[str, str] = {}
+    if time_column:
+        left_out[time_column] = "the time column: it cuts the windows"
+    if id_column and id_column != time_column:
+        left_out[id_column] = "the id column: every id is new"
+    for c in named:
+        left_out.setdefault(c, "excluded on request")
+    for c, t in ref_types.items():
+        if c not in left_out and c not in cfg.columns and t.split("(")[0].upper() in TEMPORAL_TYPES:
+            left_out[c] = "a date or time: its values move on by nature; --time-column cuts windows by it"
+    compared = [c for c in ref_types if c not in left_out]
+    return compared, [{"column": c, "reason": r} for c, r in left_out.items() if c in ref_types]
 
 
 def _column_result(col: str, kind: str, data: dict[str, Any], w: str, cfg: dict[str, Any]) -> dict[str, Any] | None:
@@ -109,7 +180,8 @@ def _dataset(columns: list[dict[str, Any]], share: float) -> tuple[bool, float]:
 
 def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_column: str | None = None,
            window: str = "day", config: DriftConfig | None = None, time_sql: str | None = None,
-           files: tuple[str, str] | None = None) -> dict[str, Any]:
+           files: tuple[str, str] | None = None, id_column: str | None = None,
+           exclude: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """The drift report of `cur` against `ref` (SQL relations) as the CLI's JSON contract.
 
     `files`: the paths `ref` and `cur` were read from; then a numeric column holding +inf or −inf is refused
@@ -117,8 +189,14 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     """
     cfg = config or DriftConfig()
     ref_types, cur_types = describe(con, ref), describe(con, cur)
+    excluded: list[dict[str, str]] | None = None
     if columns is None:
-        columns = [c for c in ref_types if c != time_column]
+        if id_column and id_column not in ref_types and id_column not in cur_types:
+            raise InvalidInput(f"Neither file has the id column {id_column!r}.")
+        columns, excluded = compared_columns(ref_types, time_column=time_column, id_column=id_column,
+                                             exclude=exclude, config=cfg)
+        if not columns:
+            raise InvalidInput("No column is left to compare once the time, id and excluded columns are set aside.")
     missing = [c for c in columns if c not in cur_types]
     if missing:
         raise InvalidInput(f"The current data lacks column(s) {', '.join(missing[:8])} of the reference.")
@@ -168,7 +246,7 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     if files is not None:
         for side, (view, path) in enumerate(zip((ref, cur), files)):
             found = {col: data["infinite"][side] for col, (kind, data, _o) in per_col.items() if kind == "numeric"}
-            _refuse_infinities(con, view, path, exclude=time_column, found=found)
+            _refuse_infinities(con, view, path, only=list(per_col), found=found)
 
     def columns_for(w: str) -> list[dict[str, Any]]:
         out = []
@@ -183,6 +261,8 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     result: dict[str, Any] = {"dataset_drift": drift, "drifted_share": share,
                               "rows": {"reference": int(n_ref), "current": int(n_cur)}, "columns": overall,
                               "drift_share_threshold": cfg.drift_share}
+    if excluded is not None:
+        result["excluded"] = excluded
     if windowed:
         keys = sorted({w for _k, data, _o in per_col.values() for w in data["windows"] if w not in (ALL, "None")})
         step = {"hour": "1 hour", "day": "1 day", "week": "7 days"}[window]
@@ -202,7 +282,8 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
 
 
 def files_report(reference: str, current: str, *, time_column: str | None = None, window: str = "day",
-                 config: DriftConfig | None = None) -> dict[str, Any]:
+                 config: DriftConfig | None = None, id_column: str | None = None,
+                 exclude: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """`modelgov drift REFERENCE CURRENT`: both files read by DuckDB directly (CSV or Parquet).
 
     A file DuckDB cannot read (random bytes, empty, a ragged CSV row, a truncated Parquet) and a numeric column
@@ -241,12 +322,14 @@ def files_report(reference: str, current: str, *, time_column: str | None = None
         time_sql = utc_timestamp(quote(time_column)) if time_column else None
         try:
             return report(con, "ref_data", "cur_data", time_column=time_column, window=window, config=config,
-                          time_sql=time_sql, files=(reference, current))
+                          time_sql=time_sql, files=(reference, current), id_column=id_column, exclude=exclude)
         except (duckdb.InvalidInputException, duckdb.IOException) as e:  # a Parquet page damaged past its footer
             raise _unreadable(f"{reference} or {current}", e) from None
         except InvalidInput:  # refused before the scans: infinities are still named first, reference first
+            set_aside = {time_column, id_column, *exclude, *(config.exclude if config else ())}
             for view, path in (("ref_data", reference), ("cur_data", current)):
-                _refuse_infinities(con, view, path, exclude=time_column, found={})
+                only = [c for c in describe(con, view) if c not in set_aside]
+                _refuse_infinities(con, view, path, only=only, found={})
             raise
     finally:
         con.close()
@@ -262,13 +345,14 @@ def literal_path(p) -> str:
     return "'" + str(p.resolve()).replace("'", "''") + "'"
 
 
-def _refuse_infinities(con, view: str, path: str, *, exclude: str | None, found: dict[str, int]) -> None:
+def _refuse_infinities(con, view: str, path: str, *, only: list[str] | None, found: dict[str, int]) -> None:
     """InvalidInput naming the first numeric columns of `view` that hold +inf or -inf, with their counts.
 
-    `found`: the counts the drift scans already made; only the other floating-point columns are scanned here.
+    `only`: the columns compared (None: all); `found`: the counts the drift scans already made; only the other
+    floating-point columns are scanned here.
     """
-    numeric = [c for c, t in describe(con, view).items() if kind_of(t) == "numeric" and c != exclude
-               and t.split("(")[0].upper() in ("FLOAT", "DOUBLE", "REAL")]
+    numeric = [c for c, t in describe(con, view).items() if kind_of(t) == "numeric"
+               and (only is None or c in only) and t.split("(")[0].upper() in ("FLOAT", "DOUBLE", "REAL")]
     if not numeric:
         return
     rest = [c for c in numeric if c not in found]

@@ -62,8 +62,15 @@ def _node_exists(con, node_id: str) -> dict[str, Any]:
 
 
 def node(store, node_id: str) -> dict[str, Any]:
+    """One node with its attributes, and for a job the jobs it is the parent run of (an Airflow DAG's tasks, a
+    dbt invocation's models) and the jobs it is a child of, from imported `parent` run facets."""
     with store.read() as con:
-        return _node_exists(con, node_id)
+        found = _node_exists(con, node_id)
+        found["children"] = [r[0] for r in con.execute(
+            "SELECT dst FROM lineage_edges WHERE src = ? AND relation = 'parent_of' ORDER BY dst", [node_id]).fetchall()]
+        found["parents"] = [r[0] for r in con.execute(
+            "SELECT src FROM lineage_edges WHERE dst = ? AND relation = 'parent_of' ORDER BY src", [node_id]).fetchall()]
+        return found
 
 
 def traverse_tx(con, node_id: str, direction: str, depth: int | None = None) -> Graph:

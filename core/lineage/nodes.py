@@ -15,7 +15,8 @@ import duckdb
 from ..audit import canonical_json, utcnow
 from ..identity import Identity
 
-RELATIONS = ("trained_on", "evaluated_on", "derived_from", "produced", "deployed_as", "consumes", "describes")
+RELATIONS = ("trained_on", "evaluated_on", "derived_from", "produced", "deployed_as", "consumes", "describes",
+             "parent_of")
 
 
 def dataset_node_id(dataset) -> str:

@@ -1,4 +1,4 @@
-"""OpenLineage interoperability: import run events from Airflow, Spark, dbt, Marquez…; export ours.
+"""OpenLineage interoperability: import events from Airflow, Spark, dbt, Flink, Marquez…; export ours.
 
 An OpenLineage RunEvent names a job (namespace + name) and the datasets it read
 (`inputs`) and wrote (`outputs`). Imported, it becomes nodes `job:NS:NAME` and
@@ -16,20 +16,21 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
 
 from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput
 from ..events import LineageImported
 from ..identity import Identity, require
+from .ol_events import (EVENT_TYPES, MODEL_NAMESPACE, dataset_id, job_id, parse_events,  # noqa: F401 (re-exported)
+                        validate_event)
 
 PRODUCER = "https://github.com/modelgov/modelgov"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
-MODEL_NAMESPACE = "modelgov"
+# The input facet that keeps a model version's training and evaluation data exact through an export.
+MODEL_FACET_URL = "https://github.com/modelgov/modelgov/blob/main/docs/lineage.md#the-modelgov-input-facet"
+PARENT_FACET_URL = "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet"
 
 
 @dataclass
@@ -41,105 +42,21 @@ class ImportResult:
     edges: int = 0
     new_nodes: int = 0
     new_edges: int = 0
+    columns: int = 0
+    new_columns: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"events": self.events, "imported": self.imported, "jobs": self.jobs, "datasets": self.datasets,
                 "edges": self.edges, "new_nodes": self.new_nodes, "new_edges": self.new_edges,
-                "skipped": self.skipped}
-
-
-def dataset_id(namespace: str, name: str) -> str:
-    if namespace == MODEL_NAMESPACE and name.startswith("model/"):
-        parts = name.split("/")
-        if len(parts) == 3 and parts[2].isdigit():
-            return f"model:{parts[1]}:{parts[2]}"
-    return f"dataset:{namespace}:{name}"
-
-
-def job_id(namespace: str, name: str) -> str:
-    return f"job:{namespace}:{name}"
-
-
-def parse_events(text: str) -> list[tuple[int, Any]]:
-    """(position, parsed value) for a JSON array or one JSON value per line; position is 1-based.
-
-    A line that is not JSON becomes (position, exception) so it can be reported with the rest.
-    """
-    stripped = text.lstrip()
-    if not stripped:
-        return []
-    if stripped.startswith("["):
-        try:
-            values = json.loads(stripped)
-        except json.JSONDecodeError as e:
-            raise InvalidInput(f"The file is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); give a "
-                               "JSON array of OpenLineage events or one event per line.") from None
-        return list(enumerate(values, start=1))
-    out: list[tuple[int, Any]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as e:
-            out.append((lineno, ValueError(f"not JSON ({e.msg} at column {e.colno})")))
-    return out
-
-
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string")
-    return value.strip()
-
-
-def validate_event(event: Any) -> dict[str, Any]:
-    """The parts of a RunEvent we use, or ValueError naming what is wrong."""
-    if isinstance(event, Exception):
-        raise event
-    if not isinstance(event, dict):
-        raise ValueError("an event must be a JSON object")
-    job = event.get("job")
-    if not isinstance(job, dict):
-        raise ValueError("'job' with 'namespace' and 'name' is missing")
-    out = {"job": (_text(job.get("namespace"), "job.namespace"), _text(job.get("name"), "job.name"))}
-    run = event.get("run")
-    if not isinstance(run, dict):
-        raise ValueError("'run' with 'runId' is missing")
-    out["run_id"] = _text(run.get("runId"), "run.runId")
-    etype = event.get("eventType", "OTHER")
-    if etype not in EVENT_TYPES:
-        raise ValueError(f"eventType '{etype}' is not one of {', '.join(EVENT_TYPES)}")
-    out["event_type"] = etype
-    when = event.get("eventTime")
-    if when is None:
-        out["event_time"] = None
-    else:
-        try:
-            t = datetime.fromisoformat(_text(when, "eventTime").replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"eventTime '{when}' is not an ISO-8601 date-time") from None
-        out["event_time"] = t.replace(tzinfo=None) - (t.utcoffset() or timedelta(0))
-    for side in ("inputs", "outputs"):
-        items = event.get(side, [])
-        if items is None:
-            items = []
-        if not isinstance(items, list):
-            raise ValueError(f"'{side}' must be a list")
-        ds = []
-        for i, d in enumerate(items):
-            if not isinstance(d, dict):
-                raise ValueError(f"{side}[{i}] must be an object with namespace and name")
-            ds.append((_text(d.get("namespace"), f"{side}[{i}].namespace"), _text(d.get("name"), f"{side}[{i}].name")))
-        out[side] = ds
-    out["producer"] = event.get("producer") if isinstance(event.get("producer"), str) else ""
-    return out
+                "columns": self.columns, "new_columns": self.new_columns, "skipped": self.skipped}
 
 
 def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: bool = False) -> ImportResult:
-    """Record the jobs, datasets and edges of OpenLineage run events, in one transaction.
+    """Record the jobs, datasets and edges of OpenLineage events (RunEvent, JobEvent, DatasetEvent), in one
+    transaction. A run's `parent` facet adds its parent job, with a `parent_of` edge to the run's job.
 
-    A malformed event is reported with its position (array index or line, from 1);
+    A malformed event is reported by its number (events counted from 1, whatever the layout of the file);
     nothing is written unless `skip_invalid`, which imports the rest and lists the skipped.
     """
     path = Path(source)
@@ -170,17 +87,44 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
     nodes: dict[str, tuple[str, str, str]] = {}
     edges: set[tuple[str, str, str]] = set()
     runs: dict[tuple[str, str, str], tuple] = {}
+    def add_dataset(ns: str, name: str) -> str:
+        did = dataset_id(ns, name)
+        if not did.startswith("model:"):
+            nodes.setdefault(did, ("dataset", name, canonical_json({"namespace": ns, "name": name})))
+        return did
+
+    def add_job(ns: str, name: str) -> str:
+        jid = job_id(ns, name)
+        nodes[jid] = ("job", name, canonical_json({"namespace": ns, "name": name}))
+        return jid
+
+    columns: dict[tuple[str, str, str, str], tuple[str | None, str]] = {}
     for ev in good:
-        jns, jname = ev["job"]
-        jid = job_id(jns, jname)
-        nodes[jid] = ("job", jname, canonical_json({"namespace": jns, "name": jname}))
+        for ns, name, column, src_ns, src_name, src_column, transformations in ev["columns"]:
+            key = (add_dataset(ns, name), column, add_dataset(src_ns, src_name), src_column)
+            columns.setdefault(key, (job_id(*ev["job"]) if ev["job"] else None, canonical_json(transformations)))
+        if ev["kind"] == "DatasetEvent":
+            add_dataset(*ev["dataset"])
+            continue
+        if ev["model_edges"]:  # a ModelGov export's training job: the data → version edges, exactly
+            for ns, name, relation, version in ev["model_edges"]:
+                edges.add((add_dataset(ns, name), dataset_id(MODEL_NAMESPACE, version), relation))
+            if ev["kind"] == "RunEvent":
+                runs[(ev["run_id"], job_id(*ev["job"]), ev["event_type"])] = (ev["event_time"], ev["producer"])
+            continue
+        jid = add_job(*ev["job"])
         for side, relation in (("inputs", "consumes"), ("outputs", "produced")):
             for ns, name in ev[side]:
-                did = dataset_id(ns, name)
-                if not did.startswith("model:"):
-                    nodes.setdefault(did, ("dataset", name, canonical_json({"namespace": ns, "name": name})))
+                did = add_dataset(ns, name)
                 edges.add((did, jid, relation) if side == "inputs" else (jid, did, relation))
-        runs[(ev["run_id"], jid, ev["event_type"])] = (ev["event_time"], ev["producer"])
+        if ev["parent"] is not None:
+            pid = job_id(*ev["parent"])
+            if pid not in nodes:
+                add_job(*ev["parent"])
+            if pid != jid:
+                edges.add((pid, jid, "parent_of"))
+        if ev["kind"] == "RunEvent":
+            runs[(ev["run_id"], jid, ev["event_type"])] = (ev["event_time"], ev["producer"])
     import pandas as pd  # imported when events are imported: `modelgov lineage` reads need no DataFrames
 
     node_df = pd.DataFrame([(i, k, n, a) for i, (k, n, a) in nodes.items()], columns=["id", "kind", "name", "attrs"])
@@ -188,6 +132,9 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
     run_df = pd.DataFrame([(r, j, t, when, prod) for (r, j, t), (when, prod) in runs.items()],
                           columns=["run_id", "job_id", "event_type", "event_time", "producer"])
     run_df["event_time"] = pd.to_datetime(run_df["event_time"])
+    column_df = pd.DataFrame([(*k, j, t) for k, (j, t) in columns.items()],
+                             columns=["dataset", "column_name", "source_dataset", "source_column", "job_id",
+                                      "transformations"])
     result.imported = len(good)
     result.jobs = int((node_df["kind"] == "job").sum())
     result.datasets = int((node_df["kind"] == "dataset").sum())
@@ -197,6 +144,7 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
         con.register("ol_nodes", node_df)
         con.register("ol_edges", edge_df)
         con.register("ol_runs", run_df)
+        con.register("ol_columns", column_df)
         before_n = con.execute("SELECT count(*) FROM lineage_nodes").fetchall()[0][0]
         before_e = con.execute("SELECT count(*) FROM lineage_edges").fetchall()[0][0]
         con.execute("INSERT INTO lineage_nodes (id, kind, name, attributes, created_at) SELECT id, kind, name, attrs, ?"
@@ -212,9 +160,14 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
                     " ?, ? FROM ol_edges ON CONFLICT DO NOTHING", [now, actor.email])
         con.execute("INSERT INTO lineage_runs SELECT run_id, job_id, event_type, event_time, producer, ?, ? FROM ol_runs"
                     " ON CONFLICT DO NOTHING", [now, actor.email])
+        before_c = con.execute("SELECT count(*) FROM lineage_columns").fetchall()[0][0]
+        con.execute("INSERT INTO lineage_columns SELECT dataset, column_name, source_dataset, source_column, job_id, "
+                    "transformations, ?, ? FROM ol_columns ON CONFLICT DO NOTHING", [now, actor.email])
+        result.columns = len(column_df)
+        result.new_columns = con.execute("SELECT count(*) FROM lineage_columns").fetchall()[0][0] - before_c
         result.new_nodes = con.execute("SELECT count(*) FROM lineage_nodes").fetchall()[0][0] - before_n
         result.new_edges = con.execute("SELECT count(*) FROM lineage_edges").fetchall()[0][0] - before_e
-        for name in ("ol_nodes", "ol_edges", "ol_runs"):
+        for name in ("ol_nodes", "ol_edges", "ol_runs", "ol_columns"):
             con.unregister(name)
         record(con, actor, LineageImported(path.name, {
             "file": str(path), **{k: v for k, v in result.as_dict().items() if k != "skipped"},
@@ -228,6 +181,10 @@ def _namespace_name(node_id: str, attributes: dict[str, Any]) -> tuple[str, str]
     rest = node_id.split(":", 1)[1]
     namespace, _, name = rest.partition(":")
     return namespace, name
+
+
+def _run_id(job: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"modelgov:{job}"))
 
 
 def export_events(store) -> list[dict[str, Any]]:
@@ -247,7 +204,12 @@ def export_events(store) -> list[dict[str, Any]]:
         return {"namespace": ns, "name": name}
 
     jobs: dict[str, dict[str, list]] = {}
+    parents: dict[str, str] = {}
     for src, dst, relation in edges:
+        if relation == "parent_of" and nodes.get(src, ("other",))[0] == "job" and nodes.get(dst, ("other",))[0] == "job":
+            parents.setdefault(dst, src)  # one parent per run in OpenLineage; edges come sorted
+            jobs.setdefault(dst, {"inputs": [], "outputs": []})
+            continue
         skind, dkind = nodes.get(src, ("other",))[0], nodes.get(dst, ("other",))[0]
         if dkind == "job" and skind in ("dataset", "model_version"):
             jobs.setdefault(dst, {"inputs": [], "outputs": []})["inputs"].append(ds(src))
@@ -256,10 +218,18 @@ def export_events(store) -> list[dict[str, Any]]:
         elif dkind == "model_version" and relation in ("trained_on", "evaluated_on") and skind == "dataset":
             model = dst.split(":")[1]
             train = jobs.setdefault(f"job:{MODEL_NAMESPACE}:train/{model}", {"inputs": [], "outputs": []})
-            if ds(src) not in train["inputs"]:
-                train["inputs"].append(ds(src))
-            if ds(dst) not in train["outputs"]:
-                train["outputs"].append(ds(dst))
+            data, version = ds(src), ds(dst)
+            used = next((i for i in train["inputs"] if (i["namespace"], i["name"]) == (data["namespace"],
+                                                                                      data["name"])), None)
+            if used is None:
+                used = dict(data)
+                train["inputs"].append(used)
+            if version not in train["outputs"]:
+                train["outputs"].append(version)
+            # Which version each dataset trained or evaluated, so that an import restores these edges exactly.
+            facet = used.setdefault("inputFacets", {}).setdefault(
+                "modelgov", {"_producer": PRODUCER, "_schemaURL": MODEL_FACET_URL})
+            facet.setdefault("trainedOn" if relation == "trained_on" else "evaluatedOn", []).append(version["name"])
     for jid, (kind, _attrs) in nodes.items():
         if kind == "job":
             jobs.setdefault(jid, {"inputs": [], "outputs": []})
@@ -267,10 +237,16 @@ def export_events(store) -> list[dict[str, Any]]:
     for jid in sorted(jobs):
         ns, name = _namespace_name(jid, nodes.get(jid, ("job", {}))[1])
         when = times.get(jid) or created.get(jid) or utcnow()
+        run: dict[str, Any] = {"runId": _run_id(jid)}
+        if jid in parents:
+            pns, pname = _namespace_name(parents[jid], nodes.get(parents[jid], ("job", {}))[1])
+            run["facets"] = {"parent": {"_producer": PRODUCER, "_schemaURL": PARENT_FACET_URL,
+                                        "run": {"runId": _run_id(parents[jid])},
+                                        "job": {"namespace": pns, "name": pname}}}
         events.append({
             "eventType": "COMPLETE",
             "eventTime": when.isoformat(timespec="milliseconds") + "Z",
-            "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"modelgov:{jid}"))},
+            "run": run,
             "job": {"namespace": ns, "name": name},
             "inputs": jobs[jid]["inputs"],
             "outputs": jobs[jid]["outputs"],

@@ -122,7 +122,9 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
         candidates.append(("drift", "high" if s["dataset_drift"] else "medium",
                            f"{len(s['drifted_columns'])} of {s['n_columns']} inputs drifted over the last "
                            f"{RECENT_DAYS} days ({', '.join(s['drifted_columns'][:4])})"
-                           + (f"; the shift began around {s['shift_start'][:10]}" if s.get("shift_start") else ""),
+                           + (f"; the shift began around {s['shift_start'][:10]}" if s.get("shift_start") else "")
+                           + "".join(f". {t['sentence'].rstrip('.')}"
+                                     for t in list((s.get("drift_sources") or {}).values())[:2]),
                            "drifted_share", s["drifted_share"], th["drifted_share"]))
     if s["current"] is not None and s["baseline"] is not None:
         if s["metric"] in AUC_LIKE and s["baseline"] - s["current"] >= th["auc_drop"]:
@@ -206,7 +208,12 @@ def review_monitored(store, model: str, version: int | None = None, *, environme
                      window: str = "day") -> tuple[dict[str, Any], Monitored]:
     """`review`, with the report it rests on (its version, model and the stamp of the data it read)."""
     mon = monitor_version(store, model, version, environment=environment, window=window)
-    return reviewed(mon), mon
+    rev = reviewed(mon)
+    from . import drift_sources
+
+    with store.read() as con:  # where each drifted input comes from, and who else reads that source
+        rev["summary"]["drift_sources"] = drift_sources.trace_tx(con, mon.version, rev["summary"]["drifted_columns"])
+    return rev, mon
 
 
 def reviewed(mon: Monitored) -> dict[str, Any]:

@@ -74,13 +74,14 @@ def monitor_version(store, model: str, version: int | None = None, *, environmen
             raise NotFound(f"{v.ref} has no logged predictions{env_txt} in that period.")
         con.execute(f"CREATE OR REPLACE TEMP VIEW mon_cur AS SELECT * FROM {name} WHERE {scope}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW mon_ref AS SELECT * FROM {ref}")
-        report = drift_report.report(con, "mon_ref", "mon_cur", columns=v.feature_names, time_column="ts", window=window,
-                              config=cfg, time_sql="ts")
+        inputs = [f for f in v.feature_names if f not in set(cfg.exclude)]  # the model's config may set some aside
+        report = drift_report.report(con, "mon_ref", "mon_cur", columns=inputs, time_column="ts", window=window,
+                                     config=cfg, time_sql="ts")
         # The last 7 days as one sample: daily windows of a few hundred rows are noisy, a week is not.
         last_ts = con.execute("SELECT max(ts) FROM mon_cur").fetchall()[0][0]
         con.execute(f"CREATE OR REPLACE TEMP VIEW mon_recent AS SELECT * FROM mon_cur WHERE ts > "
                     f"TIMESTAMP {literal((last_ts - timedelta(days=RECENT_DAYS)).isoformat(sep=' '))}")
-        recent = drift_report.report(con, "mon_ref", "mon_recent", columns=v.feature_names, config=cfg)
+        recent = drift_report.report(con, "mon_ref", "mon_recent", columns=inputs, config=cfg)
         performance = _performance(con, name, m.id, v, scope, window)
         volume = con.execute(f"""SELECT CAST(date_trunc('{window}', ts) AS VARCHAR) AS w, count(*) AS n,
                                         avg(score) AS mean_score FROM {name} WHERE {scope} GROUP BY 1 ORDER BY 1""").df()

@@ -20,7 +20,7 @@ def get_config(store, model: str) -> report.DriftConfig:
 
 def get_config_tx(con, model_id: int) -> report.DriftConfig:
     row = con.execute("SELECT CAST(config AS VARCHAR) FROM monitoring_config WHERE model_id = ?", [model_id]).fetchall()
-    return report.DriftConfig.from_dict(json.loads(row[0][0]) if row else None)
+    return report.DriftConfig.from_dict(json.loads(row[0][0]) if row else None, strict=False)
 
 
 def set_config(store, actor: Identity, model: str, config: dict[str, Any]) -> report.DriftConfig:

@@ -247,12 +247,26 @@ def load(data: bytes, what: str) -> Any:
     return pipe
 
 
+# LightGBM passes a wrapper's extra parameters to its C++ config at prediction; these name files or tasks
+# (LightGBM's IO parameters and their aliases), which a model file has no business setting.
+_LGBM_IO_WORDS = ("file", "filename", "filenames")
+_LGBM_IO_PREFIXES = ("output", "input", "save", "convert", "init_score", "forced", "valid", "train_data", "test",
+                     "data_file", "config", "task", "model_", "predict_name", "prediction_", "pred_name",
+                     "name_pred", "in_model", "out_model", "is_save")
+_LGBM_IO_NAMES = {"data", "train"}
+
+
+def _io_parameters(params: dict) -> list[str]:
+    return sorted(k for k in params if k.lower() in _LGBM_IO_NAMES or k.lower().endswith(_LGBM_IO_WORDS)
+                  or k.lower().startswith(_LGBM_IO_PREFIXES))
+
+
 def _rebuild(lib: Any, library: str, kind: str, booster: bytes, params: dict, state: dict, what: str) -> Any:
     cls = getattr(lib, kind)
-    known = set(cls().get_params(deep=False))
-    unknown = sorted(set(params) - known) if library == "xgboost" else []
-    if unknown:
-        raise InvalidInput(f"{what} sets parameter(s) {', '.join(unknown[:5])} that {kind} does not have.")
+    io_params = _io_parameters(params) if library == "lightgbm" else []
+    if io_params:
+        raise InvalidInput(f"{what} sets LightGBM parameter(s) {booster_checks.short(', '.join(io_params[:5]), 80)} "
+                           "that name files or tasks, which a stored model may not set; remove them before saving.")
     try:
         est = cls(**params)
     except Exception as e:  # the constructor refuses a parameter

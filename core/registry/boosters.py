@@ -204,7 +204,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
 # -- load ------------------------------------------------------------------------------------------------
 
 
-MAX_MEMBER_BYTES = 2 ** 31
+MAX_MEMBER_BYTES = 2 ** 30  # as declared in the zip, which zipfile does not read past
 
 
 def load(data: bytes, what: str) -> Any:
@@ -215,7 +215,7 @@ def load(data: bytes, what: str) -> Any:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
             if any(z.getinfo(n).file_size > MAX_MEMBER_BYTES for n in names):
-                raise InvalidInput(f"{what} has a member over {MAX_MEMBER_BYTES >> 30} GiB, so it was refused.")
+                raise InvalidInput(f"{what} has a member over 1 GiB, so it was refused.")
             manifest = json.loads(z.read(MANIFEST))
             if not isinstance(manifest, dict):
                 raise InvalidInput(f"{what} is not a ModelGov booster file (its manifest is not an object).")
@@ -236,7 +236,11 @@ def load(data: bytes, what: str) -> Any:
     params, state = manifest.get("params"), manifest.get("state")
     if not isinstance(params, dict) or not isinstance(state, dict):
         raise InvalidInput(f"{what} has a malformed manifest (parameters or state are not objects).")
-    est = _rebuild(lib, library, kind, booster, _decode(params), _decode(state), what)
+    try:
+        est = _rebuild(lib, library, kind, booster, _decode(params), _decode(state), what)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as e:
+        raise InvalidInput(f"{what} has a malformed manifest or booster ({type(e).__name__}: "
+                           f"{booster_checks.short(e, 80)}); it was refused.") from None
     if pipeline is None:
         return est
     pipe = safe_load.load_skops(pipeline, f"{what} (its pipeline)")

@@ -167,6 +167,13 @@ def serialise(model: Any, what: str = "The model") -> bytes:
         raise InvalidInput(f"{what} holds a {type(final).__module__}.{kind}; ModelGov stores the XGBoost and "
                            "LightGBM scikit-learn wrappers (XGBClassifier, XGBRegressor, LGBMClassifier, "
                            "LGBMRegressor) and native boosters.")
+    try:
+        fitted = bool(final.__sklearn_is_fitted__())
+    except Exception:  # a wrapper unpickled without its state cannot even answer
+        fitted = False
+    if not fitted:
+        raise InvalidInput(f"{what} holds an unfitted {kind} (or lost its state when it was saved); fit it "
+                           "before registering.")
     members: dict[str, bytes] = {}
     manifest: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION, "library": library,
                                 "estimator": kind, "params": _params(final), "state": _state(library, final),

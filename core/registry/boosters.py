@@ -181,9 +181,7 @@ def serialise(model: Any, what: str = "The model") -> bytes:
     if final is not model:
         rest = copy.copy(model)  # shallow: the steps list is replaced, the fitted steps are shared
         name = model.steps[-1][0]
-        # A fresh string, not the interned "passthrough" other steps may share: skops records shared objects,
-        # and the sharing must not depend on where the pipeline came from (same model, same bytes).
-        rest.steps = [*model.steps[:-1], (name, "".join(["pass", "through"]))]
+        rest.steps = [*model.steps[:-1], (name, "passthrough")]  # strings are never shared in the skops schema
         members["pipeline.skops"] = artifacts.serialise(rest)
         manifest.update(pipeline="pipeline.skops", step=name)
     try:

@@ -167,6 +167,13 @@ def serialise(model: Any, what: str = "The model") -> bytes:
         raise InvalidInput(f"{what} holds a {type(final).__module__}.{kind}; ModelGov stores the XGBoost and "
                            "LightGBM scikit-learn wrappers (XGBClassifier, XGBRegressor, LGBMClassifier, "
                            "LGBMRegressor) and native boosters.")
+    try:
+        fitted = bool(final.__sklearn_is_fitted__())
+    except Exception:  # a wrapper unpickled without its state cannot even answer
+        fitted = False
+    if not fitted:
+        raise InvalidInput(f"{what} holds an unfitted {kind} (or lost its state when it was saved); fit it "
+                           "before registering.")
     members: dict[str, bytes] = {}
     manifest: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION, "library": library,
                                 "estimator": kind, "params": _params(final), "state": _state(library, final),
@@ -174,9 +181,7 @@ def serialise(model: Any, what: str = "The model") -> bytes:
     if final is not model:
         rest = copy.copy(model)  # shallow: the steps list is replaced, the fitted steps are shared
         name = model.steps[-1][0]
-        # A fresh string, not the interned "passthrough" other steps may share: skops records shared objects,
-        # and the sharing must not depend on where the pipeline came from (same model, same bytes).
-        rest.steps = [*model.steps[:-1], (name, "".join(["pass", "through"]))]
+        rest.steps = [*model.steps[:-1], (name, "passthrough")]  # strings are never shared in the skops schema
         members["pipeline.skops"] = artifacts.serialise(rest)
         manifest.update(pipeline="pipeline.skops", step=name)
     try:
@@ -204,7 +209,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
 # -- load ------------------------------------------------------------------------------------------------
 
 
-MAX_MEMBER_BYTES = 2 ** 31
+MAX_MEMBER_BYTES = 2 ** 30  # as declared in the zip, which zipfile does not read past
 
 
 def load(data: bytes, what: str) -> Any:
@@ -215,7 +220,7 @@ def load(data: bytes, what: str) -> Any:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
             if any(z.getinfo(n).file_size > MAX_MEMBER_BYTES for n in names):
-                raise InvalidInput(f"{what} has a member over {MAX_MEMBER_BYTES >> 30} GiB, so it was refused.")
+                raise InvalidInput(f"{what} has a member over 1 GiB, so it was refused.")
             manifest = json.loads(z.read(MANIFEST))
             if not isinstance(manifest, dict):
                 raise InvalidInput(f"{what} is not a ModelGov booster file (its manifest is not an object).")
@@ -236,7 +241,11 @@ def load(data: bytes, what: str) -> Any:
     params, state = manifest.get("params"), manifest.get("state")
     if not isinstance(params, dict) or not isinstance(state, dict):
         raise InvalidInput(f"{what} has a malformed manifest (parameters or state are not objects).")
-    est = _rebuild(lib, library, kind, booster, _decode(params), _decode(state), what)
+    try:
+        est = _rebuild(lib, library, kind, booster, _decode(params), _decode(state), what)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as e:
+        raise InvalidInput(f"{what} has a malformed manifest or booster ({type(e).__name__}: "
+                           f"{booster_checks.short(e, 80)}); it was refused.") from None
     if pipeline is None:
         return est
     pipe = safe_load.load_skops(pipeline, f"{what} (its pipeline)")
@@ -247,12 +256,26 @@ def load(data: bytes, what: str) -> Any:
     return pipe
 
 
+# LightGBM passes a wrapper's extra parameters to its C++ config at prediction; these name files or tasks
+# (LightGBM's IO parameters and their aliases), which a model file has no business setting.
+_LGBM_IO_WORDS = ("file", "filename", "filenames")
+_LGBM_IO_PREFIXES = ("output", "input", "save", "convert", "init_score", "forced", "valid", "train_data", "test",
+                     "data_file", "config", "task", "model_", "predict_name", "prediction_", "pred_name",
+                     "name_pred", "in_model", "out_model", "is_save")
+_LGBM_IO_NAMES = {"data", "train"}
+
+
+def _io_parameters(params: dict) -> list[str]:
+    return sorted(k for k in params if k.lower() in _LGBM_IO_NAMES or k.lower().endswith(_LGBM_IO_WORDS)
+                  or k.lower().startswith(_LGBM_IO_PREFIXES))
+
+
 def _rebuild(lib: Any, library: str, kind: str, booster: bytes, params: dict, state: dict, what: str) -> Any:
     cls = getattr(lib, kind)
-    known = set(cls().get_params(deep=False))
-    unknown = sorted(set(params) - known) if library == "xgboost" else []
-    if unknown:
-        raise InvalidInput(f"{what} sets parameter(s) {', '.join(unknown[:5])} that {kind} does not have.")
+    io_params = _io_parameters(params) if library == "lightgbm" else []
+    if io_params:
+        raise InvalidInput(f"{what} sets LightGBM parameter(s) {booster_checks.short(', '.join(io_params[:5]), 80)} "
+                           "that name files or tasks, which a stored model may not set; remove them before saving.")
     try:
         est = cls(**params)
     except Exception as e:  # the constructor refuses a parameter

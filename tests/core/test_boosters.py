@@ -357,3 +357,25 @@ def test_a_joblib_booster_without_its_library_names_the_package(fitted, tmp_path
     finally:
         os.environ["PYTHONPATH"] = old
     assert "joblib.dump" not in str(e.value)
+
+
+def test_a_manifest_cannot_hand_lightgbm_file_parameters(fitted):
+    data = artifacts.serialise(fitted["lgbm-classifier"][0])
+    members = {n: zipfile.ZipFile(io.BytesIO(data)).read(n) for n in zipfile.ZipFile(io.BytesIO(data)).namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["params"]["output_result"] = "/tmp/written-by-a-model"
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with pytest.raises(InvalidInput, match="output_result that name files"):
+        artifacts.load_bytes(boosters._zip(members), "credit:2")
+
+
+@pytest.mark.parametrize("change", [{"best_iteration": "many"}, {"classes": [0]}, {"objective": "lambdarank"}])
+def test_a_malformed_manifest_state_is_one_sentence(fitted, change):
+    data = artifacts.serialise(fitted["lgbm-classifier"][0])
+    members = {n: zipfile.ZipFile(io.BytesIO(data)).read(n) for n in zipfile.ZipFile(io.BytesIO(data)).namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["state"].update(change)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with pytest.raises(InvalidInput) as e:
+        artifacts.load_bytes(boosters._zip(members), "credit:2")
+    assert str(e.value).startswith("credit:2") and str(e.value).count("\n") == 0

@@ -120,11 +120,11 @@ def preload() -> None:
     """Import the installed booster libraries (the child process does this before it limits itself)."""
     try:
         import xgboost  # noqa: F401
-    except ImportError:
+    except (ImportError, OSError):  # not installed, or its compiled library cannot load: said when used
         pass
     try:
         import lightgbm  # noqa: F401
-    except ImportError:
+    except (ImportError, OSError):
         pass
 
 

@@ -67,6 +67,10 @@ def _import(library: str, what: str) -> Any:
         raise InvalidInput(f"{what} is a {'XGBoost' if library == 'xgboost' else 'LightGBM'} model and the "
                            f"{library} package is not installed here; install it with {install_hint(library)}."
                            ) from None
+    except OSError as e:  # installed, but its compiled library cannot load (LightGBM needs the OpenMP runtime)
+        raise InvalidInput(f"{what} is a {'XGBoost' if library == 'xgboost' else 'LightGBM'} model and the "
+                           f"{library} package is installed but cannot load ({e}); install the OpenMP runtime "
+                           "(Debian/Ubuntu: apt install libgomp1; macOS: brew install libomp).") from None
     return lib
 
 

@@ -57,10 +57,25 @@ def store(_template_home, tmp_path) -> Store:
 
 
 @pytest.fixture(scope="session")
-def _demo_home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("demo") / "home"
-    demo.build(Store(home), quick=True)
-    return home
+def _demo_home(tmp_path_factory, worker_id) -> Path:
+    """The quick demo store, built once per test run: under xdist the first worker builds it (half a minute of
+    training, explaining and replaying traffic) while the other waits on a lock instead of building the same
+    store beside it on the same two cores. Each worker then reads its own copy, so no two processes ever open
+    one database file."""
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if worker_id != "master" else root  # pytest-N/, shared by this run's workers only
+    built = shared / "demo-template"
+    with open(shared / "demo-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (built / "ready").exists():
+            shutil.rmtree(built, ignore_errors=True)
+            demo.build(Store(built / "home"), quick=True)
+            (built / "ready").touch()
+    mine = tmp_path_factory.mktemp("demo") / "home"
+    shutil.copytree(built / "home", mine)
+    return mine
 
 
 @pytest.fixture

@@ -69,6 +69,11 @@ def _deterministic_zip(data: bytes) -> bytes:
         return node
 
     entries["schema.json"] = json.dumps(renumber(tree), indent=2).encode()
+    return zip_members(entries)
+
+
+def zip_members(entries: dict[str, bytes]) -> bytes:
+    """A zip of `entries` that depends on their names and bytes alone: sorted, one fixed time, one mode."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in sorted(entries):

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import InvalidInput
 from . import booster_checks
+from .artifacts import zip_members
 
 FORMAT = "modelgov-booster"
 FORMAT_VERSION = 1
@@ -194,20 +195,9 @@ def serialise(model: Any, what: str = "The model") -> bytes:
         raise InvalidInput(f"{what}'s booster cannot be written in {library}'s own format "
                            f"({type(e).__name__}).") from None
     members[MANIFEST] = json.dumps(manifest, sort_keys=True, indent=1).encode()
-    data = _zip(members)
+    data = zip_members(members)
     load(data, what)  # what cannot be loaded back must not be stored
     return data
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name in sorted(members):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            z.writestr(info, members[name])
-    return out.getvalue()
 
 
 # -- load ------------------------------------------------------------------------------------------------

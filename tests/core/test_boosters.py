@@ -229,7 +229,7 @@ def test_a_swapped_booster_inside_a_stored_artifact_is_refused(fitted, tmp_path)
     data = artifacts.serialise(model)
     members = {n: zipfile.ZipFile(io.BytesIO(data)).read(n) for n in zipfile.ZipFile(io.BytesIO(data)).namelist()}
     members["booster.json"] = _mutated_xgb(model)
-    digest, _path, _new = artifacts.write(tmp_path, boosters._zip(members))
+    digest, _path, _new = artifacts.write(tmp_path, artifacts.zip_members(members))
     with pytest.raises(CheckFailed, match="child index outside the tree"):
         artifacts.load(tmp_path, digest, "attacked:1")  # hash matches (swapped with its row): the checks still run
 
@@ -372,7 +372,7 @@ def test_a_manifest_cannot_hand_lightgbm_file_parameters(fitted):
     manifest["params"]["output_result"] = "/tmp/written-by-a-model"
     members["manifest.json"] = json.dumps(manifest).encode()
     with pytest.raises(InvalidInput, match="output_result that name files"):
-        artifacts.load_bytes(boosters._zip(members), "credit:2")
+        artifacts.load_bytes(artifacts.zip_members(members), "credit:2")
 
 
 @pytest.mark.parametrize("change", [{"best_iteration": "many"}, {"classes": [0]}, {"objective": "lambdarank"}])
@@ -383,5 +383,5 @@ def test_a_malformed_manifest_state_is_one_sentence(fitted, change):
     manifest["state"].update(change)
     members["manifest.json"] = json.dumps(manifest).encode()
     with pytest.raises(InvalidInput) as e:
-        artifacts.load_bytes(boosters._zip(members), "credit:2")
+        artifacts.load_bytes(artifacts.zip_members(members), "credit:2")
     assert str(e.value).startswith("credit:2") and str(e.value).count("\n") == 0

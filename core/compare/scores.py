@@ -82,18 +82,7 @@ def compare_scores(y, champion, challenger, *, task: str, bootstrap: int = DEFAU
             tests["delong"] = paired.delong_test(y, a, b).as_dict()
         tests["mcnemar"] = paired.mcnemar_test(
             y.astype(int), (a >= THRESHOLD).astype(int), (b >= THRESHOLD).astype(int)).as_dict()
-    difference = {}
-    for m in names:
-        d = boot.difference(m)
-        lo, hi = paired.percentile_interval(d)
-        if m == "auc" and "delong" in tests:
-            p, method = tests["delong"]["p_value"], "DeLong"
-        elif m == "accuracy" and "mcnemar" in tests:
-            p, method = tests["mcnemar"]["p_value"], "McNemar (" + tests["mcnemar"]["method"] + ")"
-        else:
-            p, method = paired.bootstrap_p_value(d), "paired bootstrap"
-        difference[m] = {"estimate": mb[m] - ma[m], "ci_low": lo, "ci_high": hi, "p_value": p,
-                         "p_value_method": method, "replicates_used": int(np.isfinite(d).sum())}
+    difference = _differences(boot, names, ma, mb, tests)
     out: dict[str, Any] = {
         "task": task, "rows": int(len(y)), "bootstrap": bootstrap, "seed": seed, "confidence_level": 0.95,
         "champion": ma, "challenger": mb, "difference": difference,
@@ -106,6 +95,25 @@ def compare_scores(y, champion, challenger, *, task: str, bootstrap: int = DEFAU
         out["curves"] = curves.curves(y, a, b, task)
         out["distributions"] = curves.histograms(y, a, b, task)
     return out
+
+
+def _differences(boot, names, ma: dict[str, float], mb: dict[str, float], tests: dict[str, Any]
+                 ) -> dict[str, dict[str, Any]]:
+    """Per metric: challenger minus champion, its 95% paired-bootstrap interval and a p-value (DeLong for a
+    binary AUC, McNemar for accuracy when those tests ran; the paired bootstrap otherwise)."""
+    difference = {}
+    for m in names:
+        d = boot.difference(m)
+        lo, hi = paired.percentile_interval(d)
+        if m == "auc" and "delong" in tests:
+            p, method = tests["delong"]["p_value"], "DeLong"
+        elif m == "accuracy" and "mcnemar" in tests:
+            p, method = tests["mcnemar"]["p_value"], "McNemar (" + tests["mcnemar"]["method"] + ")"
+        else:
+            p, method = paired.bootstrap_p_value(d), "paired bootstrap"
+        difference[m] = {"estimate": mb[m] - ma[m], "ci_low": lo, "ci_high": hi, "p_value": p,
+                         "p_value_method": method, "replicates_used": int(np.isfinite(d).sum())}
+    return difference
 
 
 def _compare_multiclass(y, champion, challenger, *, bootstrap: int, seed: int, with_curves: bool) -> dict[str, Any]:
@@ -126,16 +134,7 @@ def _compare_multiclass(y, champion, challenger, *, bootstrap: int, seed: int, w
     boot = paired.paired_bootstrap(y, a, b, task="multiclass_classification", replicates=bootstrap, seed=seed)
     pa, pb = a.argmax(axis=1), b.argmax(axis=1)
     tests = {"mcnemar": paired.mcnemar_test(y, pa, pb).as_dict()}
-    difference = {}
-    for m in MULTICLASS_METRICS:
-        d = boot.difference(m)
-        lo, hi = paired.percentile_interval(d)
-        if m == "accuracy":
-            p, method = tests["mcnemar"]["p_value"], "McNemar (" + tests["mcnemar"]["method"] + ")"
-        else:
-            p, method = paired.bootstrap_p_value(d), "paired bootstrap"
-        difference[m] = {"estimate": mb[m] - ma[m], "ci_low": lo, "ci_high": hi, "p_value": p,
-                         "p_value_method": method, "replicates_used": int(np.isfinite(d).sum())}
+    difference = _differences(boot, MULTICLASS_METRICS, ma, mb, tests)
     out: dict[str, Any] = {
         "task": "multiclass_classification", "rows": int(len(y)), "bootstrap": bootstrap, "seed": seed,
         "confidence_level": 0.95, "champion": ma, "challenger": mb, "difference": difference,

@@ -97,6 +97,8 @@ def _stream(text: str) -> tuple[list[Any], json.JSONDecodeError | None]:
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty string")
+    if "\x00" in value:  # no name holds one; column lineage keys (dataset, column) pairs with it as separator
+        raise ValueError(f"{what} holds a NUL character")
     return value.strip()
 
 

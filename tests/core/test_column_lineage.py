@@ -122,3 +122,14 @@ def test_refusals_are_one_sentence(store, people, tmp_path, cli):
         columns.column_lineage(store, "dataset:s:out", "nope")
     res = cli(store, "lineage", "column", "dataset:s:missing", "x")
     assert res.code != 0 and res.err.count("\n") == 1 and "No lineage node 'dataset:s:missing'" in res.err
+
+
+def test_a_nul_in_a_name_is_refused_so_no_two_columns_share_a_key(store, people, tmp_path):
+    """Walks key (dataset, column) pairs as dataset + NUL + column: ("s:a\\0b", "c") and ("s:a", "b\\0c") would
+    meet, so a name holding NUL is a malformed event and nothing is imported."""
+    f = tmp_path / "e.json"
+    f.write_text(json.dumps(_event("r1", "j", [], ("s", "a"), {"columnLineage": {"fields": {"b\u0000c": {
+        "inputFields": [{"namespace": "s", "name": "in", "field": "x"}]}}}})))
+    with pytest.raises(InvalidInput, match=r"event 1: outputs\[0\] column name holds a NUL character"):
+        openlineage.import_events(store, people["ds"], f)
+    assert _rows(store) == []

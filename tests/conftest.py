@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import multiprocessing.process
 import shutil
 import subprocess
 from contextlib import redirect_stderr, redirect_stdout
@@ -54,7 +55,13 @@ def _release_kept() -> None:
         _KEPT.pop().close()
 
 
+def release_kept() -> None:
+    """End the hold now: for a test about what happens when the file is opened afresh (a full disk)."""
+    _release_kept()
+
+
 _popen_init = subprocess.Popen.__init__
+_process_start = multiprocessing.process.BaseProcess.start
 
 
 def _popen_releasing(self, *args, **kwargs):
@@ -62,7 +69,13 @@ def _popen_releasing(self, *args, **kwargs):
     _popen_init(self, *args, **kwargs)
 
 
+def _start_releasing(self):
+    _release_kept()
+    _process_start(self)
+
+
 subprocess.Popen.__init__ = _popen_releasing
+multiprocessing.process.BaseProcess.start = _start_releasing  # a Pool's workers too
 
 
 def _kept_open(s: Store):

@@ -17,7 +17,7 @@ from core.governance import approvals, policy
 from core.identity import Identity, identity_for
 from core.monitoring import checks, ingest, report
 from core.store import DiskFull, Store
-from tests.conftest import make_version, synthetic_classification
+from tests.conftest import make_version, release_kept, synthetic_classification
 
 DS, RO, VIEWER = "ada@example.com", "rita@example.com", "vera@example.com"
 
@@ -199,6 +199,7 @@ def test_a_full_disk_is_reported_as_such_and_the_store_stays_usable(store, peopl
 
 def test_a_real_enospc_from_the_wal_is_a_disk_full_error(store, people, monkeypatch):
     """A real write failure with errno ENOSPC: the WAL is /dev/full, where every write fails with ENOSPC."""
+    release_kept()  # the file must be opened afresh, as a command's first unit of work opens it
     wal = store.db_path.with_name(store.db_path.name + ".wal")
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this machine")

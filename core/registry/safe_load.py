@@ -28,14 +28,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from . import booster_files, boosters
+from . import booster_files, boosters, load_server
 from . import trusted_types as tt
 from ..errors import CoreError, InvalidInput, NotFound
 from .model_checks import _printable, _short, validate
@@ -307,23 +306,28 @@ def open_handed_in(path: Path, what: str, *, allow_pickle: bool) -> bytes:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
                MODELGOV_LOAD_MEMORY_MB=str(memory_mb), MODELGOV_LOAD_CPU_SECONDS=str(cpu_s))
-    cmd = [sys.executable, "-m", "core.registry.safe_load", str(Path(path).resolve()), what,
-           "native" if native else "pickle" if allow_pickle else "skops"]
+    resolved, mode = Path(path).resolve(), "native" if native else "pickle" if allow_pickle else "skops"
     try:
-        done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=2 * cpu_s + 60,
-                              cwd=root)
+        try:  # a child of the server that has imported the libraries once (load_server.py)
+            code, stdout = load_server.run(resolved, what, mode, env=env, cwd=root, memory_mb=memory_mb,
+                                           cpu_s=cpu_s, timeout=2 * cpu_s + 60)
+        except load_server.Busy:  # another thread is loading a file: a process of its own, as before the server
+            cmd = [sys.executable, "-m", "core.registry.safe_load", str(resolved), what, mode]
+            done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=2 * cpu_s + 60, cwd=root)
+            code, stdout = done.returncode, done.stdout
     except subprocess.TimeoutExpired:
         raise InvalidInput(f"Loading {what} did not finish within {2 * cpu_s + 60} seconds, so it was refused "
                            "(raise MODELGOV_LOAD_CPU_SECONDS if the model is genuinely that large).") from None
-    if done.returncode < 0:
-        raise InvalidInput(_crash_sentence(what, -done.returncode, memory_mb, cpu_s))
-    header, _, body = done.stdout.partition(b"\n")
+    if code < 0:
+        raise InvalidInput(load_server.crash_sentence(what, -code, memory_mb, cpu_s))
+    header, _, body = stdout.partition(b"\n")
     try:
         reply = json.loads(header)
     except ValueError:
         reply = None
     if not isinstance(reply, dict):
-        raise InvalidInput(f"Loading {what} ended without an answer (exit status {done.returncode}), so it was "
+        raise InvalidInput(f"Loading {what} ended without an answer (exit status {code}), so it was "
                            "refused.")
     if not reply.get("ok"):
         error = {"NotFound": NotFound}.get(reply.get("error"), InvalidInput)
@@ -331,22 +335,6 @@ def open_handed_in(path: Path, what: str, *, allow_pickle: bool) -> bytes:
     if len(body) != reply.get("size"):
         raise InvalidInput(f"Loading {what} returned a truncated answer, so it was refused.")
     return body
-
-
-def _crash_sentence(what: str, signum: int, memory_mb: int, cpu_s: int) -> str:
-    try:
-        name = signal.Signals(signum).name
-    except ValueError:
-        name = f"signal {signum}"
-    cause = {
-        "SIGSEGV": "a segmentation fault, the mark of indices that point outside the model's own arrays",
-        "SIGBUS": "a bus error, the mark of indices that point outside the model's own arrays",
-        "SIGXCPU": f"it used more than {cpu_s} seconds of CPU (MODELGOV_LOAD_CPU_SECONDS)",
-        "SIGKILL": f"it was killed, most likely for using more than {memory_mb} MB (MODELGOV_LOAD_MEMORY_MB)",
-        "SIGABRT": "an abort inside compiled code",
-    }.get(name, name)
-    return (f"Loading {what} crashed the separate process that checks model files ({name}: {cause}); the file is "
-            "damaged or crafted, so it was refused and nothing was registered.")
 
 
 # -- the child process ---------------------------------------------------------------------------------
@@ -365,13 +353,27 @@ def _limit_resources(memory_mb: int, cpu_s: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
 
-def _child(path: Path, what: str, mode: str) -> dict[str, Any] | tuple[dict[str, Any], bytes]:
-    import joblib  # noqa: F401  (imported before the limits, like everything the loaders need)
-    import skops.io as sio
+def preload() -> None:
+    """Import what the loaders need, before the limits (and once, in the server of `load_server.py`)."""
+    import joblib  # noqa: F401
+    import skops.io  # noqa: F401
     import sklearn.ensemble  # noqa: F401
     import sklearn.pipeline  # noqa: F401
 
-    booster_files.preload()  # the booster libraries too, before the limits
+    booster_files.preload()  # the booster libraries too
+
+
+def answer(path: Path, what: str, mode: str) -> bytes:
+    """What the child says: one JSON line, then the estimator as skops (or booster) bytes when it loaded."""
+    result = _child(path, what, mode)
+    header, body = (result, b"") if isinstance(result, dict) else result
+    return json.dumps(header).encode() + b"\n" + body
+
+
+def _child(path: Path, what: str, mode: str) -> dict[str, Any] | tuple[dict[str, Any], bytes]:
+    import skops.io as sio
+
+    preload()
     memory_mb, cpu_s = _limits()
     _limit_resources(memory_mb, cpu_s)
     try:
@@ -429,14 +431,11 @@ def _unpickle(path: Path, what: str) -> Any:
 
 def _main(argv: list[str]) -> int:
     # Everything the loaded file might print goes to /dev/null; the answer goes to the original stdout.
-    answer = os.fdopen(os.dup(1), "wb")
+    out = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    path, what, mode = Path(argv[0]), argv[1], argv[2]
-    result = _child(path, what, mode)
-    header, body = (result, b"") if isinstance(result, dict) else result
-    answer.write(json.dumps(header).encode() + b"\n" + body)
-    answer.flush()
+    out.write(answer(Path(argv[0]), argv[1], argv[2]))
+    out.flush()
     os._exit(0)  # skip whatever exit handlers an unpickled file may have registered
 
 

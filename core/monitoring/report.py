@@ -17,7 +17,7 @@ from ..registry.versions import get_model_version_tx
 from ..sql import literal
 from . import holdout_scores
 from .ingest import log_table_tx
-from .logs import _monitored_tx, data_stamp_tx, reference_relation_tx, scope_sql
+from .logs import _monitored_tx, data_stamp_tx, outcome_sql, reference_relation_tx, scope_sql
 from .settings import get_config_tx
 
 RECENT_DAYS = 7
@@ -213,9 +213,10 @@ def _performance(con, name: str, model_id: int, v: ModelVersion, scope: str, win
     mean score vs observed rate (calibration); regression: RMSE, MAE."""
     if v.task == "multiclass_classification":
         return _performance_multiclass(con, name, model_id, v, scope, window)
-    base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.score AS s, o.label AS y
+    y = outcome_sql(v)  # a number; a binary model's text class ("yes") as 0/1
+    base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.score AS s, {y} AS y
                FROM {name} l JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = l.request_id
-               WHERE {scope} AND l.score IS NOT NULL AND o.label IS NOT NULL"""  # (a text outcome: multiclass)
+               WHERE {scope} AND l.score IS NOT NULL AND {y} IS NOT NULL"""
     if v.task == "binary_classification":
         rows = con.execute(f"""
             WITH d AS ({base}),

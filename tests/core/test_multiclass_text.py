@@ -176,3 +176,81 @@ def test_a_lightgbm_model_on_text_classes_registers_scores_and_explains(world, w
     assert sum(r["labelled"] for r in perf) == 178  # the text outcomes logged before it was registered
     e = explanations.explain(store, people["ds"], "wine", v.version, rows=20)
     assert e.class_count == 3 and e.additivity_ok
+
+
+def test_predictions_made_elsewhere_log_their_text_class_and_probabilities(world, wine):
+    """The file `score` hands back, logged by a team that serves the model itself: the predicted class as text and
+    every class's probability; performance and predicted-class drift then read them as they read scored rows."""
+    store, people, traffic, scored, _o, tmp = world
+    model = wine[3]["lr"]
+    served = traffic.drop(columns=TARGET).copy()
+    served["prediction"] = model.predict(traffic[FEATURES])
+    for k, c in enumerate(CLASSES):
+        served[f"probability_{c}"] = model.predict_proba(traffic[FEATURES])[:, k]
+    served.loc[3, "prediction"] = "nebbiolo"
+    served.to_csv(tmp / "served.csv", index=False)
+    r = ingest.log_predictions(store, people["ds"], "wine", 1, tmp / "served.csv", time_column="ts",
+                               id_column="rid", environment="staging", refresh_snapshots=False)
+    assert r.rows_ok == 177 and r.reasons == {"prediction: not a class of wine:1": 1}
+    result = report.monitor(store, "wine", 1, environment="staging", window="week")
+    keep = np.arange(len(traffic)) != 3
+    weeks = traffic["ts"].dt.to_period("W-SUN").dt.start_time
+    y, proba = _positions(traffic[TARGET]), model.predict_proba(traffic[FEATURES])
+    assert sum(row["labelled"] for row in result["performance"]) == 177
+    for row in result["performance"]:
+        mask = keep & (weeks == pd.Timestamp(row["window"])).to_numpy()
+        assert row["log_loss"] == pytest.approx(_sk(y[mask], proba[mask])["log_loss"], rel=1e-9)
+    col = result["prediction_drift"]["columns"][0]
+    assert col["column"] == "predicted_class" and col["rows_current"] == 177
+    # without probabilities: the class alone (drift of the predicted class, no performance)
+    served[["ts", "rid", *FEATURES, "prediction"]].to_csv(tmp / "classes.csv", index=False)
+    ingest.log_predictions(store, people["ds"], "wine", 2, tmp / "classes.csv", time_column="ts", id_column="rid",
+                           environment="staging", refresh_snapshots=False)
+    result = report.monitor(store, "wine", 2, environment="staging")
+    assert result["prediction_drift"]["columns"][0]["rows_current"] == 177 and not result["performance"]
+
+
+def test_a_binary_model_on_text_classes_reads_yes_and_no_outcomes(store, people, tmp_path):
+    from tests.conftest import synthetic_classification
+
+    df = synthetic_classification(n=300, seed=4)
+    df["churned"] = np.where(df.pop("y") == 1, "yes", "no")
+    model = LogisticRegression().fit(df[["x1", "x2"]], df["churned"])
+    v = versions.register_version(store, people["ds"], "churn", model, df.iloc[:200], "churned")
+    assert (v.task, v.classes) == ("binary_classification", ["no", "yes"])
+    live = df.iloc[200:].assign(rid=[f"c{i}" for i in range(100)], ts=pd.Timestamp("2026-11-03"))
+    live.drop(columns="churned").to_csv(tmp_path / "live.csv", index=False)
+    live[["rid", "churned"]].to_csv(tmp_path / "labels.csv", index=False)
+    ingest.score_file(store, people["ds"], "churn", 1, tmp_path / "live.csv", time_column="ts", id_column="rid",
+                      refresh_snapshots=False)
+    r = ingest.log_outcomes(store, people["ds"], "churn", tmp_path / "labels.csv", id_column="rid",
+                            label_column="churned", refresh_snapshots=False)
+    assert r.rows_ok == 100, r.reasons
+    (row,) = report.monitor(store, "churn", 1, environment="production")["performance"]
+    y, p = (live["churned"] == "yes").to_numpy(), model.predict_proba(live[["x1", "x2"]])[:, 1]
+    assert row["labelled"] == 100 and row["positives"] == y.sum()
+    assert row["auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
+    assert row["accuracy"] == pytest.approx(skm.accuracy_score(y, p >= 0.5), abs=1e-12)
+
+
+def test_class_names_with_quotes_are_values_never_sql(store, people, tmp_path):
+    from tests.conftest import synthetic_classification
+
+    hostile = ["a'); DROP TABLE outcomes; --", 'b"c', "d\\e"]
+    df = synthetic_classification(n=240, seed=6)
+    df["k"] = np.array(hostile, dtype=object)[(df["x1"] > 0.4).astype(int) + (df["x2"] > 0.4).astype(int)]
+    model = LogisticRegression(max_iter=500).fit(df[["x1", "x2"]], df["k"])
+    versions.register_version(store, people["ds"], "odd", model, df.drop(columns="y"), "k")
+    served = df.drop(columns=["y", "k"]).assign(rid=[f"q{i}" for i in range(len(df))], prediction=model.predict(
+        df[["x1", "x2"]]))
+    for j, c in enumerate(model.classes_):
+        served[f"probability_{c}"] = model.predict_proba(df[["x1", "x2"]])[:, j]
+    served.to_csv(tmp_path / "served.csv", index=False)
+    df.assign(rid=served["rid"])[["rid", "k"]].to_csv(tmp_path / "labels.csv", index=False)
+    assert ingest.log_predictions(store, people["ds"], "odd", 1, tmp_path / "served.csv", id_column="rid",
+                                  refresh_snapshots=False).rows_ok == 240
+    assert ingest.log_outcomes(store, people["ds"], "odd", tmp_path / "labels.csv", id_column="rid",
+                               label_column="k", refresh_snapshots=False).rows_ok == 240
+    (row,) = report.monitor(store, "odd", 1, environment=None)["performance"]
+    assert row["labelled"] == 240
+    assert row["accuracy"] == pytest.approx(skm.accuracy_score(df["k"], model.predict(df[["x1", "x2"]])), abs=1e-12)

@@ -33,6 +33,9 @@ def register(sub, common) -> None:
     p.add_argument("--time-column", metavar="C")
     p.add_argument("--id-column", metavar="C")
     p.add_argument("--score-column", metavar="C", default="score", help="the model's score, if logged (default: score)")
+    p.add_argument("--prediction-column", metavar="C", default="prediction",
+                   help="multiclass: the predicted class (text or number), if logged (default: prediction); every "
+                        "class's probability is read from probability_<class> columns when all are there")
     p.add_argument("--env", choices=ENVIRONMENTS, default="production")
     p.add_argument("--no-snapshot", action="store_true", help=NO_SNAPSHOT)
     p.set_defaults(handler=cmd_log_predictions)
@@ -111,7 +114,8 @@ def cmd_log_predictions(ctx: Ctx) -> int:
     name, version = parse_ref(ctx.args.ref)
     r = ingest.log_predictions(ctx.store, ctx.actor(), name, version, ctx.args.input,
                                    time_column=ctx.args.time_column, id_column=ctx.args.id_column,
-                                   score_column=ctx.args.score_column, environment=ctx.args.env,
+                                   score_column=ctx.args.score_column,
+                                   prediction_column=ctx.args.prediction_column, environment=ctx.args.env,
                                    refresh_snapshots=not ctx.args.no_snapshot)
     ctx.emit(r.as_dict(), _ingested_text("Logged", r))
     return 0

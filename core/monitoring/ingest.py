@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput, NotFound
-from ..events import OutcomesLogged, PredictionsLogged, PredictionsScored
+from ..events import PredictionsLogged, PredictionsScored
 from ..governance import live as governance_live
 from ..identity import Identity, require
 from .. import csvsafe
@@ -164,7 +164,7 @@ def _not_finite(name: str) -> str:
 
 
 def _stage(con, v: ModelVersion, source: str, time_column: str | None, id_column: str | None,
-           extra: dict[str, str]) -> tuple[int, dict[str, int]]:
+           extra: dict[str, str], text: dict[str, str] | None = None) -> tuple[int, dict[str, int]]:
     """Read `source` into a temp table `staged` with typed columns and a `reject` reason per row.
 
     A value that does not fit its input's type is a rejection with its reason, never a coercion: NaN and the
@@ -209,6 +209,8 @@ def _stage(con, v: ModelVersion, source: str, time_column: str | None, id_column
         checks.insert(0, f"WHEN {quote(id_column)} IS NULL THEN {literal(id_column + ': missing request id')}")
     else:
         typed.append("CAST(uuid() AS VARCHAR) AS __id")
+    for alias, col in (text or {}).items():  # kept as text, checked by the caller
+        typed.append(f"nullif(trim(CAST({quote(col)} AS VARCHAR)), '') AS {alias}")
     for alias, col in extra.items():
         typed.append(f"CASE WHEN isfinite(TRY_CAST({quote(col)} AS DOUBLE)) THEN TRY_CAST({quote(col)} AS DOUBLE) END"
                      f" AS {alias}")
@@ -257,20 +259,42 @@ def _insert_logs(con, v: ModelVersion, name: str, iid: int, env: str | None, dep
 @_file_errors
 def log_predictions(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                     time_column: str | None = None, id_column: str | None = None, score_column: str | None = "score",
-                    environment: str | None = None, refresh_snapshots: bool = True) -> Ingested:
+                    prediction_column: str | None = "prediction", environment: str | None = None,
+                    refresh_snapshots: bool = True) -> Ingested:
     """Log predictions made elsewhere (features, and a score column when present); then refresh the version's
-    monitoring snapshot in `environment` (unless `refresh_snapshots` is False)."""
+    monitoring snapshot in `environment` (unless `refresh_snapshots` is False).
+
+    Multiclass: the predicted class from `prediction_column` when the file has it (the class as text or number,
+    "barolo" or 2; a value that is none of the version's classes is a rejection) and every class's probability from
+    `probability_<class>` columns when the file has all of them (as `score` writes them): the predicted class is then
+    their argmax when no prediction column is given, and the score the predicted class's probability when no score
+    column is. Without probabilities there is no performance over time; without a class, no drift of the predicted
+    class."""
     v = get_model_version(store, model, version)
     rel = file_relation(source)
     with store.transaction() as con:
         require(actor, "log-predictions", PredictionsLogged, v.ref)
-        has_score = score_column and score_column in {c for c, _t in _describe(con, rel)}
-        n, reasons = _stage(con, v, rel, time_column, id_column, {"__score": score_column} if has_score else {})
+        names = {c for c, _t in _describe(con, rel)}
+        has_score = score_column and score_column in names
+        extra = {"__score": score_column} if has_score else {}
+        multi = v.task == MULTICLASS
+        probability_columns = [f"probability_{c}" for c in v.classes or []] if multi else []
+        has_probabilities = bool(probability_columns) and all(c in names for c in probability_columns)
+        if has_probabilities:
+            extra.update({f"__pr_{k}": c for k, c in enumerate(probability_columns)})
+        has_prediction = multi and prediction_column and prediction_column in names
+        n, reasons = _stage(con, v, rel, time_column, id_column, extra,
+                            {"__pred": prediction_column} if has_prediction else None)
         if n == 0:
             raise InvalidInput(f"{Path(source).name} has no rows.")
+        score_sql, prediction_sql, probabilities_sql = "__score" if has_score else "NULL", "NULL", None
+        if multi:
+            score_sql, prediction_sql, probabilities_sql = scored_columns.stage_logged_classes(
+                con, v, reasons, has_score, has_prediction, prediction_column, has_probabilities)
         name = ensure_table_tx(con, v)
         iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", str(source), n, reasons)
-        _insert_logs(con, v, name, iid, environment, None, "logged", "__score" if has_score else "NULL", "NULL")
+        _insert_logs(con, v, name, iid, environment, None, "logged", score_sql, prediction_sql,
+                     probabilities_sql=probabilities_sql)
         _record_audit(con, actor, PredictionsLogged, v, n, reasons, str(source))
     snaps = _refresh_snapshots(store, actor, v.model, [(v.version, environment)]) if refresh_snapshots else []
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)
@@ -402,47 +426,5 @@ def _write_output(frame: pd.DataFrame, out: Path) -> Path:
     return partial
 
 
-@_file_errors
-def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_column: str, label_column: str,
-                 refresh_snapshots: bool = True) -> Ingested:
-    """Record labels that arrived later, joined to logged predictions by request id (the latest label wins); then
-    refresh the monitoring snapshot of every version and environment with logs (unless `refresh_snapshots` is
-    False)."""
-    rel = file_relation(source)
-    with store.transaction() as con:
-        require(actor, "log-predictions", OutcomesLogged, model)
-        m = get_model_tx(con, model)
-        cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
-        for label, col in (("id", id_column), ("label", label_column)):
-            if col not in cols:
-                raise InvalidInput(f"The file has no {label} column {col!r}; its columns are {', '.join(sorted(cols)[:12])}.")
-        tables = [r[0] for r in con.execute("SELECT t.table_name FROM prediction_tables t JOIN model_versions v ON "
-                                            "v.id = t.version_id WHERE v.model_id = ?", [m.id]).fetchall()]
-        if not tables:
-            raise NotFound(f"{model} has no logged predictions yet; log or score them first, then their outcomes.")
-        # Identifiers (the file's column names, the log tables) are quoted; every value, the reasons too, is bound.
-        known = " UNION ".join(f"SELECT request_id FROM {quote(t)}" for t in tables)
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE staged AS
-            SELECT row_number() OVER () AS __row, CAST({quote(id_column)} AS VARCHAR) AS __id,
-                   TRY_CAST({quote(label_column)} AS DOUBLE) AS __label, {quote(label_column)} AS __raw FROM {rel}""")
-        con.execute("ALTER TABLE staged ADD COLUMN __reject VARCHAR")
-        con.execute(f"""UPDATE staged SET __reject = CASE
-            WHEN __id IS NULL THEN ?
-            WHEN __label IS NULL THEN ?
-            WHEN __id NOT IN ({known}) THEN 'no logged prediction with this request id' END""",
-                    [f"{id_column}: missing request id", f"{label_column}: not a number"])
-        con.execute("""UPDATE staged SET __reject = 'request id repeated in the file' WHERE __reject IS NULL AND __row IN (
-            SELECT __row FROM (SELECT __row, row_number() OVER (PARTITION BY __id ORDER BY __row DESC) AS k
-            FROM staged WHERE __reject IS NULL) WHERE k > 1)""")
-        n = con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
-        if n == 0:
-            raise InvalidInput(f"{Path(source).name} has no rows.")
-        reasons = {str(k): int(c) for k, c in con.execute(
-            "SELECT __reject, count(*) FROM staged WHERE __reject IS NOT NULL GROUP BY 1").fetchall()}
-        iid = _record_run(con, actor, m.id, "log-outcomes", str(source), n, reasons)
-        con.execute("""INSERT INTO outcomes SELECT ?, __id, __label, now()::TIMESTAMP FROM staged
-                       WHERE __reject IS NULL ON CONFLICT DO UPDATE SET label = excluded.label,
-                       arrived_at = excluded.arrived_at""", [m.id])
-        record(con, actor, OutcomesLogged(model, str(source), n, sum(reasons.values()), reasons))
-    snaps = _refresh_snapshots(store, actor, model, None) if refresh_snapshots else []
-    return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)
+# Outcomes live in their own module (below 450 lines each); `ingest.log_outcomes` stays where callers find it.
+from .outcomes import log_outcomes  # noqa: E402,F401  (outcomes imports this module's helpers)

@@ -62,6 +62,14 @@ def recent_rows(store, model: str, version: int, *, days: int = 7, environment: 
     return frame.sample(n=min(limit, len(frame)), random_state=0).sort_index() if len(frame) > limit else frame
 
 
+def outcome_sql(v: ModelVersion, o: str = "o") -> str:
+    """SQL for the number an outcome (row alias `o` of `outcomes`) means to a binary or regression version: its
+    number, or for a binary classifier trained on text classes ("no"/"yes") 0 or 1 by its text; NULL otherwise."""
+    whens = " ".join(f"WHEN {o}.label_text = {literal(str(c).strip())} THEN {float(i)!r}"
+                     for i, c in enumerate(v.classes or []) if v.task == "binary_classification" and isinstance(c, str))
+    return f"(CASE WHEN {o}.label IS NOT NULL THEN {o}.label {whens} END)"
+
+
 def shadow_pairs(store, model: str, champion_version: int, challenger_version: int, environment: str,
                  since: datetime | None) -> pd.DataFrame:
     """Rows scored by both versions (same request id) whose outcome arrived: label, champion_score, challenger_score."""
@@ -70,16 +78,20 @@ def shadow_pairs(store, model: str, champion_version: int, challenger_version: i
     if ta is None or tb is None:
         return pd.DataFrame(columns=["label", "champion_score", "challenger_score"])
     # Multiclass: `score` is the predicted class's probability; the comparison needs every class's probability.
-    col = "probabilities" if a.task == b.task == "multiclass_classification" else "score"
+    multi = a.task == b.task == "multiclass_classification"
+    col = "probabilities" if multi else "score"
+    # Multiclass: the outcome as text ("barolo", or "1.0" for class 1), which registry.versions.class_index matches
+    # to a class; otherwise the number it means (outcome_sql).
+    label = "coalesce(o.label_text, CAST(o.label AS VARCHAR))" if multi else outcome_sql(a)
     with store.read() as con:
         model_id = get_model_tx(con, model).id
         scope = scope_sql(environment, since, None)
         return con.execute(f"""
-            SELECT o.label, x.{col} AS champion_score, y.{col} AS challenger_score
+            SELECT {label} AS label, x.{col} AS champion_score, y.{col} AS challenger_score
             FROM (SELECT request_id, {col} FROM {ta} WHERE {scope} AND {col} IS NOT NULL) x
             JOIN (SELECT request_id, {col} FROM {tb} WHERE {scope} AND {col} IS NOT NULL) y USING (request_id)
             JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = x.request_id
-            ORDER BY x.request_id""").df()
+            WHERE {label} IS NOT NULL ORDER BY x.request_id""").df()
 
 
 def monitored_versions(store, model: str) -> list[dict[str, Any]]:

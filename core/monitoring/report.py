@@ -17,7 +17,7 @@ from ..registry.versions import get_model_version_tx
 from ..sql import literal
 from . import holdout_scores
 from .ingest import log_table_tx
-from .logs import _monitored_tx, data_stamp_tx, reference_relation_tx, scope_sql
+from .logs import _monitored_tx, data_stamp_tx, outcome_sql, reference_relation_tx, scope_sql
 from .settings import get_config_tx
 
 RECENT_DAYS = 7
@@ -153,10 +153,12 @@ def _class_case(v: ModelVersion, column: str) -> str:
     return f"CAST(CASE CAST({column} AS BIGINT) {whens} END AS VARCHAR)"
 
 
-def _label_index(v: ModelVersion, column: str) -> str:
-    """SQL giving an outcome label's position in the version's classes (NULL when it is none of them)."""
-    whens = " ".join(f"WHEN {column} = {float(c)!r} THEN {i}" for i, c in enumerate(v.classes or [])
-                     if isinstance(c, (int, float)) and not isinstance(c, bool))
+def _label_index(v: ModelVersion, outcome: str) -> str:
+    """SQL giving an outcome's position in the version's classes (NULL when it is none of them): a numeric class
+    by the outcome's number (1, 1.0), a text class ("barolo") by its text (migration 0016)."""
+    whens = " ".join(
+        f"WHEN {outcome}.label = {float(c)!r} THEN {i}" if isinstance(c, (int, float)) and not isinstance(c, bool)
+        else f"WHEN {outcome}.label_text = {literal(str(c).strip())} THEN {i}" for i, c in enumerate(v.classes or []))
     return f"(CASE {whens} END)" if whens else "CAST(NULL AS BIGINT)"
 
 
@@ -170,7 +172,7 @@ def _performance_multiclass(con, name: str, model_id: int, v: ModelVersion, scop
     absent from the window), each as scikit-learn computes it on those rows."""
     k = len(v.classes or [])
     base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.probabilities AS pr,
-                      CAST(l.prediction AS BIGINT) AS pred, {_label_index(v, 'o.label')} AS y
+                      CAST(l.prediction AS BIGINT) AS pred, {_label_index(v, 'o')} AS y
                FROM {name} l JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = l.request_id
                WHERE {scope} AND l.probabilities IS NOT NULL"""
     rows = con.execute(f"""
@@ -211,9 +213,10 @@ def _performance(con, name: str, model_id: int, v: ModelVersion, scope: str, win
     mean score vs observed rate (calibration); regression: RMSE, MAE."""
     if v.task == "multiclass_classification":
         return _performance_multiclass(con, name, model_id, v, scope, window)
-    base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.score AS s, o.label AS y
+    y = outcome_sql(v)  # a number; a binary model's text class ("yes") as 0/1
+    base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.score AS s, {y} AS y
                FROM {name} l JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = l.request_id
-               WHERE {scope} AND l.score IS NOT NULL"""
+               WHERE {scope} AND l.score IS NOT NULL AND {y} IS NOT NULL"""
     if v.task == "binary_classification":
         rows = con.execute(f"""
             WITH d AS ({base}),

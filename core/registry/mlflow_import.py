@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,7 +24,9 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import InvalidInput, NotFound
 from ..events import MlflowVersionImported
 from ..identity import Identity, require
-from .datasets import slug
+from .datasets import get_dataset_by_id, read_table, slug
+from .mlflow_inputs import LoggedDataset, choose, dataset_inputs, logged_training_data, read_logged, target_of
+from .mlflow_model import is_mlflow_dir, read_mlmodel
 from .mlflow_records import MlflowFacts, already_imported, finite, imported_as
 
 if TYPE_CHECKING:
@@ -153,23 +156,37 @@ def read_mlflow_version(uri: str, model: str, *, version: int | None = None, ali
                  "run_tags": {k: v for k, v in sorted(tags.items()) if not k.startswith("mlflow.")},
                  "params": dict(sorted(run.data.params.items())),
                  "metrics": {k: finite(v) for k, v in sorted(run.data.metrics.items())},
-                 "code_ref": tags.get("mlflow.source.git.commit")}
+                 "code_ref": tags.get("mlflow.source.git.commit"), "datasets": dataset_inputs(run)}
     return MlflowFacts(public_uri(uri), mv.name, int(mv.version), sorted(mv.aliases or []),
                        dict(sorted((mv.tags or {}).items())), **facts)
 
 
-def import_mlflow_version(store, actor: Identity, uri: str, model: str, train_data: pd.DataFrame | str | Path,
-                          target: str, *, version: int | None = None, alias: str | None = None,
+@dataclass(frozen=True)
+class TrainingData:
+    """The data a version was imported with: the file named by --train-data, or the one its run logged."""
+    location: str                      # the file, resolved
+    target: str
+    target_from: str                   # "--target", "mlflow" (the logged profile) or "signature" (the one non-input)
+    logged: LoggedDataset | None       # the dataset of the run it came from; None for --train-data
+
+
+def import_mlflow_version(store, actor: Identity, uri: str, model: str,
+                          train_data: pd.DataFrame | str | Path | None = None, target: str | None = None, *,
+                          version: int | None = None, alias: str | None = None,
                           name: str | None = None, test_data: pd.DataFrame | str | Path | None = None,
                           owner: str | None = None, risk_tier: str | None = None, description: str | None = None,
                           allow_pickle: bool = False, allow_duplicate: bool = False
-                          ) -> tuple[ModelVersion, MlflowFacts]:
+                          ) -> tuple[ModelVersion, MlflowFacts, TrainingData]:
     """Import one registered MLflow model version as the next version of `name` (default: the MLflow name).
 
-    MLflow keeps no training data, so ModelGov needs it (and the target) as for `register`: the reference
-    profile for drift, the signature's types and the hold-out metrics come from it.
+    ModelGov needs the training data and its target (the drift reference, the signature's types, the dataset
+    lineage dataset → version). Without `train_data`, it is the one local CSV/Parquet file the version's run logged
+    with `mlflow.log_input(..., context="training")` (core/registry/mlflow_inputs.py: remote or odd sources are
+    refused, never fetched); without `target`, the target the logged profile names, else the one column of the data
+    that is not an input of the model's MLflow signature.
     Needs `register-model`. Records what `register_version` records plus `version.import_mlflow`.
-    Raises InvalidInput, Forbidden, NotFound, Conflict (already imported, or the same artifact).
+    Raises InvalidInput (also: no training data to use), Forbidden, NotFound, Conflict (already imported, or the
+    same artifact).
     """
     from . import versions
 
@@ -182,6 +199,18 @@ def import_mlflow_version(store, actor: Identity, uri: str, model: str, train_da
     if existing:
         with store.transaction():  # audited like any refused action
             raise already_imported(actor, facts, existing)
+    found = logged_training_data(facts.datasets)
+    logged: LoggedDataset | None = None
+    location: str | None = None
+    if train_data is None:  # the run's logged file, checked against the run's record of it before any download
+        if not facts.run_id:
+            raise InvalidInput(f"MLflow model {facts.ref} names no source run, so there is no logged training data "
+                               "to use; pass --train-data FILE and --target COLUMN.")
+        logged = choose(found, facts.run_name or facts.run_id)
+        train_data, location = read_logged(logged), str(logged.path)
+    elif target is None and isinstance(train_data, (str, Path)):
+        location = str(Path(train_data).resolve())
+        train_data = read_table(location)  # read once: its columns tell the target, and register takes the frame
     client = _client(uri)
     where = _ask(f"the files of MLflow model {facts.ref}", uri, client.get_model_version_download_uri,
                  facts.registered_model, str(facts.registered_version))
@@ -194,8 +223,20 @@ def import_mlflow_version(store, actor: Identity, uri: str, model: str, train_da
         except Exception as e:  # the artifact store may be anywhere: one sentence naming the version
             raise InvalidInput(f"The files of MLflow model {facts.ref} could not be downloaded ({type(e).__name__}: "
                                f"{_said(e)}).") from e
+        target_from = "--target"
+        if target is None:
+            # the target a training dataset's profile names (the one used, or the one such of the run), else the
+            # one column that is not an input of the MLflow signature
+            named = {d.target for d in found if d.target} if logged is None else {logged.target} - {None}
+            inputs = read_mlmodel(local).input_names if is_mlflow_dir(local) else None
+            named_one = next(iter(named)) if len(named) == 1 else None
+            target = target_of([str(c) for c in train_data.columns], inputs, named_one, facts.ref)
+            target_from = "mlflow" if named_one else "signature"
         v = versions.register_version(store, actor, name, Path(local), train_data, target, test_data=test_data,
                                       owner=owner, risk_tier=risk_tier, description=description,
                                       code_ref=facts.code_ref or (f"mlflow:run/{facts.run_id}" if facts.run_id else None),
-                                      allow_pickle=allow_pickle, allow_duplicate=allow_duplicate, mlflow=facts)
-    return v, facts
+                                      allow_pickle=allow_pickle, allow_duplicate=allow_duplicate, mlflow=facts,
+                                      train_location=location)
+    with store.read() as con:
+        train_ds = get_dataset_by_id(con, v.train_dataset_id)
+    return v, facts, TrainingData(train_ds.location, target, target_from, logged)

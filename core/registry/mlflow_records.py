@@ -39,6 +39,7 @@ class MlflowFacts:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | str] = field(default_factory=dict)
     code_ref: str | None = None  # the run's git commit, when MLflow recorded one: the version's code reference
+    datasets: list[dict[str, Any]] = field(default_factory=list)  # the run's logged inputs (mlflow_inputs)
 
     @property
     def ref(self) -> str:

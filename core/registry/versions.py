@@ -236,12 +236,13 @@ def evaluate(prepared: _Prepared, test: pd.DataFrame, target: str) -> dict[str, 
     return regression_metrics(y.to_numpy(dtype=float), s)
 
 
-def _frame(data: pd.DataFrame | str | Path, label: str) -> tuple[pd.DataFrame, str, str]:
-    """(frame, location, default dataset name)."""
+def _frame(data: pd.DataFrame | str | Path, label: str, location: str | None = None
+           ) -> tuple[pd.DataFrame, str, str]:
+    """(frame, location, default dataset name); `location` names the file a frame was already read from."""
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
-        return data, f"memory:{label}", label
+        return (data, location, slug(Path(location).stem)) if location else (data, f"memory:{label}", label)
     p = Path(data).resolve()
     return read_table(p), str(p), slug(p.stem)
 
@@ -251,7 +252,8 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
                      owner: str | None = None, risk_tier: str | None = None, description: str | None = None,
                      code_ref: str | None = None, train_name: str | None = None, test_name: str | None = None,
                      tags: list[str] | None = None, allow_pickle: bool = False, allow_duplicate: bool = False,
-                     mlflow: MlflowFacts | None = None, **card: str) -> ModelVersion:
+                     mlflow: MlflowFacts | None = None, train_location: str | None = None,
+                     **card: str) -> ModelVersion:
     """Register `model` (an estimator or a joblib/skops file) as the next version of `name`.
 
     A joblib/pickle file runs code when loaded: it is refused unless `allow_pickle`
@@ -264,6 +266,7 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
     `model` may be an MLflow model folder (core/registry/mlflow_model.py): its signature is checked against the
     model's input columns and kept with the version, with `mlflow` (what `modelgov import mlflow` read from the
     tracking server, core/registry/mlflow_import.py), which also records `version.import_mlflow`.
+    `train_location` is the file a `train_data` frame was read from (kept as the dataset's location).
 
     Creates the model when new (owner defaults to the actor, tier to medium).
     Needs `register-model`. Records `model.create` (when new), `dataset.register`
@@ -282,7 +285,7 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
         where = Path(model).resolve()
         code_ref = code_ref or git_commit(where if where.is_dir() else where.parent)
         model, folder = mlflow_model.read_model(model, allow_pickle=allow_pickle)
-    train, train_loc, train_default = _frame(train_data, f"{name}-train")
+    train, train_loc, train_default = _frame(train_data, f"{name}-train", train_location)
     prepared = _prepare(model, train, target, source)
     if folder is not None:
         mlflow_model.check_signature(folder, prepared.features)

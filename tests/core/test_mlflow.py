@@ -63,6 +63,7 @@ def _log_credit_versions(uri: str, where: Path) -> None:
     try:
         client = mlflow.MlflowClient(uri)
         exp = client.create_experiment("credit", artifact_location=(where / "artifacts").as_uri())
+        client.create_registered_model("credit-logged")
         for C, fmt in ((1.0, "skops"), (0.1, "cloudpickle")):
             est = LogisticRegression(C=C).fit(train[FEATURES], train["y"])
             with mlflow.start_run(experiment_id=exp, run_name=f"lr-{C}"):
@@ -75,8 +76,28 @@ def _log_credit_versions(uri: str, where: Path) -> None:
                                          pip_requirements=["scikit-learn"])  # no inference: it loads the model in a subprocess
         client.set_registered_model_alias("credit", "champion", "1")
         client.set_model_version_tag("credit", "1", "validated", "yes")
+        _log_runs_with_inputs(client, exp, where, train)
     finally:
         mlflow.set_tracking_uri(old)
+
+
+def _log_runs_with_inputs(client, exp: str, where: Path, train) -> None:
+    """Registered model `credit-logged`, each version credit:1's model from a run that logged training data:
+    v1 the local file train.csv (and a remote hold-out), v2 only a remote file and code, v3 nothing."""
+    import mlflow
+
+    train.to_csv(where / "train.csv", index=False)
+    source = client.get_model_version("credit", "1").source
+    runs = {"logged-local": [(str(where / "train.csv"), "credit-train", "training"),
+                             ("s3://bucket/holdout.csv", "holdout", "testing")],
+            # (another name: MLflow keeps one dataset per name and digest in an experiment, with its first source)
+            "logged-remote": [("s3://bucket/train.csv", "train-s3", "training"), (None, "df", "training")],
+            "logged-none": []}
+    for run_name, inputs in runs.items():
+        with mlflow.start_run(experiment_id=exp, run_name=run_name) as run:
+            for uri, name, context in inputs:
+                mlflow.log_input(mlflow.data.from_pandas(train, source=uri, targets="y", name=name), context=context)
+        client.create_model_version("credit-logged", source, run_id=run.info.run_id)
 
 
 def _import(cli, store, uri, data, *extra, as_=DS):
@@ -117,6 +138,48 @@ def test_import_by_alias_brings_the_version_its_run_and_lineage(store, cli, trac
     assert [v.version for v in catalog.get_model(store, "credit").versions] == [1]
 
 
+
+
+def test_without_flags_the_training_data_the_run_logged_is_used_and_becomes_lineage(store, cli, tracking):
+    r = cli(store, "import", "mlflow", "--tracking-uri", tracking, "--model", "credit-logged", "--version", "1",
+            "--json", as_=DS)
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    logged = Path(tracking.removeprefix("sqlite:///")).parent / "train.csv"
+    used = out["training_data"]
+    assert used["location"] == str(logged.resolve()) and used["from"] == "mlflow"
+    assert (used["target"], used["target_from"]) == ("y", "signature")  # MLflow keeps no pandas `targets`
+    assert used["mlflow_dataset"]["name"] == "credit-train"
+    v = versions.get_model_version(store, "credit-logged", 1)
+    assert v.target == "y" and [s["name"] for s in v.signature] == FEATURES
+    with store.read() as con:
+        (loc, rows), = con.execute("SELECT location, n_rows FROM datasets WHERE id = ?", [v.train_dataset_id]).fetchall()
+        edges = con.execute("SELECT src FROM lineage_edges WHERE relation = 'trained_on' "
+                            "AND dst = 'model:credit-logged:1'").fetchall()
+    assert loc == str(logged.resolve()) and rows == 300 and len(edges) == 1
+    up = {n["id"]: n for n in graph.upstream(store, "model:credit-logged:1").nodes}
+    assert up[edges[0][0]]["kind"] == "dataset" and up[edges[0][0]]["attributes"]["location"] == loc
+
+
+def test_explicit_flags_override_what_the_run_logged(store, cli, tracking, data):
+    r = cli(store, "import", "mlflow", "--tracking-uri", tracking, "--model", "credit-logged", "--version", "1",
+            "--train-data", str(data / "train.csv"), "--json", as_=DS)
+    assert r.code == 0, r.err
+    used = json.loads(r.out)["training_data"]
+    assert used["location"] == str((data / "train.csv").resolve()) and used["from"] == "--train-data"
+    assert used["target_from"] == "signature" and used["mlflow_dataset"] is None
+
+
+@pytest.mark.parametrize("version, phrases", [
+    (2, ["logged no training data ModelGov can read", "'train-s3' (s3: s3://bucket/train.csv) is remote (s3://)",
+         "'df' (code) is a code source, not a file", "pass --train-data FILE and --target COLUMN"]),
+    (3, ["MLflow run logged-none logged no training dataset", "pass --train-data FILE and --target COLUMN"]),
+])
+def test_no_readable_logged_training_data_is_one_sentence_naming_the_flags(store, cli, tracking, version, phrases):
+    r = cli(store, "import", "mlflow", "--tracking-uri", tracking, "--model", "credit-logged", "--version",
+            str(version), as_=DS)
+    assert r.code == 2 and r.err.count("\n") == 1 and all(p in r.err for p in phrases), r.err
+    assert _nothing_stored(store)
 
 
 def test_the_latest_version_by_default_and_a_cloudpickle_one_is_refused_unopened(store, cli, tracking, data):

@@ -8,16 +8,70 @@ Core functions build these records; `audit.record(tx, actor, event)` writes them
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
+from typing import Any, ClassVar, dataclass_transform
 
 
-@dataclass(frozen=True)
+@dataclass_transform(frozen_default=True)
+def event(cls):
+    """A frozen dataclass whose `__init__`, `__repr__`, `__eq__`, `__hash__` and `__setattr__` are `Event`'s, shared.
+
+    `@dataclass(frozen=True)` writes and compiles those five methods for every class, about 1.5 ms each time on a
+    2-core machine: 32 event types cost 40-60 ms, paid by every `modelgov` call that imports core, although a call
+    records one event at most. The records stay dataclasses (`dataclasses.fields`, `replace` and `is_dataclass`
+    work; type checkers read the fields as `dataclass_transform` says) and behave as frozen dataclasses do.
+    """
+    cls = dataclass(cls, init=False, repr=False, eq=False)
+    cls._spec = tuple((f.name, f.default) for f in fields(cls))
+    return cls
+
+
+@event
 class Event:
     action: ClassVar[str] = ""
     entity_type: ClassVar[str] = ""
     entity_field: ClassVar[str] = ""          # the field whose value is the entity id
     entity_in_payload: ClassVar[bool] = False  # whether that field is repeated in the payload
+    _spec: ClassVar[tuple[tuple[str, Any], ...]] = ()  # (name, default or MISSING) per field, in order
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        spec, name = self._spec, type(self).__qualname__
+        if len(args) > len(spec):
+            raise TypeError(f"{name}() takes {len(spec)} positional argument(s) but {len(args)} were given")
+        for (field, default), value in zip(spec, args):
+            if field in kwargs:
+                raise TypeError(f"{name}() got multiple values for argument '{field}'")
+            object.__setattr__(self, field, value)
+        for field, default in spec[len(args):]:
+            if field in kwargs:
+                object.__setattr__(self, field, kwargs.pop(field))
+            elif default is MISSING:
+                raise TypeError(f"{name}() missing required argument: '{field}'")
+            else:
+                object.__setattr__(self, field, default)
+        if kwargs:
+            raise TypeError(f"{name}() got an unexpected keyword argument '{next(iter(kwargs))}'")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, field) for field, _ in self._spec)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}(" + ", ".join(f"{field}={getattr(self, field)!r}"
+                                                          for field, _ in self._spec) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __setattr__(self, field: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field '{field}'")
+
+    def __delattr__(self, field: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field '{field}'")
 
     @property
     def entity_id(self) -> str:
@@ -30,21 +84,21 @@ class Event:
 
 # --- people and settings ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class RoleGranted(Event):
     action, entity_type, entity_field = "user.grant", "user", "email"
     email: str
     role: str
 
 
-@dataclass(frozen=True)
+@event
 class RoleRevoked(Event):
     action, entity_type, entity_field = "user.revoke", "user", "email"
     email: str
     role: str
 
 
-@dataclass(frozen=True)
+@event
 class UserSignedIn(Event):
     action, entity_type, entity_field = "user.sign_in", "user", "email"
     email: str
@@ -54,7 +108,7 @@ class UserSignedIn(Event):
     roles: list[str]
 
 
-@dataclass(frozen=True)
+@event
 class SettingUpdated(Event):
     action, entity_type, entity_field = "setting.update", "setting", "key"
     key: str
@@ -64,7 +118,7 @@ class SettingUpdated(Event):
 
 # --- registry ----------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class ModelCreated(Event):
     action, entity_type, entity_field = "model.create", "model", "name"
     name: str
@@ -73,14 +127,14 @@ class ModelCreated(Event):
     tags: list[str] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class ModelUpdated(Event):
     action, entity_type, entity_field = "model.update", "model", "name"
     name: str
     changes: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class RiskTierChanged(Event):
     """A risk officer changed a model's risk tier (a governance decision, with its reason)."""
 
@@ -91,7 +145,7 @@ class RiskTierChanged(Event):
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class VersionRegistered(Event):
     action, entity_type, entity_field = "version.register", "model_version", "ref"
     ref: str
@@ -102,7 +156,7 @@ class VersionRegistered(Event):
     code_ref: str | None = None
 
 
-@dataclass(frozen=True)
+@event
 class MlflowVersionImported(Event):
     """A registered MLflow model version brought in as `ref` (recorded with its `version.register`)."""
     action, entity_type, entity_field = "version.import_mlflow", "model_version", "ref"
@@ -114,7 +168,7 @@ class MlflowVersionImported(Event):
     aliases: list[str] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class DatasetRegistered(Event):
     action, entity_type, entity_field = "dataset.register", "dataset", "ref"
     ref: str
@@ -125,7 +179,7 @@ class DatasetRegistered(Event):
 
 # --- monitoring --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class PredictionsLogged(Event):
     action, entity_type, entity_field = "predictions.log", "model_version", "ref"
     ref: str
@@ -137,12 +191,12 @@ class PredictionsLogged(Event):
     reasons: dict[str, int] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class PredictionsScored(PredictionsLogged):
     action = "predictions.score"
 
 
-@dataclass(frozen=True)
+@event
 class OutcomesLogged(Event):
     action, entity_type, entity_field, entity_in_payload = "outcomes.log", "model", "model", True
     model: str
@@ -152,7 +206,7 @@ class OutcomesLogged(Event):
     reasons: dict[str, int] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class MonitoringConfigured(Event):
     action, entity_type, entity_field, entity_in_payload = "monitoring.configure", "model", "model", True
     model: str
@@ -160,7 +214,7 @@ class MonitoringConfigured(Event):
     drift_share: float = 0.5
 
 
-@dataclass(frozen=True)
+@event
 class MonitoringSnapshotStored(Event):
     action, entity_type, entity_field, entity_in_payload = "monitoring.snapshot", "model", "model", True
     model: str
@@ -170,7 +224,7 @@ class MonitoringSnapshotStored(Event):
     drifted_share: float = 0.0
 
 
-@dataclass(frozen=True)
+@event
 class AlertRaised(Event):
     action, entity_type, entity_field = "alert.raise", "alert", "alert_id"
     alert_id: int
@@ -179,21 +233,21 @@ class AlertRaised(Event):
     message: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class AlertAcknowledged(Event):
     action, entity_type, entity_field = "alert.acknowledge", "alert", "alert_id"
     alert_id: int
     note: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class AlertResolved(AlertAcknowledged):
     action = "alert.resolve"
 
 
 # --- explanations, comparisons, lineage ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class ExplanationComputed(Event):
     action, entity_type, entity_field = "explanation.compute", "model_version", "ref"
     ref: str
@@ -206,7 +260,7 @@ class ExplanationComputed(Event):
     additivity_ok: bool | None = None
 
 
-@dataclass(frozen=True)
+@event
 class ComparisonRecorded(Event):
     action, entity_type, entity_field = "comparison.record", "model_version", "challenger"
     challenger: str
@@ -218,7 +272,7 @@ class ComparisonRecorded(Event):
     verdict_summary: str | None = None
 
 
-@dataclass(frozen=True)
+@event
 class LineageImported(Event):
     action, entity_type, entity_field = "lineage.import", "lineage", "name"
     name: str
@@ -228,14 +282,14 @@ class LineageImported(Event):
         return dict(self.details or {})
 
 
-@dataclass(frozen=True)
+@event
 class LineageNodeAdded(Event):
     action, entity_type, entity_field = "lineage.add_node", "lineage_node", "node_id"
     node_id: str
     kind: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class LineageEdgeAdded(Event):
     action, entity_type, entity_field = "lineage.add_edge", "lineage_edge", "edge"
     edge: str
@@ -244,14 +298,14 @@ class LineageEdgeAdded(Event):
 
 # --- governance --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class PolicyUpdated(Event):
     action, entity_type, entity_field = "policy.update", "policy", "risk_tier"
     risk_tier: str
     changes: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class DeploymentRequested(Event):
     action, entity_type, entity_field = "approval.request", "approval", "request_id"
     request_id: Any
@@ -264,7 +318,7 @@ class DeploymentRequested(Event):
     checks_failed: int = 0
 
 
-@dataclass(frozen=True)
+@event
 class DeploymentApproved(Event):
     action, entity_type, entity_field = "approval.approve", "approval", "request_id"
     request_id: Any
@@ -279,18 +333,18 @@ class DeploymentApproved(Event):
     evidence_sha256: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class DeploymentRejected(DeploymentApproved):
     action = "approval.reject"
 
 
-@dataclass(frozen=True)
+@event
 class ApprovalExpired(Event):
     action, entity_type, entity_field = "approval.expire", "approval", "request_id"
     request_id: Any
 
 
-@dataclass(frozen=True)
+@event
 class Deployed(Event):
     action, entity_type, entity_field = "deploy", "approval", "request_id"
     request_id: Any
@@ -302,7 +356,7 @@ class Deployed(Event):
     ended: list[dict[str, Any]] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class RolledBack(Event):
     action, entity_type, entity_field, entity_in_payload = "rollback", "model", "model", True
     model: str
@@ -313,7 +367,7 @@ class RolledBack(Event):
     deployment_id: int = 0
 
 
-@dataclass(frozen=True)
+@event
 class Recertified(Event):
     action, entity_type, entity_field, entity_in_payload = "recertify", "model", "model", True
     model: str

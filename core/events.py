@@ -8,22 +8,10 @@ Core functions build these records; `audit.record(tx, actor, event)` writes them
 
 from __future__ import annotations
 
-from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
-from typing import Any, ClassVar, dataclass_transform
+from dataclasses import fields
+from typing import Any, ClassVar
 
-
-@dataclass_transform(frozen_default=True)
-def event(cls):
-    """A frozen dataclass whose `__init__`, `__repr__`, `__eq__`, `__hash__` and `__setattr__` are `Event`'s, shared.
-
-    `@dataclass(frozen=True)` writes and compiles those five methods for every class, about 1.5 ms each time on a
-    2-core machine: 32 event types cost 40-60 ms, paid by every `modelgov` call that imports core, although a call
-    records one event at most. The records stay dataclasses (`dataclasses.fields`, `replace` and `is_dataclass`
-    work; type checkers read the fields as `dataclass_transform` says) and behave as frozen dataclasses do.
-    """
-    cls = dataclass(cls, init=False, repr=False, eq=False)
-    cls._spec = tuple((f.name, f.default) for f in fields(cls))
-    return cls
+from .frozen import frozen_record as event  # 32 frozen dataclasses, none compiling code of its own
 
 
 @event
@@ -32,46 +20,6 @@ class Event:
     entity_type: ClassVar[str] = ""
     entity_field: ClassVar[str] = ""          # the field whose value is the entity id
     entity_in_payload: ClassVar[bool] = False  # whether that field is repeated in the payload
-    _spec: ClassVar[tuple[tuple[str, Any], ...]] = ()  # (name, default or MISSING) per field, in order
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        spec, name = self._spec, type(self).__qualname__
-        if len(args) > len(spec):
-            raise TypeError(f"{name}() takes {len(spec)} positional argument(s) but {len(args)} were given")
-        for (field, default), value in zip(spec, args):
-            if field in kwargs:
-                raise TypeError(f"{name}() got multiple values for argument '{field}'")
-            object.__setattr__(self, field, value)
-        for field, default in spec[len(args):]:
-            if field in kwargs:
-                object.__setattr__(self, field, kwargs.pop(field))
-            elif default is MISSING:
-                raise TypeError(f"{name}() missing required argument: '{field}'")
-            else:
-                object.__setattr__(self, field, default)
-        if kwargs:
-            raise TypeError(f"{name}() got an unexpected keyword argument '{next(iter(kwargs))}'")
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, field) for field, _ in self._spec)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__qualname__}(" + ", ".join(f"{field}={getattr(self, field)!r}"
-                                                          for field, _ in self._spec) + ")"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._values() == other._values()
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __setattr__(self, field: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field '{field}'")
-
-    def __delattr__(self, field: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field '{field}'")
 
     @property
     def entity_id(self) -> str:

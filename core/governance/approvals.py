@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,11 +41,12 @@ from .evidence import assemble_evidence, gather_sections
 from .live import active_tx
 from ..vocabulary import validate_deployment_role, validate_environment
 from .policy import iso, policy_tx, refusal
+from ..frozen import frozen_record
 
 STATUSES = ("pending", "approved", "rejected", "deployed", "expired")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Decision:
     decided_by: str
     decision: str
@@ -71,7 +72,7 @@ class Decision:
                 "role_granted_by": self.role_granted_by, "role_granted_at": iso(self.role_granted_at)}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Request:
     id: int
     model: str

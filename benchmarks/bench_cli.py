@@ -12,6 +12,12 @@ process. Baselines measured in the same run, with the same interpreter:
 
 Goals (issue 15): `--help` under 0.3 s; each read under 0.6 s.
 
+Bytecode: an installed package runs from compiled bytecode (pip compiles it on install; an editable install
+writes `__pycache__` on its first run), unless the environment says PYTHONDONTWRITEBYTECODE=1 and nothing
+compiled it, as on this project's shared machine: then every process compiles the ~230 kB of core it imports
+(50-70 ms). So the measured checkout is compiled first (`python -m compileall core`, as pip does), and one
+row, marked "no bytecode", runs `models list` from a copy of core without any, as every run did before.
+
 Run: .venv/bin/python benchmarks/bench_cli.py [--events 10000] [--repeat 7] [--root DIR] [--home DIR]
 (`--root` runs the commands of another checkout of ModelGov, e.g. an older commit unpacked with `git archive`,
 against the same store; `--home` keeps the store in DIR and reuses it when it exists, for runs that compare.)
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -133,6 +140,10 @@ def main() -> None:
         # this one comes after the current folder on sys.path).
         env = {**os.environ, "MODELGOV_HOME": str(home), "PYTHONPATH": str(root)}
         env.pop("MODELGOV_USER", None)
+        subprocess.run([py, "-m", "compileall", "-q", str(root / "core")], check=True)
+        bare = Path(tmp) / "no-bytecode"  # core as a checkout without __pycache__, never written one
+        shutil.copytree(root / "core", bare / "core", ignore=shutil.ignore_patterns("__pycache__"))
+        no_bytecode = {**env, "PYTHONPATH": str(bare), "PYTHONDONTWRITEBYTECODE": "1"}
         sides = [(root, env)]
         if a.before:
             sides.append((a.before.resolve(), {**env, "PYTHONPATH": str(a.before.resolve())}))
@@ -145,10 +156,15 @@ def main() -> None:
                 ("baseline: python -c 'import pandas, sklearn'", [py, "-c", "import pandas, sklearn"], "-"),
                 ("modelgov --help", cli + ["--help"], 0.3),
                 ("modelgov models list --json", cli + ["models", "list", "--json"], 0.6),
+                ("  no bytecode: models list --json", cli + ["models", "list", "--json"], "-"),
                 ("modelgov approvals list --json", cli + ["approvals", "list", "--json", "--as", reader], 0.6),
                 (f"modelgov audit verify --json ({counts['audit_log']:,} events)", cli + ["audit", "verify", "--json"],
                  0.6)):
             baseline = label.startswith("baseline")
+            if label.startswith("  no bytecode"):
+                results = measure(argv, [(bare, no_bytecode)], a.repeat)
+                rows.append({"command": label, **results[0], "goal_s": goal})
+                continue
             results = measure(argv, sides[:1] if baseline else sides, a.repeat)
             rows.append({"command": label, **results[0], "goal_s": goal})
             if len(results) > 1:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import duckdb
 
 from .errors import CoreError, InvalidInput, NotFound
+from .frozen import frozen_record
 
 if TYPE_CHECKING:  # for annotations only: verifying the trail needs neither the events nor the permissions
     from .events import Event
@@ -99,7 +99,7 @@ def record_refusal(con: duckdb.DuckDBPyConnection, refused: CoreError) -> int:
                    refused.entity_id or "", "refused", {"reason": str(refused)})
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ChainCheck:
     ok: bool
     rows: int
@@ -166,7 +166,7 @@ def like_literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class AuditFilter:
     """Which events to show: every given criterion must hold."""
 
@@ -266,7 +266,7 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 _ANCHOR_MAX_BYTES = 4096
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Anchor:
     """The newest event at some moment: `{"seq": N, "hash": "…"}` is its public JSON form."""
 
@@ -277,7 +277,7 @@ class Anchor:
         return {"seq": self.seq, "hash": self.hash}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class AnchorCheck:
     """Whether the trail still holds an anchored event with its hash, and the whole chain verifies."""
 

@@ -8,11 +8,13 @@ Core functions build these records; `audit.record(tx, actor, event)` writes them
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, ClassVar
 
+from .frozen import frozen_record as event  # 32 frozen dataclasses, none compiling code of its own
 
-@dataclass(frozen=True)
+
+@event
 class Event:
     action: ClassVar[str] = ""
     entity_type: ClassVar[str] = ""
@@ -30,21 +32,21 @@ class Event:
 
 # --- people and settings ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class RoleGranted(Event):
     action, entity_type, entity_field = "user.grant", "user", "email"
     email: str
     role: str
 
 
-@dataclass(frozen=True)
+@event
 class RoleRevoked(Event):
     action, entity_type, entity_field = "user.revoke", "user", "email"
     email: str
     role: str
 
 
-@dataclass(frozen=True)
+@event
 class UserSignedIn(Event):
     action, entity_type, entity_field = "user.sign_in", "user", "email"
     email: str
@@ -54,7 +56,7 @@ class UserSignedIn(Event):
     roles: list[str]
 
 
-@dataclass(frozen=True)
+@event
 class SettingUpdated(Event):
     action, entity_type, entity_field = "setting.update", "setting", "key"
     key: str
@@ -64,7 +66,7 @@ class SettingUpdated(Event):
 
 # --- registry ----------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class ModelCreated(Event):
     action, entity_type, entity_field = "model.create", "model", "name"
     name: str
@@ -73,14 +75,14 @@ class ModelCreated(Event):
     tags: list[str] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class ModelUpdated(Event):
     action, entity_type, entity_field = "model.update", "model", "name"
     name: str
     changes: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class RiskTierChanged(Event):
     """A risk officer changed a model's risk tier (a governance decision, with its reason)."""
 
@@ -91,7 +93,7 @@ class RiskTierChanged(Event):
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class VersionRegistered(Event):
     action, entity_type, entity_field = "version.register", "model_version", "ref"
     ref: str
@@ -102,7 +104,7 @@ class VersionRegistered(Event):
     code_ref: str | None = None
 
 
-@dataclass(frozen=True)
+@event
 class MlflowVersionImported(Event):
     """A registered MLflow model version brought in as `ref` (recorded with its `version.register`)."""
     action, entity_type, entity_field = "version.import_mlflow", "model_version", "ref"
@@ -114,7 +116,7 @@ class MlflowVersionImported(Event):
     aliases: list[str] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class DatasetRegistered(Event):
     action, entity_type, entity_field = "dataset.register", "dataset", "ref"
     ref: str
@@ -125,7 +127,7 @@ class DatasetRegistered(Event):
 
 # --- monitoring --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class PredictionsLogged(Event):
     action, entity_type, entity_field = "predictions.log", "model_version", "ref"
     ref: str
@@ -137,12 +139,12 @@ class PredictionsLogged(Event):
     reasons: dict[str, int] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class PredictionsScored(PredictionsLogged):
     action = "predictions.score"
 
 
-@dataclass(frozen=True)
+@event
 class OutcomesLogged(Event):
     action, entity_type, entity_field, entity_in_payload = "outcomes.log", "model", "model", True
     model: str
@@ -152,7 +154,7 @@ class OutcomesLogged(Event):
     reasons: dict[str, int] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class MonitoringConfigured(Event):
     action, entity_type, entity_field, entity_in_payload = "monitoring.configure", "model", "model", True
     model: str
@@ -160,7 +162,7 @@ class MonitoringConfigured(Event):
     drift_share: float = 0.5
 
 
-@dataclass(frozen=True)
+@event
 class MonitoringSnapshotStored(Event):
     action, entity_type, entity_field, entity_in_payload = "monitoring.snapshot", "model", "model", True
     model: str
@@ -170,7 +172,7 @@ class MonitoringSnapshotStored(Event):
     drifted_share: float = 0.0
 
 
-@dataclass(frozen=True)
+@event
 class AlertRaised(Event):
     action, entity_type, entity_field = "alert.raise", "alert", "alert_id"
     alert_id: int
@@ -179,21 +181,21 @@ class AlertRaised(Event):
     message: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class AlertAcknowledged(Event):
     action, entity_type, entity_field = "alert.acknowledge", "alert", "alert_id"
     alert_id: int
     note: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class AlertResolved(AlertAcknowledged):
     action = "alert.resolve"
 
 
 # --- explanations, comparisons, lineage ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class ExplanationComputed(Event):
     action, entity_type, entity_field = "explanation.compute", "model_version", "ref"
     ref: str
@@ -206,7 +208,7 @@ class ExplanationComputed(Event):
     additivity_ok: bool | None = None
 
 
-@dataclass(frozen=True)
+@event
 class ComparisonRecorded(Event):
     action, entity_type, entity_field = "comparison.record", "model_version", "challenger"
     challenger: str
@@ -218,7 +220,7 @@ class ComparisonRecorded(Event):
     verdict_summary: str | None = None
 
 
-@dataclass(frozen=True)
+@event
 class LineageImported(Event):
     action, entity_type, entity_field = "lineage.import", "lineage", "name"
     name: str
@@ -228,14 +230,14 @@ class LineageImported(Event):
         return dict(self.details or {})
 
 
-@dataclass(frozen=True)
+@event
 class LineageNodeAdded(Event):
     action, entity_type, entity_field = "lineage.add_node", "lineage_node", "node_id"
     node_id: str
     kind: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class LineageEdgeAdded(Event):
     action, entity_type, entity_field = "lineage.add_edge", "lineage_edge", "edge"
     edge: str
@@ -244,14 +246,14 @@ class LineageEdgeAdded(Event):
 
 # --- governance --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@event
 class PolicyUpdated(Event):
     action, entity_type, entity_field = "policy.update", "policy", "risk_tier"
     risk_tier: str
     changes: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class DeploymentRequested(Event):
     action, entity_type, entity_field = "approval.request", "approval", "request_id"
     request_id: Any
@@ -264,7 +266,7 @@ class DeploymentRequested(Event):
     checks_failed: int = 0
 
 
-@dataclass(frozen=True)
+@event
 class DeploymentApproved(Event):
     action, entity_type, entity_field = "approval.approve", "approval", "request_id"
     request_id: Any
@@ -279,18 +281,18 @@ class DeploymentApproved(Event):
     evidence_sha256: str = ""
 
 
-@dataclass(frozen=True)
+@event
 class DeploymentRejected(DeploymentApproved):
     action = "approval.reject"
 
 
-@dataclass(frozen=True)
+@event
 class ApprovalExpired(Event):
     action, entity_type, entity_field = "approval.expire", "approval", "request_id"
     request_id: Any
 
 
-@dataclass(frozen=True)
+@event
 class Deployed(Event):
     action, entity_type, entity_field = "deploy", "approval", "request_id"
     request_id: Any
@@ -302,7 +304,7 @@ class Deployed(Event):
     ended: list[dict[str, Any]] | None = None
 
 
-@dataclass(frozen=True)
+@event
 class RolledBack(Event):
     action, entity_type, entity_field, entity_in_payload = "rollback", "model", "model", True
     model: str
@@ -313,7 +315,7 @@ class RolledBack(Event):
     deployment_id: int = 0
 
 
-@dataclass(frozen=True)
+@event
 class Recertified(Event):
     action, entity_type, entity_field, entity_in_payload = "recertify", "model", "model", True
     model: str

@@ -7,13 +7,14 @@ may call `allowed()` to hide a button, which never replaces `require()`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import duckdb
 
 from .errors import Forbidden, InvalidInput
 from .vocabulary import ADMIN, DATA_SCIENTIST, PERSON_ROLES, RISK_OFFICER, VIEWER, validate_person_role
 from .events import Event
+from .frozen import frozen_record
 
 ROLE_LABELS = {
     VIEWER: "Viewer (business stakeholder)",
@@ -24,7 +25,7 @@ ROLE_LABELS = {
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Identity:
     """The acting person: an e-mail (the stable id) and the roles they hold now."""
 
@@ -43,7 +44,7 @@ class Identity:
 SYSTEM = Identity("system@modelgov", frozenset(PERSON_ROLES), "ModelGov")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Permission:
     """A named action and the roles that may perform it."""
 

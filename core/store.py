@@ -14,7 +14,6 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Iterator
@@ -23,6 +22,7 @@ import duckdb
 
 from . import config
 from .errors import Conflict, CoreError, audited
+from .frozen import frozen_record
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 # DuckDB reports a full disk as an IOException (or a failed commit) carrying the OS's strerror(ENOSPC).
@@ -64,7 +64,7 @@ _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Migration:
     number: int
     name: str

@@ -6,7 +6,6 @@ Nobody grants or revokes their own roles, and no grant gives one person both rol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .audit import record, utcnow
@@ -14,9 +13,10 @@ from .errors import Conflict, Forbidden, NotFound
 from .events import RoleGranted, RoleRevoked
 from .identity import (ADMIN, SYSTEM, Identity, check_role, exclusive_with, granted_roles, normalise_email,
                        require)
+from .frozen import frozen_record
 
 
-@dataclass(frozen=True)
+@frozen_record
 class UserRoles:
     email: str
     roles: list[str]
@@ -110,7 +110,7 @@ def list_users(store) -> list[UserRoles]:
     return [UserRoles(e, list(r), g) for e, r, g in rows]
 
 
-@dataclass(frozen=True)
+@frozen_record
 class AccessEvent:
     """One grant, revocation, access-setting change or refused user management, from the audit trail."""
 

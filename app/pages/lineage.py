@@ -80,7 +80,7 @@ with tab_graph:
         if detail["attributes"]:
             st.json(detail["attributes"], expanded=False)
         up, down = lg.upstream(store, focus), lg.downstream(store, focus)
-        st.caption(f"{len(up.nodes)} node(s) upstream, {len(down.nodes)} downstream.")
+        st.caption(f"{up.node_count} node(s) upstream, {down.node_count} downstream.")
 
 with tab_impact:
     imp = lg.impact(store, focus)

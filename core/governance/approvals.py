@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,11 +41,12 @@ from .evidence import assemble_evidence, gather_sections
 from .live import active_tx
 from ..vocabulary import validate_deployment_role, validate_environment
 from .policy import iso, policy_tx, refusal
+from ..frozen import frozen_record
 
 STATUSES = ("pending", "approved", "rejected", "deployed", "expired")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Decision:
     decided_by: str
     decision: str
@@ -71,7 +72,7 @@ class Decision:
                 "role_granted_by": self.role_granted_by, "role_granted_at": iso(self.role_granted_at)}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Request:
     id: int
     model: str
@@ -145,20 +146,24 @@ _REQUEST_FROM = (" FROM approval_requests r JOIN model_versions v ON v.id = r.ve
                  " JOIN models m ON m.id = v.model_id")
 
 
-def _decisions(con, request_id: int) -> list[Decision]:
-    rows = con.execute("SELECT decided_by, decision, decided_at, comment, override_reason, role_source,"
-                       " role_granted_by, role_granted_at FROM approval_decisions"
-                       " WHERE request_id = ? ORDER BY decided_at, decided_by", [request_id]).fetchall()
-    return [Decision(*r) for r in rows]
+def _decisions(con, request_ids: list[int]) -> dict[int, list[Decision]]:
+    """The decisions on each of `request_ids`, in the order they were made (one query for a whole list)."""
+    found: dict[int, list[Decision]] = {i: [] for i in request_ids}
+    for request_id, *r in con.execute(
+            "SELECT request_id, decided_by, decision, decided_at, comment, override_reason, role_source,"
+            " role_granted_by, role_granted_at FROM approval_decisions WHERE list_contains(?, request_id)"
+            " ORDER BY request_id, decided_at, decided_by", [request_ids]).fetchall():
+        found[request_id].append(Decision(*r))
+    return found
 
 
-def _request(con, row: tuple) -> Request:
+def _request(con, row: tuple, decisions: list[Decision] | None = None) -> Request:
     """A request with its decisions and the approvals it needs now (the strictest tier held since it was made).
 
     An approved request short of what its model's tier needs now (the tier was raised after the approval) is
     pending again: it needs more approvals before anyone may deploy it.
     """
-    r = Request(*row, decisions=_decisions(con, row[0]))
+    r = Request(*row, decisions=decisions if decisions is not None else _decisions(con, [row[0]])[row[0]])
     if r.status in ("deployed", "rejected"):
         return r
     tiers = tiers_since_tx(con, r.model, r.requested_at)
@@ -212,8 +217,10 @@ def list_requests(store, actor: Identity | None, *, status: str | None = None, r
     sql = f"SELECT {_REQUEST_COLS}{_REQUEST_FROM}" + (" WHERE " + " AND ".join(where) if where else "")
     with store.read() as con:
         found = []
-        for row in con.execute(sql + " ORDER BY r.id DESC", params).fetchall():
-            r = _request(con, row)
+        rows = con.execute(sql + " ORDER BY r.id DESC", params).fetchall()
+        decisions = _decisions(con, [row[0] for row in rows])
+        for row in rows:
+            r = _request(con, row, decisions[row[0]])
             if status is None or r.status == status:
                 found.append(r)
             if len(found) >= int(limit):

@@ -5,17 +5,17 @@ The one answer every page, command, health figure and evidence pack asks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from ..registry.catalog import get_model_tx
 from ..vocabulary import validate_environment
+from ..frozen import frozen_record
 
 
 
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Deployment:
     id: int
     model: str

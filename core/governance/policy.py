@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from ..events import Event, PolicyUpdated
 from ..identity import Identity, require
 from ..registry.records import CARD_FIELDS, ModelVersion
 from ..vocabulary import PRIMARY_METRIC, RISK_TIERS_HIGHEST_FIRST, validate_tier  # noqa: F401 (PRIMARY_METRIC is read as policy.PRIMARY_METRIC)
+from ..frozen import frozen_record
 
 POLICY_FIELDS = ("min_auc", "min_r2", "max_drift_share", "required_card_fields", "approvals_needed",
                  "recertify_days", "approval_valid_days")
@@ -24,7 +24,7 @@ def iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, (datetime, date)) else value
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Policy:
     risk_tier: str
     min_auc: float | None
@@ -71,7 +71,7 @@ def policy_value_text(key: str, value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class PolicyChange:
     """What `change_policy` did: the tier's policy now, and each field that changed {field: {from, to}}."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..audit import record
@@ -27,16 +27,96 @@ _PREFIX_KIND = {"dataset": "dataset", "job": "job", "model": "model_version", "d
 _ID = re.compile(r"^(dataset|job|model|deployment|monitoring|explanation|comparison|source):[^:\s][^\s]*:[^\s].*$")
 
 
-@dataclass
 class Graph:
-    node: str
-    nodes: list[dict[str, Any]] = field(default_factory=list)  # {id, kind, name, depth, ...}
-    edges: list[dict[str, str]] = field(default_factory=list)  # {from, to, relation}
+    """A lineage answer: the node asked about, the nodes reached (`{id, kind, name, depth, ...}`) and the edges
+    among them (`{from, to, relation}`).
+
+    A walk's rows are built on first use of `nodes` or `edges`, from the walk's arrays: a walk with 1% back edges
+    reaches tens of thousands of nodes and edges, and a caller that counts them (`node_count`, the Lineage page) or
+    prints them as JSON (`as_dict`, without the attributes it leaves out) need not pay for every row's dict.
+    """
+
+    __slots__ = ("node", "_nodes", "_edges", "_walk")
+
+    def __init__(self, node: str, nodes: list[dict[str, Any]] | None = None,
+                 edges: list[dict[str, str]] | None = None, *, walk: _Walk | None = None) -> None:
+        self.node = node
+        self._walk = walk
+        self._nodes = nodes if nodes is not None or walk is not None else []
+        self._edges = edges if edges is not None or walk is not None else []
+
+    @property
+    def nodes(self) -> list[dict[str, Any]]:
+        if self._nodes is None:
+            self._nodes = self._walk.node_rows()
+        return self._nodes
+
+    @nodes.setter
+    def nodes(self, rows: list[dict[str, Any]]) -> None:
+        self._nodes = rows
+
+    @property
+    def edges(self) -> list[dict[str, str]]:
+        if self._edges is None:
+            self._edges = self._walk.edge_rows()
+        return self._edges
+
+    @edges.setter
+    def edges(self, rows: list[dict[str, str]]) -> None:
+        self._edges = rows
+
+    @property
+    def node_count(self) -> int:
+        return len(self._walk.reached) if self._nodes is None else len(self._nodes)
+
+    @property
+    def edge_count(self) -> int:
+        return len(self._walk.edges) if self._edges is None else len(self._edges)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"node": self.node,
-                "nodes": [{k: n[k] for k in ("id", "kind", "name", "depth")} for n in self.nodes],
-                "edges": self.edges}
+        nodes = (self._walk.node_rows(attributes=False) if self._nodes is None else
+                 [{k: n[k] for k in ("id", "kind", "name", "depth")} for n in self._nodes])
+        return {"node": self.node, "nodes": nodes, "edges": self.edges}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Graph):
+            return NotImplemented
+        return (self.node, self.nodes, self.edges) == (other.node, other.nodes, other.edges)
+
+    def __repr__(self) -> str:
+        return f"Graph(node={self.node!r}, {self.node_count} node(s), {self.edge_count} edge(s))"
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """A walk's answer as arrays over the index: the nodes reached (numbers, in answer order) with their hops, and
+    the edges among them (edge numbers, in the index's (src, dst, relation) order)."""
+
+    ix: Any
+    reached: Any
+    depths: Any
+    edges: Any
+
+    def node_rows(self, attributes: bool = True) -> list[dict[str, Any]]:
+        ix, reached = self.ix, self.reached
+        with _no_cycle_collection():
+            cols = zip(ix.id_array[reached].tolist(), ix.kind_array[reached].tolist(),
+                       ix.name_array[reached].tolist(), self.depths.tolist())
+            if not attributes:
+                return [{"id": i, "kind": k, "name": n, "depth": d} for i, k, n, d in cols]
+            rows = [{"id": i, "kind": k, "name": n, "depth": d, "attributes": {}} for i, k, n, d in cols]
+            if ix.attributes:
+                import numpy as np
+
+                for pos in np.flatnonzero(ix.has_attributes[reached]).tolist():
+                    rows[pos]["attributes"] = _attributes(ix.attributes[int(reached[pos])])
+            return rows
+
+    def edge_rows(self) -> list[dict[str, str]]:
+        ix, k = self.ix, self.edges
+        with _no_cycle_collection():
+            return [{"from": a, "to": b, "relation": r} for a, b, r in zip(
+                ix.id_array[ix.src[k]].tolist(), ix.id_array[ix.dst[k]].tolist(), ix.relation_array[k].tolist())]
 
 
 def kind_of(node_id: str) -> str:
@@ -97,9 +177,7 @@ def traverse_tx(con, node_id: str, direction: str, depth: int | None = None) -> 
     keep = hops[near] >= 0
     if depth is not None:
         keep &= hops[far] >= 0
-    with _no_cycle_collection():
-        return Graph(node_id, _node_rows(ix, reached.tolist(), hops[reached].tolist()),
-                     _edge_rows(ix, np.flatnonzero(keep).tolist(), ix.src[keep].tolist(), ix.dst[keep].tolist()))
+    return Graph(node_id, walk=_Walk(ix, reached, hops[reached], np.flatnonzero(keep)))
 
 
 @contextmanager
@@ -113,18 +191,6 @@ def _no_cycle_collection():
     finally:
         if was:
             gc.enable()
-
-
-def _node_rows(ix, numbers: list[int], depths: list[int]) -> list[dict[str, Any]]:
-    ids, kinds, names, attrs = ix.ids, ix.kinds, ix.names, ix.attributes
-    return [{"id": ids[i], "kind": kinds[i], "name": names[i], "depth": d,
-             "attributes": _attributes(attrs[i]) if i in attrs else {}} for i, d in zip(numbers, depths)]
-
-
-def _edge_rows(ix, numbers: list[int], src: list[int], dst: list[int]) -> list[dict[str, str]]:
-    ids, rel = ix.ids, ix.relation
-    return [{"from": a, "to": b, "relation": r} for a, b, r in zip(map(ids.__getitem__, src), map(ids.__getitem__, dst),
-                                                                    map(rel.__getitem__, numbers))]
 
 
 def _attributes(text: str | None) -> dict[str, Any]:
@@ -154,21 +220,30 @@ def impact(store, node_id: str, depth: int | None = None) -> Graph:
     """
     with store.read() as con:
         g = traverse_tx(con, node_id, "downstream", depth)
-        hit = [n for n in g.nodes if n["kind"] in ("model_version", "deployment")]
         live = {f"deployment:{m}:{e}:{i}": (m, v, e, r) for i, m, v, e, r in con.execute(
             "SELECT d.id, m.name, v.version, d.environment, d.role FROM deployments d JOIN model_versions v ON "
             "v.id = d.version_id JOIN models m ON m.id = v.model_id WHERE d.until IS NULL").fetchall()}
+    import numpy as np
+
+    # Chosen over the walk's arrays: only the versions and deployments reached become rows.
+    w = g._walk
+    ix = w.ix
+    kinds = ix.kind_array[w.reached]
+    hit = (kinds == "model_version") | (kinds == "deployment")
+    w = _Walk(ix, w.reached[hit], w.depths[hit], w.edges)
+    keep = np.zeros(len(ix.ids), dtype=bool)
+    keep[w.reached] = True
+    keep[ix.number(node_id)] = True
+    w = _Walk(ix, w.reached, w.depths, w.edges[keep[ix.dst[w.edges]]])
+    nodes = w.node_rows()
     live_versions = {f"model:{m}:{v}": (e, r) for m, v, e, r in live.values()}
-    for n in hit:
+    for n in nodes:
         n["active"] = n["id"] in live or n["id"] in live_versions
         if n["id"] in live:
             n["environment"], n["role"] = live[n["id"]][2], live[n["id"]][3]
         elif n["id"] in live_versions:
             n["environment"], n["role"] = live_versions[n["id"]]
-    keep = {n["id"] for n in hit} | {node_id}
-    g.nodes = hit
-    g.edges = [e for e in g.edges if e["to"] in keep]
-    return g
+    return Graph(node_id, nodes, walk=w)
 
 
 def impact_in_production(g: Graph) -> list[str]:
@@ -202,13 +277,13 @@ def path(store, src: str, dst: str, max_depth: int = 50) -> Graph:
     if numbers is None:
         return Graph(src)
     trail = [ix.ids[i] for i in numbers]
-    found = {ix.ids[i]: (ix.kinds[i], ix.names[i]) for i in numbers if ix.known[i]}
+    found = {ix.ids[i]: (ix.kind_array[i], ix.name_array[i]) for i in numbers if ix.known[i]}
     steps = list(zip(trail, trail[1:]))
     # The relation of each step: the smallest of the edges joining its two nodes (edges are sorted by src,
     # dst, relation, so the first one found is it).
     relation = {}
     for k in np.flatnonzero(np.isin(ix.src, numbers[:-1]) & np.isin(ix.dst, numbers[1:])).tolist():
-        relation.setdefault((ix.ids[ix.src[k]], ix.ids[ix.dst[k]]), ix.relation[k])
+        relation.setdefault((ix.ids[ix.src[k]], ix.ids[ix.dst[k]]), ix.relation_array[k])
     nodes = [{"id": nid, "kind": found[nid][0] if nid in found else kind_of(nid),
               "name": found[nid][1] if nid in found else nid, "depth": depth} for depth, nid in enumerate(trail)]
     edges = [{"from": a, "to": b, "relation": relation.get((a, b))} for a, b in steps]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput, NotFound
 from ..events import DatasetRegistered
 from ..identity import Identity
+from ..frozen import frozen_record
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +28,7 @@ DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Dataset:
     id: int
     name: str

@@ -15,11 +15,11 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, NotFound
+from ..frozen import frozen_record
 
 MLMODEL = "MLmodel"
 MAX_MLMODEL_BYTES = 1_000_000  # real ones are about a kilobyte; a bigger one is not an MLmodel file
@@ -29,7 +29,7 @@ PICKLE_FORMATS = ("pickle", "cloudpickle")
 _NATIVE_SUFFIX = {"ubj": ".ubj", "json": ".json", "lgb": ".txt"}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class MlflowModelDir:
     """What the MLmodel file of a folder says, checked; the model itself is not loaded."""
     path: Path                 # the folder, resolved

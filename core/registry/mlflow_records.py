@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import duckdb
@@ -22,9 +22,10 @@ from ..events import MlflowVersionImported
 from ..identity import Identity
 from ..lineage import nodes as lineage
 from .mlflow_model import MlflowModelDir
+from ..frozen import frozen_record
 
 
-@dataclass(frozen=True)
+@frozen_record
 class MlflowFacts:
     """A registered MLflow model version and its source run, as read from the tracking server."""
     tracking_uri: str

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..errors import InvalidInput, NotFound
 from .datasets import slug
+from ..frozen import frozen_record
 
 
 
@@ -37,7 +38,7 @@ VERSION_STATUSES = ("registered", "staging", "challenger", "production", "retire
 _NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ModelVersion:
     id: int
     model: str
@@ -75,7 +76,7 @@ class ModelVersion:
                 "estimator": self.estimator, "code_ref": self.code_ref, "parameters": self.parameters}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Model:
     id: int
     name: str
@@ -117,7 +118,7 @@ class Model:
                 "versions": [v.as_dict() for v in self.versions]}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ModelSummary:
     name: str
     owner: str
@@ -137,7 +138,7 @@ class ModelSummary:
                 "updated_at": iso(self.updated_at)}
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SearchResult:
     items: list[ModelSummary]
     total: int

@@ -68,7 +68,7 @@ def test_an_unsupported_model_gets_the_permutation_explainer_in_probability(stor
     df = synthetic_classification(seed=3)
     knn = KNeighborsClassifier(n_neighbors=15).fit(df[["x1", "x2"]], df["y"])
     versions.register_version(store, people["ds"], "knn-model", knn, df.iloc[:300], "y", test_data=df.iloc[300:])
-    e = explanations.explain(store, people["ds"], "knn-model", 1, rows=5)  # each row costs ~100k k-NN predictions
+    e = explanations.explain(store, people["ds"], "knn-model", 1, rows=2)  # each row costs ~100k k-NN predictions
     assert (e.explainer, e.output_space) == ("permutation", "probability")
     proba = knn.predict_proba(e.inputs)[:, 1]
     np.testing.assert_allclose(e.frame["prediction"], proba, atol=1e-12)

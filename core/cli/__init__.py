@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("registry_cmds", "re-hash every artifact (exit 1 on a mismatch)"),
     "datasets": ("registry_cmds", "registered datasets"),
     "users": ("users_cmds", "grant and revoke roles (admin only)"),
+    "tokens": ("tokens_cmds", "access tokens for the HTTP API: create, list, revoke"),
     "compare": ("compare_cmds", "compare champion and challenger on the same rows, with 95%% intervals"),
     "approvals": ("approvals_cmds", "request, review and decide deployments"),
     "deploy": ("approvals_cmds", "deploy an approved request (exactly once)"),
@@ -194,6 +195,8 @@ def _command_module(name: str) -> Any:
         from . import import_cmds as module
     elif name == "users_cmds":
         from . import users_cmds as module
+    elif name == "tokens_cmds":
+        from . import tokens_cmds as module
     elif name == "compare_cmds":
         from . import compare_cmds as module
     elif name == "approvals_cmds":

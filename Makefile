@@ -19,7 +19,7 @@ XGBOOST_PKG := "xgboost-cpu>=2,<4"
 endif
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,lightgbm,mlflow]" $(XGBOOST_PKG)
+	$(BIN)/python -m pip install --quiet -e ".[test,lightgbm,mlflow,api]" $(XGBOOST_PKG)
 	touch $(STAMP)
 
 run: $(STAMP)

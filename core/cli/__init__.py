@@ -14,8 +14,9 @@ import json
 import math
 import os
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
 from ..errors import CoreError, InvalidInput
 from . import output as screen
@@ -64,11 +65,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("monitoring_cmds", "drift and performance of MODEL's logged traffic"),
     "monitor-config": ("monitoring_cmds", "set MODEL's drift methods, thresholds and kinds per column (admin)"),
     "alerts": ("monitoring_cmds", "monitoring alerts"),
+    "api": ("api_cmds", "serve the authenticated HTTP API (modelgov api serve)"),
 }
 
 
 class UsageError(Exception):
     pass
+
+
+# Where a command's output goes: stdout, except while the HTTP API runs a command for a caller (core/api), which
+# collects it per request (a context variable: the API's threads never see each other's output).
+OUTPUT: ContextVar[TextIO | None] = ContextVar("modelgov_cli_output", default=None)
+
+
+def _stdout() -> TextIO:
+    return OUTPUT.get() or sys.stdout
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,6 +93,10 @@ class Parser(argparse.ArgumentParser):
 class Ctx:
     args: argparse.Namespace
     store: Store
+    # Set when the HTTP API runs the command: the identity its bearer token proved (never a name typed), and
+    # `remote` for what only the person at this machine may do (unpickling a model file they name).
+    identity: Identity | None = None
+    remote: bool = False
 
     @property
     def json(self) -> bool:
@@ -91,18 +106,23 @@ class Ctx:
         """The acting person with their granted roles; refuses when nobody is named."""
         from ..identity import identity_for
 
-        email = self.args.as_ or os.environ.get("MODELGOV_USER")
+        if self.identity is not None:
+            return self.identity
+        if self.remote:
+            raise InvalidInput("This request carries no identity; send Authorization: Bearer TOKEN.")
+        email = getattr(self.args, "as_", None) or os.environ.get("MODELGOV_USER")
         if not email:
             raise InvalidInput("Name the acting person with --as EMAIL (or set MODELGOV_USER).")
         return identity_for(self.store, email)
 
     def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
+        out = _stdout()
         if self.json:
-            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False))
+            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False), file=out)
         elif text is not None:  # what people typed may be in it: nothing a terminal acts on gets through
-            print(screen.text(text() if callable(text) else text))
+            print(screen.text(text() if callable(text) else text), file=out)
         else:
-            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False))
+            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False), file=out)
 
 
 def _clean(value: Any) -> Any:
@@ -124,8 +144,16 @@ def _clean(value: Any) -> Any:
 def held_open(handler: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
     """Mark a command that only reads and ends by itself in well under a second: `main` holds the store open
     while it runs (`Store.session`), so its several units of work (who is asking, the permission check, the read)
-    share one open of the file instead of paying one each."""
+    share one open of the file instead of paying one each. Such a command changes nothing (`reads_only`)."""
     handler.held_open = True  # type: ignore[attr-defined]
+    handler.reads_only = True  # type: ignore[attr-defined]
+    return handler
+
+
+def reads_only(handler: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
+    """Mark a command that changes nothing in the store (a longer read: an export, a drift report, a re-hash).
+    The HTTP API also offers it by GET, and MODELGOV_LOCAL_READ_ONLY lets it run in local mode."""
+    handler.reads_only = True  # type: ignore[attr-defined]
     return handler
 
 
@@ -139,10 +167,10 @@ def deliver(text: str, output: str | None, what: str) -> int:
         except OSError as e:
             raise InvalidInput(f"Cannot write {output}: {e.strerror}.") from None
         print(screen.line(f"Wrote {what} to {output}."), file=sys.stderr)
-    elif sys.stdout.isatty():  # a file or pipe gets the exact bytes; a terminal gets nothing it would act on
-        sys.stdout.write(screen.text(text))
+    elif (out := _stdout()).isatty():  # a file or pipe gets the exact bytes; a terminal gets nothing it would act on
+        out.write(screen.text(text))
     else:
-        sys.stdout.write(text)
+        out.write(text)
     return 0
 
 
@@ -197,6 +225,8 @@ def _command_module(name: str) -> Any:
         from . import users_cmds as module
     elif name == "tokens_cmds":
         from . import tokens_cmds as module
+    elif name == "api_cmds":
+        from . import api_cmds as module
     elif name == "compare_cmds":
         from . import compare_cmds as module
     elif name == "approvals_cmds":

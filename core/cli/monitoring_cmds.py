@@ -8,7 +8,7 @@ import sys
 from ..drift import report as drift_report
 from ..errors import InvalidInput
 from ..registry.records import parse_ref
-from . import Ctx, held_open, table
+from . import Ctx, held_open, reads_only, table
 from .argtypes import ENTITY_ID, output_file
 from ..vocabulary import ENVIRONMENTS
 
@@ -132,6 +132,7 @@ def _drift_table(columns: list[dict]) -> str:
     return table(rows, ["COLUMN", "KIND", "METHOD", "SCORE", "DRIFTED", "PSI"])
 
 
+@reads_only
 def cmd_drift(ctx: Ctx) -> int:
     cfg = None
     if ctx.args.config:

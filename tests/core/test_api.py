@@ -1,0 +1,278 @@
+"""The HTTP API on a real uvicorn server on 127.0.0.1, with a real OpenID provider (oidc-provider-mock) beside it.
+
+One server and one store per module (starting them is the slow part); each test makes what it needs under names
+of its own. oidc-provider-mock 0.3 issues tokens by the authorization-code flow only (no client_credentials
+grant: its GRANT_TYPES_SUPPORTED are authorization_code and refresh_token), so its signed ID tokens stand for a
+person's bearer tokens, and the client-credentials mapping is tested on verified claims without an e-mail.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from datetime import timedelta
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+
+from core import tokens, users
+from core.api import bearer, endpoints
+from core.errors import Unauthenticated
+from core.identity import identity_for
+from tests.conftest import _copy_home, make_version, synthetic_classification
+
+starlette = pytest.importorskip("starlette")
+uvicorn = pytest.importorskip("uvicorn")
+oidc_mock = pytest.importorskip("oidc_provider_mock")
+
+DORA = "dora@example.com"   # data scientist AND risk officer: four eyes must stop her approving her own request
+SVC = "ci-pipeline@svc.example.com"
+CLIENT_ID = "modelgov"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _provider(max_age: timedelta, users_claims):
+    """An OpenID provider on 127.0.0.1 in a thread; returns (base url, stop)."""
+    from oidc_provider_mock import User, app
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app(access_token_max_age=max_age,
+                                             user_claims=[User(sub=c["email"], claims=c) for c in users_claims]),
+                         threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{server.server_port}", server.shutdown
+
+
+def id_token(base: str, sub: str) -> str:
+    """A signed ID token for `sub` from the mock provider, by the authorization-code flow without a browser."""
+    redirect = "http://localhost:8501/oauth2callback"
+    r = requests.post(f"{base}/oauth2/authorize", params={
+        "client_id": CLIENT_ID, "redirect_uri": redirect, "response_type": "code", "scope": "openid email profile",
+        "state": "s"}, data={"sub": sub}, allow_redirects=False, timeout=10)
+    code = parse_qs(urlparse(r.headers["location"]).query)["code"][0]
+    r = requests.post(f"{base}/oauth2/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": CLIENT_ID,
+        "client_secret": "secret"}, timeout=10)
+    return r.json()["id_token"]
+
+
+@pytest.fixture(scope="module")
+def api(_template_home, tmp_path_factory):
+    """(base url, store, providers): the API over a copy of the template store, OIDC from two mock providers (the
+    second issues tokens that are already expired)."""
+    store = _copy_home(_template_home, tmp_path_factory.mktemp("api") / "home")
+    admin = identity_for(store, "alan@example.com")
+    for role in ("data_scientist", "risk_officer"):
+        users.grant_role(store, admin, DORA, role)
+    claims = [{"email": "rita@example.com", "email_verified": True, "groups": ["risk_officer"]},
+              {"email": "mallory@example.com", "email_verified": False, "groups": ["admin"]},
+              {"email": "newbie@example.com", "email_verified": True, "groups": ["viewer"]}]
+    good, stop_good = _provider(timedelta(hours=1), claims)
+    stale, stop_stale = _provider(timedelta(seconds=-120), claims)
+    secrets = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 64,
+                        "client_id": CLIENT_ID, "client_secret": "secret",
+                        "server_metadata_url": f"{good}/.well-known/openid-configuration",
+                        "stale": {"client_id": CLIENT_ID, "client_secret": "secret",
+                                  "server_metadata_url": f"{stale}/.well-known/openid-configuration"}},
+               "modelgov": {"service_clients": {"ci-pipeline": SVC}}}
+    from core.api.server import create_app
+
+    verifier = bearer.Verifier(secrets, env={})
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(store, verifier), host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    yield base, store, {"good": good, "stale": stale, "verifier": verifier}
+    server.should_exit = True
+    thread.join(timeout=10)
+    stop_good()
+    stop_stale()
+
+
+def _token(store, email: str, **kw) -> str:
+    return tokens.create_token(store, identity_for(store, email), email, **kw).token
+
+
+def _call(base, path, token=None, *, method="POST", data=None, files=None, params=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if files is not None:
+        return requests.post(base + path, headers=headers, data=data, files=files, timeout=120)
+    if method == "GET":
+        return requests.get(base + path, headers=headers, params=params, timeout=60)
+    return requests.post(base + path, headers=headers, json=data or {}, timeout=120)
+
+
+def _audit_rows(store) -> int:
+    with store.read() as con:
+        return con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+
+
+def test_health_needs_no_token_and_everything_else_does(api):
+    base, store, _ = api
+    assert requests.get(f"{base}/health", timeout=5).json() == {"status": "ok"}
+    before = _audit_rows(store)
+    for headers in ({}, {"Authorization": "Basic YWRhOng="}, {"Authorization": "Bearer "},
+                    {"Authorization": "Bearer not-a-token"}, {"Authorization": "Bearer xyz_" + "A" * 43}):
+        r = requests.get(f"{base}/v1/models/list", headers=headers, timeout=5)
+        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+        assert r.json()["error"].count(".") >= 1 and "Traceback" not in r.text
+    assert _audit_rows(store) == before
+
+
+def test_a_read_returns_exactly_the_cli_json(api, cli):
+    base, store, _ = api
+    make_version(store, identity_for(store, "ada@example.com"), "api-read", risk_tier="low")
+    token = _token(store, "vera@example.com")
+    r = _call(base, "/v1/models/show", token, method="GET", params={"name": "api-read"})
+    assert r.status_code == 200 and r.headers["x-modelgov-exit-code"] == "0"
+    local = cli(store, "models", "show", "api-read", "--json", as_="vera@example.com")
+    assert r.json() == json.loads(local.out)
+    assert _call(base, "/v1/models/show", token, data={"name": "api-read"}).json() == r.json()
+
+
+def test_errors_map_to_statuses_with_the_cli_sentence(api, cli):
+    base, store, _ = api
+    ds = _token(store, "ada@example.com")
+    r = _call(base, "/v1/models/show", ds, data={"name": "no-such-model"})
+    assert r.status_code == 404 and r.json() == {
+        "error": json.loads(json.dumps(cli(store, "models", "show", "no-such-model").err.removeprefix(
+            "modelgov: ").strip())), "exit_code": 5}
+    r = _call(base, "/v1/approvals/request", ds, data={"ref": "x:1", "env": "moon", "role": "champion",
+                                                        "reason": "r"})
+    assert r.status_code == 400 and "moon" in r.json()["error"]
+    assert _call(base, "/v1/models/show", ds, data={"nmae": "x"}).status_code == 400
+    assert _call(base, "/v1/users/grant", ds, data={"email": "x@example.com", "role": "viewer"}).status_code == 403
+    assert _call(base, "/v1/nothing/here", ds).status_code == 404
+    assert _call(base, "/v1/users/grant", ds, method="GET").status_code == 405
+
+
+def test_four_eyes_hold_across_tokens_and_sessions(api):
+    from core.governance import approvals
+
+    base, store, providers = api
+    make_version(store, identity_for(store, DORA), "api-four-eyes", risk_tier="low")
+    dora = _token(store, DORA)
+    r = _call(base, "/v1/approvals/request", dora, data={
+        "ref": "api-four-eyes:1", "env": "staging", "role": "champion", "reason": "ready for staging"})
+    assert r.status_code == 200, r.text
+    request_id = r.json()["id"]
+    r = _call(base, "/v1/approvals/approve", dora, data={"id": request_id, "comment": "mine, looks fine"})
+    assert r.status_code in (403, 409) and "Traceback" not in r.text
+    with pytest.raises(Exception):  # nor with her session in the dashboard or the CLI
+        approvals.decide(store, identity_for(store, DORA), request_id, "approve", "still mine")
+    rita = id_token(providers["good"], "rita@example.com")  # a risk officer's provider token may
+    r = _call(base, "/v1/approvals/approve", rita, data={"id": request_id, "comment": "evidence holds",
+                                                                  "override_reason": "card follows"})
+    assert r.status_code == 200, r.text
+    with store.read() as con:
+        who = con.execute("SELECT actor, CAST(payload AS VARCHAR) FROM audit_log WHERE action = 'approval.request' "
+                          "AND outcome = 'ok' ORDER BY seq DESC LIMIT 1").fetchone()
+    assert who[0] == DORA and json.loads(who[1])["via_token"].startswith("tok_")
+
+
+def test_a_viewer_token_reads_but_changes_nothing(api):
+    base, store, _ = api
+    make_version(store, identity_for(store, "ada@example.com"), "api-viewer", risk_tier="low")
+    vera = _token(store, "vera@example.com")
+    assert _call(base, "/v1/models/list", vera, method="GET").status_code == 200
+    r = _call(base, "/v1/models/update", vera, data={"name": "api-viewer", "description": "defaced"})
+    assert r.status_code == 403
+    assert "defaced" not in _call(base, "/v1/models/show", vera, data={"name": "api-viewer"}).text
+
+
+def test_revoked_and_expired_tokens_get_401_and_nothing_is_written(api):
+    base, store, providers = api
+    ada = identity_for(store, "ada@example.com")
+    gone = tokens.create_token(store, ada, "ada@example.com")
+    tokens.revoke_token(store, ada, gone.record.id)
+    old = tokens.create_token(store, ada, "ada@example.com")
+    with store.transaction() as con:
+        con.execute("UPDATE api_tokens SET expires_at = TIMESTAMP '2020-01-01' WHERE id = ?", [old.record.id])
+    stale = id_token(providers["stale"], "rita@example.com")
+    claims = json.loads(bearer._b64(stale.split(".")[1]))
+    assert claims["exp"] < time.time() - bearer.LEEWAY_SECONDS  # signed by a configured provider, but expired
+    before = _audit_rows(store)
+    for token in (gone.token, old.token, stale):
+        r = _call(base, "/v1/models/update", token, data={"name": "api-read", "description": "should not stick"})
+        assert r.status_code == 401, r.text
+    assert _audit_rows(store) == before
+
+
+def test_provider_tokens_need_a_verified_address_and_a_good_signature(api):
+    base, store, providers = api
+    r = _call(base, "/v1/models/list", id_token(providers["good"], "mallory@example.com"), method="GET")
+    assert r.status_code == 401 and "not confirmed" in r.json()["error"]
+    good = id_token(providers["good"], "newbie@example.com")
+    assert _call(base, "/v1/models/list", good, method="GET").status_code == 200  # viewer from the claim
+    head, body, sig = good.split(".")
+    forged_body = body[:-4] + ("AAAA" if body[-4:] != "AAAA" else "BBBB")
+    assert _call(base, "/v1/models/list", f"{head}.{forged_body}.{sig}", method="GET").status_code == 401
+    import base64
+    none_head = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    assert _call(base, "/v1/models/list", f"{none_head}.{body}.", method="GET").status_code == 401
+
+
+def test_client_credentials_claims_act_as_the_listed_service_account(api):
+    _base, store, providers = api
+    verifier = providers["verifier"]
+    users.grant_role(store, identity_for(store, "alan@example.com"), SVC, "data_scientist")
+    who = verifier.identity(store, {"iss": "x", "client_id": "ci-pipeline", "sub": "ci-pipeline"})
+    assert (who.email, who.roles) == (SVC, frozenset({"data_scientist"}))
+    with pytest.raises(Unauthenticated, match="service_clients"):
+        verifier.identity(store, {"iss": "x", "azp": "someone-else", "sub": "someone-else"})
+
+
+def test_log_predictions_upload_names_the_token_in_the_trail(api):
+    base, store, _ = api
+    ada = identity_for(store, "ada@example.com")
+    make_version(store, ada, "api-upload", risk_tier="low")
+    token = tokens.create_token(store, ada, "ada@example.com")
+    df = synthetic_classification(n=120, seed=3).drop(columns="y")
+    df["id"] = range(len(df))
+    df["ts"] = "2026-11-01T00:00:00"
+    r = _call(base, "/v1/log-predictions", token.token, data={"ref": "api-upload:1", "id_column": "id",
+                                                               "time_column": "ts", "no_snapshot": "true"},
+              files={"input": ("served.csv", df.to_csv(index=False).encode())})
+    assert r.status_code == 200, r.text
+    assert r.json()["logged"] == 120
+    with store.read() as con:
+        payload = con.execute("SELECT CAST(payload AS VARCHAR) FROM audit_log WHERE action = 'predictions.log' "
+                              "ORDER BY seq DESC LIMIT 1").fetchone()[0]
+    assert json.loads(payload)["via_token"] == token.record.id
+    r = _call(base, "/v1/log-predictions", token.token, data={"ref": "api-upload:1", "input": "/etc/passwd"})
+    assert r.status_code == 400 and "never reads a path" in r.json()["error"]
+
+
+def test_an_upload_past_the_limit_is_refused(api, monkeypatch):
+    base, store, _ = api
+    monkeypatch.setenv("MODELGOV_API_MAX_UPLOAD_MB", "0.01")
+    r = _call(base, "/v1/log-predictions", _token(store, "ada@example.com"), data={"ref": "api-upload:1"},
+              files={"input": ("big.csv", b"x" * 20_000)})
+    assert r.status_code == 413 and "MODELGOV_API_MAX_UPLOAD_MB" in r.json()["error"]
+
+
+def test_openapi_lists_every_command_but_the_local_ones(api):
+    base, _store, _ = api
+    doc = requests.get(f"{base}/openapi.json", timeout=5).json()
+    paths = set(doc["paths"])
+    assert {"/v1/models/list", "/v1/approvals/approve", "/v1/log-predictions", "/v1/tokens/revoke"} <= paths
+    assert not any(p.startswith(("/v1/init", "/v1/demo", "/v1/api", "/v1/import")) for p in paths)
+    assert set(endpoints.endpoints()) == paths - {"/health"}
+    assert "multipart/form-data" in doc["paths"]["/v1/log-predictions"]["post"]["requestBody"]["content"]

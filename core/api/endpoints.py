@@ -171,8 +171,8 @@ def _text(value: Any, param: Param) -> str:
     return str(value)
 
 
-def argv_for(endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path]) -> list[str]:
-    """The command line (after the command's words) that the parameters spell, `--json` included."""
+def argv_for(endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path], as_json: bool = True) -> list[str]:
+    """The command line (after the command's words) that the parameters spell, `--json` unless text is asked for."""
     known = {p.name: p for p in endpoint.params}
     unknown = sorted(set(values) - set(known)) + sorted(set(files) - {p.name for p in endpoint.uploads})
     if unknown:
@@ -212,13 +212,14 @@ def argv_for(endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path])
         else:
             options.append(f"{p.option}={_text(value, p)}")
     # After `--` a positional that begins with "-" is still a value, never an option.
-    return options + ["--json"] + (["--"] + positionals if positionals else [])
+    return options + (["--json"] if as_json else []) + (["--"] + positionals if positionals else [])
 
 
 def run(endpoint: Endpoint, store, actor: Identity, values: dict[str, Any],
-        files: dict[str, Path] | None = None) -> Result:
+        files: dict[str, Path] | None = None, *, as_json: bool = True) -> Result:
     """Run the endpoint's command for `actor`: the CLI's handler, its `--json` output, its one-sentence errors.
 
+    `as_json=False` gives the command's text instead (the CLI in remote mode prints what it prints locally).
     Everyone who calls the API must hold a role (`view`): a token whose owner lost every role reads nothing.
     """
     from ..cli import OUTPUT, Ctx, UsageError, with_option
@@ -229,7 +230,7 @@ def run(endpoint: Endpoint, store, actor: Identity, values: dict[str, Any],
         if not allowed(actor, "view"):
             with store.transaction():  # records the refusal
                 require(actor, "view", "api", endpoint.path)
-        argv = argv_for(endpoint, values, files)
+        argv = argv_for(endpoint, values, files, as_json)
         try:
             args = endpoint.parser.parse_args(argv)
         except UsageError as e:

@@ -9,7 +9,7 @@ the same table.
 - `GET /health` answers without authentication (load balancers); everything else needs a bearer token.
 - `POST /v1/<command>[/<subcommand>]` with a JSON object, or multipart/form-data when it carries files;
   commands that change nothing also answer `GET` with the parameters in the query string.
-- The body is what `modelgov … --json` prints; `X-ModelGov-Exit-Code` is the CLI's exit code for the same call.
+- The body is what `modelgov … --json` prints (with `X-ModelGov-Output: text`, what it prints without `--json`); `X-ModelGov-Exit-Code` is the CLI's exit code for the same call.
 - Errors: `{"error": sentence, "exit_code": n}` with 400, 401, 403, 404, 409, 413 or 422.
 - Stateless over the store: every request opens it for its units of work, as the CLI does, so replicas and the
   dashboard share one store (or, later, PostgreSQL).
@@ -169,7 +169,8 @@ def create_app(store, verifier: bearer.Verifier | None = None) -> Starlette:
                                      "server accepts (MODELGOV_API_MAX_UPLOAD_MB); split the file.", 2)
             except CoreError as e:
                 return _response(endpoints.error_result(e))
-            result = await run_in_threadpool(_run, endpoint, store, actor, values, files)
+            as_json = request.headers.get("x-modelgov-output", "json").strip().lower() != "text"
+            result = await run_in_threadpool(_run, endpoint, store, actor, values, files, as_json)
             return _response(result)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -189,11 +190,11 @@ def create_app(store, verifier: bearer.Verifier | None = None) -> Starlette:
     return app
 
 
-def _run(endpoint, store, actor, values, files) -> endpoints.Result:
+def _run(endpoint, store, actor, values, files, as_json) -> endpoints.Result:
     if getattr(endpoint.handler, "held_open", False):  # a short read: one open of the store for all of it
         with store.session():
-            return endpoints.run(endpoint, store, actor, values, files)
-    return endpoints.run(endpoint, store, actor, values, files)
+            return endpoints.run(endpoint, store, actor, values, files, as_json=as_json)
+    return endpoints.run(endpoint, store, actor, values, files, as_json=as_json)
 
 
 _ERRORS = {"400": "invalid input", "401": "no valid bearer token", "403": "forbidden", "404": "not found",

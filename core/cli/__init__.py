@@ -66,7 +66,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor-config": ("monitoring_cmds", "set MODEL's drift methods, thresholds and kinds per column (admin)"),
     "alerts": ("monitoring_cmds", "monitoring alerts"),
     "api": ("api_cmds", "serve the authenticated HTTP API (modelgov api serve)"),
+    "login": ("api_cmds", "use a ModelGov API from this machine: store its URL and your token (remote mode)"),
+    "whoami": ("api_cmds", "who you act as, with which roles (and, remotely, which token)"),
 }
+# Commands that always run on this machine, also in remote mode and when local changes are refused.
+LOCAL_ALWAYS = frozenset({"api", "login"})
 
 
 class UsageError(Exception):
@@ -225,7 +229,7 @@ def _command_module(name: str) -> Any:
         from . import users_cmds as module
     elif name == "tokens_cmds":
         from . import tokens_cmds as module
-    elif name == "api_cmds":
+    elif name == "api_cmds":  # api serve, login, whoami
         from . import api_cmds as module
     elif name == "compare_cmds":
         from . import compare_cmds as module
@@ -297,6 +301,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(screen.line(f"modelgov: {e}"), file=sys.stderr)
         return EXIT_USAGE
+    try:
+        remote = None if args.command in LOCAL_ALWAYS else _remote()
+        if remote is not None:
+            from ..api import client
+
+            return client.run(remote, args)
+        if (args.command not in LOCAL_ALWAYS and not getattr(args.handler, "reads_only", False)
+                and _flag(os.environ.get("MODELGOV_LOCAL_READ_ONLY"))):
+            raise InvalidInput("This machine refuses changes in local mode (MODELGOV_LOCAL_READ_ONLY is set), so that "
+                               "every change is made by someone a token or a sign-in proves; use the API: set "
+                               "MODELGOV_URL and MODELGOV_TOKEN, or run 'modelgov login --url URL'.")
+    except CoreError as e:
+        print(screen.line(f"modelgov: {with_option(e, args)}"), file=sys.stderr)
+        return e.exit_code
     from ..store import Store  # after parsing: `--help` and a usage mistake never load DuckDB
 
     store = Store(args.home) if args.home else Store()
@@ -318,6 +336,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(screen.line(f"modelgov: unexpected error ({type(e).__name__}: {e}); "
                           "run again with MODELGOV_DEBUG=1 for details and report it."), file=sys.stderr)
         return EXIT_CHECK
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _remote():
+    """The API to send commands to (MODELGOV_URL + MODELGOV_TOKEN, or `modelgov login`'s file), or None."""
+    if not (os.environ.get("MODELGOV_URL") or os.environ.get("MODELGOV_TOKEN")):
+        from ..api.client import login_file
+
+        if not login_file().exists():
+            return None
+    from ..api.client import configured
+
+    return configured()
 
 
 def run() -> None:

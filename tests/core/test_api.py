@@ -276,3 +276,68 @@ def test_openapi_lists_every_command_but_the_local_ones(api):
     assert not any(p.startswith(("/v1/init", "/v1/demo", "/v1/api", "/v1/import")) for p in paths)
     assert set(endpoints.endpoints()) == paths - {"/health"}
     assert "multipart/form-data" in doc["paths"]["/v1/log-predictions"]["post"]["requestBody"]["content"]
+
+
+def _main(*argv: str):
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_cli_in_remote_mode_acts_only_as_the_token(api, cli, monkeypatch, tmp_path):
+    base, store, _ = api
+    make_version(store, identity_for(store, "ada@example.com"), "api-remote", risk_tier="low")
+    monkeypatch.setenv("MODELGOV_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("MODELGOV_USER", raising=False)
+    monkeypatch.setenv("MODELGOV_URL", base)
+    monkeypatch.setenv("MODELGOV_TOKEN", _token(store, "vera@example.com"))
+    code, out, err = _main("models", "show", "api-remote", "--json")
+    assert code == 0, err
+    monkeypatch.delenv("MODELGOV_URL")
+    monkeypatch.delenv("MODELGOV_TOKEN")
+    assert json.loads(out) == json.loads(cli(store, "models", "show", "api-remote", "--json").out)
+    monkeypatch.setenv("MODELGOV_URL", base)
+    monkeypatch.setenv("MODELGOV_TOKEN", _token(store, "vera@example.com"))
+    code, out, err = _main("--as", "alan@example.com", "users", "grant", "x@example.com", "viewer")
+    assert code == 2 and "proven by the token alone" in err and err.count("\n") == 1
+    code, _out, err = _main("models", "update", "api-remote", "--description", "by vera")
+    assert code == 3 and "vera@example.com" in err
+    code, out, _err = _main("whoami")
+    assert code == 0 and out.startswith("vera@example.com (viewer), with token tok_")
+    code, _out, err = _main("demo")
+    assert code == 2 and "only in local mode" in err
+
+
+def test_login_keeps_url_and_token_for_its_owner_only(api, monkeypatch, tmp_path):
+    import io
+    import stat
+
+    base, store, _ = api
+    monkeypatch.setenv("MODELGOV_CONFIG_DIR", str(tmp_path / "config"))
+    for var in ("MODELGOV_URL", "MODELGOV_TOKEN", "MODELGOV_USER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(_token(store, "grace@example.com") + "\n"))
+    code, out, err = _main("login", "--url", base, "--token-stdin")
+    assert code == 0, err
+    saved = tmp_path / "config" / "login.json"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    code, out, _err = _main("whoami", "--json")
+    assert json.loads(out)["email"] == "grace@example.com"
+    monkeypatch.setattr("sys.stdin", io.StringIO("mgv_" + "B" * 43 + "\n"))
+    code, _out, err = _main("login", "--url", base, "--token-stdin")
+    assert code == 2 and "Not logged in" in err
+    assert _main("login", "--forget")[0] == 0 and not saved.exists()
+
+
+def test_local_changes_can_be_refused(store, cli, monkeypatch):
+    monkeypatch.setenv("MODELGOV_LOCAL_READ_ONLY", "1")
+    r = cli(store, "users", "grant", "x@example.com", "viewer", as_="alan@example.com")
+    assert r.code == 2 and "MODELGOV_LOCAL_READ_ONLY" in r.err
+    assert cli(store, "models", "list", "--json").code == 0
+    assert cli(store, "audit", "verify", as_="rita@example.com").code == 0

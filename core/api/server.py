@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,12 @@ def create_app(store, verifier: bearer.Verifier | None = None) -> Starlette:
             return _problem(404, f"No endpoint {request.url.path}; see /openapi.json for the list.", 5)
         if request.method == "GET" and not endpoint.reads_only:
             return _problem(405, f"{endpoint.path} changes the store: use POST.", 2)
+        as_json = request.headers.get("x-modelgov-output", "json").strip().lower() != "text"
+        if request.method == "GET" and getattr(endpoint.handler, "held_open", False):
+            # A short read with its parameters in the query: who is asking and the read share one open of the store.
+            values, _files = await _values(request, endpoint, Path("."))
+            return _response(await run_in_threadpool(_read, endpoint, store, request.headers.get("authorization"),
+                                                     verifier, values, as_json))
         try:  # who is calling, before anything is read or uploaded
             actor = await run_in_threadpool(bearer.identify, store, request.headers.get("authorization"), verifier)
         except CoreError as e:
@@ -169,7 +176,6 @@ def create_app(store, verifier: bearer.Verifier | None = None) -> Starlette:
                                      "server accepts (MODELGOV_API_MAX_UPLOAD_MB); split the file.", 2)
             except CoreError as e:
                 return _response(endpoints.error_result(e))
-            as_json = request.headers.get("x-modelgov-output", "json").strip().lower() != "text"
             result = await run_in_threadpool(_run, endpoint, store, actor, values, files, as_json)
             return _response(result)
         finally:
@@ -190,11 +196,30 @@ def create_app(store, verifier: bearer.Verifier | None = None) -> Starlette:
     return app
 
 
+# One command that changes the store at a time in this process. Two processes take turns on the store file's lock;
+# two threads of one process would instead run their transactions side by side, and DuckDB's optimistic
+# concurrency would end one of them in "someone else changed the same record" (both append to the audit trail).
+# Reads never wait for it.
+_WRITER = threading.Lock()
+
+
+def _read(endpoint, store, authorization, verifier, values, as_json) -> endpoints.Result:
+    with store.session():
+        try:
+            actor = bearer.identify(store, authorization, verifier)
+        except CoreError as e:
+            return endpoints.error_result(e)
+        return endpoints.run(endpoint, store, actor, values, {}, as_json=as_json)
+
+
 def _run(endpoint, store, actor, values, files, as_json) -> endpoints.Result:
     if getattr(endpoint.handler, "held_open", False):  # a short read: one open of the store for all of it
         with store.session():
             return endpoints.run(endpoint, store, actor, values, files, as_json=as_json)
-    return endpoints.run(endpoint, store, actor, values, files, as_json=as_json)
+    if endpoint.reads_only:
+        return endpoints.run(endpoint, store, actor, values, files, as_json=as_json)
+    with _WRITER:
+        return endpoints.run(endpoint, store, actor, values, files, as_json=as_json)
 
 
 _ERRORS = {"400": "invalid input", "401": "no valid bearer token", "403": "forbidden", "404": "not found",

@@ -119,6 +119,16 @@ class Ctx:
             raise InvalidInput("Name the acting person with --as EMAIL (or set MODELGOV_USER).")
         return identity_for(self.store, email)
 
+    def named(self) -> Identity | None:
+        """The acting person when one is named (the API's token, --as, MODELGOV_USER), else None: for commands that
+        also run anonymously and only record their result for a named person (compare, monitor)."""
+        from ..identity import identity_for
+
+        if self.identity is not None or self.remote:
+            return self.identity
+        email = getattr(self.args, "as_", None) or os.environ.get("MODELGOV_USER")
+        return identity_for(self.store, email) if email else None
+
     def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
         out = _stdout()
         if self.json:

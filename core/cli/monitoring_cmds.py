@@ -174,12 +174,9 @@ def cmd_monitor(ctx: Ctx) -> int:
     from ..monitoring import checks  # per command: `modelgov drift` loads no pandas
 
     name, version = parse_ref(ctx.args.ref)
-    named = ctx.args.as_ if hasattr(ctx.args, "as_") and ctx.args.as_ else None
-    import os
-
-    named = named or os.environ.get("MODELGOV_USER")
-    if named and not ctx.args.no_store:
-        out = checks.check(ctx.store, ctx.actor(), name, version, ctx.args.env, ctx.args.window)
+    named = None if ctx.args.no_store else ctx.named()
+    if named is not None:
+        out = checks.check(ctx.store, named, name, version, ctx.args.env, ctx.args.window)
         result, summary = out["result"], out["summary"]
         result["alerts_raised"] = out["alerts_raised"]
     else:

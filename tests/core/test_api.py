@@ -341,3 +341,19 @@ def test_local_changes_can_be_refused(store, cli, monkeypatch):
     assert r.code == 2 and "MODELGOV_LOCAL_READ_ONLY" in r.err
     assert cli(store, "models", "list", "--json").code == 0
     assert cli(store, "audit", "verify", as_="rita@example.com").code == 0
+
+
+def test_a_command_run_by_the_api_never_takes_the_servers_MODELGOV_USER(store, monkeypatch):
+    import argparse
+
+    from core.cli import Ctx
+
+    monkeypatch.setenv("MODELGOV_USER", "alan@example.com")
+    vera = identity_for(store, "vera@example.com")
+    ctx = Ctx(argparse.Namespace(), store, identity=vera, remote=True)
+    assert ctx.named() is vera and ctx.actor() is vera
+    anonymous = Ctx(argparse.Namespace(), store, remote=True)
+    assert anonymous.named() is None
+    with pytest.raises(Exception, match="no identity"):
+        anonymous.actor()
+    assert Ctx(argparse.Namespace(), store).named().email == "alan@example.com"  # local mode, as before

@@ -37,6 +37,7 @@ from . import bearer, endpoints
 
 DEFAULT_MAX_UPLOAD_MB = 1024
 _SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,10}){1,2}$")  # .csv, .parquet, .skops, .csv.gz
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def max_upload_bytes() -> int:
@@ -64,8 +65,12 @@ def _problem(status: int, sentence: str, exit_code: int) -> Response:
 
 
 def _safe_name(name: str | None, field: str) -> str:
-    """The uploaded file's name as the command sees it: the field's name with the upload's suffix (the format)."""
-    suffix = _SUFFIX.search(Path(name or "").name)
+    """The uploaded file's own name when it is a plain one (a dataset is named after its file, as in local mode),
+    else the field's name with the upload's suffix (the command reads the format from it)."""
+    base = Path((name or "").replace("\\", "/")).name
+    if _PLAIN.fullmatch(base):
+        return base
+    suffix = _SUFFIX.search(base)
     return field + (suffix.group(0).lower() if suffix else "")
 
 
@@ -99,7 +104,8 @@ async def _multipart(request: Request, endpoint: endpoints.Endpoint, folder: Pat
                 if key not in uploads:
                     raise InvalidInput(f"{endpoint.path} takes no file {key!r}; its files are "
                                        f"{', '.join(sorted(uploads)) or 'none'}.")
-                target = folder / _safe_name(value.filename, key)
+                target = folder / key / _safe_name(value.filename, key)  # a folder per field: names never clash
+                target.parent.mkdir(exist_ok=True)
                 with target.open("wb") as out:
                     await run_in_threadpool(shutil.copyfileobj, value.file, out, 1024 * 1024)
                 files[key] = target

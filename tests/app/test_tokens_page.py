@@ -1,5 +1,5 @@
 """AppTest: the Access tokens page makes a person's own token (shown once), revokes it, and offers service tokens
-to administrators only."""
+to administrators only (the service-token rules themselves are tested in core: tests/core/test_tokens.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import tokens, users
+from core import tokens
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app/main.py")
 
@@ -40,14 +40,3 @@ def test_a_person_makes_and_revokes_their_own_token(app, store, people):
     assert not app.exception
     assert tokens.list_tokens(store, people["ds"])[0].status == "revoked"
 
-
-def test_an_administrator_makes_a_service_token(app, store, people):
-    users.grant_role(store, people["admin"], "ci@svc.example.com", "data_scientist")
-    app.session_state["demo_user"] = people["admin"].email
-    app.run()
-    app.switch_page("pages/tokens.py").run()
-    app.text_input(key="tokens_service_owner").input("ci@svc.example.com")
-    app.button(key="tokens_service_submit").click().run()
-    assert not app.exception and not app.error
-    [made] = tokens.list_tokens(store, people["admin"])
-    assert (made.owner, made.kind, made.scope) == ("ci@svc.example.com", "service", ["data_scientist"])

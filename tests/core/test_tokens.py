@@ -176,14 +176,14 @@ def _make(home: str, n: int, out) -> None:
 def test_two_processes_making_tokens_at_once_both_succeed_and_the_chain_holds(store):
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_make, args=(str(store.home), 5, out)) for _ in range(2)]
+    procs = [ctx.Process(target=_make, args=(str(store.home), 3, out)) for _ in range(2)]
     for p in procs:
         p.start()
     made = [out.get(timeout=120) for _ in procs]
     for p in procs:
         p.join(timeout=60)
     ids = made[0] + made[1]
-    assert len(set(ids)) == 10 and _count(store) == 10
+    assert len(set(ids)) == 6 and _count(store) == 6
     assert sorted(r[1] for r in _audit(store, "token.create")) == sorted(ids)
     with store.read() as con:
         assert audit.verify_chain(con).ok

@@ -94,8 +94,8 @@ def rate(n: int, threads: int, call) -> float:
 
 
 def span(values: list[float]) -> str:
-    lo, hi = min(values), max(values)
-    return f"{lo:.1f}" if abs(hi - lo) < 0.05 else f"{lo:.1f}–{hi:.1f}"
+    lo, hi = f"{min(values):.1f}", f"{max(values):.1f}"
+    return lo if lo == hi else f"{lo}–{hi}"
 
 
 def main() -> None:

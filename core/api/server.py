@@ -36,6 +36,9 @@ from ..errors import CoreError, InvalidInput
 from . import bearer, endpoints
 
 DEFAULT_MAX_UPLOAD_MB = 1024
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a JSON or form body of parameters (files go as multipart)
+_BODY_TOO_LARGE = ("The request's parameters are larger than 4 MB; send files as multipart/form-data uploads, "
+                   "not inside JSON.")
 _SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,10}){1,2}$")  # .csv, .parquet, .skops, .csv.gz
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -129,13 +132,20 @@ async def _values(request: Request, endpoint: endpoints.Endpoint, folder: Path) 
     if kind == "multipart/form-data":
         return await _multipart(request, endpoint, folder)
     if kind == "application/x-www-form-urlencoded":  # curl -d name=value
+        declared = request.headers.get("content-length")
+        if not declared or not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            raise TooLarge(_BODY_TOO_LARGE)
         form = await request.form(max_files=0, max_fields=100)
         values = {}
         for key, value in form.multi_items():
             values[key] = (values[key] if isinstance(values[key], list) else [values[key]]) + [value] \
                 if key in values else value
         return values, {}
-    body = await request.body()
+    body = b""
+    async for chunk in request.stream():  # parameters, not files: a few KiB; a flood is refused, not buffered
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise TooLarge(_BODY_TOO_LARGE)
     if not body.strip():
         return {}, {}
     if kind not in ("application/json", ""):
@@ -177,9 +187,9 @@ def create_app(store, verifier: bearer.Verifier | None = None) -> Starlette:
         try:
             try:
                 values, files = await _values(request, endpoint, folder)
-            except TooLarge:
-                return _problem(413, f"The upload is larger than the {max_upload_bytes() // (1024 * 1024)} MB this "
-                                     "server accepts (MODELGOV_API_MAX_UPLOAD_MB); split the file.", 2)
+            except TooLarge as e:
+                return _problem(413, str(e) or f"The upload is larger than the {max_upload_bytes() // (1024 * 1024)} "
+                                               "MB this server accepts (MODELGOV_API_MAX_UPLOAD_MB); split the file.", 2)
             except CoreError as e:
                 return _response(endpoints.error_result(e))
             result = await run_in_threadpool(_run, endpoint, store, actor, values, files, as_json)

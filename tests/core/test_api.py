@@ -357,3 +357,11 @@ def test_a_command_run_by_the_api_never_takes_the_servers_MODELGOV_USER(store, m
     with pytest.raises(Exception, match="no identity"):
         anonymous.actor()
     assert Ctx(argparse.Namespace(), store).named().email == "alan@example.com"  # local mode, as before
+
+
+def test_a_json_body_past_four_megabytes_is_refused(api):
+    base, store, _ = api
+    r = requests.post(f"{base}/v1/models/update", timeout=30, data=b'{"name": "' + b"x" * (5 * 1024 * 1024) + b'"}',
+                      headers={"Authorization": f"Bearer {_token(store, 'ada@example.com')}",
+                               "content-type": "application/json"})
+    assert r.status_code == 413 and "multipart" in r.json()["error"]

@@ -52,15 +52,15 @@ def _provider(max_age: timedelta, users_claims):
     return f"http://127.0.0.1:{server.server_port}", server.shutdown
 
 
-def id_token(base: str, sub: str) -> str:
+def id_token(base: str, sub: str, client_id: str = CLIENT_ID) -> str:
     """A signed ID token for `sub` from the mock provider, by the authorization-code flow without a browser."""
     redirect = "http://localhost:8501/oauth2callback"
     r = requests.post(f"{base}/oauth2/authorize", params={
-        "client_id": CLIENT_ID, "redirect_uri": redirect, "response_type": "code", "scope": "openid email profile",
+        "client_id": client_id, "redirect_uri": redirect, "response_type": "code", "scope": "openid email profile",
         "state": "s"}, data={"sub": sub}, allow_redirects=False, timeout=10)
     code = parse_qs(urlparse(r.headers["location"]).query)["code"][0]
     r = requests.post(f"{base}/oauth2/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": CLIENT_ID,
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "client_id": client_id,
         "client_secret": "secret"}, timeout=10)
     return r.json()["id_token"]
 
@@ -221,6 +221,8 @@ def test_provider_tokens_need_a_verified_address_and_a_good_signature(api):
     assert r.status_code == 401 and "not confirmed" in r.json()["error"]
     good = id_token(providers["good"], "newbie@example.com")
     assert _call(base, "/v1/models/list", good, method="GET").status_code == 200  # viewer from the claim
+    for_another_app = id_token(providers["good"], "newbie@example.com", client_id="some-other-app")
+    assert _call(base, "/v1/models/list", for_another_app, method="GET").status_code == 401  # audience
     head, body, sig = good.split(".")
     forged_body = body[:-4] + ("AAAA" if body[-4:] != "AAAA" else "BBBB")
     assert _call(base, "/v1/models/list", f"{head}.{forged_body}.{sig}", method="GET").status_code == 401

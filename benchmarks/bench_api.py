@@ -119,11 +119,12 @@ def main() -> None:
                               cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             try:
                 if requests.get(base + "/health", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.05)
         auth = {"Authorization": f"Bearer {token}"}
         sessions = threading.local()

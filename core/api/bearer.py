@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .. import auth, tokens
 from ..errors import InvalidInput, Unauthenticated
@@ -68,6 +68,8 @@ class Verifier:
             raise InvalidInput(config.problem)
         self.settings = config.settings or auth.AuthSettings()
         self.providers: list[Provider] = []
+        # "now" for expiry and not-before: the system clock; a test moves it to see a real token expire.
+        self.clock: Callable[[], float] = time.time
         if config.mode == "oidc":
             section = dict((secrets or {})["auth"])
             for name in config.providers:
@@ -116,7 +118,7 @@ class Verifier:
                         continue
                     raise Unauthenticated(BAD_JWT) from None
             registry = jwt.JWTClaimsRegistry(
-                leeway=LEEWAY_SECONDS, iss={"essential": True, "value": p.issuer},
+                now=lambda: int(self.clock()), leeway=LEEWAY_SECONDS, iss={"essential": True, "value": p.issuer},
                 aud={"essential": True, "value": p.client_id}, exp={"essential": True})
             try:
                 registry.validate(decoded.claims)

@@ -1,15 +1,20 @@
-"""The HTTP API on a real uvicorn server on 127.0.0.1, with a real OpenID provider (oidc-provider-mock) beside it.
+"""The HTTP API on a real uvicorn server on 127.0.0.1, with real OpenID providers on 127.0.0.1 beside it.
 
 One server and one store per module (starting them is the slow part); each test makes what it needs under names
-of its own. oidc-provider-mock 0.3 issues tokens by the authorization-code flow only (no client_credentials
-grant: its GRANT_TYPES_SUPPORTED are authorization_code and refresh_token), so its signed ID tokens stand for a
-person's bearer tokens, and the client-credentials mapping is tested on verified claims without an e-mail.
+of its own. Two kinds of provider: oidc-provider-mock (in a thread) signs a person's ID tokens by the
+authorization-code flow; it has no client_credentials grant (its GRANT_TYPES_SUPPORTED are authorization_code and
+refresh_token, up to 0.4.8), so a CI service account gets its token from NanoIDP (a test identity provider that
+implements the client-credentials grant and signs RFC 9068 JWT access tokens with keys it publishes as JWKS),
+started as its own process because it holds one application per process.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -31,6 +36,8 @@ oidc_mock = pytest.importorskip("oidc_provider_mock")
 DORA = "dora@example.com"   # data scientist AND risk officer: four eyes must stop her approving her own request
 SVC = "ci-pipeline@svc.example.com"
 CLIENT_ID = "modelgov"
+CI_CLIENT, CI_SECRET = "ci-pipeline", "ci-secret"          # listed in [modelgov.service_clients]
+STRAY_CLIENT, STRAY_SECRET = "stray-job", "stray-secret"   # a client of the provider that ModelGov does not list
 
 
 def _free_port() -> int:
@@ -76,6 +83,7 @@ def api(_template_home, tmp_path_factory):
     claims = [{"email": "rita@example.com", "email_verified": True, "groups": ["risk_officer"]},
               {"email": "mallory@example.com", "email_verified": False, "groups": ["admin"]},
               {"email": "newbie@example.com", "email_verified": True, "groups": ["viewer"]}]
+    ci = _ci_provider(tmp_path_factory.mktemp("nanoidp")) if importlib.util.find_spec("nanoidp") else None
     good, stop_good = _provider(timedelta(hours=1), claims)
     stale, stop_stale = _provider(timedelta(seconds=-120), claims)
     secrets = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 64,
@@ -83,7 +91,10 @@ def api(_template_home, tmp_path_factory):
                         "server_metadata_url": f"{good}/.well-known/openid-configuration",
                         "stale": {"client_id": CLIENT_ID, "client_secret": "secret",
                                   "server_metadata_url": f"{stale}/.well-known/openid-configuration"}},
-               "modelgov": {"service_clients": {"ci-pipeline": SVC}}}
+               "modelgov": {"service_clients": {CI_CLIENT: SVC}}}
+    if ci is not None:  # the CI's provider: its access tokens are for the API (aud = the client id ModelGov knows)
+        secrets["auth"]["ci"] = {"client_id": CLIENT_ID, "client_secret": "secret",
+                                 "server_metadata_url": f"{ci[0]}/.well-known/openid-configuration"}
     from core.api.server import create_app
 
     verifier = bearer.Verifier(secrets, env={})
@@ -93,18 +104,57 @@ def api(_template_home, tmp_path_factory):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60  # two busy cores may take a while; this waits, it asserts nothing on time
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.05)
-    yield base, store, {"good": good, "stale": stale, "verifier": verifier}
+    for url in [f"{base}/health"] + ([f"{ci[0]}/health"] if ci else []):
+        _wait_for(url)
+    yield base, store, {"good": good, "stale": stale, "verifier": verifier, "ci": ci[0] if ci else None}
     server.should_exit = True
     thread.join(timeout=10)
     stop_good()
     stop_stale()
+    if ci is not None:
+        ci[1].terminate()
+        ci[1].wait(timeout=10)
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 60  # two busy cores may take a while; this waits, it asserts nothing on time
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+
+
+def _ci_provider(folder):
+    """NanoIDP on 127.0.0.1 as its own process, with two client-credentials clients; returns (base url, process).
+    Its access tokens are for the audience CLIENT_ID and live 5 minutes (its shortest is one)."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    (folder / "settings.yaml").write_text(f"""config_version: 1
+server: {{host: "127.0.0.1", port: {port}}}
+oauth:
+  issuer: "{base}"
+  audience: "{CLIENT_ID}"
+  token_expiry_minutes: 5
+  clients:
+    - {{client_id: "{CI_CLIENT}", client_secret: "{CI_SECRET}"}}
+    - {{client_id: "{STRAY_CLIENT}", client_secret: "{STRAY_SECRET}"}}
+""")
+    (folder / "users.yaml").write_text("config_version: 1\nusers: {}\n")
+    log = (folder / "nanoidp.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "nanoidp", "--config", str(folder), "--host", "127.0.0.1",
+                                "--port", str(port)], cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    return base, process  # its signing keys go to ./keys, inside `folder`
+
+
+def client_credentials(base: str, client_id: str, secret: str) -> str:
+    """An access token by the client-credentials grant, as a CI job gets one (RFC 6749 §4.4)."""
+    r = requests.post(f"{base}/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret),
+                      timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
 
 
 def _token(store, email: str, **kw) -> str:
@@ -232,14 +282,50 @@ def test_provider_tokens_need_a_verified_address_and_a_good_signature(api):
     assert _call(base, "/v1/models/list", f"{none_head}.{body}.", method="GET").status_code == 401
 
 
-def test_client_credentials_claims_act_as_the_listed_service_account(api):
-    _base, store, providers = api
-    verifier = providers["verifier"]
+def test_a_ci_service_account_acts_by_the_client_credentials_flow(api):
+    base, store, providers = api
+    if providers["ci"] is None:
+        pytest.skip("nanoidp (the test extra) is not installed")
+    ada = identity_for(store, "ada@example.com")
     users.grant_role(store, identity_for(store, "alan@example.com"), SVC, "data_scientist")
-    who = verifier.identity(store, {"iss": "x", "client_id": "ci-pipeline", "sub": "ci-pipeline"})
-    assert (who.email, who.roles) == (SVC, frozenset({"data_scientist"}))
+    make_version(store, ada, "api-ci", risk_tier="low")
+    token = client_credentials(providers["ci"], CI_CLIENT, CI_SECRET)
+    claims = json.loads(bearer._b64(token.split(".")[1]))
+    assert claims["client_id"] == CI_CLIENT and "email" not in claims  # no person: the client itself
+    r = _call(base, "/v1/whoami", token, method="GET")
+    assert r.status_code == 200 and r.json()["email"] == SVC and r.json()["roles"] == ["data_scientist"], r.text
+    df = synthetic_classification(n=60, seed=5).drop(columns="y")
+    df["id"] = range(len(df))
+    r = _call(base, "/v1/log-predictions", token, data={"ref": "api-ci:1", "id_column": "id", "no_snapshot": "true"},
+              files={"input": ("nightly.csv", df.to_csv(index=False).encode())})
+    assert r.status_code == 200 and r.json()["logged"] == 60, r.text
+    with store.read() as con:
+        actor = con.execute("SELECT actor FROM audit_log WHERE action = 'predictions.log' ORDER BY seq DESC "
+                            "LIMIT 1").fetchone()[0]
+    assert actor == SVC
+    assert _call(base, "/v1/users/grant", token, data={"email": "x@example.com", "role": "viewer"}).status_code == 403
+
+    stray = client_credentials(providers["ci"], STRAY_CLIENT, STRAY_SECRET)  # signed, but not a listed client
+    r = _call(base, "/v1/whoami", stray, method="GET")
+    assert r.status_code == 401 and "service_clients" in r.json()["error"]
+
+    verifier, real_clock = providers["verifier"], providers["verifier"].clock
+    verifier.clock = lambda: real_clock() + 10 * 60  # ten minutes on: the same real token has expired
+    try:
+        before = _audit_rows(store)
+        r = _call(base, "/v1/log-predictions", token, data={"ref": "api-ci:1", "id_column": "id",
+                                                            "no_snapshot": "true"},
+                  files={"input": ("nightly.csv", df.to_csv(index=False).encode())})
+        assert r.status_code == 401 and "expired" in r.json()["error"], r.text
+        assert _audit_rows(store) == before
+    finally:
+        verifier.clock = real_clock
+
+
+def test_unlisted_clients_without_an_address_are_refused(api):
+    _base, store, providers = api
     with pytest.raises(Unauthenticated, match="service_clients"):
-        verifier.identity(store, {"iss": "x", "azp": "someone-else", "sub": "someone-else"})
+        providers["verifier"].identity(store, {"iss": "x", "azp": "someone-else", "sub": "someone-else"})
 
 
 def test_log_predictions_upload_names_the_token_in_the_trail(api):

@@ -216,10 +216,11 @@ def argv_for(endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path],
 
 
 def run(endpoint: Endpoint, store, actor: Identity, values: dict[str, Any],
-        files: dict[str, Path] | None = None, *, as_json: bool = True) -> Result:
+        files: dict[str, Path] | None = None, *, as_json: bool = True, uploads: dict[str, str] | None = None) -> Result:
     """Run the endpoint's command for `actor`: the CLI's handler, its `--json` output, its one-sentence errors.
 
     `as_json=False` gives the command's text instead (the CLI in remote mode prints what it prints locally).
+    `uploads` maps each uploaded file's temporary path to the location to record for it (`upload:<name>`).
     Everyone who calls the API must hold a role (`view`): a token whose owner lost every role reads nothing.
     """
     from ..cli import OUTPUT, Ctx, UsageError, with_option
@@ -239,7 +240,7 @@ def run(endpoint: Endpoint, store, actor: Identity, values: dict[str, Any],
         out = io.StringIO()
         token = OUTPUT.set(out)
         try:
-            code = int(endpoint.handler(Ctx(args, store, identity=actor, remote=True)) or 0)
+            code = int(endpoint.handler(Ctx(args, store, identity=actor, remote=True, uploads=dict(uploads or {}))) or 0)
         finally:
             OUTPUT.reset(token)
     except CoreError as e:

@@ -68,16 +68,27 @@ def _problem(status: int, sentence: str, exit_code: int) -> Response:
 
 
 def _safe_name(name: str | None, field: str) -> str:
-    """The uploaded file's own name when it is a plain one (a dataset is named after its file, as in local mode),
-    else the field's name with the upload's suffix (the command reads the format from it)."""
+    """The uploaded file's own name, made plain (a dataset is named after its file, as in local mode: "credit
+    train.csv" is dataset credit-train either way), else the field's name with the upload's suffix (the command
+    reads the format from it)."""
     base = Path((name or "").replace("\\", "/")).name
     if _PLAIN.fullmatch(base):
         return base
     suffix = _SUFFIX.search(base)
-    return field + (suffix.group(0).lower() if suffix else "")
+    ext = suffix.group(0).lower() if suffix else ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", base[: len(base) - len(ext)]).strip("-._")[:80]
+    return stem + ext if stem else field + ext
 
 
-async def _multipart(request: Request, endpoint: endpoints.Endpoint, folder: Path) -> tuple[dict, dict]:
+def _sent_name(name: str | None, stored: str) -> str:
+    """What a dataset records as its location: `upload:` and the file's own name as the caller sent it (the
+    temporary path on this server means nothing to anyone, and is gone after the request)."""
+    base = Path((name or "").replace("\\", "/")).name
+    base = "".join(ch for ch in base if ch.isprintable())[:200].strip()
+    return "upload:" + (base or stored)
+
+
+async def _multipart(request: Request, endpoint: endpoints.Endpoint, folder: Path) -> tuple[dict, dict, dict]:
     from starlette.formparsers import MultiPartException, MultiPartParser
 
     limit = max_upload_bytes()
@@ -101,6 +112,7 @@ async def _multipart(request: Request, endpoint: endpoints.Endpoint, folder: Pat
         raise InvalidInput(f"The multipart body could not be read: {e}") from None
     values: dict[str, Any] = {}
     files: dict[str, Path] = {}
+    sent: dict[str, str] = {}
     try:
         for key, value in form.multi_items():
             if hasattr(value, "read"):  # an UploadFile
@@ -112,22 +124,24 @@ async def _multipart(request: Request, endpoint: endpoints.Endpoint, folder: Pat
                 with target.open("wb") as out:
                     await run_in_threadpool(shutil.copyfileobj, value.file, out, 1024 * 1024)
                 files[key] = target
+                sent[str(target)] = _sent_name(value.filename, target.name)
             elif key in values:
                 values[key] = (values[key] if isinstance(values[key], list) else [values[key]]) + [value]
             else:
                 values[key] = value
     finally:
         await form.close()
-    return values, files
+    return values, files, sent
 
 
-async def _values(request: Request, endpoint: endpoints.Endpoint, folder: Path) -> tuple[dict, dict]:
+async def _values(request: Request, endpoint: endpoints.Endpoint, folder: Path) -> tuple[dict, dict, dict]:
+    """(parameters, uploaded files by parameter, each upload's temporary path -> the location to record)."""
     if request.method == "GET":
         values: dict[str, Any] = {}
         for key, value in request.query_params.multi_items():
             values[key] = (values[key] if isinstance(values[key], list) else [values[key]]) + [value] \
                 if key in values else value
-        return values, {}
+        return values, {}, {}
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         return await _multipart(request, endpoint, folder)
@@ -140,14 +154,14 @@ async def _values(request: Request, endpoint: endpoints.Endpoint, folder: Path) 
         for key, value in form.multi_items():
             values[key] = (values[key] if isinstance(values[key], list) else [values[key]]) + [value] \
                 if key in values else value
-        return values, {}
+        return values, {}, {}
     body = b""
     async for chunk in request.stream():  # parameters, not files: a few KiB; a flood is refused, not buffered
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise TooLarge(_BODY_TOO_LARGE)
     if not body.strip():
-        return {}, {}
+        return {}, {}, {}
     if kind not in ("application/json", ""):
         raise InvalidInput(f"Send a JSON object (application/json) or multipart/form-data, not {kind}.")
     try:
@@ -157,7 +171,7 @@ async def _values(request: Request, endpoint: endpoints.Endpoint, folder: Path) 
             from None
     if not isinstance(values, dict):
         raise InvalidInput("The request body must be a JSON object of parameters, e.g. {\"comment\": \"…\"}.")
-    return values, {}
+    return values, {}, {}
 
 
 def create_app(store, verifier: bearer.Verifier | None = None) -> Starlette:
@@ -176,7 +190,7 @@ def create_app(store, verifier: bearer.Verifier | None = None) -> Starlette:
         as_json = request.headers.get("x-modelgov-output", "json").strip().lower() != "text"
         if request.method == "GET" and getattr(endpoint.handler, "held_open", False):
             # A short read with its parameters in the query: who is asking and the read share one open of the store.
-            values, _files = await _values(request, endpoint, Path("."))
+            values, _files, _sent = await _values(request, endpoint, Path("."))
             return _response(await run_in_threadpool(_read, endpoint, store, request.headers.get("authorization"),
                                                      verifier, values, as_json))
         try:  # who is calling, before anything is read or uploaded
@@ -186,13 +200,13 @@ def create_app(store, verifier: bearer.Verifier | None = None) -> Starlette:
         folder = Path(tempfile.mkdtemp(prefix="modelgov-api-"))
         try:
             try:
-                values, files = await _values(request, endpoint, folder)
+                values, files, sent = await _values(request, endpoint, folder)
             except TooLarge as e:
                 return _problem(413, str(e) or f"The upload is larger than the {max_upload_bytes() // (1024 * 1024)} "
                                                "MB this server accepts (MODELGOV_API_MAX_UPLOAD_MB); split the file.", 2)
             except CoreError as e:
                 return _response(endpoints.error_result(e))
-            result = await run_in_threadpool(_run, endpoint, store, actor, values, files, as_json)
+            result = await run_in_threadpool(_run, endpoint, store, actor, values, files, as_json, sent)
             return _response(result)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -228,14 +242,17 @@ def _read(endpoint, store, authorization, verifier, values, as_json) -> endpoint
         return endpoints.run(endpoint, store, actor, values, {}, as_json=as_json)
 
 
-def _run(endpoint, store, actor, values, files, as_json) -> endpoints.Result:
+def _run(endpoint, store, actor, values, files, as_json, sent=None) -> endpoints.Result:
+    def run() -> endpoints.Result:
+        return endpoints.run(endpoint, store, actor, values, files, as_json=as_json, uploads=sent)
+
     if getattr(endpoint.handler, "held_open", False):  # a short read: one open of the store for all of it
         with store.session():
-            return endpoints.run(endpoint, store, actor, values, files, as_json=as_json)
+            return run()
     if endpoint.reads_only:
-        return endpoints.run(endpoint, store, actor, values, files, as_json=as_json)
+        return run()
     with _WRITER:
-        return endpoints.run(endpoint, store, actor, values, files, as_json=as_json)
+        return run()
 
 
 _ERRORS = {"400": "invalid input", "401": "no valid bearer token", "403": "forbidden", "404": "not found",

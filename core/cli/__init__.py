@@ -15,7 +15,7 @@ import math
 import os
 import sys
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field as _field
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
 from ..errors import CoreError, InvalidInput
@@ -101,6 +101,14 @@ class Ctx:
     # `remote` for what only the person at this machine may do (unpickling a model file they name).
     identity: Identity | None = None
     remote: bool = False
+    # Set by the HTTP API: each uploaded file's temporary path -> what to record as where it came from
+    # ("upload:<the name the caller sent>"), since the temporary folder is gone after the request.
+    uploads: dict[str, str] = _field(default_factory=dict)
+
+    def location(self, path: Any) -> str | None:
+        """What to record as the location of the file at `path`: its upload's name over the API, else None (the
+        path itself, which core records)."""
+        return self.uploads.get(str(path)) if path is not None else None
 
     @property
     def json(self) -> bool:

@@ -183,7 +183,8 @@ def cmd_register(ctx: Ctx) -> int:
                                   # The person running the command names their own file: only here may a
                                   # joblib/pickle file be unpickled (in a child process, core/registry/safe_load.py).
                                   # A file uploaded to the HTTP API is someone else's code on the server: never.
-                                  allow_pickle=not ctx.remote)
+                                  allow_pickle=not ctx.remote,
+                                  train_location=ctx.location(a.train_data), test_location=ctx.location(a.test_data))
     ctx.emit({"name": v.model, "version": v.version, "sha256": v.sha256, "metrics": v.metrics},
              f"Registered {v.ref} (sha256 {v.sha256[:12]}…) {_fmt_metrics(v.metrics)}")
     return 0

@@ -236,14 +236,15 @@ def evaluate(prepared: _Prepared, test: pd.DataFrame, target: str) -> dict[str, 
     return regression_metrics(y.to_numpy(dtype=float), s)
 
 
-def _frame(data: pd.DataFrame | str | Path, label: str) -> tuple[pd.DataFrame, str, str]:
-    """(frame, location, default dataset name)."""
+def _frame(data: pd.DataFrame | str | Path, label: str,
+           location: str | None = None) -> tuple[pd.DataFrame, str, str]:
+    """(frame, location, default dataset name); `location`, when given, is recorded instead of the file's path."""
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
-        return data, f"memory:{label}", label
+        return data, location or f"memory:{label}", label
     p = Path(data).resolve()
-    return read_table(p), str(p), slug(p.stem)
+    return read_table(p), location or str(p), slug(p.stem)
 
 
 def register_version(store, actor: Identity, name: str, model: Any, train_data: pd.DataFrame | str | Path,
@@ -251,7 +252,8 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
                      owner: str | None = None, risk_tier: str | None = None, description: str | None = None,
                      code_ref: str | None = None, train_name: str | None = None, test_name: str | None = None,
                      tags: list[str] | None = None, allow_pickle: bool = False, allow_duplicate: bool = False,
-                     mlflow: MlflowFacts | None = None, **card: str) -> ModelVersion:
+                     mlflow: MlflowFacts | None = None, train_location: str | None = None,
+                     test_location: str | None = None, **card: str) -> ModelVersion:
     """Register `model` (an estimator or a joblib/skops file) as the next version of `name`.
 
     A joblib/pickle file runs code when loaded: it is refused unless `allow_pickle`
@@ -264,6 +266,10 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
     `model` may be an MLflow model folder (core/registry/mlflow_model.py): its signature is checked against the
     model's input columns and kept with the version, with `mlflow` (what `modelgov import mlflow` read from the
     tracking server, core/registry/mlflow_import.py), which also records `version.import_mlflow`.
+
+    A dataset's location is the file's path on this machine, or `train_location` / `test_location` when the caller
+    knows better: a file uploaded to the HTTP API sits in a temporary folder that is gone after the request, so the
+    API records `upload:<the name the caller sent>` (the fingerprint, a hash of the content, is the same either way).
 
     Creates the model when new (owner defaults to the actor, tier to medium).
     Needs `register-model`. Records `model.create` (when new), `dataset.register`
@@ -282,14 +288,14 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
         where = Path(model).resolve()
         code_ref = code_ref or git_commit(where if where.is_dir() else where.parent)
         model, folder = mlflow_model.read_model(model, allow_pickle=allow_pickle)
-    train, train_loc, train_default = _frame(train_data, f"{name}-train")
+    train, train_loc, train_default = _frame(train_data, f"{name}-train", train_location)
     prepared = _prepare(model, train, target, source)
     if folder is not None:
         mlflow_model.check_signature(folder, prepared.features)
     metrics: dict[str, float] = {}
     test = test_loc = test_default = None
     if test_data is not None:
-        test, test_loc, test_default = _frame(test_data, f"{name}-test")
+        test, test_loc, test_default = _frame(test_data, f"{name}-test", test_location)
         metrics = evaluate(prepared, test, target)
     blob = artifacts.serialise(model)
     written: list[Path] = []

@@ -349,6 +349,42 @@ def test_log_predictions_upload_names_the_token_in_the_trail(api):
     assert r.status_code == 400 and "never reads a path" in r.json()["error"]
 
 
+def test_a_dataset_registered_over_the_api_records_its_upload_not_the_servers_temporary_path(api, tmp_path):
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    from core.registry import datasets, versions
+    from core.registry.versions import get_model_version
+
+    base, store, _ = api
+    df = synthetic_classification(n=200, seed=11)
+    train, test = df.iloc[:150], df.iloc[150:]
+    model = tmp_path / "model.skops"
+    sio.dump(LogisticRegression().fit(train[["x1", "x2"]], train["y"]), model)
+    train_csv, test_csv = train.to_csv(index=False).encode(), test.to_csv(index=False).encode()
+    r = _call(base, "/v1/register", _token(store, "ada@example.com"),
+              data={"name": "api-register", "target": "y", "risk_tier": "low"},
+              files={"model": ("model.skops", model.read_bytes()), "train_data": ("credit train.csv", train_csv),
+                     "test_data": ("holdout.csv", test_csv)})
+    assert r.status_code == 200, r.text
+    v = get_model_version(store, "api-register", 1)
+    with store.read() as con:
+        trained, held_out = (datasets.get_dataset_by_id(con, i) for i in (v.train_dataset_id, v.test_dataset_id))
+    assert (trained.location, held_out.location) == ("upload:credit train.csv", "upload:holdout.csv")
+    assert trained.name == "credit-train"  # as when "credit train.csv" is registered locally
+    local_file = tmp_path / "credit train.csv"  # the same file registered locally: the same name and content hash,
+    local_file.write_bytes(train_csv)
+    local = versions.register_version(store, identity_for(store, "ada@example.com"), "api-register-local",
+                                      LogisticRegression().fit(train[["x1", "x2"]], train["y"]), local_file, "y")
+    with store.read() as con:
+        here = datasets.get_dataset_by_id(con, local.train_dataset_id)
+    assert (here.id, here.name, here.fingerprint) == (trained.id, "credit-train", trained.fingerprint)  # so reused
+    with store.read() as con:
+        payload = con.execute("SELECT CAST(payload AS VARCHAR) FROM audit_log WHERE action = 'dataset.register' "
+                              "ORDER BY seq DESC LIMIT 1").fetchone()[0]
+    assert json.loads(payload)["location"] == "upload:holdout.csv" and "modelgov-api-" not in payload
+
+
 def test_an_upload_past_the_limit_is_refused(api, monkeypatch):
     base, store, _ = api
     monkeypatch.setenv("MODELGOV_API_MAX_UPLOAD_MB", "0.01")

@@ -100,7 +100,7 @@ def cmd_score(ctx: Ctx) -> int:
     name, version = parse_ref(ctx.args.ref)
     r = ingest.score_file(ctx.store, ctx.actor(), name, version, ctx.args.input, environment=ctx.args.env,
                               output=ctx.args.output, time_column=ctx.args.time_column, id_column=ctx.args.id_column,
-                              refresh_snapshots=not ctx.args.no_snapshot)
+                              refresh_snapshots=not ctx.args.no_snapshot, source_name=ctx.location(ctx.args.input))
     ctx.emit(r.as_dict(), _ingested_text("Scored", r))
     return 0
 
@@ -112,7 +112,8 @@ def cmd_log_predictions(ctx: Ctx) -> int:
     r = ingest.log_predictions(ctx.store, ctx.actor(), name, version, ctx.args.input,
                                    time_column=ctx.args.time_column, id_column=ctx.args.id_column,
                                    score_column=ctx.args.score_column, environment=ctx.args.env,
-                                   refresh_snapshots=not ctx.args.no_snapshot)
+                                   refresh_snapshots=not ctx.args.no_snapshot,
+                                   source_name=ctx.location(ctx.args.input))
     ctx.emit(r.as_dict(), _ingested_text("Logged", r))
     return 0
 
@@ -121,7 +122,8 @@ def cmd_log_outcomes(ctx: Ctx) -> int:
     from ..monitoring import ingest  # per command: `modelgov drift` loads no pandas
 
     r = ingest.log_outcomes(ctx.store, ctx.actor(), ctx.args.model, ctx.args.input, id_column=ctx.args.id_column,
-                                label_column=ctx.args.label_column, refresh_snapshots=not ctx.args.no_snapshot)
+                                label_column=ctx.args.label_column, refresh_snapshots=not ctx.args.no_snapshot,
+                                source_name=ctx.location(ctx.args.input))
     ctx.emit(r.as_dict(), _ingested_text("Outcomes", r))
     return 0
 

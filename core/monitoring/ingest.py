@@ -257,9 +257,11 @@ def _insert_logs(con, v: ModelVersion, name: str, iid: int, env: str | None, dep
 @_file_errors
 def log_predictions(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                     time_column: str | None = None, id_column: str | None = None, score_column: str | None = "score",
-                    environment: str | None = None, refresh_snapshots: bool = True) -> Ingested:
+                    environment: str | None = None, refresh_snapshots: bool = True,
+                    source_name: str | None = None) -> Ingested:
     """Log predictions made elsewhere (features, and a score column when present); then refresh the version's
-    monitoring snapshot in `environment` (unless `refresh_snapshots` is False)."""
+    monitoring snapshot in `environment` (unless `refresh_snapshots` is False). `source_name`, when given, is
+    recorded as where the rows came from instead of the file's path (an API upload: `upload:<name>`)."""
     v = get_model_version(store, model, version)
     rel = file_relation(source)
     with store.transaction() as con:
@@ -269,9 +271,10 @@ def log_predictions(store, actor: Identity, model: str, version: int | None, sou
         if n == 0:
             raise InvalidInput(f"{Path(source).name} has no rows.")
         name = ensure_table_tx(con, v)
-        iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", str(source), n, reasons)
+        iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", source_name or str(source), n,
+                          reasons)
         _insert_logs(con, v, name, iid, environment, None, "logged", "__score" if has_score else "NULL", "NULL")
-        _record_audit(con, actor, PredictionsLogged, v, n, reasons, str(source))
+        _record_audit(con, actor, PredictionsLogged, v, n, reasons, source_name or str(source))
     snaps = _refresh_snapshots(store, actor, v.model, [(v.version, environment)]) if refresh_snapshots else []
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)
 
@@ -283,7 +286,8 @@ def _record_audit(con, actor, event: type[PredictionsLogged], v, n, reasons, sou
 @_file_errors
 def score_file(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                environment: str = "production", output: str | Path | None = None, time_column: str | None = None,
-               id_column: str | None = None, batch_rows: int = 200_000, refresh_snapshots: bool = True) -> Ingested:
+               id_column: str | None = None, batch_rows: int = 200_000, refresh_snapshots: bool = True,
+               source_name: str | None = None) -> Ingested:
     """Score a file with the environment's champion (and every challenger in shadow, same request ids), write the
     predictions out and log every row. With an explicit version, that version alone scores. Then refresh the
     monitoring snapshots of the versions that scored (unless `refresh_snapshots` is False)."""
@@ -314,7 +318,7 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
         if n == 0:
             raise InvalidInput(f"{Path(source).name} has no rows.")
         model_id = get_model_tx(con, model).id
-        iid = _record_run(con, actor, model_id, "score", str(source), n, reasons)
+        iid = _record_run(con, actor, model_id, "score", source_name or str(source), n, reasons)
         feats = head.feature_names
         out_frames = []
         total = con.execute("SELECT count(*) FROM staged WHERE __reject IS NULL").fetchall()[0][0]
@@ -350,7 +354,7 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
             name = ensure_table_tx(con, v)
             _insert_logs(con, v, name, iid, environment, dep_id, role, f"__s{v.version}", f"__p{v.version}",
                          probabilities_sql=probabilities[v.version])
-        _record_audit(con, actor, PredictionsScored, head, n, reasons, str(source))
+        _record_audit(con, actor, PredictionsScored, head, n, reasons, source_name or str(source))
         # Written before the commit (beside the target, renamed after it): a file that cannot be written rolls the
         # logged rows back instead of leaving them logged with no predictions handed out.
         written.append(_write_output(scored[[c for c in scored.columns if not c.startswith("__")]], out))
@@ -404,7 +408,7 @@ def _write_output(frame: pd.DataFrame, out: Path) -> Path:
 
 @_file_errors
 def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_column: str, label_column: str,
-                 refresh_snapshots: bool = True) -> Ingested:
+                 refresh_snapshots: bool = True, source_name: str | None = None) -> Ingested:
     """Record labels that arrived later, joined to logged predictions by request id (the latest label wins); then
     refresh the monitoring snapshot of every version and environment with logs (unless `refresh_snapshots` is
     False)."""
@@ -439,10 +443,10 @@ def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_c
             raise InvalidInput(f"{Path(source).name} has no rows.")
         reasons = {str(k): int(c) for k, c in con.execute(
             "SELECT __reject, count(*) FROM staged WHERE __reject IS NOT NULL GROUP BY 1").fetchall()}
-        iid = _record_run(con, actor, m.id, "log-outcomes", str(source), n, reasons)
+        iid = _record_run(con, actor, m.id, "log-outcomes", source_name or str(source), n, reasons)
         con.execute("""INSERT INTO outcomes SELECT ?, __id, __label, now()::TIMESTAMP FROM staged
                        WHERE __reject IS NULL ON CONFLICT DO UPDATE SET label = excluded.label,
                        arrived_at = excluded.arrived_at""", [m.id])
-        record(con, actor, OutcomesLogged(model, str(source), n, sum(reasons.values()), reasons))
+        record(con, actor, OutcomesLogged(model, source_name or str(source), n, sum(reasons.values()), reasons))
     snaps = _refresh_snapshots(store, actor, model, None) if refresh_snapshots else []
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)

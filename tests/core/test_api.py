@@ -345,6 +345,10 @@ def test_log_predictions_upload_names_the_token_in_the_trail(api):
         payload = con.execute("SELECT CAST(payload AS VARCHAR) FROM audit_log WHERE action = 'predictions.log' "
                               "ORDER BY seq DESC LIMIT 1").fetchone()[0]
     assert json.loads(payload)["via_token"] == token.record.id
+    assert json.loads(payload)["source"] == "upload:served.csv"  # not the server's temporary path
+    with store.read() as con:
+        assert con.execute("SELECT source FROM ingest_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == \
+            "upload:served.csv"
     r = _call(base, "/v1/log-predictions", token.token, data={"ref": "api-upload:1", "input": "/etc/passwd"})
     assert r.status_code == 400 and "never reads a path" in r.json()["error"]
 

@@ -207,8 +207,8 @@ def argv_for(endpoint: Endpoint, values: dict[str, Any], files: dict[str, Path],
         elif p.kind == "list":
             for item in value if isinstance(value, list) else [value]:
                 options.append(f"{p.option}={_text(item, p)}")
-        elif p.kind == "positional":
-            positionals.append(_text(value, p))
+        elif p.kind == "positional":  # a list for a command that takes several (`compare A B`)
+            positionals.extend(_text(item, p) for item in (value if isinstance(value, list) else [value]))
         else:
             options.append(f"{p.option}={_text(value, p)}")
     # After `--` a positional that begins with "-" is still a value, never an option.

@@ -60,7 +60,7 @@ def cmd_compare(ctx: Ctx) -> int:
         raise InvalidInput("--top must be zero or more.")
     result = stored.compare_and_record(ctx.store, None if a.no_save else ctx.named(), a.models[0],
                                        a.models[1], a.data, a.target, segment=a.segment, bootstrap=a.bootstrap,
-                                       seed=a.seed, top=a.top)
+                                       seed=a.seed, top=a.top, data_ref=ctx.location(a.data))
     ctx.emit(_public(result, a.plots), lambda: _text(result))
     return 0
 

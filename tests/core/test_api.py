@@ -389,6 +389,21 @@ def test_a_dataset_registered_over_the_api_records_its_upload_not_the_servers_te
     assert json.loads(payload)["location"] == "upload:holdout.csv" and "modelgov-api-" not in payload
 
 
+def test_a_comparison_on_uploaded_rows_names_the_upload(api):
+    base, store, _ = api
+    ada = identity_for(store, "ada@example.com")
+    make_version(store, ada, "api-compare", risk_tier="low")
+    make_version(store, ada, "api-compare", risk_tier="low", seed=1)
+    holdout = synthetic_classification(n=120, seed=9).to_csv(index=False).encode()
+    r = _call(base, "/v1/compare", _token(store, "ada@example.com"),
+              data={"models": ["api-compare:1", "api-compare:2"], "target": "y", "bootstrap": "100"},
+              files={"data": ("holdout.csv", holdout)})
+    assert r.status_code == 200, r.text
+    with store.read() as con:
+        assert con.execute("SELECT data_ref FROM comparisons ORDER BY id DESC LIMIT 1").fetchone()[0] == \
+            "upload:holdout.csv"
+
+
 def test_an_upload_past_the_limit_is_refused(api, monkeypatch):
     base, store, _ = api
     monkeypatch.setenv("MODELGOV_API_MAX_UPLOAD_MB", "0.01")

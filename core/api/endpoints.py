@@ -47,6 +47,7 @@ class Param:
     choices: tuple[str, ...] = ()
     integer: bool = False
     default: Any = None
+    many: bool = False   # a positional that takes several values (`compare A B`): a list
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,9 @@ def _param(action: argparse.Action) -> Param | None:
     else:
         kind = "option"
     default = action.default if action.default is not argparse.SUPPRESS else None
+    many = kind == "positional" and (action.nargs in ("+", "*") or (isinstance(action.nargs, int) and action.nargs > 1))
     return Param(action.dest, kind, bool(action.required or (not option and action.nargs != "?")), help_text,
-                 option, choices, integer, default)
+                 option, choices, integer, default, many)
 
 
 _lock = threading.Lock()

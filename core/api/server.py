@@ -269,7 +269,7 @@ def _schema(p: endpoints.Param) -> dict[str, Any]:
         base["enum"] = list(p.choices)
     if p.default is not None and not isinstance(p.default, bool):
         base["default"] = p.default
-    return {"type": "array", "items": base} if p.kind == "list" else base
+    return {"type": "array", "items": base} if p.kind == "list" or p.many else base
 
 
 def openapi_document(table: dict[str, endpoints.Endpoint]) -> dict[str, Any]:

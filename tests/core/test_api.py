@@ -420,6 +420,8 @@ def test_openapi_lists_every_command_but_the_local_ones(api):
     assert not any(p.startswith(("/v1/init", "/v1/demo", "/v1/api", "/v1/import")) for p in paths)
     assert set(endpoints.endpoints()) == paths - {"/health"}
     assert "multipart/form-data" in doc["paths"]["/v1/log-predictions"]["post"]["requestBody"]["content"]
+    compare = doc["paths"]["/v1/compare"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert compare["properties"]["models"]["type"] == "array"  # compare A B
 
 
 def _main(*argv: str):

@@ -260,10 +260,9 @@ def log_predictions(store, actor: Identity, model: str, version: int | None, sou
                     environment: str | None = None, refresh_snapshots: bool = True,
                     source_name: str | None = None) -> Ingested:
     """Log predictions made elsewhere (features, and a score column when present); then refresh the version's
-    monitoring snapshot in `environment` (unless `refresh_snapshots` is False). `source_name`, when given, is
-    recorded as where the rows came from instead of the file's path (an API upload: `upload:<name>`)."""
+    monitoring snapshot in `environment` (unless `refresh_snapshots` is False); `source_name` replaces the path kept."""
     v = get_model_version(store, model, version)
-    rel = file_relation(source)
+    rel, named = file_relation(source), source_name or str(source)  # an API upload: `upload:<name>`
     with store.transaction() as con:
         require(actor, "log-predictions", PredictionsLogged, v.ref)
         has_score = score_column and score_column in {c for c, _t in _describe(con, rel)}
@@ -271,10 +270,9 @@ def log_predictions(store, actor: Identity, model: str, version: int | None, sou
         if n == 0:
             raise InvalidInput(f"{Path(source).name} has no rows.")
         name = ensure_table_tx(con, v)
-        iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", source_name or str(source), n,
-                          reasons)
+        iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", named, n, reasons)
         _insert_logs(con, v, name, iid, environment, None, "logged", "__score" if has_score else "NULL", "NULL")
-        _record_audit(con, actor, PredictionsLogged, v, n, reasons, source_name or str(source))
+        _record_audit(con, actor, PredictionsLogged, v, n, reasons, named)
     snaps = _refresh_snapshots(store, actor, v.model, [(v.version, environment)]) if refresh_snapshots else []
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)
 

@@ -21,7 +21,7 @@ endif
 # An editable install leaves core and app uncompiled: each `modelgov` process would compile what it imports
 # (50-70 ms) wherever PYTHONDONTWRITEBYTECODE keeps Python from caching it. Compile once, as pip does for a wheel.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,lightgbm,mlflow]" $(XGBOOST_PKG)
+	$(BIN)/python -m pip install --quiet -e ".[test,lightgbm,mlflow,api]" $(XGBOOST_PKG)
 	$(BIN)/python -m compileall -q core app
 	touch $(STAMP)
 

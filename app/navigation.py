@@ -40,6 +40,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/approvals.py", "Approvals", ":material/approval:", "view-approvals", "Governance"),
     PageSpec("pages/audit.py", "Audit trail", ":material/policy:", "read-audit", "Governance"),
     PageSpec("pages/admin.py", "Admin", ":material/admin_panel_settings:", "manage-users", "Administration"),
+    PageSpec("pages/tokens.py", "Access tokens", ":material/key:", "view", "Account"),
 ]
 
 

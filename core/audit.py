@@ -90,13 +90,19 @@ def _append(con: duckdb.DuckDBPyConnection, actor: str, action: str, entity_type
 def record(con: duckdb.DuckDBPyConnection, actor: Identity, event: Event) -> int:
     """Append `event` (a typed record from core.events) by `actor` inside the caller's transaction; returns its
     sequence number."""
-    return _append(con, actor.email, event.action, event.entity_type, event.entity_id, "ok", event.payload())
+    payload = event.payload()
+    if actor.token_id:  # done through the API with a ModelGov token: the trail names which one
+        payload["via_token"] = actor.token_id
+    return _append(con, actor.email, event.action, event.entity_type, event.entity_id, "ok", payload)
 
 
 def record_refusal(con: duckdb.DuckDBPyConnection, refused: CoreError) -> int:
     """Append a refused attempt (called by `Store.transaction` after the rollback)."""
+    payload = {"reason": str(refused)}
+    if getattr(refused, "token_id", ""):
+        payload["via_token"] = refused.token_id
     return _append(con, refused.actor or "anonymous", refused.action, refused.entity_type or "",
-                   refused.entity_id or "", "refused", {"reason": str(refused)})
+                   refused.entity_id or "", "refused", payload)
 
 
 @frozen_record

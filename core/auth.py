@@ -39,7 +39,8 @@ DEFAULT_EMAIL_VERIFIED_CLAIM = "email_verified"
 # With no [modelgov.group_roles] table, a claim value grants a role only when it is exactly that role's name.
 DEFAULT_GROUP_ROLES: Mapping[str, frozenset[str]] = MappingProxyType({r: frozenset({r}) for r in PERSON_ROLES})
 AUTO_VIEWER_KEY = "auth.auto_viewer"
-SETTING_KEYS = ("roles_claim", "group_roles", "email_claim", "email_verified_claim", "allow_unverified_email")
+SETTING_KEYS = ("roles_claim", "group_roles", "email_claim", "email_verified_claim", "allow_unverified_email",
+                "service_clients")
 # The value secrets.toml.example ships with: a dashboard started with it must not sign cookies with it.
 EXAMPLE_COOKIE_SECRET = "replace-with-64-random-hex-characters"
 MIN_COOKIE_SECRET = 32
@@ -56,6 +57,9 @@ class AuthSettings:
     email_verified_claim: str = DEFAULT_EMAIL_VERIFIED_CLAIM
     allow_unverified_email: bool = False
     group_roles_configured: bool = False  # False: the default table (each role's own name) is in force
+    # [modelgov.service_clients]: OAuth client id → the service account it acts as. A bearer token from the
+    # client-credentials flow names a client, not a person; only the clients listed here are let in (core/api).
+    service_clients: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _claim_name(section: Mapping[str, Any], key: str, default: str) -> str:
@@ -104,7 +108,16 @@ def settings_from(section: Mapping[str, Any] | None = None,
                                    f"which is not a role or list of roles; use {', '.join(PERSON_ROLES)}.")
             mapping[str(group)] = frozenset(roles)
         mapping = MappingProxyType(mapping)
-    return AuthSettings(roles_claim, mapping, email_claim, verified_claim, allow_unverified, configured)
+    clients = section.get("service_clients", {})
+    if not isinstance(clients, Mapping) or not all(isinstance(v, str) for v in clients.values()):
+        raise InvalidInput(f"[modelgov.service_clients] in {SECRETS_FILE} must be a table of client id = service "
+                           'account e-mail, for example "ci-pipeline" = "ci-pipeline@svc.example.com".')
+    try:
+        clients = MappingProxyType({str(k): normalise_email(v) for k, v in clients.items()})
+    except InvalidInput as e:
+        raise InvalidInput(f"[modelgov.service_clients] in {SECRETS_FILE} names something that is not an e-mail "
+                           "address; map each client id to its service account's address.") from e
+    return AuthSettings(roles_claim, mapping, email_claim, verified_claim, allow_unverified, configured, clients)
 
 
 def claim_values(claims: Mapping[str, Any], name: str) -> list[str]:

@@ -36,6 +36,7 @@ class _Refusable(CoreError):
         self.action = action
         self.entity_type = entity_type
         self.entity_id = entity_id
+        self.token_id = ""  # the access token the refused attempt came with (set by identity.require)
 
 
 class Forbidden(_Refusable):
@@ -52,6 +53,12 @@ class Conflict(_Refusable):
     """
 
     exit_code = 4
+
+
+class Unauthenticated(CoreError):
+    """The caller proved no identity: no credential, or one that is unknown, expired or revoked (HTTP 401)."""
+
+    exit_code = 3
 
 
 class NotFound(CoreError):

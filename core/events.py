@@ -64,6 +64,23 @@ class SettingUpdated(Event):
     after: Any
 
 
+@dataclass(frozen=True)
+class TokenCreated(Event):
+    action, entity_type, entity_field, entity_in_payload = "token.create", "api_token", "token_id", False
+    token_id: str
+    owner: str
+    kind: str
+    scope: list[str]
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class TokenRevoked(Event):
+    action, entity_type, entity_field = "token.revoke", "api_token", "token_id"
+    token_id: str
+    owner: str
+
+
 # --- registry ----------------------------------------------------------------------------------------------
 
 @event
@@ -327,7 +344,7 @@ class Recertified(Event):
 
 # Every event type, by action (documentation and the audit page's filters read it).
 EVENTS: dict[str, type[Event]] = {e.action: e for e in (
-    RoleGranted, RoleRevoked, UserSignedIn, SettingUpdated, ModelCreated, ModelUpdated, RiskTierChanged,
+    RoleGranted, RoleRevoked, UserSignedIn, SettingUpdated, TokenCreated, TokenRevoked, ModelCreated, ModelUpdated, RiskTierChanged,
     VersionRegistered,
     DatasetRegistered, PredictionsLogged, PredictionsScored, OutcomesLogged, MonitoringConfigured,
     MonitoringSnapshotStored, AlertRaised, AlertAcknowledged, AlertResolved, ExplanationComputed,

@@ -32,6 +32,9 @@ class Identity:
     email: str
     roles: frozenset[str] = field(default_factory=frozenset)
     name: str = ""
+    # The ModelGov access token this identity was proven with (its public id, `tok_…`), "" otherwise: every
+    # audit event recorded for it carries the id, so a change made through the API names the token used.
+    token_id: str = ""
 
     @property
     def label(self) -> str:
@@ -115,11 +118,13 @@ def require(actor: Identity | None, action: str, event: type[Event] | str | None
     who = actor.email if actor else "anonymous"
     roles = ", ".join(sorted(actor.roles)) if actor and actor.roles else "no role"
     need = " or ".join(sorted(PERMISSIONS[action].roles))
-    raise Forbidden(
+    refused = Forbidden(
         f"{who} ({roles}) may not {action.replace('-', ' ')}: that needs the role {need}; "
         "ask an administrator for it.",
         actor=who, action=refused_action, entity_type=entity_type, entity_id=str(entity_id),
     )
+    refused.token_id = actor.token_id if actor else ""
+    raise refused
 
 
 def normalise_email(email: str) -> str:

@@ -43,6 +43,13 @@ matrix says:
   (granted by whom and when, or from the identity provider's claims), shown under each decision by
   `modelgov approvals show` (`role_source`, `role_granted_by`, `role_granted_at`) and in the evidence report.
 
+- **Access tokens act as their owner, never as more.** A token (docs/api.md) carries the roles of its scope that
+  its owner still holds at each use. A person makes tokens only for themselves; an administrator makes them
+  only for service accounts, and never with `risk_officer` or `admin` (he holds that token, and would otherwise
+  approve or grant through a second identity); a token cannot make a token. Every change made with a token is
+  audited under its owner with the token's id (`via_token`), so four eyes count the owner, whichever path
+  (dashboard, local CLI, API) each step took.
+
 An administrator can still grant `risk_officer` to two addresses he controls: no software can tell those
 apart from two colleagues. That is why each decision shows who granted the approver's role and when, and
 why `user.grant` events belong in the review an auditor makes of every high-risk approval.

@@ -1,3 +1,4 @@
+CREATE INDEX api_tokens_owner ON api_tokens("owner");
 CREATE INDEX approval_requests_status ON approval_requests(status);
 CREATE INDEX comparisons_challenger ON comparisons(challenger_version_id);
 CREATE INDEX explanations_version ON explanations(version_id);
@@ -18,6 +19,7 @@ CREATE SEQUENCE recertification_id_seq;
 CREATE SEQUENCE risk_tier_history_id_seq;
 CREATE SEQUENCE version_id_seq;
 CREATE TABLE alerts(id INTEGER DEFAULT(nextval('alert_id_seq')) PRIMARY KEY, model_id INTEGER NOT NULL, "version" INTEGER, environment VARCHAR, kind VARCHAR NOT NULL, severity VARCHAR NOT NULL, message VARCHAR NOT NULL, metric VARCHAR, "value" DOUBLE, threshold DOUBLE, status VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, acknowledged_by VARCHAR, acknowledged_at TIMESTAMP, resolved_by VARCHAR, resolved_at TIMESTAMP, note VARCHAR, CHECK((severity IN ('high', 'medium', 'low'))), CHECK((status IN ('open', 'acknowledged', 'resolved'))));
+CREATE TABLE api_tokens(id VARCHAR PRIMARY KEY, token_sha256 VARCHAR NOT NULL UNIQUE, "owner" VARCHAR NOT NULL, kind VARCHAR NOT NULL, "scope" JSON NOT NULL, description VARCHAR DEFAULT('') NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL, expires_at TIMESTAMP NOT NULL, last_used_at TIMESTAMP, revoked_at TIMESTAMP, revoked_by VARCHAR, CHECK((kind IN ('personal', 'service'))));
 CREATE TABLE approval_decisions(request_id INTEGER, decided_by VARCHAR, decision VARCHAR NOT NULL, decided_at TIMESTAMP NOT NULL, "comment" VARCHAR NOT NULL, override_reason VARCHAR, role_source VARCHAR, role_granted_by VARCHAR, role_granted_at TIMESTAMP, CHECK((decision IN ('approve', 'reject'))), PRIMARY KEY(request_id, decided_by));
 CREATE TABLE approval_requests(id INTEGER DEFAULT(nextval('approval_id_seq')) PRIMARY KEY, version_id INTEGER NOT NULL, environment VARCHAR NOT NULL, "role" VARCHAR NOT NULL, reason VARCHAR NOT NULL, status VARCHAR NOT NULL, requested_by VARCHAR NOT NULL, requested_at TIMESTAMP NOT NULL, approvals_needed INTEGER NOT NULL, evidence JSON NOT NULL, evidence_sha256 VARCHAR NOT NULL, checks_failed INTEGER NOT NULL, decided_at TIMESTAMP, expires_at TIMESTAMP, deployment_id INTEGER, deployed_at TIMESTAMP, deployed_by VARCHAR, CHECK((environment IN ('staging', 'production'))), CHECK(("role" IN ('champion', 'challenger'))), CHECK((status IN ('pending', 'approved', 'rejected', 'deployed', 'expired'))));
 CREATE TABLE audit_log(seq BIGINT PRIMARY KEY, ts TIMESTAMP NOT NULL, actor VARCHAR NOT NULL, "action" VARCHAR NOT NULL, entity_type VARCHAR NOT NULL, entity_id VARCHAR NOT NULL, outcome VARCHAR NOT NULL, payload JSON NOT NULL, prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL, CHECK((outcome IN ('ok', 'refused'))));
@@ -44,4 +46,5 @@ CREATE TABLE recertifications(id INTEGER DEFAULT(nextval('recertification_id_seq
 CREATE TABLE risk_tier_history(id INTEGER DEFAULT(nextval('risk_tier_history_id_seq')) PRIMARY KEY, model_id INTEGER NOT NULL, risk_tier VARCHAR NOT NULL, since TIMESTAMP NOT NULL, changed_by VARCHAR NOT NULL, reason VARCHAR NOT NULL, CHECK((risk_tier IN ('low', 'medium', 'high'))));
 CREATE TABLE role_grants(email VARCHAR, "role" VARCHAR, granted_by VARCHAR NOT NULL, granted_at TIMESTAMP NOT NULL, CHECK(("role" IN ('viewer', 'data_scientist', 'risk_officer', 'admin'))), PRIMARY KEY(email, "role"));
 CREATE TABLE schema_migrations("version" INTEGER PRIMARY KEY, "name" VARCHAR NOT NULL, applied_at TIMESTAMP DEFAULT(current_timestamp) NOT NULL);
+CREATE TABLE service_accounts(email VARCHAR PRIMARY KEY, description VARCHAR DEFAULT('') NOT NULL, created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL);
 CREATE TABLE settings("key" VARCHAR PRIMARY KEY, "value" JSON NOT NULL, updated_at TIMESTAMP NOT NULL, updated_by VARCHAR NOT NULL);

@@ -14,8 +14,9 @@ import json
 import math
 import os
 import sys
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field as _field
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
 from ..errors import CoreError, InvalidInput
 from . import output as screen
@@ -46,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("registry_cmds", "re-hash every artifact (exit 1 on a mismatch)"),
     "datasets": ("registry_cmds", "registered datasets"),
     "users": ("users_cmds", "grant and revoke roles (admin only)"),
+    "tokens": ("tokens_cmds", "access tokens for the HTTP API: create, list, revoke"),
     "compare": ("compare_cmds", "compare champion and challenger on the same rows, with 95%% intervals"),
     "approvals": ("approvals_cmds", "request, review and decide deployments"),
     "deploy": ("approvals_cmds", "deploy an approved request (exactly once)"),
@@ -63,11 +65,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("monitoring_cmds", "drift and performance of MODEL's logged traffic"),
     "monitor-config": ("monitoring_cmds", "set MODEL's drift methods, thresholds and kinds per column (admin)"),
     "alerts": ("monitoring_cmds", "monitoring alerts"),
+    "api": ("api_cmds", "serve the authenticated HTTP API (modelgov api serve)"),
+    "login": ("api_cmds", "use a ModelGov API from this machine: store its URL and your token (remote mode)"),
+    "whoami": ("api_cmds", "who you act as, with which roles (and, remotely, which token)"),
 }
+# Commands that always run on this machine, also in remote mode and when local changes are refused.
+LOCAL_ALWAYS = frozenset({"api", "login"})
 
 
 class UsageError(Exception):
     pass
+
+
+# Where a command's output goes: stdout, except while the HTTP API runs a command for a caller (core/api), which
+# collects it per request (a context variable: the API's threads never see each other's output).
+OUTPUT: ContextVar[TextIO | None] = ContextVar("modelgov_cli_output", default=None)
+
+
+def _stdout() -> TextIO:
+    return OUTPUT.get() or sys.stdout
 
 
 class Parser(argparse.ArgumentParser):
@@ -81,6 +97,18 @@ class Parser(argparse.ArgumentParser):
 class Ctx:
     args: argparse.Namespace
     store: Store
+    # Set when the HTTP API runs the command: the identity its bearer token proved (never a name typed), and
+    # `remote` for what only the person at this machine may do (unpickling a model file they name).
+    identity: Identity | None = None
+    remote: bool = False
+    # Set by the HTTP API: each uploaded file's temporary path -> what to record as where it came from
+    # ("upload:<the name the caller sent>"), since the temporary folder is gone after the request.
+    uploads: dict[str, str] = _field(default_factory=dict)
+
+    def location(self, path: Any) -> str | None:
+        """What to record as the location of the file at `path`: its upload's name over the API, else None (the
+        path itself, which core records)."""
+        return self.uploads.get(str(path)) if path is not None else None
 
     @property
     def json(self) -> bool:
@@ -90,18 +118,33 @@ class Ctx:
         """The acting person with their granted roles; refuses when nobody is named."""
         from ..identity import identity_for
 
-        email = self.args.as_ or os.environ.get("MODELGOV_USER")
+        if self.identity is not None:
+            return self.identity
+        if self.remote:
+            raise InvalidInput("This request carries no identity; send Authorization: Bearer TOKEN.")
+        email = getattr(self.args, "as_", None) or os.environ.get("MODELGOV_USER")
         if not email:
             raise InvalidInput("Name the acting person with --as EMAIL (or set MODELGOV_USER).")
         return identity_for(self.store, email)
 
+    def named(self) -> Identity | None:
+        """The acting person when one is named (the API's token, --as, MODELGOV_USER), else None: for commands that
+        also run anonymously and only record their result for a named person (compare, monitor)."""
+        from ..identity import identity_for
+
+        if self.identity is not None or self.remote:
+            return self.identity
+        email = getattr(self.args, "as_", None) or os.environ.get("MODELGOV_USER")
+        return identity_for(self.store, email) if email else None
+
     def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
+        out = _stdout()
         if self.json:
-            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False))
+            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False), file=out)
         elif text is not None:  # what people typed may be in it: nothing a terminal acts on gets through
-            print(screen.text(text() if callable(text) else text))
+            print(screen.text(text() if callable(text) else text), file=out)
         else:
-            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False))
+            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False), file=out)
 
 
 def _clean(value: Any) -> Any:
@@ -123,8 +166,16 @@ def _clean(value: Any) -> Any:
 def held_open(handler: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
     """Mark a command that only reads and ends by itself in well under a second: `main` holds the store open
     while it runs (`Store.session`), so its several units of work (who is asking, the permission check, the read)
-    share one open of the file instead of paying one each."""
+    share one open of the file instead of paying one each. Such a command changes nothing (`reads_only`)."""
     handler.held_open = True  # type: ignore[attr-defined]
+    handler.reads_only = True  # type: ignore[attr-defined]
+    return handler
+
+
+def reads_only(handler: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
+    """Mark a command that changes nothing in the store (a longer read: an export, a drift report, a re-hash).
+    The HTTP API also offers it by GET, and MODELGOV_LOCAL_READ_ONLY lets it run in local mode."""
+    handler.reads_only = True  # type: ignore[attr-defined]
     return handler
 
 
@@ -138,10 +189,10 @@ def deliver(text: str, output: str | None, what: str) -> int:
         except OSError as e:
             raise InvalidInput(f"Cannot write {output}: {e.strerror}.") from None
         print(screen.line(f"Wrote {what} to {output}."), file=sys.stderr)
-    elif sys.stdout.isatty():  # a file or pipe gets the exact bytes; a terminal gets nothing it would act on
-        sys.stdout.write(screen.text(text))
+    elif (out := _stdout()).isatty():  # a file or pipe gets the exact bytes; a terminal gets nothing it would act on
+        out.write(screen.text(text))
     else:
-        sys.stdout.write(text)
+        out.write(text)
     return 0
 
 
@@ -194,6 +245,10 @@ def _command_module(name: str) -> Any:
         from . import import_cmds as module
     elif name == "users_cmds":
         from . import users_cmds as module
+    elif name == "tokens_cmds":
+        from . import tokens_cmds as module
+    elif name == "api_cmds":  # api serve, login, whoami
+        from . import api_cmds as module
     elif name == "compare_cmds":
         from . import compare_cmds as module
     elif name == "approvals_cmds":
@@ -264,6 +319,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(screen.line(f"modelgov: {e}"), file=sys.stderr)
         return EXIT_USAGE
+    try:
+        remote = None if args.command in LOCAL_ALWAYS else _remote()
+        if remote is not None:
+            from ..api import client
+
+            return client.run(remote, args)
+        if (args.command not in LOCAL_ALWAYS and not getattr(args.handler, "reads_only", False)
+                and _flag(os.environ.get("MODELGOV_LOCAL_READ_ONLY"))):
+            raise InvalidInput("This machine refuses changes in local mode (MODELGOV_LOCAL_READ_ONLY is set), so that "
+                               "every change is made by someone a token or a sign-in proves; use the API: set "
+                               "MODELGOV_URL and MODELGOV_TOKEN, or run 'modelgov login --url URL'.")
+    except CoreError as e:
+        print(screen.line(f"modelgov: {with_option(e, args)}"), file=sys.stderr)
+        return e.exit_code
     from ..store import Store  # after parsing: `--help` and a usage mistake never load DuckDB
 
     store = Store(args.home) if args.home else Store()
@@ -285,6 +354,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(screen.line(f"modelgov: unexpected error ({type(e).__name__}: {e}); "
                           "run again with MODELGOV_DEBUG=1 for details and report it."), file=sys.stderr)
         return EXIT_CHECK
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _remote():
+    """The API to send commands to (MODELGOV_URL + MODELGOV_TOKEN, or `modelgov login`'s file), or None."""
+    if not (os.environ.get("MODELGOV_URL") or os.environ.get("MODELGOV_TOKEN")):
+        from ..api.client import login_file
+
+        if not login_file().exists():
+            return None
+    from ..api.client import configured
+
+    return configured()
 
 
 def run() -> None:

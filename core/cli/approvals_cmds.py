@@ -15,7 +15,7 @@ from ..governance import (
     recertification,
 )
 from ..registry.records import parse_ref
-from . import Ctx, deliver, held_open, table
+from . import Ctx, deliver, held_open, reads_only, table
 from .argtypes import ENTITY_ID, optional_finite_float, output_file, whole_number
 from ..vocabulary import DEPLOYMENT_ROLES, ENVIRONMENTS
 from .output import line
@@ -166,6 +166,7 @@ def cmd_reject(ctx: Ctx) -> int:
     return _decided(ctx, approvals.reject(ctx.store, ctx.actor(), ctx.args.id, ctx.args.comment))
 
 
+@reads_only
 def cmd_export(ctx: Ctx) -> int:
     from ..governance import evidence_report  # with numpy: only when a report is written
 

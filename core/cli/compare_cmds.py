@@ -7,11 +7,9 @@
 
 from __future__ import annotations
 
-import os
 
 from ..compare import production, scores, stored
 from ..errors import InvalidInput
-from ..identity import identity_for
 from . import Ctx, table
 from .argtypes import SEED, TOP, whole_number
 from ..vocabulary import ENVIRONMENTS
@@ -60,19 +58,18 @@ def cmd_compare(ctx: Ctx) -> int:
         raise InvalidInput("A hold-out comparison needs --data FILE and --target COLUMN.")
     if a.top < 0:
         raise InvalidInput("--top must be zero or more.")
-    email = None if a.no_save else (ctx.args.as_ or os.environ.get("MODELGOV_USER"))
-    result = stored.compare_and_record(ctx.store, identity_for(ctx.store, email) if email else None, a.models[0],
+    result = stored.compare_and_record(ctx.store, None if a.no_save else ctx.named(), a.models[0],
                                        a.models[1], a.data, a.target, segment=a.segment, bootstrap=a.bootstrap,
-                                       seed=a.seed, top=a.top)
+                                       seed=a.seed, top=a.top, data_ref=ctx.location(a.data))
     ctx.emit(_public(result, a.plots), lambda: _text(result))
     return 0
 
 
 def _save_if_named(ctx: Ctx, result: dict) -> int | None:
-    email = ctx.args.as_ or os.environ.get("MODELGOV_USER")
-    if ctx.args.no_save or not email:
+    actor = None if ctx.args.no_save else ctx.named()
+    if actor is None:
         return None
-    return stored.save_comparison(ctx.store, identity_for(ctx.store, email), result)
+    return stored.save_comparison(ctx.store, actor, result)
 
 
 def _production(ctx: Ctx) -> int:

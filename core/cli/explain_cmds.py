@@ -33,7 +33,7 @@ def cmd_explain(ctx: Ctx) -> int:
     # a class the version does not have is refused before any work
     k = None if ctx.args.class_ is None else explanations.class_position(ctx.store, name, version, ctx.args.class_)
     e = explanations.explain(ctx.store, ctx.actor(), name, version, ctx.args.data, rows=ctx.args.rows,
-                        progress=progress, use_cache=not ctx.args.no_cache)
+                        progress=progress, use_cache=not ctx.args.no_cache, label=ctx.location(ctx.args.data))
     if k is not None:
         e = e.for_class(k)
 

@@ -7,7 +7,7 @@ import json
 from ..lineage import graph as lg
 from ..lineage import openlineage
 from ..lineage.nodes import RELATIONS
-from . import Ctx, deliver, held_open, table
+from . import Ctx, deliver, held_open, reads_only, table
 from .argtypes import DEPTH, output_file
 
 
@@ -170,6 +170,7 @@ def cmd_import(ctx: Ctx) -> int:
     return 0
 
 
+@reads_only
 def cmd_export(ctx: Ctx) -> int:
     events = openlineage.export_events(ctx.store)
     if ctx.args.format == "jsonl":

@@ -8,7 +8,7 @@ import sys
 from ..drift import report as drift_report
 from ..errors import InvalidInput
 from ..registry.records import parse_ref
-from . import Ctx, held_open, table
+from . import Ctx, held_open, reads_only, table
 from .argtypes import ENTITY_ID, output_file
 from ..vocabulary import ENVIRONMENTS
 
@@ -103,7 +103,7 @@ def cmd_score(ctx: Ctx) -> int:
     name, version = parse_ref(ctx.args.ref)
     r = ingest.score_file(ctx.store, ctx.actor(), name, version, ctx.args.input, environment=ctx.args.env,
                               output=ctx.args.output, time_column=ctx.args.time_column, id_column=ctx.args.id_column,
-                              refresh_snapshots=not ctx.args.no_snapshot)
+                              refresh_snapshots=not ctx.args.no_snapshot, source_name=ctx.location(ctx.args.input))
     ctx.emit(r.as_dict(), _ingested_text("Scored", r))
     return 0
 
@@ -116,7 +116,8 @@ def cmd_log_predictions(ctx: Ctx) -> int:
                                    time_column=ctx.args.time_column, id_column=ctx.args.id_column,
                                    score_column=ctx.args.score_column,
                                    prediction_column=ctx.args.prediction_column, environment=ctx.args.env,
-                                   refresh_snapshots=not ctx.args.no_snapshot)
+                                   refresh_snapshots=not ctx.args.no_snapshot,
+                                   source_name=ctx.location(ctx.args.input))
     ctx.emit(r.as_dict(), _ingested_text("Logged", r))
     return 0
 
@@ -125,7 +126,8 @@ def cmd_log_outcomes(ctx: Ctx) -> int:
     from ..monitoring import ingest  # per command: `modelgov drift` loads no pandas
 
     r = ingest.log_outcomes(ctx.store, ctx.actor(), ctx.args.model, ctx.args.input, id_column=ctx.args.id_column,
-                                label_column=ctx.args.label_column, refresh_snapshots=not ctx.args.no_snapshot)
+                                label_column=ctx.args.label_column, refresh_snapshots=not ctx.args.no_snapshot,
+                                source_name=ctx.location(ctx.args.input))
     ctx.emit(r.as_dict(), _ingested_text("Outcomes", r))
     return 0
 
@@ -136,6 +138,7 @@ def _drift_table(columns: list[dict]) -> str:
     return table(rows, ["COLUMN", "KIND", "METHOD", "SCORE", "DRIFTED", "PSI"])
 
 
+@reads_only
 def cmd_drift(ctx: Ctx) -> int:
     cfg = None
     if ctx.args.config:
@@ -177,12 +180,9 @@ def cmd_monitor(ctx: Ctx) -> int:
     from ..monitoring import checks  # per command: `modelgov drift` loads no pandas
 
     name, version = parse_ref(ctx.args.ref)
-    named = ctx.args.as_ if hasattr(ctx.args, "as_") and ctx.args.as_ else None
-    import os
-
-    named = named or os.environ.get("MODELGOV_USER")
-    if named and not ctx.args.no_store:
-        out = checks.check(ctx.store, ctx.actor(), name, version, ctx.args.env, ctx.args.window)
+    named = None if ctx.args.no_store else ctx.named()
+    if named is not None:
+        out = checks.check(ctx.store, named, name, version, ctx.args.env, ctx.args.window)
         result, summary = out["result"], out["summary"]
         result["alerts_raised"] = out["alerts_raised"]
     else:

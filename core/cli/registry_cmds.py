@@ -10,7 +10,7 @@ from ..registry import catalog, mlflow_records, records, versions
 from ..registry.datasets import search_datasets
 from ..governance import live
 from ..vocabulary import RISK_TIERS
-from . import EXIT_CHECK, Ctx, held_open, table
+from . import EXIT_CHECK, Ctx, held_open, reads_only, table
 from .argtypes import PAGE, PER_PAGE
 
 
@@ -182,12 +182,15 @@ def cmd_register(ctx: Ctx) -> int:
                                   description=a.description, code_ref=a.code_ref, allow_duplicate=a.allow_duplicate,
                                   # The person running the command names their own file: only here may a
                                   # joblib/pickle file be unpickled (in a child process, core/registry/safe_load.py).
-                                  allow_pickle=True)
+                                  # A file uploaded to the HTTP API is someone else's code on the server: never.
+                                  allow_pickle=not ctx.remote,
+                                  train_location=ctx.location(a.train_data), test_location=ctx.location(a.test_data))
     ctx.emit({"name": v.model, "version": v.version, "sha256": v.sha256, "metrics": v.metrics},
              f"Registered {v.ref} (sha256 {v.sha256[:12]}…) {_fmt_metrics(v.metrics)}")
     return 0
 
 
+@reads_only
 def cmd_verify(ctx: Ctx) -> int:
     rows = versions.verify_artifacts(ctx.store)
     bad = [r for r in rows if r["problem"]]

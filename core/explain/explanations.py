@@ -123,7 +123,7 @@ def prepare(store, model: str, version: int | None, data: pd.DataFrame | str | N
     elif isinstance(data, pd.DataFrame):
         frame, data_ref = data, label or "frame"
     else:
-        frame, data_ref = read_table(data), f"file:{data}"
+        frame, data_ref = read_table(data), label or f"file:{data}"  # label: an API upload's `upload:<name>`
     if rows is not None and rows < 1:
         raise InvalidInput(f"--rows must be 1 or more; got {rows}.")
     X = check_data(v, frame)
@@ -143,8 +143,8 @@ def find(store, model: str, version: int | None, data: pd.DataFrame | str | None
 def explain(store, actor: Identity, model: str, version: int | None, data: pd.DataFrame | str | None = None, *,
             rows: int | None = DEFAULT_ROWS, progress: Progress | None = None, use_cache: bool = True,
             label: str | None = None) -> Explanation:
-    """Explain up to `rows` rows of `data` (a frame — named by `label` —, a CSV/Parquet path, or None for the
-    hold-out data)."""
+    """Explain up to `rows` rows of `data` (a frame or a CSV/Parquet path — named by `label` when given —, or None
+    for the hold-out data)."""
     v, X, data_ref, key, settings = prepare(store, model, version, data, rows, label)
     if use_cache:
         hit = cached(store, key)

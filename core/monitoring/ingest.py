@@ -260,9 +260,10 @@ def _insert_logs(con, v: ModelVersion, name: str, iid: int, env: str | None, dep
 def log_predictions(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                     time_column: str | None = None, id_column: str | None = None, score_column: str | None = "score",
                     prediction_column: str | None = "prediction", environment: str | None = None,
-                    refresh_snapshots: bool = True) -> Ingested:
+                    refresh_snapshots: bool = True, source_name: str | None = None) -> Ingested:
     """Log predictions made elsewhere (features, and a score column when present); then refresh the version's
-    monitoring snapshot in `environment` (unless `refresh_snapshots` is False).
+    monitoring snapshot in `environment` (unless `refresh_snapshots` is False); `source_name` replaces the path
+    kept (an API upload: `upload:<name>`).
 
     Multiclass: the predicted class from `prediction_column` when the file has it (the class as text or number,
     "barolo" or 2; a value that is none of the version's classes is a rejection) and every class's probability from
@@ -271,7 +272,7 @@ def log_predictions(store, actor: Identity, model: str, version: int | None, sou
     column is. Without probabilities there is no performance over time; without a class, no drift of the predicted
     class."""
     v = get_model_version(store, model, version)
-    rel = file_relation(source)
+    rel, named = file_relation(source), source_name or str(source)  # an API upload: `upload:<name>`
     with store.transaction() as con:
         require(actor, "log-predictions", PredictionsLogged, v.ref)
         names = {c for c, _t in _describe(con, rel)}
@@ -292,10 +293,10 @@ def log_predictions(store, actor: Identity, model: str, version: int | None, sou
             score_sql, prediction_sql, probabilities_sql = scored_columns.stage_logged_classes(
                 con, v, reasons, has_score, has_prediction, prediction_column, has_probabilities)
         name = ensure_table_tx(con, v)
-        iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", str(source), n, reasons)
+        iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", named, n, reasons)
         _insert_logs(con, v, name, iid, environment, None, "logged", score_sql, prediction_sql,
                      probabilities_sql=probabilities_sql)
-        _record_audit(con, actor, PredictionsLogged, v, n, reasons, str(source))
+        _record_audit(con, actor, PredictionsLogged, v, n, reasons, named)
     snaps = _refresh_snapshots(store, actor, v.model, [(v.version, environment)]) if refresh_snapshots else []
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)
 
@@ -307,7 +308,8 @@ def _record_audit(con, actor, event: type[PredictionsLogged], v, n, reasons, sou
 @_file_errors
 def score_file(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                environment: str = "production", output: str | Path | None = None, time_column: str | None = None,
-               id_column: str | None = None, batch_rows: int = 200_000, refresh_snapshots: bool = True) -> Ingested:
+               id_column: str | None = None, batch_rows: int = 200_000, refresh_snapshots: bool = True,
+               source_name: str | None = None) -> Ingested:
     """Score a file with the environment's champion (and every challenger in shadow, same request ids), write the
     predictions out and log every row. With an explicit version, that version alone scores. Then refresh the
     monitoring snapshots of the versions that scored (unless `refresh_snapshots` is False)."""
@@ -338,7 +340,7 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
         if n == 0:
             raise InvalidInput(f"{Path(source).name} has no rows.")
         model_id = get_model_tx(con, model).id
-        iid = _record_run(con, actor, model_id, "score", str(source), n, reasons)
+        iid = _record_run(con, actor, model_id, "score", source_name or str(source), n, reasons)
         feats = head.feature_names
         out_frames = []
         total = con.execute("SELECT count(*) FROM staged WHERE __reject IS NULL").fetchall()[0][0]
@@ -374,7 +376,7 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
             name = ensure_table_tx(con, v)
             _insert_logs(con, v, name, iid, environment, dep_id, role, f"__s{v.version}", f"__p{v.version}",
                          probabilities_sql=probabilities[v.version])
-        _record_audit(con, actor, PredictionsScored, head, n, reasons, str(source))
+        _record_audit(con, actor, PredictionsScored, head, n, reasons, source_name or str(source))
         # Written before the commit (beside the target, renamed after it): a file that cannot be written rolls the
         # logged rows back instead of leaving them logged with no predictions handed out.
         written.append(_write_output(scored[[c for c in scored.columns if not c.startswith("__")]], out))

@@ -30,10 +30,10 @@ def _text_classes(con, model_id: int) -> list[str]:
 
 @_file_errors
 def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_column: str, label_column: str,
-                 refresh_snapshots: bool = True) -> Ingested:
+                 refresh_snapshots: bool = True, source_name: str | None = None) -> Ingested:
     """Record labels that arrived later, joined to logged predictions by request id (the latest label wins); then
     refresh the monitoring snapshot of every version and environment with logs (unless `refresh_snapshots` is
-    False)."""
+    False); `source_name` replaces the path kept (an API upload: `upload:<name>`)."""
     rel = file_relation(source)
     with store.transaction() as con:
         require(actor, "log-predictions", OutcomesLogged, model)
@@ -71,11 +71,11 @@ def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_c
             raise InvalidInput(f"{Path(source).name} has no rows.")
         reasons = {str(k): int(c) for k, c in con.execute(
             "SELECT __reject, count(*) FROM staged WHERE __reject IS NOT NULL GROUP BY 1").fetchall()}
-        iid = _record_run(con, actor, m.id, "log-outcomes", str(source), n, reasons)
+        iid = _record_run(con, actor, m.id, "log-outcomes", source_name or str(source), n, reasons)
         con.execute("""INSERT INTO outcomes (model_id, request_id, label, arrived_at, label_text)
                        SELECT ?, __id, CASE WHEN isfinite(__label) THEN __label END, now()::TIMESTAMP, __text
                        FROM staged WHERE __reject IS NULL ON CONFLICT DO UPDATE SET label = excluded.label,
                        label_text = excluded.label_text, arrived_at = excluded.arrived_at""", [m.id])
-        record(con, actor, OutcomesLogged(model, str(source), n, sum(reasons.values()), reasons))
+        record(con, actor, OutcomesLogged(model, source_name or str(source), n, sum(reasons.values()), reasons))
     snaps = _refresh_snapshots(store, actor, model, None) if refresh_snapshots else []
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)

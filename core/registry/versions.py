@@ -238,13 +238,16 @@ def evaluate(prepared: _Prepared, test: pd.DataFrame, target: str) -> dict[str, 
 
 def _frame(data: pd.DataFrame | str | Path, label: str, location: str | None = None
            ) -> tuple[pd.DataFrame, str, str]:
-    """(frame, location, default dataset name); `location` names the file a frame was already read from."""
+    """(frame, location, default dataset name); `location`, when given, is recorded instead of the file's path: the
+    file a frame was already read from, or `upload:<name>` for a file uploaded to the API."""
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
-        return (data, location, slug(Path(location).stem)) if location else (data, f"memory:{label}", label)
+        if location:
+            return data, location, slug(Path(location.removeprefix("upload:")).stem)
+        return data, f"memory:{label}", label
     p = Path(data).resolve()
-    return read_table(p), str(p), slug(p.stem)
+    return read_table(p), location or str(p), slug(p.stem)
 
 
 def register_version(store, actor: Identity, name: str, model: Any, train_data: pd.DataFrame | str | Path,
@@ -253,7 +256,7 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
                      code_ref: str | None = None, train_name: str | None = None, test_name: str | None = None,
                      tags: list[str] | None = None, allow_pickle: bool = False, allow_duplicate: bool = False,
                      mlflow: MlflowFacts | None = None, train_location: str | None = None,
-                     **card: str) -> ModelVersion:
+                     test_location: str | None = None, **card: str) -> ModelVersion:
     """Register `model` (an estimator or a joblib/skops file) as the next version of `name`.
 
     A joblib/pickle file runs code when loaded: it is refused unless `allow_pickle`
@@ -266,7 +269,9 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
     `model` may be an MLflow model folder (core/registry/mlflow_model.py): its signature is checked against the
     model's input columns and kept with the version, with `mlflow` (what `modelgov import mlflow` read from the
     tracking server, core/registry/mlflow_import.py), which also records `version.import_mlflow`.
-    `train_location` is the file a `train_data` frame was read from (kept as the dataset's location).
+    A dataset's location is the file's path on this machine, or `train_location` / `test_location` when the caller
+    knows better: a file uploaded to the HTTP API sits in a temporary folder that is gone after the request, so the
+    API records `upload:<the name the caller sent>` (the fingerprint, a hash of the content, is the same either way).
 
     Creates the model when new (owner defaults to the actor, tier to medium).
     Needs `register-model`. Records `model.create` (when new), `dataset.register`
@@ -292,7 +297,7 @@ def register_version(store, actor: Identity, name: str, model: Any, train_data: 
     metrics: dict[str, float] = {}
     test = test_loc = test_default = None
     if test_data is not None:
-        test, test_loc, test_default = _frame(test_data, f"{name}-test")
+        test, test_loc, test_default = _frame(test_data, f"{name}-test", test_location)
         metrics = evaluate(prepared, test, target)
     blob = artifacts.serialise(model)
     written: list[Path] = []

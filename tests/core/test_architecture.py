@@ -65,6 +65,8 @@ MAY_IMPORT = {
                         "core.governance.policy", "core.governance.recertification"},
     "core.compare": {"core.registry", "core.lineage", "core.explain.summary", "core.explain.compute",
                      "core.explain.explanations", "core.monitoring.logs", "core.governance.live"},
+    # The API runs the CLI's commands: it knows identities (auth, tokens) and the CLI, and no domain directly.
+    "core.api": {"core.auth", "core.tokens", "core.cli"},
 }
 # Only these may import the evidence pack, which sits on top of the sections it cites.
 EVIDENCE_IMPORTERS = {"core.governance.approvals", "core.governance.evidence_report", "core.governance.evidence"}

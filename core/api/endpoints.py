@@ -39,7 +39,7 @@ DEFAULT_MAX_RESULT_MB = 100
 
 def max_result_bytes() -> int:
     """`MODELGOV_API_MAX_RESULT_MB` (default 100): the most a file handed back in an answer may hold (`score`'s
-    predictions, about a million rows of a binary model); past it the command is refused and nothing is logged."""
+    predictions, over a million rows of a binary model); past it the command is refused and nothing is logged."""
     try:
         return int(float(os.environ.get("MODELGOV_API_MAX_RESULT_MB", DEFAULT_MAX_RESULT_MB)) * 1024 * 1024)
     except ValueError:

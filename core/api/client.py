@@ -139,10 +139,13 @@ def run(remote: Remote, args: argparse.Namespace) -> int:
     files: dict[str, Path] = {}
     params = {p.name for p in endpoint.params}
     output = None
+    hand_back = getattr(endpoint.handler, "hands_back", None)  # a file the command writes for its caller
     for dest, value in vars(args).items():
         if dest in endpoints.SKIP_DESTS or dest in ("command", "handler") or dest.endswith("_command"):
             continue
         if dest not in params:
+            if hand_back is not None and dest == "output":
+                continue  # the file comes back in the answer and is written where `hand_back.target` says
             if value not in (None, False) and dest == "output" and endpoint.reads_only:
                 output = value  # an export: the server's answer is written here
             elif value not in (None, False) and dest in ("output", "html"):
@@ -162,7 +165,9 @@ def run(remote: Remote, args: argparse.Namespace) -> int:
                                    "(an MLflow model folder registers only in local mode).")
             files[p.name] = file
             values.pop(p.name)
-    reply = call(remote, endpoint.path, values, files, as_json=bool(getattr(args, "json", False)) and output is None)
+    target = hand_back.target(args) if hand_back is not None else None  # checked before anything is sent
+    reply = call(remote, endpoint.path, values, files,
+                 as_json=hand_back is not None or (bool(getattr(args, "json", False)) and output is None))
     if reply.status >= 400:
         try:
             sentence = json.loads(reply.body)["error"]
@@ -170,7 +175,12 @@ def run(remote: Remote, args: argparse.Namespace) -> int:
             sentence = f"the API answered {reply.status} without a sentence"
         print(line(f"modelgov: {sentence}"), file=sys.stderr)
         return reply.exit_code or 1
-    if output is not None:
+    if hand_back is not None:
+        from ..cli import json_text
+
+        answer = _write_handed_back(reply.body, target, remote)
+        print(json_text(answer) if getattr(args, "json", False) else text(hand_back.text(answer)))
+    elif output is not None:
         from ..cli import deliver
 
         deliver(reply.body, output, "the export")
@@ -179,3 +189,24 @@ def run(remote: Remote, args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(reply.body)
     return reply.exit_code
+
+
+def _write_handed_back(body: str, target: Path, remote: Remote) -> dict[str, Any]:
+    """Write the file that came back in the answer (`csv`) at `target`, byte for byte, and return the answer as the
+    command answers locally: without the content, `output` naming the file written."""
+    try:
+        answer = json.loads(body)
+        content = answer.pop("csv")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InvalidInput(f"The API at {remote.url} did not send the file back (a server older than this CLI?); "
+                           "upgrade it, or run the command in local mode.") from None
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        partial.write_bytes(content.encode("utf-8"))
+        os.replace(partial, target)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        raise InvalidInput(f"Cannot write {target}: {e.strerror}; the command ran on the server all the same."
+                           ) from None
+    answer["output"] = str(target)
+    return answer

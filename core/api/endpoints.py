@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,16 @@ UPLOAD_METAVARS = frozenset({"FILE", "REFERENCE", "CURRENT"})
 # A parameter that the command reads as JSON text or as a path: over the API only the JSON text (or an upload).
 JSON_OR_PATH_METAVARS = frozenset({"JSON|FILE"})
 SKIP_DESTS = frozenset({"help", "json", "as_", "home"})
+DEFAULT_MAX_RESULT_MB = 100
+
+
+def max_result_bytes() -> int:
+    """`MODELGOV_API_MAX_RESULT_MB` (default 100): the most a file handed back in an answer may hold (`score`'s
+    predictions, over a million rows of a binary model); past it the command is refused and nothing is logged."""
+    try:
+        return int(float(os.environ.get("MODELGOV_API_MAX_RESULT_MB", DEFAULT_MAX_RESULT_MB)) * 1024 * 1024)
+    except ValueError:
+        return DEFAULT_MAX_RESULT_MB * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -233,6 +244,9 @@ def run(endpoint: Endpoint, store, actor: Identity, values: dict[str, Any],
         if not allowed(actor, "view"):
             with store.transaction():  # records the refusal
                 require(actor, "view", "api", endpoint.path)
+        if not as_json and getattr(endpoint.handler, "hands_back", None) is not None:
+            raise InvalidInput(f"{endpoint.path} answers in JSON only: the file it writes comes back in the answer's "
+                               "csv field; drop X-ModelGov-Output: text.")
         argv = argv_for(endpoint, values, files, as_json)
         try:
             args = endpoint.parser.parse_args(argv)
@@ -242,7 +256,8 @@ def run(endpoint: Endpoint, store, actor: Identity, values: dict[str, Any],
         out = io.StringIO()
         token = OUTPUT.set(out)
         try:
-            code = int(endpoint.handler(Ctx(args, store, identity=actor, remote=True, uploads=dict(uploads or {}))) or 0)
+            code = int(endpoint.handler(Ctx(args, store, identity=actor, remote=True, uploads=dict(uploads or {}),
+                                        max_result_bytes=max_result_bytes())) or 0)
         finally:
             OUTPUT.reset(token)
     except CoreError as e:

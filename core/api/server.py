@@ -285,7 +285,8 @@ def openapi_document(table: dict[str, endpoints.Endpoint]) -> dict[str, Any]:
         op = {"summary": e.help, "description": f"Runs `{e.command} --json` as the token's owner.",
               "operationId": "_".join(e.words).replace("-", "_"),
               "requestBody": {"required": bool(required), "content": {media: {"schema": schema}}},
-              "responses": {"200": {"description": f"what `{e.command} --json` prints"},
+              "responses": {"200": {"description": f"what `{e.command} --json` prints" + (
+                  ", with `csv` the file it wrote (`output` its name)" if hasattr(e.handler, "hands_back") else "")},
                             **{code: {"description": text, **error} for code, text in _ERRORS.items()}}}
         paths[path] = {"post": op}
         if e.reads_only and media == "application/json":

@@ -104,6 +104,8 @@ class Ctx:
     # Set by the HTTP API: each uploaded file's temporary path -> what to record as where it came from
     # ("upload:<the name the caller sent>"), since the temporary folder is gone after the request.
     uploads: dict[str, str] = _field(default_factory=dict)
+    # Set by the HTTP API: the most a file handed back in its answer may hold (`hands_back`).
+    max_result_bytes: int | None = None
 
     def location(self, path: Any) -> str | None:
         """What to record as the location of the file at `path`: its upload's name over the API, else None (the
@@ -139,12 +141,15 @@ class Ctx:
 
     def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
         out = _stdout()
-        if self.json:
-            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False), file=out)
-        elif text is not None:  # what people typed may be in it: nothing a terminal acts on gets through
+        if self.json or text is None:
+            print(json_text(data), file=out)
+        else:  # what people typed may be in it: nothing a terminal acts on gets through
             print(screen.text(text() if callable(text) else text), file=out)
-        else:
-            print(json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False), file=out)
+
+
+def json_text(data: Any) -> str:
+    """What `--json` prints (before its final newline)."""
+    return json.dumps(_clean(data), indent=2, default=str, ensure_ascii=False)
 
 
 def _clean(value: Any) -> Any:
@@ -177,6 +182,27 @@ def reads_only(handler: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
     The HTTP API also offers it by GET, and MODELGOV_LOCAL_READ_ONLY lets it run in local mode."""
     handler.reads_only = True  # type: ignore[attr-defined]
     return handler
+
+
+@dataclass(frozen=True)
+class HandBack:
+    """How a command that writes a file for its caller works remotely (`hands_back`)."""
+
+    target: Callable[[argparse.Namespace], Any]  # the file on the caller's machine: --output, or the local default
+    text: Callable[[dict], str]                  # the command's text, from its JSON answer
+
+
+def hands_back(target: Callable[[argparse.Namespace], Any], text: Callable[[dict], str]):
+    """Mark a command that writes a file for its caller (`score`'s predictions). Run by the HTTP API, it writes the
+    file in the request's temporary folder, which is gone after the request, so the file comes back in the JSON
+    answer: `output` is the file's name and `csv` its content (at most `Ctx.max_result_bytes`). The CLI in remote
+    mode writes that content at `target(args)` and prints what the command prints locally (`text`, or the JSON with
+    `output` the file it wrote)."""
+    def mark(handler: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
+        handler.hands_back = HandBack(target, text)  # type: ignore[attr-defined]
+        return handler
+
+    return mark
 
 
 def deliver(text: str, output: str | None, what: str) -> int:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from ..drift import report as drift_report
 from ..errors import InvalidInput
 from ..registry.records import parse_ref
-from . import Ctx, held_open, reads_only, table
+from . import Ctx, hands_back, held_open, reads_only, table
 from .argtypes import ENTITY_ID, output_file
 from ..vocabulary import ENVIRONMENTS
 
@@ -83,28 +84,49 @@ def register(sub, common) -> None:
         p.set_defaults(handler=cmd_alert_update, action=action)
 
 
-def _ingested_text(kind: str, r: ingest.Ingested) -> str:
-    from ..monitoring import ingest  # per command: `modelgov drift` loads no pandas
+def _ingested_text(kind: str, r: dict) -> str:
+    """The text of an ingest from its JSON answer (`Ingested.as_dict`): the CLI in remote mode prints it too."""
+    lines = [f"{kind}: {r['logged']:,} of {r['rows']:,} row(s) logged, {r['rejected']:,} rejected"
+             + (f"; predictions written to {r['output']}" if r.get("output") else "") + "."]
+    lines += [f"  rejected {n:,}: {reason}" for reason, n in r["reasons"].items()]
+    if r["rejected"]:
+        from ..monitoring.ingest import MAX_REJECTIONS_KEPT  # here: `modelgov drift` loads no pandas
 
-    lines = [f"{kind}: {r.rows_ok:,} of {r.rows_in:,} row(s) logged, {r.rows_rejected:,} rejected"
-             + (f"; predictions written to {r.output}" if r.output else "") + "."]
-    lines += [f"  rejected {n:,}: {reason}" for reason, n in r.reasons.items()]
-    if r.rows_rejected:
-        lines.append(f"  (the first {ingest.MAX_REJECTIONS_KEPT:,} rejected rows are kept with their row numbers, "
-                     f"ingest {r.ingest_id})")
+        lines.append(f"  (the first {MAX_REJECTIONS_KEPT:,} rejected rows are kept with their row numbers, "
+                     f"ingest {r['ingest_id']})")
     lines += [f"  the stored monitoring review of v{s['version']} in {s['environment']} was not refreshed: "
-              f"{s['error']} (the Monitoring page computes it on request)" for s in r.snapshots if not s["ok"]]
+              f"{s['error']} (the Monitoring page computes it on request)" for s in r["snapshots"] if not s["ok"]]
     return "\n".join(lines)
 
 
+def score_target(args) -> Path:
+    """Where `score` writes its predictions on the caller's machine: --output, else beside the input; checked before
+    anything is scored or logged."""
+    from ..monitoring import predictions_file
+
+    out = Path(args.output) if args.output else predictions_file.default_output(args.input)
+    predictions_file.check_output(out)
+    return out
+
+
+def score_text(r: dict) -> str:
+    return _ingested_text("Scored", r)
+
+
+@hands_back(score_target, score_text)
 def cmd_score(ctx: Ctx) -> int:
     from ..monitoring import ingest  # per command: `modelgov drift` loads no pandas
 
     name, version = parse_ref(ctx.args.ref)
     r = ingest.score_file(ctx.store, ctx.actor(), name, version, ctx.args.input, environment=ctx.args.env,
                               output=ctx.args.output, time_column=ctx.args.time_column, id_column=ctx.args.id_column,
-                              refresh_snapshots=not ctx.args.no_snapshot, source_name=ctx.location(ctx.args.input))
-    ctx.emit(r.as_dict(), _ingested_text("Scored", r))
+                              refresh_snapshots=not ctx.args.no_snapshot, source_name=ctx.location(ctx.args.input),
+                              max_output_bytes=ctx.max_result_bytes)
+    answer = r.as_dict()
+    if ctx.remote:  # the request's temporary folder goes with it: the predictions travel in the answer
+        out = Path(r.output)
+        answer["output"], answer["csv"] = out.name, out.read_bytes().decode("utf-8")
+    ctx.emit(answer, lambda: score_text(answer))
     return 0
 
 
@@ -118,7 +140,7 @@ def cmd_log_predictions(ctx: Ctx) -> int:
                                    prediction_column=ctx.args.prediction_column, environment=ctx.args.env,
                                    refresh_snapshots=not ctx.args.no_snapshot,
                                    source_name=ctx.location(ctx.args.input))
-    ctx.emit(r.as_dict(), _ingested_text("Logged", r))
+    ctx.emit(r.as_dict(), lambda: _ingested_text("Logged", r.as_dict()))
     return 0
 
 
@@ -128,7 +150,7 @@ def cmd_log_outcomes(ctx: Ctx) -> int:
     r = ingest.log_outcomes(ctx.store, ctx.actor(), ctx.args.model, ctx.args.input, id_column=ctx.args.id_column,
                                 label_column=ctx.args.label_column, refresh_snapshots=not ctx.args.no_snapshot,
                                 source_name=ctx.location(ctx.args.input))
-    ctx.emit(r.as_dict(), _ingested_text("Outcomes", r))
+    ctx.emit(r.as_dict(), lambda: _ingested_text("Outcomes", r.as_dict()))
     return 0
 
 

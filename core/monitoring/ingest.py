@@ -6,12 +6,9 @@ counted with its reason (kept in `ingest_rejections` with its row number), never
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -21,14 +18,12 @@ from ..errors import InvalidInput, NotFound
 from ..events import PredictionsLogged, PredictionsScored
 from ..governance import live as governance_live
 from ..identity import Identity, require
-from .. import csvsafe
 from ..registry import artifacts
 from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version, score
 from ..sql import file_relation, literal, quote, read_error, utc_timestamp
-from ..store import DiskFull
-from . import scored as scored_columns
+from . import predictions_file, scored as scored_columns
 from .scored import MULTICLASS, PROBABILITIES_SQL
 from ..vocabulary import validate_environment
 
@@ -309,15 +304,16 @@ def _record_audit(con, actor, event: type[PredictionsLogged], v, n, reasons, sou
 def score_file(store, actor: Identity, model: str, version: int | None, source: str | Path, *,
                environment: str = "production", output: str | Path | None = None, time_column: str | None = None,
                id_column: str | None = None, batch_rows: int = 200_000, refresh_snapshots: bool = True,
-               source_name: str | None = None) -> Ingested:
+               source_name: str | None = None, max_output_bytes: int | None = None) -> Ingested:
     """Score a file with the environment's champion (and every challenger in shadow, same request ids), write the
     predictions out and log every row. With an explicit version, that version alone scores. Then refresh the
-    monitoring snapshots of the versions that scored (unless `refresh_snapshots` is False)."""
+    monitoring snapshots of the versions that scored (unless `refresh_snapshots` is False). A predictions file
+    past `max_output_bytes` (what an API answer may carry) is refused and nothing is logged."""
 
     validate_environment(environment)
     rel = file_relation(source)
-    out = Path(output) if output else Path(str(source)).with_suffix(".scored.csv")
-    _check_output(out)
+    out = Path(output) if output else predictions_file.default_output(source)
+    predictions_file.check_output(out)
     if version is None:
         live = governance_live.active(store, model, environment)
         champion = next((d for d in live if d.role == "champion"), None)
@@ -334,7 +330,7 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
                                "with its own file.")
     estimators = [artifacts.load(store.artifacts_dir, v.sha256, v.ref) for v, _d, _r in runners]
     written: list[Path] = []  # the predictions file written before the commit, removed if it does not commit
-    with _removed_on_error(written), store.transaction() as con:
+    with predictions_file.removed_on_error(written), store.transaction() as con:
         require(actor, "log-predictions", PredictionsScored, head.ref)
         n, reasons = _stage(con, head, rel, time_column, id_column, {})
         if n == 0:
@@ -379,53 +375,12 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
         _record_audit(con, actor, PredictionsScored, head, n, reasons, source_name or str(source))
         # Written before the commit (beside the target, renamed after it): a file that cannot be written rolls the
         # logged rows back instead of leaving them logged with no predictions handed out.
-        written.append(_write_output(scored[[c for c in scored.columns if not c.startswith("__")]], out))
-    partial = written[0]
-    try:
-        os.replace(partial, out)
-    except OSError as e:
-        partial.unlink(missing_ok=True)
-        raise InvalidInput(f"The rows were logged (ingest {iid}) but the predictions could not be moved to {out}: "
-                           f"{e.strerror}; score again with another --output.") from None
+        written.append(predictions_file.write_output(scored[[c for c in scored.columns if not c.startswith("__")]],
+                                                     out, max_output_bytes))
+    predictions_file.move_into_place(written[0], out, iid)
     snaps = (_refresh_snapshots(store, actor, head.model, [(v.version, environment) for v, _d, _r in runners])
              if refresh_snapshots else [])
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, str(out), snaps)
-
-
-def _check_output(out: Path) -> None:
-    """Refuse an output that cannot be written before anything is scored or logged."""
-    if out.is_dir():
-        raise InvalidInput(f"{out} is a folder; give --output a file name, e.g. {out / 'scored.csv'}. Nothing was logged.")
-    if not out.parent.is_dir():
-        raise InvalidInput(f"The folder {out.parent} does not exist; create it or choose another --output. "
-                           "Nothing was logged.")
-    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise InvalidInput(f"{out} cannot be written here (permission denied); choose another --output. "
-                           "Nothing was logged.")
-
-
-@contextlib.contextmanager
-def _removed_on_error(paths: list[Path]) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        for p in paths:
-            p.unlink(missing_ok=True)
-        raise
-
-
-def _write_output(frame: pd.DataFrame, out: Path) -> Path:
-    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    try:
-        csvsafe.write_frame(frame, partial)  # request ids come from the input: no formulas, no split rows
-    except OSError as e:
-        partial.unlink(missing_ok=True)
-        if e.errno == errno.ENOSPC:
-            raise DiskFull(f"The disk holding {out.parent} is full; free space there and score again. "
-                           "Nothing was logged.") from None
-        raise InvalidInput(f"Cannot write the predictions to {out}: {e.strerror}; choose another --output. "
-                           "Nothing was logged.") from None
-    return partial
 
 
 # Outcomes live in their own module (below 450 lines each); `ingest.log_outcomes` stays where callers find it.

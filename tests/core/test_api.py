@@ -511,3 +511,54 @@ def test_a_json_body_past_four_megabytes_is_refused(api):
                       headers={"Authorization": f"Bearer {_token(store, 'ada@example.com')}",
                                "content-type": "application/json"})
     assert r.status_code == 413 and "multipart" in r.json()["error"]
+
+
+def test_score_over_the_api_hands_back_the_predictions_file(api, cli, monkeypatch, tmp_path):
+    base, store, _ = api
+    make_version(store, identity_for(store, "ada@example.com"), "api-score", risk_tier="low")
+    df = synthetic_classification(n=80, seed=7).drop(columns="y")
+    df["rid"] = [f"r{i}" for i in range(len(df))]
+    batch = df.to_csv(index=False).encode()
+    here, there = tmp_path / "local", tmp_path / "remote"
+    for folder in (here, there):
+        folder.mkdir()
+        (folder / "batch.csv").write_bytes(batch)
+    args = ("score", "api-score:1", "--id-column", "rid", "--no-snapshot")
+    local = cli(store, *args, "--input", str(here / "batch.csv"), "--json", as_="ada@example.com")
+    local_text = cli(store, *args, "--input", str(here / "batch.csv"), "--output", str(here / "named.csv"),
+                     as_="ada@example.com")
+    assert local.code == local_text.code == 0, local.err + local_text.err
+
+    monkeypatch.setenv("MODELGOV_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("MODELGOV_USER", raising=False)
+    monkeypatch.setenv("MODELGOV_URL", base)
+    monkeypatch.setenv("MODELGOV_TOKEN", _token(store, "ada@example.com"))
+    code, out, err = _main(*args, "--input", str(there / "batch.csv"), "--json")  # the local default: beside it
+    assert code == 0, err
+    mine, theirs = json.loads(out), json.loads(local.out)
+    assert list(mine) == list(theirs) and mine["output"] == str(there / "batch.scored.csv")
+    assert {k: mine[k] for k in ("rows", "logged", "rejected", "reasons")} == \
+        {k: theirs[k] for k in ("rows", "logged", "rejected", "reasons")}
+    assert (there / "batch.scored.csv").read_bytes() == (here / "batch.scored.csv").read_bytes()
+    code, out, err = _main(*args, "--input", str(there / "batch.csv"), "--output", str(there / "named.csv"))
+    assert code == 0, err
+    assert (there / "named.csv").read_bytes() == (here / "named.csv").read_bytes()
+    assert out.replace(str(there), "DIR") == local_text.out.replace(str(here), "DIR")  # the same text
+
+    token = _token(store, "ada@example.com")
+    fields = {"ref": "api-score:1", "id_column": "rid", "no_snapshot": "true"}
+    r = _call(base, "/v1/score", token, data=fields, files={"input": ("batch.csv", batch)})
+    assert r.status_code == 200, r.text
+    assert r.json()["output"] == "batch.scored.csv"  # a name: the server's temporary folder is gone
+    assert r.json()["csv"].encode() == (here / "batch.scored.csv").read_bytes()
+    r = requests.post(f"{base}/v1/score", data=fields, files={"input": ("batch.csv", batch)}, timeout=60,
+                      headers={"Authorization": f"Bearer {token}", "X-ModelGov-Output": "text"})
+    assert r.status_code == 400 and "JSON only" in r.json()["error"]
+
+    with store.read() as con:
+        runs = con.execute("SELECT count(*) FROM ingest_runs").fetchone()[0]
+    monkeypatch.setenv("MODELGOV_API_MAX_RESULT_MB", "0.001")  # about 1 KB: less than 80 rows of predictions
+    r = _call(base, "/v1/score", token, data=fields, files={"input": ("batch.csv", batch)})
+    assert r.status_code == 400 and "MODELGOV_API_MAX_RESULT_MB" in r.json()["error"], r.text
+    with store.read() as con:
+        assert con.execute("SELECT count(*) FROM ingest_runs").fetchone()[0] == runs  # nothing logged

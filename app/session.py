@@ -19,6 +19,7 @@ Imports `app.navigation` (the page list), which imports nothing from `app/`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import tomllib
@@ -43,8 +44,21 @@ STATE_KEY = "auth_state"  # "demo" | "demo_unchosen" | "signed_in" | "signed_out
 #                           | "broken" | "problem"
 
 
+_stores: dict[tuple, Store] = {}
+
+
 def store() -> Store:
-    return Store()
+    """The store the settings name, one `Store` per process for the same settings.
+
+    One object, so that every unit of work of a run finds the connection `held_store()` holds open for it (a
+    `Store` keeps that per thread) instead of opening the file again. The settings are read on every call, so
+    a changed `MODELGOV_*` setting (a test's, or another home) gets its own store.
+    """
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("MODELGOV_")))
+    found = _stores.get(key)
+    if found is None:
+        found = _stores.setdefault(key, Store())
+    return found
 
 
 _held = threading.local()
@@ -55,13 +69,14 @@ def held_store() -> Iterator[None]:
     """Keep the store's database open in this process while one run draws the page.
 
     Opening a DuckDB file builds a database instance (≈30–70 ms here); a page asks the store a dozen or more
-    times. While one connection stays open, every other open in this process reuses its instance (≈1 ms).
+    times. The run holds one connection (`Store.session()`), and every unit of work of the run takes a cursor of it
+    instead of opening the file again.
     Another process waits for the lock only while a run draws the page, as it waits for any unit of work;
     before long work (computing an explanation, a comparison, an evidence pack) a page calls `release_store()`.
     """
     held = ExitStack()
     try:
-        held.enter_context(store().connect())
+        held.enter_context(store().session())
     except CoreError:
         pass  # the page says what is wrong with the store when it opens it itself
     _held.stack = held

@@ -77,7 +77,7 @@ def open_from_menu(page, title: str) -> None:
     settled(page)
 
 
-CHART = ".js-plotly-plot .main-svg"  # a Plotly chart drawn: its SVG exists only after Plotly's bundle ran
+CHART = ".js-plotly-plot .main-svg, .vega-embed canvas, .vega-embed svg"  # a chart drawn (Plotly: its SVG exists only after its bundle ran)
 
 
 def first_load(browser, script: Path, home: Path, ready: str, person: bool, chart: bool = False):

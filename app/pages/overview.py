@@ -40,7 +40,7 @@ c4.metric("High risk", int((df["risk_tier"] == "high").sum()))
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Models by status and risk tier")
-    st.plotly_chart(charts.portfolio_bars(df), key="overview_status_chart")
+    st.vega_lite_chart(charts.portfolio_spec(df), key="overview_status_chart")
 with right:
     st.subheader("Needs attention")
     items = queries.attention_items(store, me, df)

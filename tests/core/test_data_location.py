@@ -284,3 +284,58 @@ def test_an_upgrade_that_fails_changes_nothing(old_store, monkeypatch):
     monkeypatch.undo()
     store_module._migrated.discard(str(store.db_path))
     assert report.monitor(store, "toy-model", 1)["rows"] == 120  # the next open upgrades it
+
+
+# -- no log or outcome data is read on the metadata connection -----------------------------------------------------
+
+class _Recording:
+    """A metadata connection that keeps every statement it runs (everything else is the real connection)."""
+
+    def __init__(self, con, seen):
+        self._con, self._seen = con, seen
+
+    def execute(self, sql, *args, **kwargs):
+        self._seen.append(sql)
+        return self._con.execute(sql, *args, **kwargs)
+
+    def executemany(self, sql, *args, **kwargs):
+        self._seen.append(sql)
+        return self._con.executemany(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+DATA_ON_METADATA = re.compile(r"read_parquet|read_csv|predlog_|prediction_tables|\b(FROM|JOIN|INTO)\s+outcomes\b",
+                              re.IGNORECASE)
+
+
+def test_every_log_and_outcome_read_runs_on_the_data_connection(store, people, toy, monkeypatch):
+    from core.monitoring import logs, snapshots
+
+    make_version(store, people["ds"], "toy-model", seed=1)
+    seen: list[str] = []
+    real_open = Store._open
+    monkeypatch.setattr(Store, "_open", lambda self: _Recording(real_open(self), seen))
+    path = _traffic(toy)
+    _log(store, people, path)
+    ingest.log_predictions(store, people["ds"], "toy-model", 2, path, id_column="rid", time_column="ts",
+                           environment="production")  # with its snapshot refresh
+    ingest.score_file(store, people["ds"], "toy-model", 1, path, environment="staging", id_column="rid",
+                      output=toy / "scored.csv")
+    ingest.log_outcomes(store, people["ds"], "toy-model", toy / "labels-r-5.csv", id_column="rid", label_column="y")
+    report.monitor(store, "toy-model", 1)
+    snapshots.latest(store, people["viewer"], "toy-model", 2)
+    logs.recent_rows(store, "toy-model", 1, days=30)
+    logs.column_values(store, "toy-model", 1, "x1")
+    assert len(logs.shadow_pairs(store, "toy-model", 1, 2, "production", None)) == 120
+    assert [(v["rows"], v["environments"]) for v in logs.monitored_models(store)["toy-model"]] == [
+        (240, ["production", "staging"]), (120, ["production"])]
+    assert seen and not [sql for sql in seen if DATA_ON_METADATA.search(sql) or str(store.data_dir) in sql]
+
+
+def test_no_core_module_but_the_upgrade_names_the_old_log_tables():
+    root = Path(__file__).resolve().parents[2] / "core"
+    named = {str(p.relative_to(root)) for p in root.rglob("*.py")
+             if re.search(r"predlog_|prediction_tables|\b(FROM|JOIN|INTO)\s+outcomes\b", p.read_text())}
+    assert named == {"datafiles.py"}, named

@@ -238,7 +238,7 @@ class Store:
         process (a new database costs 35-65 ms, a cursor about one): its temporary tables and views are its own and
         go when it closes. It holds no lock on the metadata store.
         """
-        con = _data_database().cursor()
+        con = _data_cursor()
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
@@ -252,14 +252,14 @@ _data_db_lock = threading.Lock()
 _data_db_pid = 0
 
 
-def _data_database() -> duckdb.DuckDBPyConnection:
-    """The process's in-memory DuckDB for data files (made again in a forked child, which must not share it)."""
+def _data_cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor of the process's in-memory DuckDB for data files (the database made again in a forked child, which
+    must not share it; cursors made under a lock, as the dashboard's threads ask at once)."""
     global _data_db, _data_db_pid
-    if _data_db is None or _data_db_pid != os.getpid():
-        with _data_db_lock:
-            if _data_db is None or _data_db_pid != os.getpid():
-                _data_db, _data_db_pid = duckdb.connect(":memory:"), os.getpid()
-    return _data_db
+    with _data_db_lock:
+        if _data_db is None or _data_db_pid != os.getpid():
+            _data_db, _data_db_pid = duckdb.connect(":memory:"), os.getpid()
+        return _data_db.cursor()
 
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:

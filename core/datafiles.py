@@ -107,7 +107,7 @@ def write_days(store, dcon, table: str, *, kind: str, model_id: int, version: in
 
 def _sync_and_hash(path: Path) -> tuple[int, str]:
     h, size = hashlib.sha256(), 0
-    with open(path, "rb+") as f:
+    with open(path, "rb") as f:
         os.fsync(f.fileno())
         while chunk := f.read(1 << 20):
             h.update(chunk)

@@ -24,3 +24,10 @@ def lock_timeout() -> float:
         return float(os.environ.get("MODELGOV_LOCK_TIMEOUT", "15"))
     except ValueError:
         return 15.0
+
+
+def data_dir() -> Path | None:
+    """`MODELGOV_DATA_DIR`: where prediction logs, outcomes and cached result files live (shared storage when several
+    replicas serve one metadata store); None when unset (the home's `data/`)."""
+    env = os.environ.get("MODELGOV_DATA_DIR")
+    return Path(env).expanduser().resolve() if env else None

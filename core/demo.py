@@ -51,7 +51,7 @@ DEMO_USERS = {
 }
 ADMIN = "alan@modelgov.demo"
 # The folders the demo fills under its home; it refuses to build where any of them already holds files.
-DEMO_FOLDERS = ["artifacts", "datasets", "inputs", "explanations"]
+DEMO_FOLDERS = ["artifacts", "datasets", "inputs", "explanations", "data"]
 
 Progress = Callable[[str], None] | None
 
@@ -117,7 +117,8 @@ def build(store: Store, *, quick: bool = False, progress: Progress = None) -> di
 
 def _occupied(store: Store, folders: list[str]) -> list[Path]:
     found = [p for p in (store.db_path, _wal(store.db_path)) if p.exists()]
-    found += [store.home / f for f in folders if (store.home / f).is_dir() and any((store.home / f).iterdir())]
+    places = [store.data_dir if f == "data" else store.home / f for f in folders]
+    found += [p for p in places if p.is_dir() and any(p.iterdir())]
     return found
 
 
@@ -145,7 +146,10 @@ def _move_into_place(tmp: Path, store: Store) -> None:
     except OSError:  # another file system (MODELGOV_DB elsewhere): checked just above, copy it over
         shutil.copy2(tmp / "modelgov.duckdb", store.db_path)
     for name in folders:
-        target = store.home / name
+        # The staging store's data location is its home's `data/`; the store's may be elsewhere (MODELGOV_DATA_DIR).
+        # The catalogue names files relative to it, so the folder moves as it is.
+        target = store.data_dir if name == "data" else store.home / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_dir():
             target.rmdir()  # empty (checked above); never a folder with content
         shutil.move(str(tmp / name), str(target))

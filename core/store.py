@@ -86,13 +86,18 @@ def migrations() -> list[Migration]:
 
 
 class Store:
-    """A ModelGov home: the DuckDB file plus the artifact and dataset folders."""
+    """A ModelGov home: the metadata store (the DuckDB file), the artifact and dataset folders, and the data location
+    (`data_dir`: prediction logs and outcomes as Parquet, `core.datafiles`)."""
 
     def __init__(self, home: str | Path | None = None, *, db_path: str | Path | None = None,
-                 lock_timeout: float | None = None) -> None:
+                 data_dir: str | Path | None = None, lock_timeout: float | None = None) -> None:
         self.home = Path(home).expanduser().resolve() if home else config.default_home()
         env_db = os.environ.get("MODELGOV_DB") if home is None else None
         self.db_path = Path(db_path or env_db or self.home / "modelgov.duckdb").resolve()
+        # MODELGOV_DATA_DIR, like MODELGOV_DB, moves the default home's data; a home named explicitly (`--home`, a
+        # test's folder) keeps its own `data/`, so a copy of a home is a whole store.
+        env_data = config.data_dir() if home is None else None
+        self.data_dir = Path(data_dir or env_data or self.home / "data").expanduser().resolve()
         self.artifacts_dir = self.home / "artifacts"
         self.datasets_dir = self.home / "datasets"
         self.lock_timeout = config.lock_timeout() if lock_timeout is None else lock_timeout
@@ -162,7 +167,7 @@ class Store:
                 with _migrate_lock:
                     if key not in _migrated:
                         if not up_to_date(con):
-                            migrate(con)
+                            migrate(con, self.data_dir)
                         _migrated.add(key)
             yield con
         finally:
@@ -224,6 +229,38 @@ class Store:
         with self.connect() as con:
             yield con
 
+    @contextlib.contextmanager
+    def data(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection for reading and writing data files (prediction logs, outcomes, input files): never the
+        metadata store's. Read which files to read from the metadata first (`core.datafiles`), then read them here.
+
+        In memory, TimeZone UTC, progress bar off. Each unit of work gets a cursor of one in-memory database kept per
+        process (a new database costs 35-65 ms, a cursor about one): its temporary tables and views are its own and
+        go when it closes. It holds no lock on the metadata store.
+        """
+        con = _data_cursor()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")
+            yield con
+        finally:
+            con.close()
+
+
+_data_db: duckdb.DuckDBPyConnection | None = None
+_data_db_lock = threading.Lock()
+_data_db_pid = 0
+
+
+def _data_cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor of the process's in-memory DuckDB for data files (the database made again in a forked child, which
+    must not share it; cursors made under a lock, as the dashboard's threads ask at once)."""
+    global _data_db, _data_db_pid
+    with _data_db_lock:
+        if _data_db is None or _data_db_pid != os.getpid():
+            _data_db, _data_db_pid = duckdb.connect(":memory:"), os.getpid()
+        return _data_db.cursor()
+
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
     try:
@@ -261,8 +298,20 @@ def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
     return [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()]
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration not yet recorded, each in one transaction with its record.
+def python_step(number: int):
+    """The Python step that runs after migration `number`'s SQL, in its transaction (function(con, data_dir)), or
+    None: for moves SQL cannot make, such as 0017's copy of the old log tables into the data location. Imported
+    only when a store needs it."""
+    if number == 17:
+        from .datafiles import upgrade_tables
+
+        return upgrade_tables
+    return None
+
+
+def migrate(con: duckdb.DuckDBPyConnection, data_dir: Path | None = None) -> list[int]:
+    """Apply every migration not yet recorded, each in one transaction with its record (and its Python step, if
+    `python_step` names one; `data_dir` is the store's data location, which 0017's step writes to).
 
     The numbers already applied must be the first numbers on disk, in order: a store that recorded a
     migration this version does not ship, or skipped one it does (a 0007 applied before a 0003), was
@@ -285,14 +334,20 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(m.sql)
+            step = python_step(m.number)
+            if step is not None:
+                step(con, data_dir)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [m.number, m.name])
             con.execute("COMMIT")
-        except duckdb.Error as e:
+        except (duckdb.Error, OSError) as e:
             _rollback_quietly(con)
             if disk_full(e):
                 raise DiskFull(f"The disk is full, so migration {m.number:04d}_{m.name} was rolled back; free space "
                                "and open the store again.") from e
             raise CoreError(f"Migration {m.number:04d}_{m.name} failed and was rolled back: {e}") from e
+        except BaseException:
+            _rollback_quietly(con)
+            raise
         applied.append(m.number)
     return applied
 

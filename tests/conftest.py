@@ -213,3 +213,23 @@ def pytest_collection_modifyitems(config, items):
     slow = {"test_model_validation_fuzz.py"}
     items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1 if Path(str(item.fspath)).name in slow
                else 2)
+
+
+def logs_relation(store: Store, model: str, version: int) -> str:
+    """A version's prediction log as SQL to read in `store.data()` (its catalogued Parquet files)."""
+    from core import datafiles
+    from core.monitoring import ingest
+
+    files = ingest.log_files(store, versions.get_model_version(store, model, version))
+    assert files, f"{model}:{version} has no logged predictions"
+    return datafiles.relation(store, files)
+
+
+def outcomes_relation(store: Store, model: str) -> str:
+    """A model's outcomes as they stand (the latest label of each request id), as SQL to read in `store.data()`."""
+    from core import datafiles
+    from core.registry.catalog import get_model_tx
+
+    with store.read() as con:
+        files = datafiles.outcome_files_tx(con, get_model_tx(con, model).id)
+    return datafiles.outcomes_relation(store, files)

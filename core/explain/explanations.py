@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,9 +35,18 @@ from .compute import (
 
 
 def _home(store):
-    path = store.home / "explanations"
+    """Where SHAP values are cached: `explanations/` under the data location (shared by replicas, as the logs are)."""
+    path = store.data_dir / "explanations"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _cached_file(store, key: str) -> Path:
+    """The cached values of `key`: under the data location, or where a store written before it kept them (the
+    home's `explanations/`; content-addressed, so never stale)."""
+    path = _home(store) / f"{key}.parquet"
+    older = store.home / "explanations" / f"{key}.parquet"
+    return older if not path.exists() and older.exists() else path
 
 
 def cache_key(version: ModelVersion, data_fp: str, settings: dict[str, Any]) -> str:
@@ -45,7 +55,7 @@ def cache_key(version: ModelVersion, data_fp: str, settings: dict[str, Any]) -> 
 
 def _row_to_explanation(store, r, cached: bool) -> Explanation:
     (eid, key, model, version, explainer, space, base, err, ok, features, data_ref, created_at, created_by) = r
-    path = _home(store) / f"{key}.parquet"
+    path = _cached_file(store, key)
     if not path.exists():
         raise NotFound(f"The cached values of explanation {eid} are missing from {path.parent}; compute it again.")
     return Explanation(eid, key, model, version, explainer, space, base, err, ok, json.loads(features),

@@ -20,7 +20,6 @@ from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version
 from .report import RECENT_DAYS, Monitored, monitor, monitor_version
-from .ingest import log_table
 from .rules import AUC_DROP_POINTS, AUC_LIKE, PRIMARY_METRIC, RMSE_RISE  # noqa: F401  (also read as checks.AUC_DROP_POINTS)
 from ..metrics import METRIC_LABELS
 
@@ -257,9 +256,8 @@ def drift_summary(store, model: str, version: int, environment: str) -> tuple[di
 
 
 def _environments_with_traffic(store, v: ModelVersion) -> list[str]:
-    name = log_table(store, v)
-    if name is None:
-        return []
-    with store.read() as con:
-        return [e for (e,) in con.execute(f"SELECT DISTINCT environment FROM {name} WHERE environment IS NOT NULL"
-                                          " ORDER BY 1").fetchall()]
+    with store.read() as con:  # the catalogue knows where each file's rows were logged
+        return sorted(e for (e,) in con.execute(
+            "SELECT DISTINCT f.environment FROM data_files f JOIN model_versions v ON v.model_id = f.model_id AND "
+            "v.version = f.version WHERE v.id = ? AND f.kind = 'predictions' AND f.environment IS NOT NULL",
+            [v.id]).fetchall())

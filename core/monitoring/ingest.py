@@ -1,4 +1,5 @@
-"""Prediction logs in: one typed table per model version, rows that do not fit rejected with a reason.
+"""Prediction logs in: typed Parquet files per model version (core.datafiles), rows that do not fit rejected with a
+reason.
 
 Files are read by DuckDB directly; a row that does not fit the version's signature is rejected and
 counted with its reason (kept in `ingest_rejections` with its row number), never dropped or coerced.
@@ -17,11 +18,12 @@ from ..audit import canonical_json, record, utcnow
 from ..errors import InvalidInput, NotFound
 from ..events import PredictionsLogged, PredictionsScored
 from ..governance import live as governance_live
-from ..identity import Identity, require
+from ..identity import Identity, allowed, require
 from ..registry import artifacts
 from ..registry.catalog import get_model_tx
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version, score
+from .. import datafiles
 from ..sql import file_relation, literal, quote, read_error, utc_timestamp
 from . import predictions_file, scored as scored_columns
 from .scored import MULTICLASS, PROBABILITIES_SQL
@@ -34,34 +36,35 @@ SQL_TYPES = {"integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "stri
 MAX_REJECTIONS_KEPT = 1000
 
 
-def table_name(model_id: int, version: int) -> str:
-    return f"predlog_{model_id}_v{version}"
+LOG_TABLE = "new_logs"  # the rows an ingest logs, in the data connection, before they are written as files
 
 
-def ensure_table_tx(con, v: ModelVersion) -> str:
-    """The version's log table, created on first use."""
-    row = con.execute("SELECT table_name FROM prediction_tables WHERE version_id = ?", [v.id]).fetchall()
-    if row:
-        return row[0][0]
-    model_id = con.execute("SELECT model_id FROM model_versions WHERE id = ?", [v.id]).fetchall()[0][0]
-    name = table_name(model_id, v.version)
+def create_log_table(dcon, v: ModelVersion, name: str = LOG_TABLE) -> str:
+    """A temporary table of the data connection with the columns of `v`'s log files (core.datafiles): what each
+    file of the version holds, in this order, whichever ingest wrote it."""
     cols = ", ".join(f"{quote(c['name'])} {SQL_TYPES.get(c['type'], 'VARCHAR')}" for c in v.signature)
-    con.execute(f"""CREATE TABLE {name} (request_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, environment VARCHAR,
-                    deployment_id INTEGER, role VARCHAR NOT NULL, score DOUBLE, prediction DOUBLE,
+    dcon.execute(f"""CREATE OR REPLACE TEMP TABLE {name} (request_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
+                    environment VARCHAR, deployment_id INTEGER, role VARCHAR NOT NULL, score DOUBLE, prediction DOUBLE,
                     ingest_id INTEGER NOT NULL, {cols}{PROBABILITIES_SQL if v.task == MULTICLASS else ''})""")
-    con.execute("INSERT INTO prediction_tables VALUES (?, ?, ?)", [v.id, name, utcnow()])
     return name
 
 
-def log_table(store, v: ModelVersion) -> str | None:
+def log_files(store, v: ModelVersion) -> list[str]:
     with store.read() as con:
-        return log_table_tx(con, v)
+        return log_files_tx(con, v)
 
 
-def log_table_tx(con, v: ModelVersion) -> str | None:
-    """The version's log table, or None when nothing was logged for it yet."""
-    row = con.execute("SELECT table_name FROM prediction_tables WHERE version_id = ?", [v.id]).fetchall()
-    return row[0][0] if row else None
+def log_files_tx(con, v: ModelVersion) -> list[str]:
+    """The version's catalogued log files (relative to the data location); [] when nothing was logged for it yet."""
+    return datafiles.prediction_files_tx(con, v.id)
+
+
+def require_first(store, actor: Identity, action: str, event, entity: str) -> None:
+    """Refuse before any file is read; the refusal is audited (in a transaction of its own). The action's own
+    transaction checks again."""
+    if not allowed(actor, action):
+        with store.transaction():
+            require(actor, action, event, entity)
 
 
 @dataclass
@@ -228,15 +231,30 @@ def _stage(con, v: ModelVersion, source: str, time_column: str | None, id_column
     return int(n), {str(k): int(c) for k, c in reasons.items()}
 
 
-def _record_run(con, actor: Identity, model_id: int, kind: str, source: str, n: int, reasons: dict) -> int:
+def _record_run(con, dcon, actor: Identity, model_id: int, kind: str, source: str, n: int, reasons: dict) -> int:
+    """The ingest run and its first rejections (read from `staged` in the data connection `dcon`), in the
+    metadata transaction `con`."""
     rejected = sum(reasons.values())
     iid = con.execute("INSERT INTO ingest_runs (model_id, kind, source, rows_in, rows_ok, rows_rejected, reasons,"
                       " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                       [model_id, kind, source, n, n - rejected, rejected, canonical_json(reasons), utcnow(),
                        actor.email]).fetchall()[0][0]
-    con.execute("INSERT INTO ingest_rejections SELECT ?, __row, __reject FROM staged WHERE __reject IS NOT NULL"
-                " ORDER BY __row LIMIT ?", [iid, MAX_REJECTIONS_KEPT])
+    kept = dcon.execute("SELECT __row, __reject FROM staged WHERE __reject IS NOT NULL ORDER BY __row LIMIT ?",
+                        [MAX_REJECTIONS_KEPT]).fetchall() if rejected else []
+    for start in range(0, len(kept), 250):  # a few statements of many rows: portable, and not one per row
+        chunk = kept[start:start + 250]
+        con.execute("INSERT INTO ingest_rejections (ingest_id, row_number, reason) VALUES "
+                    + ", ".join(["(?, ?, ?)"] * len(chunk)), [x for row, why in chunk for x in (iid, row, why)])
     return iid
+
+
+def _write_logs(store, con, dcon, v: ModelVersion, model_id: int, iid: int, environment: str | None,
+                written: list) -> None:
+    """Write the rows of `new_logs` as the version's files and catalogue them in the metadata transaction `con`."""
+    files = datafiles.write_days(store, dcon, LOG_TABLE, kind=datafiles.PREDICTIONS, model_id=model_id,
+                                 version=v.version, ingest_id=iid, time_column="ts", environment=environment,
+                                 written=written)
+    datafiles.catalogue_tx(con, files, utcnow())
 
 
 def _insert_logs(con, v: ModelVersion, name: str, iid: int, env: str | None, dep_id: int | None, role: str,
@@ -268,9 +286,13 @@ def log_predictions(store, actor: Identity, model: str, version: int | None, sou
     class."""
     v = get_model_version(store, model, version)
     rel, named = file_relation(source), source_name or str(source)  # an API upload: `upload:<name>`
-    with store.transaction() as con:
-        require(actor, "log-predictions", PredictionsLogged, v.ref)
-        names = {c for c, _t in _describe(con, rel)}
+    require_first(store, actor, "log-predictions", PredictionsLogged, v.ref)
+    written: list[datafiles.DataFile] = []  # the files written, deleted unless their catalogue rows commit
+    # The file is read and checked in the data connection, the rows written as the version's files, and the ingest
+    # run, the files' catalogue rows and the audit event committed together in the metadata store (held only for
+    # that last part).
+    with store.data() as dcon:
+        names = {c for c, _t in _describe(dcon, rel)}
         has_score = score_column and score_column in names
         extra = {"__score": score_column} if has_score else {}
         multi = v.task == MULTICLASS
@@ -279,19 +301,23 @@ def log_predictions(store, actor: Identity, model: str, version: int | None, sou
         if has_probabilities:
             extra.update({f"__pr_{k}": c for k, c in enumerate(probability_columns)})
         has_prediction = multi and prediction_column and prediction_column in names
-        n, reasons = _stage(con, v, rel, time_column, id_column, extra,
+        n, reasons = _stage(dcon, v, rel, time_column, id_column, extra,
                             {"__pred": prediction_column} if has_prediction else None)
         if n == 0:
             raise InvalidInput(f"{Path(source).name} has no rows.")
         score_sql, prediction_sql, probabilities_sql = "__score" if has_score else "NULL", "NULL", None
         if multi:
             score_sql, prediction_sql, probabilities_sql = scored_columns.stage_logged_classes(
-                con, v, reasons, has_score, has_prediction, prediction_column, has_probabilities)
-        name = ensure_table_tx(con, v)
-        iid = _record_run(con, actor, get_model_tx(con, v.model).id, "log-predictions", named, n, reasons)
-        _insert_logs(con, v, name, iid, environment, None, "logged", score_sql, prediction_sql,
-                     probabilities_sql=probabilities_sql)
-        _record_audit(con, actor, PredictionsLogged, v, n, reasons, named)
+                dcon, v, reasons, has_score, has_prediction, prediction_column, has_probabilities)
+        # The metadata store is held from here on only: the ingest run, the files and the audit event commit together.
+        with datafiles.removed_on_error(store, written), store.transaction() as con:
+            require(actor, "log-predictions", PredictionsLogged, v.ref)
+            model_id = get_model_tx(con, v.model).id
+            iid = _record_run(con, dcon, actor, model_id, "log-predictions", named, n, reasons)
+            _insert_logs(dcon, v, create_log_table(dcon, v), iid, environment, None, "logged", score_sql,
+                         prediction_sql, probabilities_sql=probabilities_sql)
+            _write_logs(store, con, dcon, v, model_id, iid, environment, written)
+            _record_audit(con, actor, PredictionsLogged, v, n, reasons, named)
     snaps = _refresh_snapshots(store, actor, v.model, [(v.version, environment)]) if refresh_snapshots else []
     return Ingested(iid, n, n - sum(reasons.values()), sum(reasons.values()), reasons, snapshots=snaps)
 
@@ -329,20 +355,19 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
             raise InvalidInput(f"Challenger {v.ref} needs inputs the champion {head.ref} does not have; score it "
                                "with its own file.")
     estimators = [artifacts.load(store.artifacts_dir, v.sha256, v.ref) for v, _d, _r in runners]
+    require_first(store, actor, "log-predictions", PredictionsScored, head.ref)
     written: list[Path] = []  # the predictions file written before the commit, removed if it does not commit
-    with predictions_file.removed_on_error(written), store.transaction() as con:
-        require(actor, "log-predictions", PredictionsScored, head.ref)
-        n, reasons = _stage(con, head, rel, time_column, id_column, {})
+    logged: list[datafiles.DataFile] = []  # the log files written, deleted unless their catalogue rows commit
+    with predictions_file.removed_on_error(written), store.data() as dcon:
+        n, reasons = _stage(dcon, head, rel, time_column, id_column, {})
         if n == 0:
             raise InvalidInput(f"{Path(source).name} has no rows.")
-        model_id = get_model_tx(con, model).id
-        iid = _record_run(con, actor, model_id, "score", source_name or str(source), n, reasons)
         feats = head.feature_names
         out_frames = []
-        total = con.execute("SELECT count(*) FROM staged WHERE __reject IS NULL").fetchall()[0][0]
+        total = dcon.execute("SELECT count(*) FROM staged WHERE __reject IS NULL").fetchall()[0][0]
         for start in range(0, total, batch_rows):
-            batch = con.execute(f"SELECT __row, __id, {', '.join(quote(f) for f in feats)} FROM staged WHERE __reject IS NULL"
-                                f" ORDER BY __row LIMIT {batch_rows} OFFSET {start}").df()
+            batch = dcon.execute(f"SELECT __row, __id, {', '.join(quote(f) for f in feats)} FROM staged WHERE __reject IS NULL"
+                                 f" ORDER BY __row LIMIT {batch_rows} OFFSET {start}").df()
             X = batch[feats].copy()
             for c in head.signature:  # nullable integers from DuckDB → floats (NaN) that scikit-learn accepts
                 if c["type"] in ("integer", "float") and X[c["name"]].isna().any():
@@ -359,24 +384,28 @@ def score_file(store, actor: Identity, model: str, version: int | None, source: 
                     result[col] = values
             out_frames.append(result)
         scored = pd.concat(out_frames, ignore_index=True) if out_frames else pd.DataFrame(columns=["__row"])
-        con.register("scored_rows", scored)
+        dcon.register("scored_rows", scored)
         probabilities: dict[int, str | None] = {}
         for v, _d, _r in runners:
-            con.execute(f"ALTER TABLE staged ADD COLUMN __s{v.version} DOUBLE")
-            con.execute(f"ALTER TABLE staged ADD COLUMN __p{v.version} DOUBLE")
-            con.execute(f"UPDATE staged SET __s{v.version} = r.__s{v.version}, __p{v.version} = r.__p{v.version} "
-                        f"FROM scored_rows r WHERE staged.__row = r.__row")
-            probabilities[v.version] = scored_columns.stage_probabilities(con, v, "scored_rows")
-        con.unregister("scored_rows")
-        for v, dep_id, role in runners:
-            name = ensure_table_tx(con, v)
-            _insert_logs(con, v, name, iid, environment, dep_id, role, f"__s{v.version}", f"__p{v.version}",
-                         probabilities_sql=probabilities[v.version])
-        _record_audit(con, actor, PredictionsScored, head, n, reasons, source_name or str(source))
-        # Written before the commit (beside the target, renamed after it): a file that cannot be written rolls the
-        # logged rows back instead of leaving them logged with no predictions handed out.
-        written.append(predictions_file.write_output(scored[[c for c in scored.columns if not c.startswith("__")]],
-                                                     out, max_output_bytes))
+            dcon.execute(f"ALTER TABLE staged ADD COLUMN __s{v.version} DOUBLE")
+            dcon.execute(f"ALTER TABLE staged ADD COLUMN __p{v.version} DOUBLE")
+            dcon.execute(f"UPDATE staged SET __s{v.version} = r.__s{v.version}, __p{v.version} = r.__p{v.version} "
+                         f"FROM scored_rows r WHERE staged.__row = r.__row")
+            probabilities[v.version] = scored_columns.stage_probabilities(dcon, v, "scored_rows")
+        dcon.unregister("scored_rows")
+        with datafiles.removed_on_error(store, logged), store.transaction() as con:
+            require(actor, "log-predictions", PredictionsScored, head.ref)
+            model_id = get_model_tx(con, model).id
+            iid = _record_run(con, dcon, actor, model_id, "score", source_name or str(source), n, reasons)
+            for v, dep_id, role in runners:
+                _insert_logs(dcon, v, create_log_table(dcon, v), iid, environment, dep_id, role, f"__s{v.version}",
+                             f"__p{v.version}", probabilities_sql=probabilities[v.version])
+                _write_logs(store, con, dcon, v, model_id, iid, environment, logged)
+            _record_audit(con, actor, PredictionsScored, head, n, reasons, source_name or str(source))
+            # Written before the commit (beside the target, renamed after it): a file that cannot be written rolls
+            # the logged rows back instead of leaving them logged with no predictions handed out.
+            written.append(predictions_file.write_output(
+                scored[[c for c in scored.columns if not c.startswith("__")]], out, max_output_bytes))
     predictions_file.move_into_place(written[0], out, iid)
     snaps = (_refresh_snapshots(store, actor, head.model, [(v.version, environment) for v, _d, _r in runners])
              if refresh_snapshots else [])

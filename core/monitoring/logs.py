@@ -1,4 +1,7 @@
 """Reading the prediction logs: samples for pictures, recent rows, shadow pairs, what is logged.
+
+Which files to read comes from the metadata store (`store.read()`: the catalogue, core.datafiles); the files are then
+read in the data connection (`store.data()`), never in the metadata one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from ..registry.datasets import get_dataset_by_id, stored_file
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version, get_model_version_tx
 from ..sql import literal, quote
-from .ingest import log_table, log_table_tx
+from .. import datafiles
+from .ingest import log_files, log_files_tx
 
 
 def scope_sql(environment: str | None, since: datetime | None, until: datetime | None) -> str:
@@ -35,13 +39,14 @@ def column_values(store, model: str, version: int, column: str, environment: str
         v = get_model_version_tx(con, model, version)
         if column not in v.feature_names:
             raise InvalidInput(f"{v.ref} has no input {column!r}.")
-        name = log_table_tx(con, v)
-        if name is None:
+        files = log_files_tx(con, v)
+        if not files:
             raise NotFound(f"{v.ref} has no logged predictions yet.")
-        ref = con.execute(f"SELECT {quote(column)} FROM {reference_relation_tx(con, store, v)} "
-                          f"USING SAMPLE {limit} ROWS").df()
-        cur = con.execute(f"SELECT {quote(column)} FROM {name} WHERE {scope_sql(environment, None, None)} "
-                          f"USING SAMPLE {limit} ROWS").df()
+        reference = reference_relation_tx(con, store, v)
+    with store.data() as dcon:
+        ref = dcon.execute(f"SELECT {quote(column)} FROM {reference} USING SAMPLE {limit} ROWS").df()
+        cur = dcon.execute(f"SELECT {quote(column)} FROM {datafiles.relation(store, files)} "
+                           f"WHERE {scope_sql(environment, None, None)} USING SAMPLE {limit} ROWS").df()
     return ref[column], cur[column]
 
 
@@ -49,16 +54,17 @@ def recent_rows(store, model: str, version: int, *, days: int = 7, environment: 
                 limit: int = 5000) -> pd.DataFrame:
     """A seeded sample of the inputs logged in the last `days` days (for explaining production traffic)."""
     v = get_model_version(store, model, version)
-    name = log_table(store, v)
-    if name is None:
+    files = log_files(store, v)
+    if not files:
         raise NotFound(f"{v.ref} has no logged predictions yet; score or log some first.")
     feats = ", ".join(quote(f) for f in v.feature_names)
-    with store.read() as con:
-        last = con.execute(f"SELECT max(ts) FROM {name} WHERE {scope_sql(environment, None, None)}").fetchall()[0][0]
+    with store.data() as dcon:
+        logs = datafiles.relation(store, files)
+        last = dcon.execute(f"SELECT max(ts) FROM {logs} WHERE {scope_sql(environment, None, None)}").fetchall()[0][0]
         if last is None:
             raise NotFound(f"{v.ref} has no logged predictions in {environment}.")
         scope = scope_sql(environment, last - timedelta(days=days), None)
-        frame = con.execute(f"SELECT {feats} FROM {name} WHERE {scope} ORDER BY request_id").df()
+        frame = dcon.execute(f"SELECT {feats} FROM {logs} WHERE {scope} ORDER BY request_id").df()
     return frame.sample(n=min(limit, len(frame)), random_state=0).sort_index() if len(frame) > limit else frame
 
 
@@ -74,8 +80,10 @@ def shadow_pairs(store, model: str, champion_version: int, challenger_version: i
                  since: datetime | None) -> pd.DataFrame:
     """Rows scored by both versions (same request id) whose outcome arrived: label, champion_score, challenger_score."""
     a, b = get_model_version(store, model, champion_version), get_model_version(store, model, challenger_version)
-    ta, tb = log_table(store, a), log_table(store, b)
-    if ta is None or tb is None:
+    with store.read() as con:
+        fa, fb = log_files_tx(con, a), log_files_tx(con, b)
+        outcomes = datafiles.outcome_files_tx(con, get_model_tx(con, model).id)
+    if not fa or not fb:
         return pd.DataFrame(columns=["label", "champion_score", "challenger_score"])
     # Multiclass: `score` is the predicted class's probability; the comparison needs every class's probability.
     multi = a.task == b.task == "multiclass_classification"
@@ -83,14 +91,14 @@ def shadow_pairs(store, model: str, champion_version: int, challenger_version: i
     # Multiclass: the outcome as text ("barolo", or "1.0" for class 1), which registry.versions.class_index matches
     # to a class; otherwise the number it means (outcome_sql).
     label = "coalesce(o.label_text, CAST(o.label AS VARCHAR))" if multi else outcome_sql(a)
-    with store.read() as con:
-        model_id = get_model_tx(con, model).id
-        scope = scope_sql(environment, since, None)
-        return con.execute(f"""
+    scope = scope_sql(environment, since, None)
+    with store.data() as dcon:
+        return dcon.execute(f"""
             SELECT {label} AS label, x.{col} AS champion_score, y.{col} AS challenger_score
-            FROM (SELECT request_id, {col} FROM {ta} WHERE {scope} AND {col} IS NOT NULL) x
-            JOIN (SELECT request_id, {col} FROM {tb} WHERE {scope} AND {col} IS NOT NULL) y USING (request_id)
-            JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = x.request_id
+            FROM (SELECT request_id, {col} FROM {datafiles.relation(store, fa)} WHERE {scope} AND {col} IS NOT NULL) x
+            JOIN (SELECT request_id, {col} FROM {datafiles.relation(store, fb)} WHERE {scope} AND {col} IS NOT NULL) y
+                USING (request_id)
+            JOIN {datafiles.outcomes_relation(store, outcomes)} o ON o.request_id = x.request_id
             WHERE {label} IS NOT NULL ORDER BY x.request_id""").df()
 
 
@@ -115,16 +123,9 @@ def monitored_models(store, models: list[str] | None = None) -> dict[str, list[d
 
 
 def _monitored_tx(con, model_id: int) -> list[dict[str, Any]]:
-    rows = con.execute("SELECT v.version, t.table_name FROM prediction_tables t JOIN model_versions v ON v.id = "
-                       "t.version_id WHERE v.model_id = ? ORDER BY v.version", [model_id]).fetchall()
-    out = []
-    for version, name in rows:
-        n, first, last = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {name}").fetchall()[0]
-        envs = [r[0] for r in con.execute(f"SELECT DISTINCT environment FROM {name} WHERE environment IS NOT NULL"
-                                          " ORDER BY 1").fetchall()]
-        out.append({"version": version, "table": name, "rows": n, "first": first, "last": last,
-                    "environments": envs})
-    return out
+    """From the catalogue of log files alone (no data read): each logged version's rows, first and last time,
+    environments."""
+    return datafiles.logged_versions_tx(con, model_id)
 
 
 def reference_relation(store, v: ModelVersion) -> str:
@@ -140,22 +141,35 @@ def reference_relation_tx(con, store, v: ModelVersion) -> str:
     return f"read_parquet({literal(str(stored_file(store, ds)))})"
 
 
-def data_stamp_tx(con, model_id: int, table: str, environment: str | None) -> dict[str, Any]:
-    """What a monitoring report of `table` in `environment` is computed from, in a few figures.
+def data_stamp_tx(con, dcon, store, model_id: int, files: list[str], environment: str | None) -> dict[str, Any]:
+    """What a monitoring report of the log `files` in `environment` is computed from, in a few figures: the metadata
+    part read in `con` (the transaction that listed `files`), the data part in the data connection `dcon`.
 
     Two equal stamps mean equal reports: the logged rows in scope (count, latest time, latest ingest), the model's
     outcomes (count, latest arrival: a label that changes moves it), its ingestion runs (rejected rows count in the
     report), its drift settings and its model card's caveats. A report is a function of these and of things that
     never change (the version's artifact, training and hold-out data).
     """
+    return data_stamp(dcon, store, files, stamp_sources_tx(con, model_id), environment)
+
+
+def stamp_sources_tx(con, model_id: int) -> dict[str, Any]:
+    """The metadata part of a data stamp, and the outcome files its data part reads."""
+    runs, config_at, caveats = con.execute(
+        """SELECT (SELECT max(id) FROM ingest_runs WHERE model_id = ?),
+                  (SELECT CAST(updated_at AS VARCHAR) FROM monitoring_config WHERE model_id = ?),
+                  (SELECT md5(caveats) FROM models WHERE id = ?)""", [model_id] * 3).fetchall()[0]
+    return {"ingest_run": runs, "config_at": config_at, "caveats": caveats,
+            "outcome_files": datafiles.outcome_files_tx(con, model_id)}
+
+
+def data_stamp(dcon, store, files: list[str], sources: dict[str, Any], environment: str | None) -> dict[str, Any]:
+    """`data_stamp_tx` from the metadata part already read (`stamp_sources_tx`), reading the files in `dcon`."""
     scope = scope_sql(environment, None, None)
-    rows, last, ingest_id = con.execute(f"SELECT count(*), CAST(max(ts) AS VARCHAR), max(ingest_id) FROM {table} "
-                                        f"WHERE {scope}").fetchall()[0]
-    outcomes, arrived, runs, config_at, caveats = con.execute(
-        """SELECT (SELECT count(*) FROM outcomes WHERE model_id = $1),
-                  (SELECT CAST(max(arrived_at) AS VARCHAR) FROM outcomes WHERE model_id = $1),
-                  (SELECT max(id) FROM ingest_runs WHERE model_id = $1),
-                  (SELECT CAST(updated_at AS VARCHAR) FROM monitoring_config WHERE model_id = $1),
-                  (SELECT md5(caveats) FROM models WHERE id = $1)""", [model_id]).fetchall()[0]
+    rows, last, ingest_id = dcon.execute(f"SELECT count(*), CAST(max(ts) AS VARCHAR), max(ingest_id) FROM "
+                                         f"{datafiles.relation(store, files)} WHERE {scope}").fetchall()[0]
+    outcomes, arrived = dcon.execute(f"SELECT count(*), CAST(max(arrived_at) AS VARCHAR) FROM "
+                                     f"{datafiles.outcomes_relation(store, sources['outcome_files'])}").fetchall()[0]
     return {"log_rows": int(rows), "log_last": last, "log_ingest": ingest_id, "outcome_rows": int(outcomes),
-            "outcome_last": arrived, "ingest_run": runs, "config_at": config_at, "caveats": caveats}
+            "outcome_last": arrived, "ingest_run": sources["ingest_run"], "config_at": sources["config_at"],
+            "caveats": sources["caveats"]}

@@ -16,8 +16,9 @@ from ..registry.records import Model, ModelVersion
 from ..registry.versions import get_model_version_tx
 from ..sql import literal
 from . import holdout_scores
-from .ingest import log_table_tx
-from .logs import _monitored_tx, data_stamp_tx, outcome_sql, reference_relation_tx, scope_sql
+from .. import datafiles
+from .ingest import log_files_tx
+from .logs import _monitored_tx, data_stamp, outcome_sql, reference_relation_tx, scope_sql, stamp_sources_tx
 from .settings import get_config_tx
 
 RECENT_DAYS = 7
@@ -50,24 +51,34 @@ class Monitored:
     result: dict[str, Any]
     version: ModelVersion
     model: Model
-    stamp: dict[str, Any]  # logs.data_stamp_tx of the whole environment, read in the report's own transaction
+    stamp: dict[str, Any]  # logs.data_stamp of the whole environment: the files and metadata the report read
 
 
 def monitor_version(store, model: str, version: int | None = None, *, environment: str | None = "production",
                     window: str = "day", since: datetime | None = None, until: datetime | None = None) -> Monitored:
     """`monitor`, with the version it monitored, its model and the stamp of the data it read."""
     scope = scope_sql(environment, since, until)
-    # One connection for the whole report (opening the store costs tens of milliseconds), and one transaction, so
-    # the stamp names exactly the data every query of the report saw.
+    # What to read, from the metadata store in one transaction (released before the statistics): the version, its
+    # settings, the catalogued log and outcome files, the ingestion runs, and the stamp's metadata part. Files never
+    # change once catalogued, so the stamp names exactly the data every query of the report reads.
     with store.read() as con:
         con.execute("BEGIN TRANSACTION")
         m = get_model_tx(con, model)
         v = _pick_version_tx(con, model, version, environment)
-        name = log_table_tx(con, v)
-        if name is None:
+        files = log_files_tx(con, v)
+        if not files:
             raise NotFound(f"{v.ref} has no logged predictions yet; score or log some first.")
         cfg = get_config_tx(con, m.id)
         ref = reference_relation_tx(con, store, v)
+        rejected = con.execute("""SELECT CAST(date_trunc(?, created_at) AS VARCHAR), sum(rows_in), sum(rows_rejected)
+                                  FROM ingest_runs WHERE model_id = ? AND kind <> 'log-outcomes' GROUP BY 1 ORDER BY 1""",
+                               [window, m.id]).fetchall()
+        sources = stamp_sources_tx(con, m.id)
+        holdout = get_dataset_by_id(con, v.test_dataset_id) if v.test_dataset_id is not None else None
+        con.execute("ROLLBACK")  # it only read
+    name = datafiles.relation(store, files)
+    outcomes = datafiles.outcomes_relation(store, sources["outcome_files"])
+    with store.data() as con:
         n = con.execute(f"SELECT count(*) FROM {name} WHERE {scope}").fetchall()[0][0]
         if n == 0:
             env_txt = f" in {environment}" if environment else ""
@@ -82,18 +93,14 @@ def monitor_version(store, model: str, version: int | None = None, *, environmen
         con.execute(f"CREATE OR REPLACE TEMP VIEW mon_recent AS SELECT * FROM mon_cur WHERE ts > "
                     f"TIMESTAMP {literal((last_ts - timedelta(days=RECENT_DAYS)).isoformat(sep=' '))}")
         recent = drift_report.report(con, "mon_ref", "mon_recent", columns=inputs, config=cfg)
-        performance = _performance(con, name, m.id, v, scope, window)
+        performance = _performance(con, name, outcomes, v, scope, window)
         volume = con.execute(f"""SELECT CAST(date_trunc('{window}', ts) AS VARCHAR) AS w, count(*) AS n,
                                         avg(score) AS mean_score FROM {name} WHERE {scope} GROUP BY 1 ORDER BY 1""").df()
-        rejected = con.execute("""SELECT CAST(date_trunc(?, created_at) AS VARCHAR), sum(rows_in), sum(rows_rejected)
-                                  FROM ingest_runs WHERE model_id = ? AND kind <> 'log-outcomes' GROUP BY 1 ORDER BY 1""",
-                               [window, m.id]).fetchall()
         first, last = con.execute(f"SELECT min(ts), max(ts) FROM {name} WHERE {scope}").fetchall()[0]
         # The score's own drift: the hold-out scores of the version are the reference when they exist.
-        score_drift = _score_drift(con, store, v, name, scope, window)
-        prediction_drift = _prediction_drift(con, store, v, name, scope, window)
-        stamp = data_stamp_tx(con, m.id, name, environment)
-        con.execute("ROLLBACK")  # it only read
+        score_drift = _score_drift(con, store, v, holdout, name, scope, window)
+        prediction_drift = _prediction_drift(con, store, v, holdout, name, scope, window)
+        stamp = data_stamp(con, store, files, sources, environment)
     quality = [{"column": c["column"], "missing_rate": c.get("missing", 0) / max(1, c.get("missing", 0) + c["rows_current"]),
                 "out_of_range": c.get("out_of_range", 0), "unseen_categories": c.get("unseen_categories", [])}
                for c in report["columns"]]
@@ -108,12 +115,11 @@ def monitor_version(store, model: str, version: int | None = None, *, environmen
     return Monitored(result, v, m, stamp)
 
 
-def _score_drift(con, store, v: ModelVersion, name: str, scope: str, window: str) -> dict[str, Any] | None:
-    """Drift of the score itself against the version's scores on its hold-out data (scored once, then read from
-    the stored file: the model is not loaded again for every report)."""
-    if v.test_dataset_id is None:
+def _score_drift(con, store, v: ModelVersion, ds, name: str, scope: str, window: str) -> dict[str, Any] | None:
+    """Drift of the score itself against the version's scores on its hold-out data `ds` (scored once, then read
+    from the stored file: the model is not loaded again for every report)."""
+    if ds is None:
         return None
-    ds = get_dataset_by_id(con, v.test_dataset_id)
     path = holdout_scores.path(store, v, ds)
     if not path.exists():
         holdout_scores.compute(store, v, ds)
@@ -126,13 +132,12 @@ def _score_drift(con, store, v: ModelVersion, name: str, scope: str, window: str
                                window=window, time_sql="ts")
 
 
-def _prediction_drift(con, store, v: ModelVersion, name: str, scope: str, window: str) -> dict[str, Any] | None:
+def _prediction_drift(con, store, v: ModelVersion, ds, name: str, scope: str, window: str) -> dict[str, Any] | None:
     """Multiclass: drift of the predicted class's distribution (a categorical test, as the registry of tests
     chooses for a categorical column) against the version's predicted classes on its hold-out data. None for
     other tasks, or without hold-out data or scored rows."""
-    if v.task != "multiclass_classification" or v.test_dataset_id is None:
+    if v.task != "multiclass_classification" or ds is None:
         return None
-    ds = get_dataset_by_id(con, v.test_dataset_id)
     path = holdout_scores.path(store, v, ds)
     if not path.exists():
         holdout_scores.compute(store, v, ds)
@@ -165,7 +170,7 @@ def _label_index(v: ModelVersion, outcome: str) -> str:
 EPS = 2.220446049250313e-16  # numpy's float64 eps: scikit-learn's log_loss clips probabilities to [eps, 1 − eps]
 
 
-def _performance_multiclass(con, name: str, model_id: int, v: ModelVersion, scope: str, window: str
+def _performance_multiclass(con, name: str, outcomes: str, v: ModelVersion, scope: str, window: str
                             ) -> list[dict[str, Any]]:
     """Per window, over rows whose outcome arrived, in SQL: accuracy, balanced accuracy, log loss, macro F1 and
     one-vs-rest AUC (macro and weighted; the rank-sum AUC of each class against the rest, NULL when a class is
@@ -173,7 +178,7 @@ def _performance_multiclass(con, name: str, model_id: int, v: ModelVersion, scop
     k = len(v.classes or [])
     base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.probabilities AS pr,
                       CAST(l.prediction AS BIGINT) AS pred, {_label_index(v, 'o')} AS y
-               FROM {name} l JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = l.request_id
+               FROM {name} l JOIN {outcomes} o ON o.request_id = l.request_id
                WHERE {scope} AND l.probabilities IS NOT NULL"""
     rows = con.execute(f"""
         WITH d AS (SELECT * FROM ({base}) WHERE y IS NOT NULL),
@@ -208,14 +213,14 @@ def _performance_multiclass(con, name: str, model_id: int, v: ModelVersion, scop
             for w, n, am, aw, acc, ba, ll, f1 in rows]
 
 
-def _performance(con, name: str, model_id: int, v: ModelVersion, scope: str, window: str) -> list[dict[str, Any]]:
+def _performance(con, name: str, outcomes: str, v: ModelVersion, scope: str, window: str) -> list[dict[str, Any]]:
     """Per window, over rows whose outcome arrived: AUC (rank-sum with average ranks for ties), accuracy, Brier and
     mean score vs observed rate (calibration); regression: RMSE, MAE."""
     if v.task == "multiclass_classification":
-        return _performance_multiclass(con, name, model_id, v, scope, window)
+        return _performance_multiclass(con, name, outcomes, v, scope, window)
     y = outcome_sql(v)  # a number; a binary model's text class ("yes") as 0/1
     base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.score AS s, {y} AS y
-               FROM {name} l JOIN outcomes o ON o.model_id = {model_id} AND o.request_id = l.request_id
+               FROM {name} l JOIN {outcomes} o ON o.request_id = l.request_id
                WHERE {scope} AND l.score IS NOT NULL AND {y} IS NOT NULL"""
     if v.task == "binary_classification":
         rows = con.execute(f"""

@@ -2,7 +2,7 @@
 
 A review of a month of logs takes seconds; a page must open in one. So the review is computed when data arrives
 (after an ingest, an outcome upload and the scheduled `modelgov monitor` run) and stored with the stamp of the data
-it read (`logs.data_stamp_tx`). A reader gets the stored review and whether it is still current: when rows arrived
+it read (`logs.data_stamp`). A reader gets the stored review and whether it is still current: when rows arrived
 since, it says how old the review is and how many rows it does not include yet, and anyone who may view it may ask
 for a fresh one.
 
@@ -25,8 +25,8 @@ from ..identity import Identity, allowed, require
 from ..registry.catalog import get_model_tx
 from ..registry.versions import get_model_version_tx
 from .checks import review_monitored
-from .ingest import log_table_tx
-from .logs import _monitored_tx, data_stamp_tx
+from .ingest import log_files_tx
+from .logs import _monitored_tx, data_stamp, stamp_sources_tx
 
 DEFAULT_WINDOW = "day"  # computed when data arrives; the other windows on first request
 log = logging.getLogger(__name__)
@@ -92,16 +92,22 @@ def _plain(value: Any) -> Any:
 
 
 def _read_tx(con, model: str, version: int, environment: str | None, window: str):
-    """(version, its log table, the stored row or None, the stamp of the data now) in one connection."""
+    """(version, its log files, the stored row or None, the metadata part of the stamp now) in one connection;
+    `_now_stamp` reads the data part."""
     v = get_model_version_tx(con, model, version)
-    table = log_table_tx(con, v)
-    if table is None:
+    files = log_files_tx(con, v)
+    if not files:
         raise NotFound(f"{v.ref} has no logged predictions yet; score or log some first.")
     row = con.execute("SELECT CAST(result AS VARCHAR), computed_at, computed_by, seconds, CAST(data_stamp AS VARCHAR) "
                       "FROM monitoring_results WHERE version_id = ? AND environment = ? AND time_window = ?",
                       [v.id, _env_key(environment), window]).fetchall()
     model_id = con.execute("SELECT model_id FROM model_versions WHERE id = ?", [v.id]).fetchall()[0][0]
-    return v, table, (row[0] if row else None), data_stamp_tx(con, model_id, table, environment)
+    return v, files, (row[0] if row else None), stamp_sources_tx(con, model_id)
+
+
+def _now_stamp(store, files: list[str], sources: dict[str, Any], environment: str | None) -> dict[str, Any]:
+    with store.data() as dcon:
+        return data_stamp(dcon, store, files, sources, environment)
 
 
 def latest(store, actor: Identity, model: str, version: int, environment: str | None = "production",
@@ -114,9 +120,10 @@ def latest(store, actor: Identity, model: str, version: int, environment: str | 
     """
     _require(store, actor, "view", model)
     with store.read() as con:
-        v, _table, row, now = _read_tx(con, model, version, environment, window)
+        v, files, row, sources = _read_tx(con, model, version, environment, window)
     if row is None:
         return None
+    now = _now_stamp(store, files, sources, environment)
     result, computed_at, computed_by, seconds, stamp = row
     return Snapshot(model, v.version, environment, window, json.loads(result), computed_at, computed_by, seconds,
                     json.loads(stamp), now)
@@ -170,7 +177,7 @@ def save(store, actor: Identity, reviewed: dict[str, Any], stamp: dict[str, Any]
                        WHERE coalesce(excluded.ingest_run, 0) >= coalesce(monitoring_results.ingest_run, 0)""",
                     [v.id, _env_key(environment), window, text, now, actor.email, seconds, stamp["log_rows"],
                      stamp["log_last"], stamp["outcome_rows"], stamp["ingest_run"], stamp_text])
-                _r, _t, row, now_stamp = _read_tx(con, model, version, environment, window)
+                _r, files, row, sources = _read_tx(con, model, version, environment, window)
             break
         except Conflict:
             # Another thread of this process stored the same result at the same moment: its row stands, or
@@ -178,6 +185,7 @@ def save(store, actor: Identity, reviewed: dict[str, Any], stamp: dict[str, Any]
             if attempt == 2:
                 raise
             time.sleep(0.05 * (attempt + 1))
+    now_stamp = _now_stamp(store, files, sources, environment)
     result, computed_at, computed_by, secs, kept = row
     if computed_at != now or computed_by != actor.email:  # a newer review won: return that one
         return Snapshot(model, version, environment, window, json.loads(result), computed_at, computed_by, secs,

@@ -18,7 +18,7 @@ from core.errors import InvalidInput
 from core.governance import policy
 from core.registry import versions
 
-from tests.conftest import synthetic_classification
+from tests.conftest import logs_relation, synthetic_classification
 
 ADA, ALAN = "ada@example.com", "alan@example.com"
 
@@ -116,8 +116,10 @@ def test_non_finite_and_overflowing_numbers_are_rejected_row_by_row(store, peopl
     for _r, why in BAD_NUMBERS:
         expected[why] = expected.get(why, 0) + 1
     assert {k.split(" (")[0].split(";")[0]: v for k, v in out["reasons"].items()} == expected, out["reasons"]
+    with store.data() as dcon:
+        logged = dcon.execute(f"SELECT request_id, age FROM {logs_relation(store, 'typed', 1)} ORDER BY request_id"
+                              ).fetchall()
     with store.read() as con:
-        logged = con.execute("SELECT request_id, age FROM predlog_1_v1 ORDER BY request_id").fetchall()
         kept = con.execute("SELECT count(*) FROM ingest_rejections").fetchall()[0][0]
     assert sorted(rid for rid, _a in logged) == sorted(f"ok{i}" for i in range(good))
     assert all(rid.startswith("ok") for rid, _a in logged)
@@ -317,8 +319,8 @@ def test_three_spellings_of_one_instant_log_the_same_time(store, people, cli, tm
             "--json", as_=ADA)
     assert r.code == 0, r.err
     assert json.loads(r.out)["logged"] == 3
-    with store.read() as con:
-        times = {str(t) for (t,) in con.execute("SELECT ts FROM predlog_1_v1").fetchall()}
+    with store.data() as dcon:
+        times = {str(t) for (t,) in dcon.execute(f"SELECT ts FROM {logs_relation(store, 'typed', 1)}").fetchall()}
     assert times == {"2026-01-02 01:30:00"}
 
 

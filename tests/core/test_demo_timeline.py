@@ -7,23 +7,28 @@ from datetime import datetime, timedelta, timezone
 from core import audit
 from core.audit import utcnow, verify_chain
 from core.demo import TRAFFIC_DAYS
+from tests.conftest import logs_relation
 
 
 def test_every_logged_row_falls_within_a_deployment_of_its_version_in_its_environment(demo_store):
     with demo_store.read() as con:
-        tables = con.execute("SELECT v.id, v.version, t.table_name FROM prediction_tables t "
-                             "JOIN model_versions v ON v.id = t.version_id").fetchall()
-        assert tables, "the demo logs traffic"
-        for version_id, version, table in tables:
-            rows, outside, first = con.execute(f"""
+        logged = con.execute("SELECT DISTINCT v.id, m.name, v.version FROM data_files f JOIN model_versions v ON "
+                             "v.model_id = f.model_id AND v.version = f.version JOIN models m ON m.id = v.model_id "
+                             "WHERE f.kind = 'predictions'").fetchall()
+        deployments = con.execute("SELECT version_id, environment, since, until FROM deployments").df()
+    assert logged, "the demo logs traffic"
+    with demo_store.data() as dcon:
+        dcon.register("deployments", deployments)
+        for version_id, model, version in logged:
+            rows, outside, first = dcon.execute(f"""
                 SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (
                            SELECT 1 FROM deployments d WHERE d.version_id = ? AND d.environment = l.environment
                            AND d.since <= l.ts AND (d.until IS NULL OR l.ts < d.until))),
                        min(ts)
-                FROM {table} l""", [version_id]).fetchall()[0]
+                FROM {logs_relation(demo_store, model, version)} l""", [version_id]).fetchall()[0]
             assert rows > 0
             assert outside == 0, f"{outside} of {rows} rows of version {version} fall outside its deployments"
-            since = con.execute("SELECT min(since) FROM deployments WHERE version_id = ?", [version_id]).fetchone()[0]
+            since = deployments[deployments["version_id"] == version_id]["since"].min()
             assert since <= first
 
 

@@ -43,7 +43,7 @@ HOSTILE = [
 ]
 IDS = ["quote", "newline", "unicode", "drop-sq", "attack", "attack-label", "attack-dq"]
 # Tables an ingest or a computed result may write; every other table must stay exactly as it was.
-RESULT_TABLES = {"audit_log", "ingest_runs", "ingest_rejections", "outcomes", "prediction_tables", "lineage_nodes",
+RESULT_TABLES = {"audit_log", "ingest_runs", "ingest_rejections", "data_files", "lineage_nodes",
                  "lineage_edges", "monitoring_config", "comparisons", "datasets", "models", "model_versions",
                  "explanations", "monitor_snapshots", "monitoring_results", "alerts"}
 
@@ -90,7 +90,7 @@ def _check(before, r, allowed_codes, label, store) -> dict:
     assert after["grants"] == before["grants"], f"{label}: a role was granted"
     assert set(before["tables"]) <= set(after["tables"]), f"{label}: a table was dropped"
     changed = {t for t in before["tables"] if after["tables"].get(t) != before["tables"][t]}
-    assert not {t for t in changed if t not in RESULT_TABLES and not t.startswith("predlog_")}, (label, changed)
+    assert not {t for t in changed if t not in RESULT_TABLES}, (label, changed)
     assert after["chain_ok"], f"{label}: audit chain broken"
     return after
 

@@ -14,6 +14,7 @@ from core.explain import explanations
 from core.governance import live
 from core.monitoring import alerts, checks, health, ingest, logs, report
 from core.registry import versions
+from tests.conftest import logs_relation, outcomes_relation
 
 
 def _traffic(store, n=200):
@@ -76,10 +77,11 @@ def test_outcomes_for_unknown_ids_are_rejected(demo_store, demo_people, tmp_path
 
 def test_performance_over_time_equals_scikit_learn(demo_store):
     res = report.monitor(demo_store, "credit-default", environment="production")
-    tbl = ingest.log_table(demo_store, versions.get_model_version(demo_store, "credit-default", 1))
-    with demo_store.read() as con:
+    tbl = logs_relation(demo_store, "credit-default", 1)
+    with demo_store.data() as con:
         d = con.execute(f"""SELECT CAST(date_trunc('day', l.ts) AS VARCHAR) w, l.score s, o.label y FROM {tbl} l
-                            JOIN outcomes o ON o.request_id = l.request_id WHERE l.environment = 'production'""").df()
+                            JOIN {outcomes_relation(demo_store, "credit-default")} o ON o.request_id = l.request_id
+                            WHERE l.environment = 'production'""").df()
     for p in res["performance"][:5]:
         day = d[d["w"] == p["window"]]
         assert p["labelled"] == len(day)

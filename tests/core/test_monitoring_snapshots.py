@@ -20,7 +20,7 @@ from core.monitoring.logs import scope_sql
 from core.registry import artifacts, versions
 from core.registry.datasets import get_dataset_by_id, load_frame
 from core.store import Store
-from tests.conftest import NOBODY
+from tests.conftest import NOBODY, logs_relation
 
 MODEL = "credit-default"
 
@@ -76,9 +76,9 @@ def test_score_drift_against_stored_holdout_scores_equals_scoring_the_holdout_ag
     v = versions.get_model_version(demo_store, MODEL, 1)
     with demo_store.read() as con:
         ds = get_dataset_by_id(con, v.test_dataset_id)
-        table = con.execute("SELECT table_name FROM prediction_tables WHERE version_id = ?", [v.id]).fetchall()[0][0]
-        cur = con.execute(f"SELECT score, ts FROM {table} WHERE {scope_sql('production', None, None)} "
-                          "AND score IS NOT NULL").df()
+    with demo_store.data() as dcon:
+        cur = dcon.execute(f"SELECT score, ts FROM {logs_relation(demo_store, MODEL, 1)} "
+                           f"WHERE {scope_sql('production', None, None)} AND score IS NOT NULL").df()
     assert holdout_scores.path(demo_store, v, ds).exists()  # kept when the demo's traffic was first reviewed
     est = artifacts.load(demo_store.artifacts_dir, v.sha256, v.ref)
     ref = pd.DataFrame({"score": versions.score(est, v.task, load_frame(demo_store, ds)[v.feature_names])})

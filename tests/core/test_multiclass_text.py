@@ -20,7 +20,7 @@ from core.compare import holdout, production
 from core.explain import explanations
 from core.monitoring import ingest, report
 from core.registry import versions
-from tests.conftest import _copy_home
+from tests.conftest import _copy_home, outcomes_relation
 
 TARGET = "cultivar"
 NAMES = np.array(["barolo", "grignolino", "barbera"])
@@ -114,9 +114,9 @@ def test_text_outcomes_are_taken_and_an_unknown_class_is_a_rejection(world):
     r = ingest.log_outcomes(store, people["ds"], "wine", tmp / "bad.csv", id_column="rid", label_column=TARGET,
                             refresh_snapshots=False)
     assert r.reasons == {"cultivar: not a number nor a class of wine": 1, "cultivar: missing": 1}
-    with store.read() as con:
-        assert con.execute("SELECT label, label_text FROM outcomes WHERE request_id = 'r2'").fetchall() == [
-            (None, traffic[TARGET][2])]
+    with store.data() as dcon:
+        assert dcon.execute(f"SELECT label, label_text FROM {outcomes_relation(store, 'wine')} "
+                            "WHERE request_id = 'r2'").fetchall() == [(None, traffic[TARGET][2])]
 
 
 def test_performance_per_week_equals_scikit_learn_on_text_outcomes(world, wine):

@@ -53,9 +53,9 @@ def warm() -> None:
     - Plotly builds its figure and trace classes lazily, on first use (0.3 s here for the first bar chart).
     - DuckDB sets itself up on its first connection in a process (0.1 s here), before it opens any file.
     """
-    import duckdb
+    from core import store
 
-    duckdb.connect().close()
+    store.warm()
     from streamlit import delta_generator
 
     if hasattr(delta_generator, "_use_warning_has_been_displayed"):

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from ..audit import utcnow
-from ..errors import CoreError, Forbidden
+from ..errors import CoreError, Forbidden, NotFound
 from ..events import MonitoringSnapshotStored
 from ..governance import live
 from ..governance.recertification import recertification_status
@@ -48,7 +48,7 @@ def monitor_all(store, actor: Identity, *, window: str = "day", send: bool = Tru
     raise its alerts (`checks.check`), raise due re-certification notices, then deliver the outbox.
 
     Needs `store-monitoring` (refused before any work, audited). A deployment that cannot be monitored (no logs
-    yet) is reported in `runs` with its reason; the others still run. Returns `runs`, `alerts_raised` (ids),
+    yet) is reported in `runs` as skipped, one that fails with its reason (in `failed`); the others still run. Returns `runs`, `alerts_raised` (ids),
     `recertification_due`, `failed` and `delivery`.
     """
     if not allowed(actor, "store-monitoring"):
@@ -63,6 +63,8 @@ def monitor_all(store, actor: Identity, *, window: str = "day", send: bool = Tru
         run = {"model": d.model, "version": d.version, "environment": d.environment, "role": d.role}
         try:
             out = checks.check(store, actor, d.model, d.version, d.environment, window)
+        except NotFound as e:  # live, but nothing logged yet: nothing to monitor, and nothing broken
+            run |= {"ok": True, "skipped": True, "alerts_raised": [], "sentence": str(e)}
         except CoreError as e:
             run |= {"ok": False, "alerts_raised": [], "error": str(e)}
         else:

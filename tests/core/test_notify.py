@@ -91,6 +91,22 @@ def test_subscriptions_filter_by_event_model_and_tier(store, people, toy):
     assert got == [("/every", "other-model"), ("/every", "toy-model"), ("/high", "toy-model"), ("/mine", "toy-model")]
 
 
+def test_a_snapshot_with_dataset_drift_raises_drift_gate_failed(store, people, toy):
+    from core.events import MonitoringSnapshotStored
+
+    for drifted in (False, True):
+        with store.transaction() as con:
+            con.execute("INSERT INTO monitor_snapshots SELECT id, 1, 'production', ?, ? FROM models WHERE name = ? "
+                        "ON CONFLICT DO UPDATE SET summary = excluded.summary",
+                        [utcnow(), json.dumps({"dataset_drift": drifted, "drifted_share": 0.6, "rows": 300,
+                                               "drifted_columns": ["x1", "x2"], "sentence": "2 of 2 shifted."}),
+                         "toy-model"])
+            audit.record(con, people["ds"], MonitoringSnapshotStored("toy-model", 1, "production", 300, 0.6))
+    [(event, model, data)] = _outbox(store)
+    assert (event, model) == ("drift.gate_failed", "toy-model")
+    assert json.loads(data)["drifted_columns"] == ["x1", "x2"]
+
+
 # --- hooks: validation and permissions ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("url, fmt, message", [

@@ -85,7 +85,7 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in [
     _p("manage-hooks", "Add, remove and test notification hooks (webhooks, e-mail) and read their delivery log",
        ADMIN),
     _p("subscribe-notifications", "Subscribe one's own e-mail address to notifications (a risk officer: requests "
-       "waiting for the tiers they approve)", DATA_SCIENTIST, RISK_OFFICER),
+       "waiting for the tiers they approve)", DATA_SCIENTIST, RISK_OFFICER, ADMIN),
 ]}
 
 

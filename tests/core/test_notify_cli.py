@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from core.notify import hooks
+from core.notify import deliver, hooks
 
 from tests.core.notify_receivers import Receiver
 
@@ -106,3 +106,32 @@ def test_monitor_all_runs_every_live_deployment_raises_and_delivers(demo_store, 
         assert gates == {(x["model"], x["version"], x["environment"]) for x in out["runs"] if x.get("dataset_drift")}
     # (exit 0 when nothing new was raised: test_monitor_needs_a_model_or_all; a second run over the demo would cost
     # as much again, and `checks.check` not raising an open alert twice is tested in test_monitoring.py)
+
+
+def test_governance_actions_notify_and_recertification_notices_are_raised_once(demo_store, demo_people,
+                                                                               monkeypatch):
+    """Real actions on the demo: approving the waiting request and deploying it leave their events; a champion due
+    for re-certification raises its notice once per due date."""
+    from core.governance import approvals, deployments
+    from core.notify import schedule
+
+    admin, rita = demo_people["alan"], demo_people["rita"]
+    with Receiver() as rx:
+        hooks.create_hook(demo_store, admin, rx.url + "/gov", ["approval.decided", "deployment.created",
+                                                              "recertification.due"])
+        [waiting] = approvals.list_requests(demo_store, rita, status="pending")
+        approvals.decide(demo_store, rita, waiting.id, "approve", "reviewed", override_reason="a drill")
+        deployments.deploy(demo_store, demo_people["ada"], waiting.id)
+        monkeypatch.setenv("MODELGOV_RECERTIFY_NOTICE_DAYS", "100000")  # every live champion is "due"
+        first = schedule.raise_recertification_notices(demo_store, demo_people["ada"])
+        assert first and schedule.raise_recertification_notices(demo_store, demo_people["ada"]) == []
+        deliver.deliver(demo_store, admin)
+    got = [a["body"] for a in rx.accepted]
+    decided = next(b for b in got if b["event"] == "approval.decided")
+    assert (decided["model"], decided["data"]["status"], decided["data"]["decided_by"]) == (
+        waiting.model, "approved", "rita@modelgov.demo")
+    deployed = next(b for b in got if b["event"] == "deployment.created")
+    assert (deployed["model"], deployed["version"], deployed["environment"], deployed["data"]["deployed_by"]) == (
+        waiting.model, waiting.version, waiting.environment, "ada@modelgov.demo")
+    notices = [b for b in got if b["event"] == "recertification.due"]
+    assert len(notices) == len(first) and {n["data"]["due"] for n in notices} == {r["due"] for r in first}

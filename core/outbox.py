@@ -43,7 +43,7 @@ def json_value(value: Any) -> Any:
 def enqueue_tx(con, event: str, *, ts: datetime, model: str | None = None, version: int | None = None,
                environment: str | None = None, data: dict[str, Any] | None = None, audit_seq: int | None = None,
                dedupe_key: str | None = None, only_hook: int | None = None) -> int | None:
-    """Write one event inside the caller's transaction (one INSERT: every audited action may pay it); its id, or
+    """Write one event inside the caller's transaction (an INSERT, and the model's tier); its id, or
     None when an event with the same `dedupe_key` was written before (a notice raised once).
 
     The deliverer makes each subscribed hook's delivery row later (`core.notify.deliver`); `only_hook` makes the
@@ -52,11 +52,17 @@ def enqueue_tx(con, event: str, *, ts: datetime, model: str | None = None, versi
     if dedupe_key is not None and con.execute("SELECT id FROM notification_events WHERE dedupe_key = ?",
                                               [dedupe_key]).fetchall():
         return None
+    tier = None
+    if model:
+        found = con.execute("SELECT risk_tier FROM models WHERE name = ?", [model]).fetchall()
+        tier = found[0][0] if found else None
     uid = "evt_" + secrets.token_hex(12)
+    # VALUES, not INSERT … SELECT ?: PostgreSQL types a bare parameter in a select list as text, which a JSON column
+    # does not take without a cast.
     event_id = con.execute(
         "INSERT INTO notification_events (uid, event, created_at, model, version, environment, risk_tier, audit_seq,"
-        " dedupe_key, data) SELECT ?, ?, ?, ?, ?, ?, (SELECT risk_tier FROM models WHERE name = ?), ?, ?, ? RETURNING id",
-        [uid, event, ts, model, version, environment, model, audit_seq, dedupe_key,
+        " dedupe_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [uid, event, ts, model, version, environment, tier, audit_seq, dedupe_key,
          json.dumps(data or {}, sort_keys=True, default=str)]).fetchall()[0][0]
     if only_hook is not None:
         con.execute("INSERT INTO notification_deliveries (hook_id, event_id, status, attempts, next_attempt_at,"

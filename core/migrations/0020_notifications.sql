@@ -1,5 +1,5 @@
--- Notifications (issue 19): events written to an outbox in the action's own transaction (one row: an action pays
--- one INSERT), hooks (webhooks and e-mail) that subscribe to them, and one delivery row per hook and event, made
+-- Notifications (issue 19): events written to an outbox in the action's own transaction (one row per event: cheap
+-- for every action), hooks (webhooks and e-mail) that subscribe to them, and one delivery row per hook and event, made
 -- and claimed by the deliverer after commit.
 -- Portable SQL only (DuckDB and PostgreSQL): standard types, sequences, no engine-specific functions.
 CREATE SEQUENCE notification_event_id_seq START 1;

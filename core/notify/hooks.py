@@ -187,12 +187,13 @@ def create_hook(store, actor: Identity, url: str, events: list[str] | str, *, se
             if not con.execute("SELECT 1 FROM models WHERE name = ?", [name]).fetchall():
                 raise NotFound(f"Model {name} not found; see 'modelgov models list'.")
         now = utcnow()
+        start = con.execute("SELECT coalesce(max(id), 0) FROM notification_events").fetchall()[0][0]
         hook_id = con.execute(
             "INSERT INTO notification_hooks (url, format, secret, secret_fingerprint, events, models, tiers,"
-            " description, created_at, created_by, start_event_id) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " (SELECT coalesce(max(id), 0) FROM notification_events) RETURNING id",
+            " description, created_at, created_by, start_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
             [url, fmt, secret, secret_refs.fingerprint(secret), _json(names), _json(model_names),
-             _json(tier_names), description, now, actor.email]).fetchall()[0][0]
+             _json(tier_names), description, now, actor.email, start]).fetchall()[0][0]
         record(con, actor, HookCreated(hook_id, redact_url(url, fmt), fmt, names, model_names, tier_names,
                                        bool(secret)))
         return _get_tx(con, hook_id)

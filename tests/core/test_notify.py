@@ -339,3 +339,27 @@ def test_two_deliverers_at_once_send_each_event_once(store, people):
             deliver.deliver(store, people["admin"], settings=small)
     got = [x["headers"]["X-ModelGov-Id"] for x in rx.accepted]
     assert got == [u for (u,) in _ordered_uids(store)]
+
+
+def test_two_processes_delivering_at_once_send_each_event_once_in_order(store, people):
+    """`modelgov hooks deliver` twice at the same moment (cron and the dashboard's host): the store's file is shared
+    between the processes unit of work by unit of work; the hook's lease keeps one sender and the order."""
+    import os
+    import subprocess
+    import sys
+
+    with Receiver() as rx:
+        hooks.create_hook(store, people["admin"], rx.url + "/p", "alert.raised")
+        _events(store, 60)  # six batches of ten: the processes alternate on the file between them
+        env = {**os.environ, "MODELGOV_HOOK_BATCH": "10", "MODELGOV_HOOK_RETRY_PAUSE": "0"}
+        cmd = [sys.executable, "-m", "core.cli", "--home", str(store.home), "--as", "vera@example.com", "hooks",
+               "deliver", "--json"]
+        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outs
+        # Whichever started second may have found the hook leased and left the rest: a last run sends it.
+        deliver.deliver(store, people["admin"], settings=FAST)
+    got = [x["headers"]["X-ModelGov-Id"] for x in rx.accepted]
+    assert got == [u for (u,) in _ordered_uids(store)]
+    assert sum(json.loads(o)["delivered"] for o, _ in outs) <= 60

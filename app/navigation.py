@@ -41,6 +41,8 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/audit.py", "Audit trail", ":material/policy:", "read-audit", "Governance"),
     PageSpec("pages/admin.py", "Admin", ":material/admin_panel_settings:", "manage-users", "Administration"),
     PageSpec("pages/tokens.py", "Access tokens", ":material/key:", "view", "Account"),
+    PageSpec("pages/notifications.py", "Notifications", ":material/notifications:", "subscribe-notifications",
+             "Account"),
 ]
 
 

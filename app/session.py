@@ -144,6 +144,23 @@ def run_page(page: st.Page) -> None:
         refusal(spec.title, spec.permission)
         return
     page.run()
+    _deliver_notifications()
+
+
+def _deliver_notifications() -> None:
+    """Send what this run's actions put in the outbox, in a thread (never waited for, never failing the page).
+
+    A page that changed something reruns (st.rerun) and this runs at the end of that run; it costs one small read
+    of the held store when nothing waits."""
+    me = current()
+    if me is None or not allowed(me, "view"):
+        return
+    from core.notify import deliver  # only here: the page runs without it
+
+    try:
+        deliver.deliver_in_background(store(), me)
+    except CoreError:
+        return  # the delivery log and the next run say what went wrong
 
 
 # -- configuration -----------------------------------------------------------------------

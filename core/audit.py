@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import duckdb
 
+from . import outbox
 from .errors import CoreError, InvalidInput, NotFound
 from .frozen import frozen_record
 
@@ -93,7 +94,10 @@ def record(con: duckdb.DuckDBPyConnection, actor: Identity, event: Event) -> int
     payload = event.payload()
     if actor.token_id:  # done through the API with a ModelGov token: the trail names which one
         payload["via_token"] = actor.token_id
-    return _append(con, actor.email, event.action, event.entity_type, event.entity_id, "ok", payload)
+    seq = _append(con, actor.email, event.action, event.entity_type, event.entity_id, "ok", payload)
+    # The notification people are told of, if any, in the same transaction (the outbox; sent after commit).
+    outbox.from_audit_tx(con, actor.email, event, seq, utcnow())
+    return seq
 
 
 def record_refusal(con: duckdb.DuckDBPyConnection, refused: CoreError) -> int:

@@ -342,6 +342,44 @@ class Recertified(Event):
     next_due: str = ""
 
 
+# --- notifications ------------------------------------------------------------------------------------------
+
+@event
+class HookCreated(Event):
+    """A webhook or e-mail subscription was added. Never its secret: the URL as `hooks.redact_url` shows it."""
+    action, entity_type, entity_field = "hook.create", "notification_hook", "hook_id"
+    hook_id: int
+    url: str = ""
+    format: str = ""
+    events: list[str] | None = None
+    models: list[str] | None = None
+    tiers: list[str] | None = None
+    signed: bool = False
+
+
+@event
+class HookRemoved(Event):
+    action, entity_type, entity_field = "hook.remove", "notification_hook", "hook_id"
+    hook_id: int
+    cancelled_deliveries: int = 0
+
+
+@event
+class HookTested(Event):
+    action, entity_type, entity_field = "hook.test", "notification_hook", "hook_id"
+    hook_id: int
+    event_id: int = 0
+
+
+@event
+class DeliveryRequeued(Event):
+    action, entity_type, entity_field = "hook.redeliver", "notification_delivery", "delivery_id"
+    delivery_id: int
+    hook_id: int = 0
+    event_id: int = 0
+    previous_status: str = ""
+
+
 # Every event type, by action (documentation and the audit page's filters read it).
 EVENTS: dict[str, type[Event]] = {e.action: e for e in (
     RoleGranted, RoleRevoked, UserSignedIn, SettingUpdated, TokenCreated, TokenRevoked, ModelCreated, ModelUpdated, RiskTierChanged,
@@ -349,4 +387,5 @@ EVENTS: dict[str, type[Event]] = {e.action: e for e in (
     DatasetRegistered, PredictionsLogged, PredictionsScored, OutcomesLogged, MonitoringConfigured,
     MonitoringSnapshotStored, AlertRaised, AlertAcknowledged, AlertResolved, ExplanationComputed,
     ComparisonRecorded, LineageImported, LineageNodeAdded, LineageEdgeAdded, PolicyUpdated, DeploymentRequested,
-    DeploymentApproved, DeploymentRejected, ApprovalExpired, Deployed, RolledBack, Recertified)}
+    DeploymentApproved, DeploymentRejected, ApprovalExpired, Deployed, RolledBack, Recertified, HookCreated, HookRemoved,
+    HookTested, DeliveryRequeued)}

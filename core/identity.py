@@ -82,6 +82,10 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in [
     _p("read-audit", "Read and export the audit trail", RISK_OFFICER, ADMIN),
     _p("manage-users", "Grant and revoke roles", ADMIN),
     _p("set-policy", "Set policy thresholds and settings", ADMIN),
+    _p("manage-hooks", "Add, remove and test notification hooks (webhooks, e-mail) and read their delivery log",
+       ADMIN),
+    _p("subscribe-notifications", "Subscribe one's own e-mail address to notifications (a risk officer: requests "
+       "waiting for the tiers they approve)", DATA_SCIENTIST, RISK_OFFICER, ADMIN),
 ]}
 
 

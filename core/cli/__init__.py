@@ -65,6 +65,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("monitoring_cmds", "drift and performance of MODEL's logged traffic"),
     "monitor-config": ("monitoring_cmds", "set MODEL's drift methods, thresholds and kinds per column (admin)"),
     "alerts": ("monitoring_cmds", "monitoring alerts"),
+    "hooks": ("hooks_cmds", "notifications: webhooks and e-mail subscriptions, their deliveries"),
     "api": ("api_cmds", "serve the authenticated HTTP API (modelgov api serve)"),
     "login": ("api_cmds", "use a ModelGov API from this machine: store its URL and your token (remote mode)"),
     "whoami": ("api_cmds", "who you act as, with which roles (and, remotely, which token)"),
@@ -287,6 +288,8 @@ def _command_module(name: str) -> Any:
         from . import explain_cmds as module
     elif name == "monitoring_cmds":
         from . import monitoring_cmds as module
+    elif name == "hooks_cmds":
+        from . import hooks_cmds as module
     else:
         raise RuntimeError(f"No command module {name!r} in core.cli.")
     return module

@@ -60,7 +60,10 @@ def register(sub, common) -> None:
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted (a CI/CD gate)")
     p.set_defaults(handler=cmd_drift)
     p = sub.add_parser("monitor", parents=[common])
-    p.add_argument("ref", metavar="MODEL[:VERSION]")
+    p.add_argument("ref", metavar="MODEL[:VERSION]", nargs="?")
+    p.add_argument("--all", action="store_true",
+                   help="every live deployment in one run (cron, Airflow): stores each snapshot, raises alerts, "
+                        "delivers notifications; exit 1 when any new alert was raised")
     p.add_argument("--window", choices=drift_report.WINDOWS, default="day")
     p.add_argument("--env", choices=ENVIRONMENTS, default="production")
     p.add_argument("--no-store", action="store_true",
@@ -201,6 +204,11 @@ def cmd_drift(ctx: Ctx) -> int:
 def cmd_monitor(ctx: Ctx) -> int:
     from ..monitoring import checks  # per command: `modelgov drift` loads no pandas
 
+    if ctx.args.all:
+        return _monitor_all(ctx)
+    if not ctx.args.ref:
+        raise InvalidInput("Name the model to monitor (modelgov monitor MODEL[:VERSION]), or monitor every live "
+                           "deployment with --all.")
     name, version = parse_ref(ctx.args.ref)
     named = None if ctx.args.no_store else ctx.named()
     if named is not None:
@@ -229,6 +237,36 @@ def cmd_monitor(ctx: Ctx) -> int:
 
     ctx.emit(result, text)
     return 0
+
+
+def _monitor_all(ctx: Ctx) -> int:
+    from ..notify import schedule  # per command: `modelgov drift` loads no pandas
+
+    if ctx.args.ref:
+        raise InvalidInput("Give either a MODEL or --all, not both.")
+    if ctx.args.no_store:
+        raise InvalidInput("--all stores every snapshot and raises alerts; --no-store is for one MODEL.")
+    out = schedule.monitor_all(ctx.store, ctx.actor(), window=ctx.args.window)
+
+    def text() -> str:
+        rows = [(f"{r['model']}:{r['version']}", r["environment"], r["role"],
+                 ", ".join(map(str, r["alerts_raised"])) or "-", r.get("sentence") or r.get("error", ""))
+                for r in out["runs"]]
+        lines = [table(rows, ["VERSION", "ENV", "ROLE", "NEW ALERTS", "SUMMARY"]) if rows else
+                 "Nothing is live yet: no deployment to monitor."]
+        lines += [f"Re-certification due: {n['model']} in {n['environment']} on {n['due']}."
+                  for n in out["recertification_due"]]
+        d = out["delivery"]
+        if d is not None:
+            lines.append(f"Notifications: {d['delivered']} delivered, {d['pending']} pending.")
+        if out["alerts_raised"]:
+            lines.append(f"New alert(s): {', '.join(map(str, out['alerts_raised']))}.")
+        return "\n".join(lines)
+
+    ctx.emit(out, text)
+    if out["failed"] and not ctx.json:
+        print(f"modelgov: {len(out['failed'])} deployment(s) could not be monitored; see SUMMARY.", file=sys.stderr)
+    return 1 if out["alerts_raised"] or out["failed"] else 0
 
 
 def cmd_monitor_config(ctx: Ctx) -> int:

@@ -54,7 +54,8 @@ def test_migrated_schema_equals_the_committed_snapshot(store):
 # --- the direction of dependencies between core's packages ------------------------------------------------
 
 BASE = {"core", "core.errors", "core.config", "core.vocabulary", "core.frozen", "core.events", "core.sql", "core.csvsafe",
-        "core.identity", "core.audit", "core.store", "core.datafiles", "core.metrics"}
+        "core.identity", "core.audit", "core.store", "core.datafiles", "core.metrics",
+        "core.outbox"}
 # package -> the core modules (or module prefixes) it may import besides BASE and itself
 MAY_IMPORT = {
     "core.lineage": set(),
@@ -67,6 +68,8 @@ MAY_IMPORT = {
                      "core.explain.explanations", "core.monitoring.logs", "core.governance.live"},
     # The API runs the CLI's commands: it knows identities (auth, tokens) and the CLI, and no domain directly.
     "core.api": {"core.auth", "core.tokens", "core.cli"},
+    # Hooks and delivery sit on the outbox (BASE); scheduled monitoring runs every live deployment's check.
+    "core.notify": {"core.monitoring", "core.governance.live", "core.governance.recertification"},
 }
 # Only these may import the evidence pack, which sits on top of the sections it cites.
 EVIDENCE_IMPORTERS = {"core.governance.approvals", "core.governance.evidence_report", "core.governance.evidence"}

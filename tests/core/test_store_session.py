@@ -64,4 +64,5 @@ def test_the_cli_holds_the_store_open_only_for_short_reads():
     assert held == {"models list", "models show", "datasets list", "approvals list", "approvals show",
                     "deployments list", "policies list", "audit list", "audit verify", "audit head", "audit export",
                     "lineage upstream", "lineage downstream", "lineage impact", "lineage path", "lineage show",
-                    "lineage column", "lineage nodes", "users list", "alerts list", "tokens list", "whoami"}
+                    "lineage column", "lineage nodes", "users list", "alerts list", "tokens list", "whoami",
+                    "hooks list", "hooks deliveries"}

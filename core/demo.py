@@ -29,7 +29,9 @@ from . import audit, config, demo_multiclass, users
 from .compare import holdout, scores, stored
 from .errors import Conflict, NotFound
 from .explain import compute, explanations
-from .governance import approvals, deployments
+from .demo_fairness import CREDIT_SENSITIVE, FAIRNESS_OVERRIDE
+from .fairness import alerts as fairness_alerts, attributes as fairness
+from .governance import approvals, deployments, policy
 from .identity import identity_for
 from .lineage import openlineage
 from .monitoring import checks, ingest
@@ -248,6 +250,7 @@ def _traffic(store: Store, actor, test: pd.DataFrame, quick: bool) -> None:
     arrived[["request_id", "default"]].to_csv(outcomes, index=False)
     ingest.log_outcomes(store, actor, "credit-default", outcomes, id_column="request_id", label_column="default")
     checks.check(store, actor, "credit-default")
+    fairness_alerts.check_fairness(store, actor, "credit-default")
 
 
 def _governance(store: Store) -> None:
@@ -256,13 +259,20 @@ def _governance(store: Store) -> None:
     ada, grace, rita, raj = (identity_for(store, f"{n}@modelgov.demo") for n in ("ada", "grace", "rita", "raj"))
     r = approvals.request_deployment(store, ada, "credit-default", 1, "production", "champion",
                                      "Gradient boosting: best hold-out AUC; replaces the manual scorecard.")
-    approvals.approve(store, rita, r.id, "Evidence complete; monitoring of sex/age segments agreed.")
-    approvals.approve(store, raj, r.id, "Second review: calibration acceptable on the hold-out.")
+    # The fairness check fails (the high tier asks for a demographic-parity ratio of 0.8 on each declared
+    # attribute): the risk officers approve with the reason on record, which is the decision the story shows.
+    approvals.approve(store, rita, r.id, "Evidence complete; monitoring of sex/age segments agreed.",
+                      override_reason=FAIRNESS_OVERRIDE)
+    approvals.approve(store, raj, r.id, "Second review: calibration acceptable on the hold-out.",
+                      override_reason="Agreed: the age and education gaps follow observed default rates; a fairness "
+                                      "alert in production goes to the risk committee.")
     deployments.deploy(store, ada, r.id)
     r = approvals.request_deployment(store, grace, "credit-default", 2, "production", "challenger",
                                      "Run the interpretable logistic model in shadow beside the champion.")
-    approvals.approve(store, rita, r.id, "Shadow only; it does not decide anything.")
-    approvals.approve(store, raj, r.id, "Agreed, shadow only.")
+    approvals.approve(store, rita, r.id, "Shadow only; it does not decide anything.",
+                      override_reason="Shadow only. Its age disparity is larger than the champion's: it may not be "
+                                      "promoted to champion without a new fairness review.")
+    approvals.approve(store, raj, r.id, "Agreed, shadow only.", override_reason="Shadow only; see the age gap.")
     deployments.deploy(store, grace, r.id)
     r = approvals.request_deployment(store, grace, "credit-limit-advisor", 1, "production", "champion",
                                      "Suggested limits for underwriters; low risk, a person decides.")
@@ -316,6 +326,8 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
             users.grant_role(store, admin, email, role)
     ada = identity_for(store, "ada@modelgov.demo")
     grace = identity_for(store, "grace@modelgov.demo")
+    # High risk asks for a fair treatment of the declared groups: the four-fifths rule on each attribute.
+    policy.change_policy(store, admin, "high", min_parity_ratio=0.8)
     inputs = store.home / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
 
@@ -348,6 +360,7 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
     challenger = credit_challenger(features, quick).fit(X, y)
     versions.register_version(store, grace, "credit-default", challenger, train_path, "default",
                               test_data=test_path, code_ref="demo:credit_challenger")
+    fairness.declare(store, ada, "credit-default", CREDIT_SENSITIVE, prediction_phrase="predicted to default")
 
     say("Training credit-limit-advisor (ridge regression on the same clients)…")
     limit_features = ["AGE", "EDUCATION", "MARRIAGE", "PAY_0", "BILL_AMT1", "BILL_AMT2", "PAY_AMT1", "PAY_AMT2"]

@@ -87,11 +87,11 @@ with t_hold:
     session.release_store()  # bootstrap work ahead: nobody waits on the store meanwhile
     for n in shown:
         try:
-            reports.append((_label(n), _holdout(str(store.db_path), name, n, float(threshold), stamp)))
+            reports.append((n, _label(n), _holdout(str(store.db_path), name, n, float(threshold), stamp)))
         except CoreError as e:
             st.warning(f"{_label(n)}: {e}")
     if reports:
-        for label, rep in reports:
+        for _n, label, rep in reports:
             a = next(x for x in rep["attributes"] if x["attribute"] == attribute)
             ratio = a["demographic_parity_ratio"]
             verdict = ""
@@ -100,15 +100,17 @@ with t_hold:
             box = st.warning if (bar is not None and ratio is not None and ratio < bar) else st.info
             box(f"**{escape(label)}** on {rep['rows']:,} hold-out rows: {escape(attribute_sentence(rep, a))}{verdict}",
                 icon=":material/balance:")
-        st.plotly_chart(figs.group_bars(reports, attribute, title=f"Share {settings.prediction_phrase}, by {attribute} (95% CI)"),
+        st.plotly_chart(figs.group_bars([(label, rep) for _n, label, rep in reports], attribute,
+                                        title=f"Share {settings.prediction_phrase}, by {attribute} (95% CI)"),
                         key="fair_bars")
-        if len(reports) > 1 and reports[0][1]["rows"] == reports[1][1]["rows"]:
+        data_of = {v.version: v.test_dataset_id for v in model.versions}
+        if len(reports) > 1 and data_of[reports[0][0]] == data_of[reports[1][0]]:
             st.caption("Both versions are measured on the same hold-out rows.")
         cols = st.columns(len(reports))
-        for (label, rep), col in zip(reports, cols):
+        for (n, label, rep), col in zip(reports, cols):
             if rep["task"] != "regression":
-                col.plotly_chart(figs.calibration_bars(rep, attribute, label), key=f"fair_calib_{label}")
-        for label, rep in reports:
+                col.plotly_chart(figs.calibration_bars(rep, attribute, label), key=f"fair_calib_v{n}")
+        for n, label, rep in reports:
             st.markdown(f"**{escape(label)}**")
             a = next(x for x in rep["attributes"] if x["attribute"] == attribute)
             if rep["task"] != "regression":
@@ -121,7 +123,7 @@ with t_hold:
                             help="Highest − lowest share predicted positive.")
                 c[2].metric("Equalized-odds difference", figs._pct(a["equalized_odds_difference"]),
                             help="The larger of the gaps in true-positive rate and in false-positive rate.")
-            st.dataframe(figs.groups_table(rep, attribute), hide_index=True, key=f"fair_table_{label}")
+            st.dataframe(figs.groups_table(rep, attribute), hide_index=True, key=f"fair_table_v{n}")
 
 with t_prod:
     live_versions = sorted({d.version for ds in deployed.values() for d in ds})

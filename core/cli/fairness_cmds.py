@@ -36,8 +36,8 @@ def register(sub, common) -> None:
     p.add_argument("--env", choices=ENVIRONMENTS, help="measure the version's logged traffic in this environment")
     p.add_argument("--days", type=whole_number(1, 3650), default=30, metavar="N",
                    help="with --env: the last N days up to the latest prediction (default 30)")
-    p.add_argument("--bootstrap", type=whole_number(50, 5000), default=200, metavar="N",
-                   help="bootstrap resamples per group for the 95%% intervals (default 200)")
+    p.add_argument("--bootstrap", type=whole_number(0, 5000), default=200, metavar="N",
+                   help="bootstrap resamples per group for the 95%% intervals (default 200; 0: estimates only)")
     p.add_argument("--seed", type=SEED, default=0, metavar="S", help="bootstrap seed (default 0)")
     p.add_argument("--fail-below", type=finite_float, metavar="RATIO",
                    help="exit 1 when a demographic-parity ratio is below RATIO (a CI gate; 0.8: the four-fifths rule)")

@@ -27,6 +27,8 @@ def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _weights(n: int, bootstrap: int, rng: np.random.Generator) -> np.ndarray:
     """Row 0: every row once (the estimate); rows 1…B: the counts of a resample with replacement."""
+    if bootstrap == 0:  # estimates only (an alert judges the estimate)
+        return np.ones((1, n))
     idx = rng.integers(0, n, size=(bootstrap, n))
     counts = np.bincount((np.arange(bootstrap)[:, None] * n + idx).ravel(), minlength=bootstrap * n)
     return np.vstack([np.ones((1, n)), counts.reshape(bootstrap, n).astype(float)])
@@ -81,6 +83,8 @@ def _number(x: float) -> float | None:
 
 
 def _interval(values: np.ndarray) -> list[float | None] | None:
+    if values.size == 0:
+        return None
     v = values[np.isfinite(values)]
     if len(v) < max(10, len(values) // 2):
         return None

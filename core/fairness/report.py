@@ -248,7 +248,7 @@ def fairness_over_time(store, actor: Identity | None, model: str, version: int |
         raise NotFound(f"{v.ref} has no logged predictions in {environment}.")
     starts = pd.to_datetime(rows["ts"]).dt.floor("D")
     if window == "week":
-        starts = starts - pd.to_timedelta(starts.dt.weekday, unit="D")
+        starts = starts - pd.to_timedelta(starts.dt.day_of_week, unit="D")
     out = []
     for start, part in rows.groupby(starts.to_numpy()):
         rep = measure(v, part, attrs, threshold=t, settings=settings, bootstrap=100, seed=0)

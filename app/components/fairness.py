@@ -107,5 +107,6 @@ def groups_table(rep: dict[str, Any], attribute: str) -> pd.DataFrame:
                      "× most favoured": NONE if g.get("ratio_to_favoured") is None else f"{g['ratio_to_favoured']:.2f}×",
                      "TPR": _pct(g["tpr"]), "FPR": _pct(g["fpr"]), "Precision": _pct(g["precision"]),
                      "AUC": _num(g["auc"]), "Mean predicted": _pct(g["mean_score"]),
-                     "Observed": _pct(g["observed_rate"]), "Judged": "too small" if g["small"] else "yes"})
+                     "Observed": _pct(g["observed_rate"]),
+                     "Judged": "too small" if g["small"] else "few outcomes" if g.get("few_outcomes") else "yes"})
     return pd.DataFrame(rows)

@@ -15,7 +15,7 @@ import numpy as np
 
 DEFAULT_BOOTSTRAP = 200
 DEFAULT_MIN_GROUP = 50       # fewer rows than this: the group is flagged small ("too small to judge")
-DEFAULT_MIN_CLASS = 10       # fewer observed positives or negatives than this: outcome rates flagged small too
+DEFAULT_MIN_CLASS = 10       # fewer observed positives or negatives than this: its outcome rates are too few to judge
 CLASSIFICATION_METRICS = ("selection_rate", "tpr", "fpr", "precision", "auc", "mean_score", "observed_rate")
 REGRESSION_METRICS = ("mean_prediction", "mean_error", "mae")
 
@@ -101,8 +101,9 @@ def group_metrics(score, label, groups, *, task: str = "binary_classification", 
     observed outcome (0/1, or the true value), NaN where none arrived; `groups` the group of each row (text).
     Predicted positive means `score >= threshold`. `positive_is` says whether a positive prediction is adverse
     (a predicted default: the most favoured group has the lowest selection rate) or favourable (an approval).
-    Disparities (demographic parity, equalized odds) are over the groups not flagged small; the small ones are
-    shown, flagged and named in `excluded_groups`.
+    Demographic parity is judged over the groups not flagged `small` (fewer rows than `min_group_size`; they are
+    shown, flagged and named in `excluded_groups`); equalized odds also leaves out groups with `few_outcomes`
+    (fewer than DEFAULT_MIN_CLASS observed positives or negatives: in production, outcomes arrive late).
     """
     score = np.asarray(score, dtype=float)
     label = np.asarray(label, dtype=float)
@@ -121,11 +122,10 @@ def group_metrics(score, label, groups, *, task: str = "binary_classification", 
         labelled = label[m][~np.isnan(label[m])]
         row = {"group": g, "n": n, "n_outcomes": int(labelled.size)}
         row.update({k: _number(v[0]) for k, v in values.items()})
-        small = n < min_group_size
-        if not regression and labelled.size:
-            pos = int(labelled.sum())
-            small = small or min(pos, labelled.size - pos) < DEFAULT_MIN_CLASS
-        row["small"] = bool(small)
+        row["small"] = bool(n < min_group_size)
+        pos = int(labelled.sum()) if not regression else labelled.size
+        row["few_outcomes"] = bool(min(pos, labelled.size - pos) < DEFAULT_MIN_CLASS if not regression
+                                   else labelled.size < DEFAULT_MIN_CLASS)
         row["ci"] = {k: _interval(v[1:]) for k, v in values.items()}
         rows.append(row)
     out: dict[str, Any] = {"groups": rows, "excluded_groups": [r["group"] for r in rows if r["small"]]}
@@ -134,26 +134,31 @@ def group_metrics(score, label, groups, *, task: str = "binary_classification", 
         out.update({"demographic_parity_ratio": None, "demographic_parity_difference": None,
                     "equalized_odds_difference": None, "favoured_group": None})
         return out
-    out.update(_disparities(rows, draws, judged, positive_is))
+    odds_judged = [r["group"] for r in rows if not r["small"] and not r["few_outcomes"]]
+    out["excluded_from_equalized_odds"] = [r["group"] for r in rows if r["group"] not in odds_judged]
+    out.update(_disparities(rows, draws, judged, odds_judged, positive_is))
     return out
 
 
-def _disparities(rows: list[dict], draws: dict, judged: list[str], positive_is: str) -> dict[str, Any]:
+def _disparities(rows: list[dict], draws: dict, judged: list[str], odds_judged: list[str],
+                 positive_is: str) -> dict[str, Any]:
     empty = {"demographic_parity_ratio": None, "demographic_parity_difference": None,
              "equalized_odds_difference": None, "favoured_group": None, "demographic_parity_ratio_ci": None}
     if len(judged) < 2:
         return empty
     sel = np.vstack([draws[g]["selection_rate"] for g in judged])       # groups × (1 + B)
-    tpr = np.vstack([draws[g]["tpr"] for g in judged])
-    fpr = np.vstack([draws[g]["fpr"] for g in judged])
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(sel.max(axis=0) > 0, sel.min(axis=0) / sel.max(axis=0), np.nan)
     diff = sel.max(axis=0) - sel.min(axis=0)
-    odds = np.maximum(tpr.max(axis=0) - tpr.min(axis=0), fpr.max(axis=0) - fpr.min(axis=0))
+    odds = np.full(sel.shape[1], np.nan)
+    if len(odds_judged) >= 2:
+        tpr = np.vstack([draws[g]["tpr"] for g in odds_judged])
+        fpr = np.vstack([draws[g]["fpr"] for g in odds_judged])
+        odds = np.maximum(tpr.max(axis=0) - tpr.min(axis=0), fpr.max(axis=0) - fpr.min(axis=0))
     estimates = sel[:, 0]
     fav = int(np.argmin(estimates) if positive_is == "adverse" else np.argmax(estimates))
     for r in rows:  # each group against the most favoured: how many times as often it is predicted positive
-        if r["group"] not in judged and r["selection_rate"] is None:
+        if r["selection_rate"] is None:
             continue
         s = draws[r["group"]]["selection_rate"]
         base = sel[fav]

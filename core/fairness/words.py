@@ -23,11 +23,17 @@ def attribute_sentence(report: dict[str, Any], attribute: dict[str, Any]) -> str
         return (f"{name} {worst['group']}: mean absolute error {worst['mae']:.3g}, against {best['mae']:.3g} for "
                 f"{name} {best['group']} (the most accurately predicted group).")
     fav = attribute.get("favoured_group")
-    judged = [g for g in attribute["groups"] if not g["small"] and g.get("ratio_to_favoured") is not None]
+    judged = [g for g in attribute["groups"] if not g["small"]]
     small = [g["group"] for g in attribute["groups"] if g["small"]]
     tail = (f" Too small to judge: {', '.join(f'{name} {s}' for s in small)}." if small else "")
     if fav is None or len(judged) < 2:
         return f"{name}: fewer than two groups large enough to compare.{tail}"
+    base = next(g for g in attribute["groups"] if g["group"] == fav)["selection_rate"]
+    if not base:  # the favoured group is never predicted positive: no ratio to it, a parity ratio of 0
+        top = max(attribute["groups"], key=lambda g: (not g["small"], g["selection_rate"] or 0))
+        return (f"{name} {top['group']} is {phrase} in {top['selection_rate']:.1%} of cases, {name} {fav} never: "
+                f"a demographic-parity ratio of 0.{tail}")
+    judged = [g for g in judged if g["ratio_to_favoured"] is not None]
     adverse = report.get("positive_is", "adverse") == "adverse"
     far = max(judged, key=lambda g: g["ratio_to_favoured"]) if adverse else min(judged, key=lambda g: g["ratio_to_favoured"])
     ci = far.get("ratio_to_favoured_ci")

@@ -79,6 +79,23 @@ def test_small_groups_are_flagged_shown_and_left_out_of_the_disparities():
         equalized_odds_difference(y[keep], pred[keep], sensitive_features=g[keep]))
 
 
+def test_groups_without_outcomes_yet_are_judged_on_what_was_predicted():
+    s, y, g = _random()
+    y = np.full(len(s), np.nan)  # production: outcomes arrive days later
+    r = metrics.group_metrics(s, y, g, bootstrap=0, min_group_size=10)
+    assert not any(x["small"] for x in r["groups"]) and all(x["few_outcomes"] for x in r["groups"])
+    assert r["demographic_parity_ratio"] is not None and r["equalized_odds_difference"] is None
+    assert all(x["tpr"] is None and x["ci"]["selection_rate"] is None for x in r["groups"])
+
+
+def test_an_admin_sets_the_tiers_minimum_parity_ratio(store, cli):
+    res = cli(store, "policies", "set", "high", "--min-parity-ratio", "0.8", "--json", as_="alan@example.com")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["min_parity_ratio"] == 0.8
+    assert cli(store, "policies", "set", "high", "--min-parity-ratio", "1.5", as_="alan@example.com").code == 2
+    assert cli(store, "policies", "set", "high", "--min-parity-ratio", "0.9", as_=VERA).code == 3
+
+
 def test_favoured_group_ratio_and_sentence():
     s, y, g = _random()
     r = metrics.group_metrics(s, y, g, bootstrap=100, min_group_size=10)

@@ -209,8 +209,14 @@ def fairness_in_production(store, actor: Identity | None, model: str, version: i
                            sensitive: list[str] | str | None = None, threshold: float | None = None,
                            bootstrap: int = metrics.DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """Per-group fairness on the version's logged traffic of the last `days` days (up to its latest prediction):
-    selection rates on every row, outcome rates on the rows whose outcome arrived. Needs `view`. Raises
-    InvalidInput, NotFound (nothing logged), Forbidden."""
+    selection rates on every row, outcome rates on the rows whose outcome arrived. Without `version`, the live
+    champion in `environment` (else the latest version). Needs `view`. Raises InvalidInput, NotFound (nothing
+    logged), Forbidden."""
+    if version is None:
+        from ..governance.live import champion
+
+        live = champion(store, model, environment)
+        version = None if live is None else live.version
     v = get_model_version(store, model, version)
     _require_view(store, actor, v.ref)
     _check_task(v)
@@ -224,7 +230,7 @@ def fairness_in_production(store, actor: Identity | None, model: str, version: i
         last = pd.Timestamp(rows["ts"].max())
         rows = rows[rows["ts"] > last - pd.Timedelta(days=days)]
     report = measure(v, rows, attrs, threshold=t, settings=settings, bootstrap=bootstrap, seed=seed,
-                     source=f"production ({environment})")
+                     source=f"{environment} traffic")
     report.update(environment=environment, since=str(rows["ts"].min()), until=str(rows["ts"].max()))
     return report
 

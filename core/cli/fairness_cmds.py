@@ -47,7 +47,7 @@ def register(sub, common) -> None:
                        description="Declare the sensitive attributes on MODEL's card (data scientists).")
     d.add_argument("model", metavar="MODEL")
     d.add_argument("--sensitive", metavar="COL[,COL…]", help="the attribute columns")
-    d.add_argument("--config", metavar="FILE.json",
+    d.add_argument("--config", metavar="FILE",
                    help='the declaration as JSON: [{"column": "AGE", "name": "Age", "bands": [25, 35, 45, 60]}, …]')
     d.add_argument("--bands", action="append", default=[], metavar="COL=E1,E2,…",
                    help="lower band edges of a numeric attribute (repeatable)")

@@ -260,3 +260,24 @@ def test_production_rows_equal_fairlearn_and_the_demo_raised_a_fairness_alert(de
         assert g["selection_rate"] == pytest.approx(sel[g["group"]]) and g["tpr"] == pytest.approx(tpr[g["group"]])
     kinds = {a.kind for a in alerts.alerts(demo_store, "credit-default")}
     assert "fairness" in kinds
+
+
+def test_production_joins_an_attribute_file_by_request_id(store, people, fair_model, tmp_path):
+    """The lawful case: the model never sees `sex`; the card's attribute file supplies it by request id."""
+    from core.monitoring import ingest
+
+    served = fair_model.rename(columns={"row_id": "request_id"}).assign(ts="2026-01-05 10:00:00")
+    est = versions.load_model(store, "lending", 1)[1]
+    served["score"] = est.predict_proba(served[["x1", "age"]])[:, 1]
+    f = tmp_path / "served.csv"
+    served[["request_id", "ts", "x1", "age", "score"]].to_csv(f, index=False)
+    ingest.log_predictions(store, people["ds"], "lending", 1, f, time_column="ts", id_column="request_id",
+                           prediction_column=None, environment="production", refresh_snapshots=False)
+    attributes.declare(store, people["ds"], "lending", ["sex"], attribute_file=served[["request_id", "sex"]],
+                       id_column="request_id")
+    r = report.fairness_in_production(store, people["viewer"], "lending", 1, days=None, bootstrap=0)
+    pred = (served["score"] >= 0.5).astype(int)
+    a = r["attributes"][0]
+    assert a["attribute"] == "sex" and sum(g["n"] for g in a["groups"]) == len(served)
+    assert a["demographic_parity_ratio"] == pytest.approx(
+        demographic_parity_ratio(served["y"], pred, sensitive_features=served["sex"].astype(str)))

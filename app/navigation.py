@@ -37,6 +37,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/explanations.py", "Explanations", ":material/insights:", "view", section="Insight"),
     PageSpec("pages/lineage.py", "Lineage", ":material/account_tree:", "view", section="Insight"),
     PageSpec("pages/compare.py", "Champion vs challenger", ":material/compare_arrows:", "view", section="Insight"),
+    PageSpec("pages/fairness.py", "Fairness", ":material/balance:", "view", section="Insight"),
     PageSpec("pages/approvals.py", "Approvals", ":material/approval:", "view-approvals", "Governance"),
     PageSpec("pages/audit.py", "Audit trail", ":material/policy:", "read-audit", "Governance"),
     PageSpec("pages/admin.py", "Admin", ":material/admin_panel_settings:", "manage-users", "Administration"),

@@ -25,16 +25,16 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from . import audit, config, demo_multiclass, users
-from .compare import holdout, scores, stored
+from . import audit, config, demo_compare, demo_multiclass, users
 from .errors import Conflict, NotFound
 from .explain import compute, explanations
-from .governance import approvals, deployments
+from .demo_fairness import CREDIT_SENSITIVE, FAIRNESS_OVERRIDE
+from .fairness import alerts as fairness_alerts, attributes as fairness
+from .governance import approvals, deployments, policy
 from .identity import identity_for
 from .lineage import openlineage
 from .monitoring import checks, ingest
 from .registry import catalog, versions
-from .registry.datasets import get_dataset_by_id
 from .store import Store
 
 SEED = 20261122
@@ -252,6 +252,7 @@ def _traffic(store: Store, actor, test: pd.DataFrame, quick: bool) -> None:
     arrived[["request_id", "default"]].to_csv(outcomes, index=False)
     ingest.log_outcomes(store, actor, "credit-default", outcomes, id_column="request_id", label_column="default")
     checks.check(store, actor, "credit-default")
+    fairness_alerts.check_fairness(store, actor, "credit-default")
 
 
 def _governance(store: Store) -> None:
@@ -260,13 +261,20 @@ def _governance(store: Store) -> None:
     ada, grace, rita, raj = (identity_for(store, f"{n}@modelgov.demo") for n in ("ada", "grace", "rita", "raj"))
     r = approvals.request_deployment(store, ada, "credit-default", 1, "production", "champion",
                                      "Gradient boosting: best hold-out AUC; replaces the manual scorecard.")
-    approvals.approve(store, rita, r.id, "Evidence complete; monitoring of sex/age segments agreed.")
-    approvals.approve(store, raj, r.id, "Second review: calibration acceptable on the hold-out.")
+    # The fairness check fails (the high tier asks for a demographic-parity ratio of 0.8 on each declared
+    # attribute): the risk officers approve with the reason on record, which is the decision the story shows.
+    approvals.approve(store, rita, r.id, "Evidence complete; monitoring of sex/age segments agreed.",
+                      override_reason=FAIRNESS_OVERRIDE)
+    approvals.approve(store, raj, r.id, "Second review: calibration acceptable on the hold-out.",
+                      override_reason="Agreed: the age and education gaps follow observed default rates; a fairness "
+                                      "alert in production goes to the risk committee.")
     deployments.deploy(store, ada, r.id)
     r = approvals.request_deployment(store, grace, "credit-default", 2, "production", "challenger",
                                      "Run the interpretable logistic model in shadow beside the champion.")
-    approvals.approve(store, rita, r.id, "Shadow only; it does not decide anything.")
-    approvals.approve(store, raj, r.id, "Agreed, shadow only.")
+    approvals.approve(store, rita, r.id, "Shadow only; it does not decide anything.",
+                      override_reason="Shadow only. Its age disparity is larger than the champion's: it may not be "
+                                      "promoted to champion without a new fairness review.")
+    approvals.approve(store, raj, r.id, "Agreed, shadow only.", override_reason="Shadow only; see the age gap.")
     deployments.deploy(store, grace, r.id)
     r = approvals.request_deployment(store, grace, "credit-limit-advisor", 1, "production", "champion",
                                      "Suggested limits for underwriters; low risk, a person decides.")
@@ -320,6 +328,8 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
             users.grant_role(store, admin, email, role)
     ada = identity_for(store, "ada@modelgov.demo")
     grace = identity_for(store, "grace@modelgov.demo")
+    # High risk asks for a fair treatment of the declared groups: the four-fifths rule on each attribute.
+    policy.change_policy(store, admin, "high", min_parity_ratio=0.8)
     inputs = store.home / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
 
@@ -352,6 +362,7 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
     challenger = credit_challenger(features, quick).fit(X, y)
     versions.register_version(store, grace, "credit-default", challenger, train_path, "default",
                               test_data=test_path, code_ref="demo:credit_challenger")
+    fairness.declare(store, ada, "credit-default", CREDIT_SENSITIVE, prediction_phrase="predicted to default")
 
     say("Training credit-limit-advisor (ridge regression on the same clients)…")
     limit_features = ["AGE", "EDUCATION", "MARRIAGE", "PAY_0", "BILL_AMT1", "BILL_AMT2", "PAY_AMT1", "PAY_AMT2"]
@@ -378,7 +389,7 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
         intended_use="Research prototype; never a diagnosis.",
         limitations="569 samples from one Wisconsin hospital (1995).")
 
-    _xgboost_challenger(store, grace, bc_train, bc_test, quick, say)
+    demo_compare.xgboost_challenger(store, grace, bc_train, bc_test, quick, say, SEED)
 
     say("Training diabetes-progression (random forest on scikit-learn's bundled data)…")
     db = load_diabetes(as_frame=True).frame
@@ -402,39 +413,7 @@ def _story(store: Store, quick: bool, say: Callable[[str], None]):
 
     for version in (1, 2):
         explanations.explain(store, ada, "credit-default", version, rows=300 if quick else compute.DEFAULT_ROWS)
-    _comparison(store, quick)
+    demo_compare.credit_comparison(store, quick)
     say("Recording approvals and deployments (four eyes; credit-default needs two risk officers)…")
     _governance(store)
     return ada, test
-
-
-def _xgboost_challenger(store: Store, grace, train: pd.DataFrame, test: pd.DataFrame, quick: bool,
-                        say: Callable[[str], None]) -> None:
-    """breast-cancer-screening v2: an XGBoost challenger, explained and compared with v1 (skipped without xgboost)."""
-    try:
-        from xgboost import XGBClassifier
-    except ImportError:
-        say("xgboost is not installed (pip install 'modelgov[xgboost]'): no XGBoost challenger in this demo.")
-        return
-    say("Training an XGBoost challenger for breast-cancer-screening…")
-    features = [c for c in train.columns if c != "target"]
-    model = XGBClassifier(n_estimators=30 if quick else 120, max_depth=3, learning_rate=0.1, random_state=SEED,
-                          n_jobs=1).fit(train[features], train["target"])
-    versions.register_version(store, grace, "breast-cancer-screening", model, train, "target", test_data=test,
-                              train_name="breast-cancer-train", test_name="breast-cancer-test",
-                              code_ref="demo:breast_cancer_xgboost")
-    explanations.explain(store, grace, "breast-cancer-screening", 2, rows=len(test))
-    champion = versions.get_model_version(store, "breast-cancer-screening", 1)
-    result = holdout.compare_holdout(store, champion, "breast-cancer-screening:2", test, "target",
-                                     bootstrap=200 if quick else scores.DEFAULT_BOOTSTRAP, seed=0)
-    stored.save_comparison(store, grace, result)
-
-
-def _comparison(store: Store, quick: bool) -> None:
-    """Store the credit-default v1 vs v2 comparison on the registered test data (by Grace)."""
-    champion = versions.get_model_version(store, "credit-default", 1)
-    with store.read() as con:
-        test = get_dataset_by_id(con, champion.test_dataset_id)
-    result = holdout.compare_holdout(store, champion, "credit-default:2", test, champion.target, segment="EDUCATION",
-                                     bootstrap=200 if quick else scores.DEFAULT_BOOTSTRAP, seed=0)
-    stored.save_comparison(store, identity_for(store, "grace@modelgov.demo"), result)

@@ -180,6 +180,18 @@ class MonitoringConfigured(Event):
 
 
 @event
+class FairnessDeclared(Event):
+    """A model card's sensitive attributes (and how fairness is read for the model) were declared or changed."""
+    action, entity_type, entity_field, entity_in_payload = "fairness.declare", "model", "model", True
+    model: str
+    attributes: list[Any] | None = None
+    positive_is: str = "adverse"
+    min_group_size: int = 0
+    attribute_dataset: str = ""
+    id_column: str = ""
+
+
+@event
 class MonitoringSnapshotStored(Event):
     action, entity_type, entity_field, entity_in_payload = "monitoring.snapshot", "model", "model", True
     model: str
@@ -384,7 +396,7 @@ class DeliveryRequeued(Event):
 EVENTS: dict[str, type[Event]] = {e.action: e for e in (
     RoleGranted, RoleRevoked, UserSignedIn, SettingUpdated, TokenCreated, TokenRevoked, ModelCreated, ModelUpdated, RiskTierChanged,
     VersionRegistered,
-    DatasetRegistered, PredictionsLogged, PredictionsScored, OutcomesLogged, MonitoringConfigured,
+    DatasetRegistered, PredictionsLogged, PredictionsScored, OutcomesLogged, MonitoringConfigured, FairnessDeclared,
     MonitoringSnapshotStored, AlertRaised, AlertAcknowledged, AlertResolved, ExplanationComputed,
     ComparisonRecorded, LineageImported, LineageNodeAdded, LineageEdgeAdded, PolicyUpdated, DeploymentRequested,
     DeploymentApproved, DeploymentRejected, ApprovalExpired, Deployed, RolledBack, Recertified, HookCreated, HookRemoved,

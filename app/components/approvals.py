@@ -61,10 +61,26 @@ def evidence_view(pack: dict, key: str) -> None:
         _comparison_section(pack.get("comparison"), key)
     with st.expander("Drift on its own traffic", expanded=False):
         _drift_section(pack.get("drift"), pack["request"]["environment"], key)
+    with st.expander("Fairness on the hold-out data", expanded=False):
+        _fairness_section(pack.get("fairness"), key)
     with st.expander("Top SHAP features", expanded=False):
         _shap_section(pack.get("explanations"), key)
     if st.toggle("Show the whole frozen pack (JSON)", key=f"{key}_json_toggle"):
         st.json(pack, expanded=False)
+
+
+def _fairness_section(f: dict | None, key: str) -> None:
+    if not f:
+        st.caption("The model card declared no sensitive attributes when the pack was frozen.")
+        return
+    for i, a in enumerate(f["attributes"]):
+        st.markdown(f"**{escape(a['attribute'])}**: {escape(a.get('sentence') or '')}")
+        st.dataframe(pd.DataFrame([{"Group": g["group"], "Rows": g["n"],
+                                    "Predicted positive": readable(g.get("selection_rate")), "TPR": readable(g.get("tpr")), "FPR": readable(g.get("fpr")),
+                                    "Mean score": readable(g.get("mean_score")),
+                                    "Observed": readable(g.get("observed_rate")),
+                                    "Judged": "too small" if g["small"] else "yes"} for g in a["groups"]]),
+                     hide_index=True, key=f"{key}_fair_{i}")
 
 
 def _comparison_section(c: dict | None, key: str) -> None:

@@ -223,6 +223,9 @@ with t_policy:
                                      placeholder="no check", key=keys["min_r2"])
             max_drift = c3.number_input("Maximum drifted share of inputs", 0.0, 1.0, None, 0.05, format="%.2f",
                                         placeholder="no check", key=keys["max_drift_share"])
+            min_parity = st.number_input("Minimum demographic-parity ratio on each declared sensitive attribute "
+                                         "(0.80: the four-fifths rule)", 0.0, 1.0, None, 0.05, format="%.2f",
+                                         placeholder="no check", key=keys["min_parity_ratio"])
             card = st.multiselect("Required model-card fields", list(CARD_FIELDS),
                                   format_func=lambda f: f.replace("_", " "), key=keys["required_card_fields"])
             c1, c2, c3 = st.columns(3)
@@ -236,7 +239,7 @@ with t_policy:
                 done = policy.change_policy(store, me, tier, min_auc=min_auc, min_r2=min_r2,
                                             max_drift_share=max_drift, required_card_fields=card,
                                             approvals_needed=needed, recertify_days=recert,
-                                            approval_valid_days=valid)
+                                            approval_valid_days=valid, min_parity_ratio=min_parity)
             except CoreError as e:
                 st.error(str(e))
             else:

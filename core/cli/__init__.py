@@ -58,6 +58,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("audit_cmds", "the tamper-evident audit trail"),
     "lineage": ("lineage_cmds", "trace models to their data and code, and data to its models"),
     "explain": ("explain_cmds", "SHAP explanation of MODEL[:VERSION] on a data file"),
+    "fairness": ("fairness_cmds", "per-group metrics and disparities of MODEL[:VERSION], with 95%% intervals"),
+    "fairness-declare": ("fairness_cmds", "declare the sensitive attributes on MODEL's card"),
     "score": ("monitoring_cmds", "score a file with the deployed champion (challengers in shadow)"),
     "log-predictions": ("monitoring_cmds", "log predictions of a model served elsewhere"),
     "log-outcomes": ("monitoring_cmds", "log outcomes that arrived later, by request id"),
@@ -290,6 +292,8 @@ def _command_module(name: str) -> Any:
         from . import monitoring_cmds as module
     elif name == "hooks_cmds":
         from . import hooks_cmds as module
+    elif name == "fairness_cmds":
+        from . import fairness_cmds as module
     else:
         raise RuntimeError(f"No command module {name!r} in core.cli.")
     return module

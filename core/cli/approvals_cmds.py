@@ -89,6 +89,9 @@ def register(sub, common) -> None:
     p.add_argument("--approvals-needed", type=whole_number(1, 3), default=keep)
     p.add_argument("--recertify-days", type=whole_number(1, 3650), default=keep)
     p.add_argument("--approval-valid-days", type=whole_number(1, 365), default=keep)
+    p.add_argument("--min-parity-ratio", type=optional_finite_float, default=keep,
+                   help="each declared sensitive attribute's demographic-parity ratio on the hold-out data must reach "
+                        "it (0.8: the four-fifths rule), or 'none' to skip")
     p.set_defaults(handler=cmd_policy_set)
 
 
@@ -214,15 +217,17 @@ def cmd_policies(ctx: Ctx) -> int:
     items = policy.policies(ctx.store)
     ctx.emit([p.as_dict() for p in items], lambda: table(
         [(p.risk_tier, p.min_auc, p.min_r2, p.max_drift_share, ", ".join(p.required_card_fields), p.approvals_needed,
-          p.recertify_days, p.approval_valid_days) for p in items],
-        ["TIER", "MIN AUC", "MIN R2", "MAX DRIFT", "CARD FIELDS", "APPROVERS", "RECERT DAYS", "VALID DAYS"]))
+          p.recertify_days, p.approval_valid_days, p.min_parity_ratio) for p in items],
+        ["TIER", "MIN AUC", "MIN R2", "MAX DRIFT", "CARD FIELDS", "APPROVERS", "RECERT DAYS", "VALID DAYS",
+         "MIN PARITY"]))
     return 0
 
 
 def cmd_policy_set(ctx: Ctx) -> int:
     a = ctx.args
     changes = {k: getattr(a, k) for k in ("min_auc", "min_r2", "max_drift_share", "approvals_needed",
-                                          "recertify_days", "approval_valid_days") if hasattr(a, k)}
+                                          "recertify_days", "approval_valid_days", "min_parity_ratio")
+               if hasattr(a, k)}
     if hasattr(a, "required_card_fields"):
         changes["required_card_fields"] = [f.strip() for f in a.required_card_fields.split(",") if f.strip()]
     if not changes:

@@ -215,6 +215,11 @@ def cmd_monitor(ctx: Ctx) -> int:
         out = checks.check(ctx.store, named, name, version, ctx.args.env, ctx.args.window)
         result, summary = out["result"], out["summary"]
         result["alerts_raised"] = out["alerts_raised"]
+        if ctx.args.env:  # the scheduled run also holds the live versions' recent traffic to the tier's fairness bar
+            from ..fairness.alerts import check_fairness
+
+            result["fairness"] = check_fairness(ctx.store, named, name, ctx.args.env)
+            result["alerts_raised"] = result["alerts_raised"] + result["fairness"]["alerts_raised"]
     else:
         reviewed = checks.review(ctx.store, name, version, environment=ctx.args.env, window=ctx.args.window)
         result, summary = reviewed["result"], reviewed["summary"]

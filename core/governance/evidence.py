@@ -71,8 +71,31 @@ def gather_sections(store, model: str, version: int, environment: str) -> dict[s
     from ..monitoring.checks import drift_summary
 
     drift, drift_missing = drift_summary(store, model, version, environment)
-    return {"drift": drift, "drift_missing": drift_missing,
+    fairness, fairness_missing = _fairness_section(store, model, version)
+    return {"drift": drift, "drift_missing": drift_missing, "fairness": fairness, "fairness_missing": fairness_missing,
             "explanations": explanations_section(store, model, version)}
+
+
+def _fairness_section(store, model: str, version: int) -> tuple[dict[str, Any] | None, str]:
+    """The version's fairness on its hold-out data for each attribute its card declares, or None and why not."""
+    from ..errors import CoreError
+    from ..fairness.attributes import get_settings
+    from ..fairness.report import holdout_report
+    from ..fairness.words import evidence_section
+
+    if get_settings(store, model) is None:
+        return None, (f"no sensitive attributes are declared on {model}'s model card; declare them "
+                      f"('modelgov fairness-declare {model} --sensitive COL,…')")
+    from ..registry.versions import get_model_version
+
+    v = get_model_version(store, model, version)
+    if v.task not in ("binary_classification", "regression"):
+        return None, f"fairness is not measured for {v.task.replace('_', ' ')} models"
+    try:
+        return evidence_section(holdout_report(store, v)), ""
+    except CoreError as e:  # no hold-out data, an attribute file missing: the check says why
+        return None, str(e).rstrip(".")
+
 
 
 def assemble_evidence(con, version: ModelVersion, environment: str, role: str, reason: str, actor: Identity,
@@ -93,7 +116,8 @@ def assemble_evidence(con, version: ModelVersion, environment: str, role: str, r
     shown = comparison or comparison_with_tx(con, version.id)
     checks = policy_checks(version, card, policy, sections["drift"], sections["drift_missing"], role=role,
                            environment=environment, champion_version=None if champion is None else champion.version,
-                           comparison=comparison)
+                           comparison=comparison, fairness=sections.get("fairness"),
+                           fairness_missing=sections.get("fairness_missing") or "not measured")
     pack = {
         "schema": EVIDENCE_SCHEMA,
         "assembled_at": now.isoformat(),
@@ -115,5 +139,6 @@ def assemble_evidence(con, version: ModelVersion, environment: str, role: str, r
         "drift": sections["drift"],
         "explanations": sections["explanations"],
         "comparison": shown,
+        "fairness": sections.get("fairness"),
     }
     return _json_safe(pack), policy

@@ -50,7 +50,7 @@ def evidence_html(store, actor: Identity | None, request_id: int) -> str:
     upstream = "".join(f"<li><code>{e(n['id'])}</code> ({e(n['kind'])}, depth {e(n['depth'])})</li>"
                        for n in pack["lineage"]["upstream"]) or "<li>No upstream nodes recorded.</li>"
     extra = (_comparison_html(pack.get("comparison"), e) + _drift_html(pack.get("drift"), pack, e)
-             + _shap_html(pack.get("explanations"), e))
+             + _fairness_html(pack.get("fairness"), e) + _shap_html(pack.get("explanations"), e))
     verdict = checks_verdict(pack["checks"])
     canonical = canonical_json(pack)
     m, v = pack["model"], pack["version"]
@@ -116,6 +116,26 @@ def _comparison_html(c, e) -> str:
             f"replicates, seed {e(c['seed'])}).</p><p>{e(res.get('verdict', ''))}</p>"
             "<table><tr><th>Metric</th><th>Champion</th><th>Challenger</th><th>Difference (challenger − champion)"
             "</th><th>95% interval</th><th>p-value</th><th>Challenger is</th></tr>" + rows + "</table>")
+
+
+def _fairness_html(f, e) -> str:
+    if not f:
+        return ("<h2>Fairness on the hold-out data</h2><p class=muted>The model card declared no sensitive attributes "
+                "when the pack was frozen (the fairness check, where the tier asks for one, says so).</p>")
+    out = [f"<h2>Fairness on the hold-out data</h2><p>{_num(f['rows'])} rows, threshold {e(f['threshold'])}; "
+           f"a positive prediction means: {e(f['prediction_phrase'])}.</p>"]
+    for a in f["attributes"]:
+        groups = "".join(
+            f"<tr><td>{e(g['group'])}</td><td>{_num(g['n'])}</td><td>{_num(g.get('selection_rate'))}</td>"
+            f"<td>{_num(g.get('tpr'))}</td><td>{_num(g.get('fpr'))}</td><td>{_num(g.get('mean_score'))}</td>"
+            f"<td>{_num(g.get('observed_rate'))}</td><td>{'too small' if g['small'] else ''}</td></tr>"
+            for g in a["groups"])
+        out.append(f"<h3>{e(a['attribute'])}</h3><p>{e(a.get('sentence') or '')} Demographic-parity ratio "
+                   f"{_num(a.get('demographic_parity_ratio'))}, difference {_num(a.get('demographic_parity_difference'))}"
+                   f"; equalized-odds difference {_num(a.get('equalized_odds_difference'))}.</p><table><tr><th>Group"
+                   "</th><th>Rows</th><th>Predicted positive</th><th>TPR</th><th>FPR</th><th>Mean score</th>"
+                   "<th>Observed</th><th></th></tr>" + groups + "</table>")
+    return "".join(out)
 
 
 def _drift_html(d, pack, e) -> str:

@@ -17,7 +17,7 @@ from ..vocabulary import PRIMARY_METRIC, RISK_TIERS_HIGHEST_FIRST, validate_tier
 from ..frozen import frozen_record
 
 POLICY_FIELDS = ("min_auc", "min_r2", "max_drift_share", "required_card_fields", "approvals_needed",
-                 "recertify_days", "approval_valid_days")
+                 "recertify_days", "approval_valid_days", "min_parity_ratio")
 
 
 def iso(value: Any) -> Any:
@@ -36,6 +36,7 @@ class Policy:
     approval_valid_days: int
     updated_by: str
     updated_at: datetime
+    min_parity_ratio: float | None = None  # fairness (migration 0019): each declared attribute's DP ratio ≥ this
 
     def as_dict(self) -> dict[str, Any]:
         return {k: iso(getattr(self, k)) for k in ("risk_tier",) + POLICY_FIELDS + ("updated_by", "updated_at")}
@@ -43,9 +44,9 @@ class Policy:
 
 def policy_tx(con, tier: str) -> Policy:
     r = con.execute("SELECT risk_tier, min_auc, min_r2, max_drift_share, CAST(required_card_fields AS VARCHAR),"
-                    " approvals_needed, recertify_days, approval_valid_days, updated_by, updated_at"
-                    " FROM policies WHERE risk_tier = ?", [tier]).fetchone()
-    return Policy(*r[:4], json.loads(r[4]), *r[5:])
+                    " approvals_needed, recertify_days, approval_valid_days, updated_by, updated_at,"
+                    " min_parity_ratio FROM policies WHERE risk_tier = ?", [tier]).fetchone()
+    return Policy(*r[:4], json.loads(r[4]), *r[5:10], min_parity_ratio=r[10])
 
 
 def policies(store) -> list[Policy]:
@@ -56,8 +57,9 @@ def policies(store) -> list[Policy]:
 # The words for each policy field, shared by the page, the CLI's sentence and error messages.
 POLICY_LABELS = {"min_auc": "minimum AUC", "min_r2": "minimum R²", "max_drift_share": "maximum drifted share",
                  "required_card_fields": "required card fields", "approvals_needed": "approvers",
-                 "recertify_days": "re-certify every (days)", "approval_valid_days": "approval valid (days)"}
-OPTIONAL_THRESHOLDS = ("min_auc", "min_r2", "max_drift_share")  # empty (None) = no check
+                 "recertify_days": "re-certify every (days)", "approval_valid_days": "approval valid (days)",
+                 "min_parity_ratio": "minimum demographic-parity ratio"}
+OPTIONAL_THRESHOLDS = ("min_auc", "min_r2", "max_drift_share", "min_parity_ratio")  # empty (None) = no check
 
 
 def policy_value_text(key: str, value: Any) -> str:
@@ -179,11 +181,13 @@ def _whole(value: Any, lo: int, hi: int) -> bool:
 def policy_checks(version: ModelVersion, card: dict[str, str], policy: Policy, drift: dict | None,
                   drift_missing: str = "no drift result for this version yet", *, role: str = "champion",
                   environment: str = "production", champion_version: int | None = None,
-                  comparison: dict | None = None) -> list[dict]:
+                  comparison: dict | None = None, fairness: dict | None = None,
+                  fairness_missing: str = "no sensitive attributes are declared on the model card") -> list[dict]:
     """The checks a version's evidence is held to, each `pass`, `fail` or `not evaluated` with its reason.
 
     `drift` is the version's own drift in `environment` (None with `drift_missing` saying why);
-    `comparison` the latest stored comparison of the version against the live champion `champion_version`.
+    `comparison` the latest stored comparison of the version against the live champion `champion_version`;
+    `fairness` the version's hold-out fairness section (None with `fairness_missing` saying why).
     """
     checks = []
 
@@ -226,7 +230,38 @@ def policy_checks(version: ModelVersion, card: dict[str, str], policy: Policy, d
             add("maximum drift", "pass" if ok else "fail",
                 f"{share:.0%} of inputs drifted{on} {'≤' if ok else '>'} {policy.max_drift_share:.0%} allowed",
                 share, policy.max_drift_share)
+    if policy.min_parity_ratio is not None:
+        checks.append(fairness_check(policy, fairness, fairness_missing))
     return checks
+
+
+def fairness_check(policy: Policy, fairness: dict | None, missing: str) -> dict[str, Any]:
+    """Each declared attribute's demographic-parity ratio on the hold-out data against the tier's minimum (the
+    four-fifths rule at 0.8); the lowest ratio is the check's value. Failing asks for an override reason."""
+    name, threshold = "fairness (demographic parity)", policy.min_parity_ratio
+    out = {"check": name, "value": None, "threshold": threshold}
+    attrs = (fairness or {}).get("attributes") or []
+    if not attrs:
+        return {**out, "status": "not evaluated", "detail": missing}
+    if fairness.get("task") == "regression":
+        return {**out, "status": "pass", "detail": "demographic parity applies to classifiers; the evidence shows "
+                                                   "this regression's errors per group"}
+    judged = [(a["attribute"], a.get("demographic_parity_ratio")) for a in attrs]
+    unknown = [a for a, r in judged if r is None]
+    low = [(a, r) for a, r in judged if r is not None and r < threshold]
+    worst = min((r for _a, r in judged if r is not None), default=None)
+    where = f"on {fairness.get('rows', 0):,} hold-out rows"
+    if low:
+        parts = ", ".join(f"{a} {r:.2f}" for a, r in low)
+        return {**out, "status": "fail", "value": round(worst, 6),
+                "detail": f"demographic-parity ratio below {threshold:.2f} required for {policy.risk_tier} risk: "
+                          f"{parts} ({where}); approving needs an override reason"}
+    if unknown:
+        return {**out, "status": "not evaluated", "value": None if worst is None else round(worst, 6),
+                "detail": f"no ratio for {', '.join(unknown)}: fewer than two groups large enough to judge ({where})"}
+    return {**out, "status": "pass", "value": round(worst, 6),
+            "detail": f"every declared attribute's demographic-parity ratio ≥ {threshold:.2f} (lowest {worst:.2f}, "
+                      f"{where})"}
 
 
 def comparison_check(version: ModelVersion, environment: str, champion_version: int | None,

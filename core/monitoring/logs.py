@@ -102,6 +102,32 @@ def shadow_pairs(store, model: str, champion_version: int, challenger_version: i
             WHERE {label} IS NOT NULL ORDER BY x.request_id""").df()
 
 
+def scored_rows(store, model: str, version: int, *, environment: str | None = "production",
+                since: datetime | None = None, until: datetime | None = None,
+                columns: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """The rows a binary or regression version scored in a window, with their outcome where it arrived:
+    request_id, ts, score, label (NULL until the outcome arrives), and the logged inputs `columns` (for instance
+    the sensitive attributes a model takes as inputs). Empty when nothing was logged. Raises InvalidInput, NotFound."""
+    v = get_model_version(store, model, version)
+    if v.task == "multiclass_classification":
+        raise InvalidInput(f"{v.ref} is a multiclass model; its rows are read per class, not as one score.")
+    unknown = [c for c in columns if c not in v.feature_names]
+    if unknown:
+        raise InvalidInput(f"{v.ref} takes no input {', '.join(map(repr, unknown))}.")
+    extra = "".join(f", p.{quote(c)}" for c in dict.fromkeys(columns))
+    with store.read() as con:
+        name = log_table_tx(con, v)
+        if name is None:
+            return pd.DataFrame(columns=["request_id", "ts", "score", "label", *dict.fromkeys(columns)])
+        model_id = get_model_tx(con, model).id
+        return con.execute(f"""
+            SELECT p.request_id, p.ts, p.score, {outcome_sql(v)} AS label{extra}
+            FROM {name} p LEFT JOIN outcomes o ON o.model_id = ? AND o.request_id = p.request_id
+            WHERE {scope_sql(environment, since, until)}
+              AND p.score IS NOT NULL
+            ORDER BY p.ts, p.request_id""", [model_id]).df()
+
+
 def monitored_versions(store, model: str) -> list[dict[str, Any]]:
     """The model's versions with logged predictions: rows, first and last time, environments."""
     with store.read() as con:

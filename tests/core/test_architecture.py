@@ -66,6 +66,8 @@ MAY_IMPORT = {
                         "core.governance.policy", "core.governance.recertification"},
     "core.compare": {"core.registry", "core.lineage", "core.explain.summary", "core.explain.compute",
                      "core.explain.explanations", "core.monitoring.logs", "core.governance.live"},
+    "core.fairness": {"core.registry", "core.lineage", "core.monitoring.logs", "core.monitoring.holdout_scores",
+                      "core.governance.live", "core.governance.policy"},
     # The API runs the CLI's commands: it knows identities (auth, tokens) and the CLI, and no domain directly.
     "core.api": {"core.auth", "core.tokens", "core.cli"},
     # Hooks and delivery sit on the outbox (BASE); scheduled monitoring runs every live deployment's check.

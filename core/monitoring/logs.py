@@ -116,16 +116,18 @@ def scored_rows(store, model: str, version: int, *, environment: str | None = "p
         raise InvalidInput(f"{v.ref} takes no input {', '.join(map(repr, unknown))}.")
     extra = "".join(f", p.{quote(c)}" for c in dict.fromkeys(columns))
     with store.read() as con:
-        name = log_table_tx(con, v)
-        if name is None:
-            return pd.DataFrame(columns=["request_id", "ts", "score", "label", *dict.fromkeys(columns)])
-        model_id = get_model_tx(con, model).id
-        return con.execute(f"""
+        files = log_files_tx(con, v)
+        outcomes = datafiles.outcome_files_tx(con, get_model_tx(con, model).id)
+    if not files:
+        return pd.DataFrame(columns=["request_id", "ts", "score", "label", *dict.fromkeys(columns)])
+    with store.data() as dcon:
+        return dcon.execute(f"""
             SELECT p.request_id, p.ts, p.score, {outcome_sql(v)} AS label{extra}
-            FROM {name} p LEFT JOIN outcomes o ON o.model_id = ? AND o.request_id = p.request_id
+            FROM {datafiles.relation(store, files)} p
+            LEFT JOIN {datafiles.outcomes_relation(store, outcomes)} o ON o.request_id = p.request_id
             WHERE {scope_sql(environment, since, until)}
               AND p.score IS NOT NULL
-            ORDER BY p.ts, p.request_id""", [model_id]).df()
+            ORDER BY p.ts, p.request_id""").df()
 
 
 def monitored_versions(store, model: str) -> list[dict[str, Any]]:

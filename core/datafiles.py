@@ -64,12 +64,15 @@ def folder(kind: str, model_id: int, version: int | None, day: date) -> str:
     return "/".join(parts + [f"day={day.isoformat()}"])
 
 
-def relation(store, paths: list[str]) -> str:
-    """The catalogued files `paths` as one relation DuckDB reads in place (never a glob: only committed files)."""
+def relation(store, paths: list[str], *, by_name: bool = False) -> str:
+    """The catalogued files `paths` as one relation DuckDB reads in place (never a glob: only committed files).
+
+    The files of one version share their columns (the version's signature); files of several versions do not, and
+    need `by_name` (columns matched by name, which reads every file's schema each time the relation is bound)."""
     if not paths:
         raise ValueError("relation() needs at least one file; ask the catalogue first")
     files = ", ".join(literal(str(store.data_dir / p)) for p in paths)
-    return f"read_parquet([{files}], union_by_name = true)"
+    return f"read_parquet([{files}]{', union_by_name = true' if by_name else ''})"
 
 
 # -- writing -------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import re
+import tempfile
 import threading
 import time
 from importlib import resources
@@ -264,7 +265,9 @@ def _data_cursor() -> duckdb.DuckDBPyConnection:
     global _data_db, _data_db_pid
     with _data_db_lock:
         if _data_db is None or _data_db_pid != os.getpid():
-            _data_db, _data_db_pid = duckdb.connect(":memory:"), os.getpid()
+            # An in-memory database spills to `.tmp` in the working folder by default: keep spills in the temp folder.
+            spill = Path(tempfile.gettempdir()) / f"modelgov-data-{os.getpid()}"
+            _data_db, _data_db_pid = duckdb.connect(":memory:", config={"temp_directory": str(spill)}), os.getpid()
         return _data_db.cursor()
 
 

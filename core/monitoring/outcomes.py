@@ -51,7 +51,7 @@ def log_outcomes(store, actor: Identity, model: str, source: str | Path, *, id_c
         if not logs:
             raise NotFound(f"{model} has no logged predictions yet; log or score them first, then their outcomes.")
         # Identifiers (the file's column names) are quoted; every value, the reasons too, is bound.
-        known = f"SELECT request_id FROM {datafiles.relation(store, logs)}"
+        known = f"SELECT request_id FROM {datafiles.relation(store, logs, by_name=True)}"  # every version's files
         # A label is a number, or the text of a class of one of the model's classifiers ("barolo", "yes"): kept as
         # given in `label_text`, with `label` its number when it is one (outcomes belong to the model, not a version).
         dcon.execute(f"""CREATE OR REPLACE TEMP TABLE staged AS

@@ -76,9 +76,14 @@ def monitor_version(store, model: str, version: int | None = None, *, environmen
         sources = stamp_sources_tx(con, m.id)
         holdout = get_dataset_by_id(con, v.test_dataset_id) if v.test_dataset_id is not None else None
         con.execute("ROLLBACK")  # it only read
-    name = datafiles.relation(store, files)
-    outcomes = datafiles.outcomes_relation(store, sources["outcome_files"])
     with store.data() as con:
+        # The rows in scope and the outcomes, read from their files once into this connection's own tables: the
+        # report runs dozens of statements over them, and each read of the files would open every file again.
+        name, outcomes = "mon_log", "mon_outcomes"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {datafiles.relation(store, files)} "
+                    f"WHERE {scope}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {outcomes} AS SELECT * FROM "
+                    f"{datafiles.outcomes_relation(store, sources['outcome_files'])}")
         n = con.execute(f"SELECT count(*) FROM {name} WHERE {scope}").fetchall()[0][0]
         if n == 0:
             env_txt = f" in {environment}" if environment else ""

@@ -24,3 +24,8 @@ def lock_timeout() -> float:
         return float(os.environ.get("MODELGOV_LOCK_TIMEOUT", "15"))
     except ValueError:
         return 15.0
+
+
+def database_url() -> str | None:
+    """`MODELGOV_DATABASE_URL` (postgresql://user:pass@host:port/db) when the metadata lives on PostgreSQL."""
+    return os.environ.get("MODELGOV_DATABASE_URL") or None

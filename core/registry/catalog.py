@@ -87,7 +87,7 @@ def search_models(store, text: str | None = None, *, owner: str | None = None, r
         where.append("m.risk_tier = ?")
         params.append(risk_tier)
     if tag:
-        where.append("list_contains(m.tags, ?)")
+        where.append("? = ANY(m.tags)")
         params.append(tag)
     having = "WHERE status = ?" if status else ""
     if status:

@@ -207,6 +207,30 @@ class PgConnection:
         except psycopg.Error as e:
             raise _translate(e) from e
 
+    def register(self, name: str, frame) -> None:
+        """A DataFrame as a temporary table `name` (DuckDB's `register`, which PostgreSQL cannot do in place)."""
+        import pandas as pd
+
+        from .sql import quote
+
+        kinds = {"i": "BIGINT", "u": "BIGINT", "f": "DOUBLE PRECISION", "b": "BOOLEAN", "M": "TIMESTAMP"}
+        cols = ", ".join(f"{quote(str(c))} {kinds.get(frame[c].dtype.kind, 'TEXT')}" for c in frame.columns)
+        self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+        self.execute(f"CREATE TEMP TABLE {quote(name)} ({cols})")
+
+        def cell(v):
+            if v is None or (not isinstance(v, (list, dict, str)) and pd.isna(v)):
+                return None
+            return v.to_pydatetime() if isinstance(v, pd.Timestamp) else v
+
+        copy_rows(self, name, [str(c) for c in frame.columns],
+                  ([cell(v) for v in row] for row in frame.itertuples(index=False, name=None)))
+
+    def unregister(self, name: str) -> None:
+        from .sql import quote
+
+        self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+
     def cursor(self) -> "PgConnection":
         return self
 

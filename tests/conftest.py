@@ -311,6 +311,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if e2e in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+    # PostgreSQL's share in `make test`: what needs the demo store (trained once per run, half a minute) stays on
+    # DuckDB, where the first run already covered it.
+    if BACKEND == "postgresql" and os.environ.get("MODELGOV_TEST_SHARE") == "1":
+        heavy = {"demo_store", "_demo_home", "demo_people"}
+        keep = [item for item in items if not heavy & set(getattr(item, "fixturenames", ()))]
+        if len(keep) != len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
     # The longest tests first (browser journeys, the mutation fuzz), so that the two workers end together
     # instead of one finishing a minute-long journey alone at the end; the order within each group is kept.
     slow = {"test_model_validation_fuzz.py"}

@@ -304,6 +304,15 @@ def cli():
     return run
 
 
+# Why a test needing logged predictions does not run on PostgreSQL yet (tests say it with @pytest.mark.duckdb_only).
+DATA_PATH = ("prediction logs and outcomes are read by DuckDB inside the metadata store until they move to the data "
+             "location (issue 17, part A)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "duckdb_only(reason): runs only with the DuckDB backend, for the reason given")
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark every test under tests/e2e as `e2e` (a `pytestmark` in a conftest marks nothing), so that
     `pytest -m "not e2e"` (make test-fast) really starts no browser."""
@@ -311,6 +320,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if e2e in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+    if BACKEND == "postgresql":
+        for item in items:
+            mark = item.get_closest_marker("duckdb_only")
+            if mark:
+                item.add_marker(pytest.mark.skip(reason=f"DuckDB only: {mark.args[0] if mark.args else ''}"))
     # PostgreSQL's share in `make test`: what needs the demo store (trained once per run, half a minute) stays on
     # DuckDB, where the first run already covered it.
     if BACKEND == "postgresql" and os.environ.get("MODELGOV_TEST_SHARE") == "1":

@@ -35,14 +35,14 @@ PAGE = textwrap.dedent("""
     import os, sys, time, statistics
     from streamlit.testing.v1 import AppTest
     main, runs, go = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    def visit():
-        at = AppTest.from_file(main, default_timeout=120)
-        at.session_state["demo_user"] = "bench-admin@example.com"
-        at.run()
+    at = AppTest.from_file(main, default_timeout=300)
+    at.session_state["demo_user"] = "bench-admin@example.com"
+    at.run()  # the landing page (Overview), imports: before the clock
+    def visit():  # the Inventory page's script run, as a person opening it from the menu
         at.switch_page("pages/inventory.py")
         at.run()
         assert not at.exception, at.exception
-    visit()  # imports and the first run, before the clock
+    visit()
     while time.time() < go:
         time.sleep(0.005)
     times = []
@@ -75,7 +75,7 @@ def _create_database(server_url: str, name: str) -> str:
 
 def _pages(home: Path, url: str, processes: int, runs: int) -> list[tuple[float, float, float]]:
     env = dict(os.environ, MODELGOV_HOME=str(home), MODELGOV_DATABASE_URL=url)
-    go = time.time() + 25  # both interpreters have imported Streamlit and run the page once by then
+    go = time.time() + 90  # every interpreter has imported Streamlit and drawn the landing page by then
     procs = [subprocess.Popen([sys.executable, "-c", PAGE, str(ROOT / "app" / "main.py"), str(runs), str(go)],
                               env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(processes)]
@@ -138,11 +138,12 @@ def main() -> None:
     print_table("The audit write path: one audited change per transaction", rows)
 
     rows = []
-    for n in (1, 2):
-        for k, (med, lo, hi) in enumerate(_pages(home, url, n, args.page_runs)):
-            rows.append({"processes": n, "process": k + 1, "median_ms": med, "fastest_ms": lo, "slowest_ms": hi})
-    print_table(f"Inventory page under AppTest on PostgreSQL: one process alone, then two at once "
-                f"({args.page_runs} visits each)", rows)
+    for backend, n in (("duckdb", 1), ("postgresql", 1), ("postgresql", 2)):
+        for k, (med, lo, hi) in enumerate(_pages(home, url if backend == "postgresql" else "", n, args.page_runs)):
+            rows.append({"backend": backend, "processes": n, "process": k + 1, "median_ms": med, "fastest_ms": lo,
+                         "slowest_ms": hi})
+    print_table(f"The Inventory page (AppTest, from the menu) on one process, then two processes on one PostgreSQL "
+                f"at once ({args.page_runs} visits each)", rows)
     pg.pool(url).close_all()
 
 

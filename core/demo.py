@@ -320,7 +320,7 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
     say("Replaying three weeks of wine-cultivar traffic (champion and challenger, outcomes as they arrive)…")
     demo_multiclass.traffic(store, quick)
     models = catalog.search_models(store).items
-    return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
+    return {"store": store.location, "models": [m.as_dict() for m in models],
             "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}
 
 

@@ -6,6 +6,10 @@ The PostgreSQL store is the DuckDB one moved with `store copy`, so both answer o
 local cluster (tests/pgserver.py). Timings are medians of repeated calls, each opening a connection as the
 dashboard does (DuckDB: the file; PostgreSQL: the process's pool).
 
+Not here yet: ingesting 1M logged predictions on both backends. Prediction logs move to Parquet under the data
+location in issue 17's part A (either backend then writes the same files); until it lands they are DuckDB tables
+inside the metadata store, which PostgreSQL does not read.
+
 Run: .venv/bin/python benchmarks/bench_postgres.py [--models 10000] [--writes 200]
 """
 

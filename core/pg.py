@@ -105,9 +105,6 @@ class PgResult:
     def description(self):
         return self._cur.description
 
-    def _rows(self, rows):
-        return rows if self._cur.description is not None else []
-
     def fetchone(self):
         if self._cur.description is None:
             return None
@@ -319,10 +316,8 @@ class Pool:
         from psycopg.pq import TransactionStatus
 
         if raw.closed or raw.info.transaction_status != TransactionStatus.IDLE:
-            try:
-                raw.close()
-            finally:
-                return
+            raw.close()  # broken, or left inside a transaction: never handed to the next unit of work
+            return
         with self._lock:
             if len(self._idle) < self.size:
                 self._idle.append(raw)

@@ -117,10 +117,8 @@ def build(store: Store, *, quick: bool = False, progress: Progress = None) -> di
 
 
 def _occupied(store: Store, folders: list[str]) -> list[Path]:
-    if store.database_url:
-        found = [store.location] if store.exists() else []
-    else:
-        found = [p for p in (store.db_path, _wal(store.db_path)) if p.exists()]
+    found = ([store.location] if store.exists() else []) if store.database_url else [
+        p for p in (store.db_path, _wal(store.db_path)) if p.exists()]
     found += [store.home / f for f in folders if (store.home / f).is_dir() and any((store.home / f).iterdir())]
     return found
 
@@ -142,7 +140,6 @@ def _move_into_place(tmp: Path, store: Store) -> None:
     refuse_existing(store, folders)  # again: training took minutes, and someone may have created a store meanwhile
     if store.database_url:  # PostgreSQL: the staging DuckDB store moves over as `modelgov store copy` moves one
         from .store_copy import copy_store
-
         copy_store(Store(tmp, database_url=""), store.database_url)
     else:
         _link_into_place(tmp, store, folders)

@@ -90,9 +90,31 @@ def server() -> Server | None:
     return _started
 
 
+def _sweep(bins: Path, run: list[str]) -> None:
+    """Stop clusters left by test processes that were killed before their exit handler ran."""
+    for root in Path(tempfile.gettempdir()).glob("modelgov-pg-*"):
+        try:
+            owner = int((root / "owner").read_text())
+        except (OSError, ValueError):  # being made by another process right now, unless it is old
+            if time.time() - root.stat().st_mtime < 300:
+                continue
+            owner = 0
+        try:
+            if owner:
+                os.kill(owner, 0)
+                continue  # its test process still runs
+        except OSError:
+            pass
+        subprocess.run([*run, str(bins / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _start(bins: Path) -> Server:
     run = _runner()
+    _sweep(bins, run)
     root = Path(tempfile.mkdtemp(prefix="modelgov-pg-"))
+    (root / "owner").write_text(str(os.getpid()))
     if run:
         os.chown(root, pwd.getpwnam("nobody").pw_uid, -1)
     data = root / "data"

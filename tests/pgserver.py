@@ -96,7 +96,10 @@ def _sweep(bins: Path, run: list[str]) -> None:
         try:
             owner = int((root / "owner").read_text())
         except (OSError, ValueError):  # being made by another process right now, unless it is old
-            if time.time() - root.stat().st_mtime < 300:
+            try:
+                if time.time() - root.stat().st_mtime < 300:
+                    continue
+            except OSError:  # gone meanwhile
                 continue
             owner = 0
         try:

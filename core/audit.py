@@ -75,6 +75,12 @@ _NEWEST_SQL = "SELECT seq, hash FROM audit_log WHERE seq = (SELECT max(seq) FROM
 
 def _append(con: duckdb.DuckDBPyConnection, actor: str, action: str, entity_type: str,
             entity_id: str, outcome: str, payload: dict[str, Any]) -> int:
+    if _dialect(con) == "postgresql":
+        # The chain's head is read and extended by one writer at a time: the lock (the one `BEGIN` takes; taking it
+        # again inside the transaction is free) is held until commit, so the next writer reads this row as head.
+        from .pg import WRITE_LOCK
+
+        con.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK])
     last = con.execute(_NEWEST_SQL).fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     ts = utcnow()
@@ -117,27 +123,43 @@ class ChainCheck:
     problem: str = ""
 
 
-# The time as `_ts_text` writes it, formatted by DuckDB (a test holds the two equal).
-_TS_TEXT_SQL = "strftime(ts, '%Y-%m-%dT%H:%M:%S.%f')"
-# A row's hashed text as DuckDB writes it: the JSON array `_row_hash` hashes, with to_json() writing each string.
-# It matches Python's text for nearly every row (to_json writes a rare control character's \\u001F in capitals);
-# a row where it does not is hashed again in Python, so the verdict never rests on it. Being valid JSON, the text
-# cannot spell another row's content, so a row it finds intact is intact.
-_ROW_TEXT_SQL = ("'[' || seq || ',' || " + " || ',' || ".join(
-    f"to_json({c})" for c in (_TS_TEXT_SQL, "actor", "action", "entity_type", "entity_id", "outcome",
-                              "CAST(payload AS VARCHAR)", "prev_hash")) + " || ']'")
-_CHAIN_SQL = f"""
+# The time as `_ts_text` writes it, formatted by the database (a test holds the two equal).
+_TS_TEXT_SQL = {"duckdb": "strftime(ts, '%Y-%m-%dT%H:%M:%S.%f')",
+                "postgresql": "to_char(ts, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"}
+# A row's hashed text as the database writes it: the JSON array `_row_hash` hashes, with to_json() writing each
+# string. It matches Python's text for nearly every row (DuckDB's to_json writes a rare control character's \\u001F
+# in capitals); a row where it does not is hashed again in Python, so the verdict never rests on it. Being valid JSON,
+# the text cannot spell another row's content, so a row it finds intact is intact.
+_TO_JSON = {"duckdb": "to_json({})", "postgresql": "CAST(to_json(CAST({} AS TEXT)) AS TEXT)"}
+_SHA256 = {"duckdb": "sha256({})", "postgresql": "encode(sha256(convert_to({}, 'UTF8')), 'hex')"}
+
+
+def _row_text_sql(dialect: str) -> str:
+    return ("'[' || seq || ',' || " + " || ',' || ".join(
+        _TO_JSON[dialect].format(c) for c in (_TS_TEXT_SQL[dialect], "actor", "action", "entity_type", "entity_id",
+                                              "outcome", "CAST(payload AS VARCHAR)", "prev_hash")) + " || ']'")
+
+
+def _chain_sql(dialect: str) -> str:
+    return f"""
     WITH checked AS (
         SELECT seq, row_number() OVER w AS n, count(*) OVER () AS total,
                prev_hash IS NOT DISTINCT FROM (CASE WHEN row_number() OVER w = 1 THEN ? ELSE lag(hash) OVER w END)
                    AS follows,
-               coalesce(sha256({_ROW_TEXT_SQL}) = hash, false) AS same,
-               {_TS_TEXT_SQL} AS ts_text, actor, action, entity_type, entity_id, outcome,
+               coalesce({_SHA256[dialect].format(_row_text_sql(dialect))} = hash, false) AS same,
+               {_TS_TEXT_SQL[dialect]} AS ts_text, actor, action, entity_type, entity_id, outcome,
                CAST(payload AS VARCHAR) AS payload, prev_hash, hash
         FROM audit_log WINDOW w AS (ORDER BY seq))
     SELECT seq, n, total, follows, same, ts_text, actor, action, entity_type, entity_id, outcome, payload,
            prev_hash, hash
     FROM checked WHERE NOT (seq = n AND follows AND same) OR n = total ORDER BY seq"""
+
+
+_CHAIN_SQL = {d: _chain_sql(d) for d in ("duckdb", "postgresql")}
+
+
+def _dialect(con) -> str:
+    return getattr(con, "dialect", "duckdb")
 
 
 def verify_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
@@ -148,7 +170,7 @@ def verify_chain(con: duckdb.DuckDBPyConnection) -> ChainCheck:
     exactly as a row-by-row walk would: a missing or duplicated number, a row that does not follow the one before
     it, or a row whose content no longer hashes to its hash (computed again here before it is called changed).
     """
-    cur = con.execute(_CHAIN_SQL, [GENESIS])
+    cur = con.execute(_CHAIN_SQL[_dialect(con)], [GENESIS])
     rows = 0
     while batch := cur.fetchmany(1000):
         for (seq, n, total, follows, same, ts_text, actor, action, etype, eid, outcome, payload, prev_hash,
@@ -198,7 +220,7 @@ class AuditFilter:
             where.append("actor ILIKE ? ESCAPE '\\'")
             params.append("%" + like_literal(self.person.strip()) + "%")
         if self.model:
-            where.append("(entity_id = ? OR entity_id LIKE ? OR json_extract_string(payload, '$.model') = ?)")
+            where.append("(entity_id = ? OR entity_id LIKE ? OR payload ->> 'model' = ?)")
             params += [self.model, f"{self.model}:%", self.model]
         if self.action:
             if self.action.endswith("."):

@@ -410,7 +410,7 @@ def recent_sign_ins(store, actor: Identity, limit: int = 500) -> list[SignInSumm
     with store.transaction() as con:
         require(actor, "manage-users")
         rows = con.execute(
-            "SELECT entity_id, max(ts), count(*), arg_max(CAST(payload AS VARCHAR), seq) FROM audit_log "
+            "SELECT entity_id, max(ts), count(*), (array_agg(CAST(payload AS VARCHAR) ORDER BY seq DESC))[1] FROM audit_log "
             "WHERE action = 'user.sign_in' AND outcome = 'ok' GROUP BY entity_id ORDER BY max(ts) DESC LIMIT ?",
             [int(limit)]).fetchall()
     out = []

@@ -31,3 +31,8 @@ def data_dir() -> Path | None:
     replicas serve one metadata store); None when unset (the home's `data/`)."""
     env = os.environ.get("MODELGOV_DATA_DIR")
     return Path(env).expanduser().resolve() if env else None
+
+
+def database_url() -> str | None:
+    """`MODELGOV_DATABASE_URL` (postgresql://user:pass@host:port/db) when the metadata lives on PostgreSQL."""
+    return os.environ.get("MODELGOV_DATABASE_URL") or None

@@ -103,7 +103,8 @@ def build(store: Store, *, quick: bool = False, progress: Progress = None) -> di
     store.home.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=store.home))
     try:
-        staging = Store(tmp, lock_timeout=store.lock_timeout)
+        # Built in a DuckDB file of its own whatever the target (PostgreSQL receives it with store copy).
+        staging = Store(tmp, lock_timeout=store.lock_timeout, database_url="")
         # The staging store is the build's alone (a hidden temporary folder): holding it open for the whole build
         # spares hundreds of opens of the file, each building a DuckDB instance (tens of milliseconds).
         with staging.session():
@@ -116,7 +117,8 @@ def build(store: Store, *, quick: bool = False, progress: Progress = None) -> di
 
 
 def _occupied(store: Store, folders: list[str]) -> list[Path]:
-    found = [p for p in (store.db_path, _wal(store.db_path)) if p.exists()]
+    found = ([store.location] if store.exists() else []) if store.database_url else [
+        p for p in (store.db_path, _wal(store.db_path)) if p.exists()]
     places = [store.data_dir if f == "data" else store.home / f for f in folders]
     found += [p for p in places if p.is_dir() and any(p.iterdir())]
     return found
@@ -137,6 +139,15 @@ def refuse_existing(store: Store, folders: list[str] = DEMO_FOLDERS) -> None:
 def _move_into_place(tmp: Path, store: Store) -> None:
     folders = sorted(p.name for p in tmp.iterdir() if p.is_dir())  # artifacts, datasets, inputs, explanations, …
     refuse_existing(store, folders)  # again: training took minutes, and someone may have created a store meanwhile
+    if store.database_url:  # PostgreSQL: the staging DuckDB store moves over as `modelgov store copy` moves one
+        from .store_copy import copy_store
+        copy_store(Store(tmp, database_url=""), store.database_url)
+    else:
+        _link_into_place(tmp, store, folders)
+    _move_folders(tmp, store, folders)
+
+
+def _link_into_place(tmp: Path, store: Store, folders: list[str]) -> None:
     store.db_path.parent.mkdir(parents=True, exist_ok=True)
     try:  # a hard link claims the name atomically and never replaces a store created in the meantime
         os.link(tmp / "modelgov.duckdb", store.db_path)
@@ -145,6 +156,9 @@ def _move_into_place(tmp: Path, store: Store) -> None:
         raise
     except OSError:  # another file system (MODELGOV_DB elsewhere): checked just above, copy it over
         shutil.copy2(tmp / "modelgov.duckdb", store.db_path)
+
+
+def _move_folders(tmp: Path, store: Store, folders: list[str]) -> None:
     for name in folders:
         # The staging store's data location is its home's `data/`; the store's may be elsewhere (MODELGOV_DATA_DIR).
         # The catalogue names files relative to it, so the folder moves as it is.
@@ -155,14 +169,14 @@ def _move_into_place(tmp: Path, store: Store) -> None:
         shutil.move(str(tmp / name), str(target))
     from . import store as store_module
 
-    store_module._migrated.discard(str(store.db_path))
+    store_module._migrated.discard(store._key)
     # Lineage names the input files by absolute path; they now live under store.home.
     with store.transaction() as con:
         for table, col in (("lineage_nodes", "id"), ("lineage_edges", "src"), ("lineage_edges", "dst"),
                            ("lineage_columns", "dataset"), ("lineage_columns", "source_dataset"),
                            ("datasets", "location")):
             con.execute(f"UPDATE {table} SET {col} = replace({col}, ?, ?)", [str(tmp), str(store.home)])
-        con.execute("UPDATE lineage_nodes SET attributes = replace(CAST(attributes AS VARCHAR), ?, ?)",
+        con.execute("UPDATE lineage_nodes SET attributes = CAST(replace(CAST(attributes AS VARCHAR), ?, ?) AS JSON)",
                     [str(tmp), str(store.home)])
 
 
@@ -315,7 +329,7 @@ def _fill(store: Store, quick: bool, say: Callable[[str], None]) -> dict[str, An
     say("Replaying three weeks of wine-cultivar traffic (champion and challenger, outcomes as they arrive)…")
     demo_multiclass.traffic(store, quick)
     models = catalog.search_models(store).items
-    return {"store": str(store.db_path), "models": [m.as_dict() for m in models],
+    return {"store": store.location, "models": [m.as_dict() for m in models],
             "users": {e: roles for e, (_n, roles) in DEMO_USERS.items()}}
 
 

@@ -24,12 +24,13 @@ def portfolio(store) -> pd.DataFrame:
     sql = f"""
         SELECT m.name, m.owner, m.business_unit, m.risk_tier, {_STATUS_SQL} AS status,
                count(v.id) AS versions, max(v.version) AS latest_version,
-               arg_max(CAST(v.metrics AS VARCHAR), v.version) AS latest_metrics,
-               arg_max(v.task, v.version) AS task,
+               (array_agg(CAST(v.metrics AS VARCHAR) ORDER BY v.version DESC))[1] AS latest_metrics,
+               (array_agg(v.task ORDER BY v.version DESC))[1] AS task,
                ({card_filled}) / {len(CARD_FIELDS)}.0 AS card_completeness,
                m.updated_at
         FROM models m LEFT JOIN model_versions v ON v.model_id = m.id
-        GROUP BY ALL ORDER BY m.name"""
+        GROUP BY m.id, m.name, m.owner, m.business_unit, m.risk_tier, m.updated_at, {", ".join(
+            f"m.{f}" for f in CARD_FIELDS)} ORDER BY m.name"""
     with store.read() as con:
         df = con.execute(sql).df()
     df["latest_metrics"] = [json.loads(x) if isinstance(x, str) else {} for x in df["latest_metrics"]]

@@ -1,9 +1,14 @@
-"""The DuckDB store: short-lived connections, transactions, migrations.
+"""The metadata store: short-lived connections, transactions, migrations, on DuckDB or PostgreSQL.
 
-DuckDB lets one process hold the database file at a time, so nobody keeps it
+DuckDB (the default) lets one process hold the database file at a time, so nobody keeps it
 open between actions: every unit of work opens the file, does its work and
 closes it. Opening waits and retries while another process holds the lock,
 and turns a lasting lock into a `Conflict` with a sentence saying what to do.
+
+`MODELGOV_DATABASE_URL=postgresql://…` puts the metadata on PostgreSQL instead (`core/pg.py`: a connection with
+the same surface, so core's SQL and handlers are one for both). Errors either backend raises are caught as
+`DB_ERRORS`; the ones core tells apart have backend-neutral classes here (`WriteConflictError`,
+`MissingTableError`, `StoreIOError`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,32 @@ _DISK_FULL_MARKERS = (os.strerror(errno.ENOSPC), "No space left on device", "Dis
 _WRITE_CONFLICT = "Someone else changed the same record at the same moment; reload and try again."
 
 
+class StoreError(Exception):
+    """A database error from the PostgreSQL backend, translated (DuckDB's own errors stay `duckdb.Error`)."""
+
+
+class WriteConflictError(StoreError):
+    """A write lost a race with another transaction (serialization failure, deadlock, duplicate key)."""
+
+
+class MissingTableError(StoreError):
+    """A table the statement names does not exist (a store not migrated yet)."""
+
+
+class StoreIOError(StoreError):
+    """The database server could not write (full disk, out of memory, I/O error)."""
+
+
+class StoreConnectError(StoreError):
+    """The database server could not be reached or refused the connection."""
+
+
+# Every database error core may catch, whichever backend raised it.
+DB_ERRORS: tuple[type[BaseException], ...] = (duckdb.Error, StoreError)
+# A table that does not exist yet, on either backend.
+MISSING_TABLE: tuple[type[BaseException], ...] = (duckdb.CatalogException, MissingTableError)
+
+
 class DiskFull(CoreError):
     """The disk holding the store (or an output) is full; nothing of the action was kept."""
 
@@ -42,15 +73,17 @@ def disk_full(error: BaseException) -> bool:
     """Whether `error` (an OSError or a DuckDB error) means the disk ran out of space."""
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return True
+    if isinstance(error, StoreIOError):
+        return True
     return isinstance(error, duckdb.Error) and any(m in str(error) for m in _DISK_FULL_MARKERS)
 
 
-def _disk_full_error(db_path: Path, error: BaseException) -> DiskFull:
+def _disk_full_error(db_path: Path | str, error: BaseException) -> DiskFull:
     return DiskFull(f"The disk holding the store {db_path} is full, so nothing of this action was saved; free "
                     "space on it and try again (the store itself is unharmed).")
 
 
-def _write_conflict(error: duckdb.Error) -> bool:
+def _write_conflict(error: BaseException) -> bool:
     """A write that lost a race with another connection: a transaction conflict, or a duplicate key.
 
     Core functions look for an existing row before inserting one (a grant, a decision, the next audit seq), so a
@@ -58,7 +91,7 @@ def _write_conflict(error: duckdb.Error) -> bool:
     ConstraintException when both ran in one process (the dashboard's threads). Other constraint errors are bugs
     and stay as they are.
     """
-    if isinstance(error, duckdb.TransactionException):
+    if isinstance(error, (duckdb.TransactionException, WriteConflictError)):
         return True
     return isinstance(error, duckdb.ConstraintException) and "duplicate key" in str(error).lower()
 _migrated: set[str] = set()
@@ -87,14 +120,19 @@ def migrations() -> list[Migration]:
 
 
 class Store:
-    """A ModelGov home: the metadata store (the DuckDB file), the artifact and dataset folders, and the data location
-    (`data_dir`: prediction logs and outcomes as Parquet, `core.datafiles`)."""
+    """A ModelGov home: the metadata store (a DuckDB file, or PostgreSQL), the artifact and dataset folders, and the
+    data location (`data_dir`: prediction logs and outcomes as Parquet, `core.datafiles`)."""
 
     def __init__(self, home: str | Path | None = None, *, db_path: str | Path | None = None,
-                 data_dir: str | Path | None = None, lock_timeout: float | None = None) -> None:
+                 data_dir: str | Path | None = None, lock_timeout: float | None = None,
+                 database_url: str | None = None) -> None:
         self.home = Path(home).expanduser().resolve() if home else config.default_home()
         env_db = os.environ.get("MODELGOV_DB") if home is None else None
         self.db_path = Path(db_path or env_db or self.home / "modelgov.duckdb").resolve()
+        # PostgreSQL when a URL is given or set (MODELGOV_DATABASE_URL), unless a DuckDB file was named explicitly.
+        url = database_url if database_url is not None else (None if db_path else config.database_url())
+        self.database_url = url or None
+        self.backend = "postgresql" if self.database_url else "duckdb"
         # MODELGOV_DATA_DIR, like MODELGOV_DB, moves the default home's data; a home named explicitly (`--home`, a
         # test's folder) keeps its own `data/`, so a copy of a home is a whole store.
         env_data = config.data_dir() if home is None else None
@@ -107,12 +145,40 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.home)!r})"
 
+    @property
+    def location(self) -> str:
+        """Where the metadata lives, for messages: the DuckDB file, or the PostgreSQL URL without its password."""
+        if self.database_url:
+            from .pg import redact
+
+            return redact(self.database_url)
+        return str(self.db_path)
+
+    @property
+    def _key(self) -> str:
+        return self.database_url or str(self.db_path)
+
     def exists(self) -> bool:
-        return self.db_path.exists()
+        """Whether the store was created (the DuckDB file exists; on PostgreSQL, the database holds its schema)."""
+        if self.database_url is None:
+            return self.db_path.exists()
+        con = self._open()
+        try:
+            return con.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
+        finally:
+            con.close()
 
     # -- connections -------------------------------------------------------------------
 
     def _open(self) -> duckdb.DuckDBPyConnection:
+        if self.database_url is not None:
+            from .pg import pool
+
+            try:
+                return pool(self.database_url).take()
+            except StoreConnectError as e:
+                raise CoreError(f"Cannot reach the PostgreSQL store at {self.location}: {e}; check "
+                                "MODELGOV_DATABASE_URL and that the server is up.") from e
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.02
         while True:
@@ -120,7 +186,7 @@ class Store:
                 return duckdb.connect(str(self.db_path))
             except duckdb.IOException as e:
                 if disk_full(e):
-                    raise _disk_full_error(self.db_path, e) from e
+                    raise _disk_full_error(str(self.db_path), e) from e
                 if not any(marker in str(e) for marker in _LOCK_MARKERS):
                     raise CoreError(f"Cannot open the store at {self.db_path}: {e}") from e
                 if time.monotonic() >= deadline:
@@ -142,8 +208,8 @@ class Store:
         locked for the whole block, so it wraps only work that ends by itself in well under a second or two,
         never a long computation or a wait for a person. Nested sessions are the outer one.
         """
-        if getattr(self._held, "con", None) is not None:
-            yield
+        if getattr(self._held, "con", None) is not None or self.database_url is not None:
+            yield  # PostgreSQL: connections come from the process's pool; there is no file to hold
             return
         self.home.mkdir(parents=True, exist_ok=True)
         self._held.con = self._open()
@@ -161,9 +227,10 @@ class Store:
         if held is None:
             self.home.mkdir(parents=True, exist_ok=True)
         con = self._open() if held is None else held.cursor()
-        con.execute("SET enable_progress_bar = false")  # never on stdout: --json stays JSON
+        if self.database_url is None:
+            con.execute("SET enable_progress_bar = false")  # never on stdout: --json stays JSON
         try:
-            key = str(self.db_path)
+            key = self._key
             if key not in _migrated:
                 with _migrate_lock:
                     if key not in _migrated:
@@ -194,13 +261,13 @@ class Store:
                     raise
                 con.execute("ROLLBACK")
                 refused = e
-            except (duckdb.Error, OSError) as e:
+            except (*DB_ERRORS, OSError) as e:
                 _rollback_quietly(con)
                 # A full disk first: DuckDB reports a commit that could not be written as a TransactionException
                 # too, and "someone else changed the same record" would send people looking for the wrong cause.
                 if disk_full(e):
-                    raise _disk_full_error(self.db_path, e) from e
-                if isinstance(e, duckdb.Error) and _write_conflict(e):
+                    raise _disk_full_error(self.location, e) from e
+                if _write_conflict(e):
                     raise Conflict(_WRITE_CONFLICT) from e
                 raise
             except BaseException:
@@ -213,10 +280,10 @@ class Store:
                 try:
                     audit.record_refusal(con, refused)
                     con.execute("COMMIT")
-                except (duckdb.Error, OSError) as e:
+                except (*DB_ERRORS, OSError) as e:
                     _rollback_quietly(con)
                     if disk_full(e):
-                        raise _disk_full_error(self.db_path, e) from e
+                        raise _disk_full_error(self.location, e) from e
                     raise
                 except BaseException:
                     _rollback_quietly(con)
@@ -274,7 +341,7 @@ def _data_cursor() -> duckdb.DuckDBPyConnection:
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
     try:
         con.execute("ROLLBACK")
-    except duckdb.Error:
+    except DB_ERRORS:
         # The transaction may already be aborted by DuckDB itself; nothing to undo.
         return
 
@@ -293,7 +360,7 @@ def up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
     """
     try:
         done = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()]
-    except duckdb.CatalogException:  # a new store: no migrations table yet
+    except MISSING_TABLE:  # a new store: no migrations table yet
         return False
     return done == _shipped_numbers()
 
@@ -326,6 +393,29 @@ def migrate(con: duckdb.DuckDBPyConnection, data_dir: Path | None = None) -> lis
     migration this version does not ship, or skipped one it does (a 0007 applied before a 0003), was
     written by a different ModelGov, and applying the rest would leave a schema nobody tested.
     """
+    from .pg import is_postgres
+
+    if is_postgres(con):
+        return _migrate_postgres(con, data_dir)
+    return _migrate(con, data_dir)
+
+
+def _migrate_postgres(con, data_dir: Path | None = None) -> list[int]:
+    """`_migrate` under an advisory lock: replicas started together run each migration once, the others wait and
+    then find nothing left to do."""
+    from .pg import MIGRATE_LOCK
+
+    con.execute("SELECT pg_advisory_lock(?)", [MIGRATE_LOCK])
+    try:
+        return _migrate(con, data_dir)
+    finally:
+        con.execute("SELECT pg_advisory_unlock(?)", [MIGRATE_LOCK])
+
+
+def _migrate(con, data_dir: Path | None = None) -> list[int]:
+    from .pg import is_postgres, translate_migration
+
+    postgres = is_postgres(con)
     done = set(applied_migrations(con))
     available = migrations()
     numbers = [m.number for m in available]
@@ -342,13 +432,13 @@ def migrate(con: duckdb.DuckDBPyConnection, data_dir: Path | None = None) -> lis
             continue
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(m.sql)
+            con.execute(translate_migration(m.sql) if postgres else m.sql)
             step = python_step(m.number)
             if step is not None:
                 step(con, data_dir)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [m.number, m.name])
             con.execute("COMMIT")
-        except (duckdb.Error, OSError) as e:
+        except (*DB_ERRORS, OSError) as e:
             _rollback_quietly(con)
             if disk_full(e):
                 raise DiskFull(f"The disk is full, so migration {m.number:04d}_{m.name} was rolled back; free space "

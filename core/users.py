@@ -105,7 +105,7 @@ def revoke_role(store, actor: Identity, email: str, role: str) -> None:
 def list_users(store) -> list[UserRoles]:
     """Everyone holding a granted role, with their roles."""
     with store.read() as con:
-        rows = con.execute("SELECT email, list(role ORDER BY role), min(granted_at) FROM role_grants"
+        rows = con.execute("SELECT email, array_agg(role ORDER BY role), min(granted_at) FROM role_grants"
                            " GROUP BY email ORDER BY email").fetchall()
     return [UserRoles(e, list(r), g) for e, r, g in rows]
 

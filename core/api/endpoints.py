@@ -29,7 +29,7 @@ from ..identity import Identity, allowed, require
 
 log = logging.getLogger("modelgov.api")
 
-LOCAL_ONLY = frozenset({"init", "demo", "import", "api", "login"})
+LOCAL_ONLY = frozenset({"init", "demo", "import", "api", "login", "store"})
 UPLOAD_METAVARS = frozenset({"FILE", "REFERENCE", "CURRENT"})
 # A parameter that the command reads as JSON text or as a path: over the API only the JSON text (or an upload).
 JSON_OR_PATH_METAVARS = frozenset({"JSON|FILE"})

@@ -71,9 +71,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("api_cmds", "serve the authenticated HTTP API (modelgov api serve)"),
     "login": ("api_cmds", "use a ModelGov API from this machine: store its URL and your token (remote mode)"),
     "whoami": ("api_cmds", "who you act as, with which roles (and, remotely, which token)"),
+    "store": ("store_cmds", "copy this DuckDB store into PostgreSQL (modelgov store copy --to postgresql://…)"),
 }
 # Commands that always run on this machine, also in remote mode and when local changes are refused.
-LOCAL_ALWAYS = frozenset({"api", "login"})
+LOCAL_ALWAYS = frozenset({"api", "login", "store"})
 
 
 class UsageError(Exception):
@@ -294,6 +295,8 @@ def _command_module(name: str) -> Any:
         from . import hooks_cmds as module
     elif name == "fairness_cmds":
         from . import fairness_cmds as module
+    elif name == "store_cmds":
+        from . import store_cmds as module
     else:
         raise RuntimeError(f"No command module {name!r} in core.cli.")
     return module

@@ -53,7 +53,7 @@ def cmd_serve(ctx: Ctx) -> int:
         pass
     who = ("ModelGov access tokens and tokens from " + ", ".join(p.name for p in verifier.providers)
            if verifier.enabled else "ModelGov access tokens only (no [auth] provider configured)")
-    print(f"ModelGov API on http://{ctx.args.host}:{ctx.args.port} over {ctx.store.db_path}; accepting {who}. "
+    print(f"ModelGov API on http://{ctx.args.host}:{ctx.args.port} over {ctx.store.location}; accepting {who}. "
           "Ctrl-C stops it.", file=sys.stderr, flush=True)
     server.serve(ctx.store, ctx.args.host, ctx.args.port, verifier)
     return 0

@@ -83,10 +83,10 @@ def register(sub, common) -> None:
 
 def cmd_init(ctx: Ctx) -> int:
     made = users.init_store(ctx.store, ctx.args.admin)
-    msg = f"Store ready at {ctx.store.db_path}."
+    msg = f"Store ready at {ctx.store.location}."
     if made:
         msg += f" {ctx.args.admin} is its first administrator."
-    ctx.emit({"store": str(ctx.store.db_path), "admin": ctx.args.admin if made else None}, msg)
+    ctx.emit({"store": str(ctx.store.location), "admin": ctx.args.admin if made else None}, msg)
     return 0
 
 
@@ -95,11 +95,11 @@ def cmd_demo(ctx: Ctx) -> int:
 
     if ctx.args.if_missing and ctx.store.exists():
         if not ctx.json:
-            print(f"A store already exists at {ctx.store.db_path}; leaving it as it is (no demo built).",
+            print(f"A store already exists at {ctx.store.location}; leaving it as it is (no demo built).",
                   file=sys.stderr)
         return 0
     summary = demo.build(ctx.store, quick=ctx.args.quick, progress=None if ctx.json else _progress)
-    ctx.emit(summary, lambda: f"Demo store built at {ctx.store.db_path}: " +
+    ctx.emit(summary, lambda: f"Demo store built at {ctx.store.location}: " +
              ", ".join(f"{m['name']} ({m['versions']} versions)" for m in summary["models"]))
     return 0
 

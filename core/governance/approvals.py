@@ -151,7 +151,7 @@ def _decisions(con, request_ids: list[int]) -> dict[int, list[Decision]]:
     found: dict[int, list[Decision]] = {i: [] for i in request_ids}
     for request_id, *r in con.execute(
             "SELECT request_id, decided_by, decision, decided_at, comment, override_reason, role_source,"
-            " role_granted_by, role_granted_at FROM approval_decisions WHERE list_contains(?, request_id)"
+            " role_granted_by, role_granted_at FROM approval_decisions WHERE request_id = ANY(?)"
             " ORDER BY request_id, decided_at, decided_by", [request_ids]).fetchall():
         found[request_id].append(Decision(*r))
     return found
@@ -168,7 +168,7 @@ def _request(con, row: tuple, decisions: list[Decision] | None = None) -> Reques
         return r
     tiers = tiers_since_tx(con, r.model, r.requested_at)
     needed = max([r.approvals_needed] + [
-        n for (n,) in con.execute("SELECT approvals_needed FROM policies WHERE list_contains(?, risk_tier)",
+        n for (n,) in con.execute("SELECT approvals_needed FROM policies WHERE risk_tier = ANY(?)",
                                   [tiers]).fetchall()])
     status = "pending" if r.status == "approved" and len(r.approvals) < needed else r.status
     return replace(r, approvals_needed=needed, status=status, tiers_since_request=tiers)

@@ -51,12 +51,13 @@ def _lineage_summary(con, version: ModelVersion) -> dict[str, Any]:
     node = lineage.model_node_id(version.model, version.version)
     rows = con.execute("""
         WITH RECURSIVE up(id, depth, path) AS (
-            SELECT src, 1, [src] FROM lineage_edges WHERE dst = ?
+            SELECT src, 1, CAST(chr(1) || src || chr(1) AS VARCHAR) FROM lineage_edges WHERE dst = ?
             UNION ALL
-            SELECT e.src, up.depth + 1, list_append(up.path, e.src) FROM lineage_edges e JOIN up ON e.dst = up.id
-            WHERE up.depth < 10 AND NOT list_contains(up.path, e.src))
+            SELECT e.src, up.depth + 1, CAST(up.path || e.src || chr(1) AS VARCHAR) FROM lineage_edges e
+            JOIN up ON e.dst = up.id
+            WHERE up.depth < 10 AND strpos(up.path, chr(1) || e.src || chr(1)) = 0)
         SELECT n.id, n.kind, n.name, min(up.depth) FROM up JOIN lineage_nodes n ON n.id = up.id
-        GROUP BY ALL ORDER BY 4, 1 LIMIT 50""", [node]).fetchall()
+        GROUP BY n.id, n.kind, n.name ORDER BY 4, 1 LIMIT 50""", [node]).fetchall()
     return {"node": node, "upstream": [{"id": i, "kind": k, "name": n, "depth": d} for i, k, n, d in rows],
             "code_ref": version.code_ref}
 

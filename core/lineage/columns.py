@@ -14,12 +14,18 @@ from typing import Any
 from ..errors import NotFound
 from .graph import _node_exists
 
+def _key(dataset: str, column: str) -> str:
+    """One text naming a (dataset, column) pair on both backends (PostgreSQL's text cannot hold the NUL that once
+    separated them): the dataset's length says where the column's name starts."""
+    return f"{len(dataset)}:{dataset}{column}"
+
+
 _STEP = {
     "upstream": ("SELECT source_dataset, source_column, job_id, CAST(transformations AS VARCHAR), dataset, column_name "
-                 "FROM lineage_columns WHERE list_contains(?, dataset || chr(0) || column_name) "
+                 "FROM lineage_columns WHERE length(dataset) || ':' || dataset || column_name = ANY(?) "
                  "ORDER BY source_dataset, source_column"),
     "downstream": ("SELECT dataset, column_name, job_id, CAST(transformations AS VARCHAR), source_dataset, source_column "
-                   "FROM lineage_columns WHERE list_contains(?, source_dataset || chr(0) || source_column) "
+                   "FROM lineage_columns WHERE length(source_dataset) || ':' || source_dataset || source_column = ANY(?) "
                    "ORDER BY dataset, column_name"),
 }
 
@@ -33,7 +39,7 @@ def walk_tx(con, dataset: str, column: str, direction: str, depth: int | None = 
     level = 0
     while frontier and (depth is None or level < depth):
         level += 1
-        rows = con.execute(_STEP[direction], [[f"{d}\x00{c}" for d, c in frontier]]).fetchall()
+        rows = con.execute(_STEP[direction], [[_key(d, c) for d, c in frontier]]).fetchall()
         nxt = []
         for d, c, job, transformations, fd, fc in rows:
             if (d, c) in seen:

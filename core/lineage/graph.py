@@ -317,8 +317,7 @@ def whole_graph(store, limit: int | None = None) -> tuple[list[dict], list[dict]
         rows = con.execute("SELECT id, kind, name, CAST(attributes AS VARCHAR) FROM lineage_nodes ORDER BY "
                            "created_at DESC, id" + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
         ids = [r[0] for r in rows]
-        edges = con.execute("SELECT src, dst, relation FROM lineage_edges WHERE list_contains(?, src) AND "
-                            "list_contains(?, dst)", [ids, ids]).fetchall()
+        edges = con.execute("SELECT src, dst, relation FROM lineage_edges WHERE src = ANY(?) AND dst = ANY(?)", [ids, ids]).fetchall()
     return ([{"id": i, "kind": k, "name": n, "attributes": json.loads(a)} for i, k, n, a in rows],
             [{"from": s, "to": d, "relation": r} for s, d, r in edges], total)
 

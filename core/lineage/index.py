@@ -31,7 +31,24 @@ _STAMP = """
 _IDS = """
     CREATE OR REPLACE TEMP TABLE lineage_ids AS
     SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS i
-    FROM (SELECT id FROM lineage_nodes UNION SELECT src FROM lineage_edges UNION SELECT dst FROM lineage_edges)"""
+    FROM (SELECT id FROM lineage_nodes UNION SELECT src FROM lineage_edges UNION SELECT dst FROM lineage_edges) AS u"""
+
+# The same on PostgreSQL: its hash of a row is hashtext (32 bits) and ids sort in byte order by the "C" collation.
+_STAMP_PG = """
+    SELECT (SELECT count(*) FROM lineage_edges),
+           (SELECT sum(hashtext(src || chr(1) || dst || chr(1) || relation)::BIGINT) FROM lineage_edges),
+           (SELECT count(*) FROM lineage_nodes),
+           (SELECT sum(hashtext(id || chr(1) || kind || chr(1) || name || chr(1) || CAST(attributes AS TEXT))::BIGINT)
+            FROM lineage_nodes)"""
+_IDS_PG = """
+    DROP TABLE IF EXISTS lineage_ids;
+    CREATE TEMP TABLE lineage_ids AS
+    SELECT id, CAST(row_number() OVER (ORDER BY id COLLATE "C") - 1 AS INTEGER) AS i
+    FROM (SELECT id FROM lineage_nodes UNION SELECT src FROM lineage_edges UNION SELECT dst FROM lineage_edges) AS u"""
+
+
+def _postgres(con) -> bool:
+    return getattr(con, "dialect", "") == "postgresql"
 
 
 @dataclass
@@ -127,7 +144,7 @@ _cache: dict[Any, Index] = {}
 
 def index(con) -> Index:
     """The lineage graph the connection sees now, from the process's cache when the tables have not changed."""
-    stamp = con.execute(_STAMP).fetchone()
+    stamp = con.execute(_STAMP_PG if _postgres(con) else _STAMP).fetchone()
     with _lock:
         found = _cache.get(stamp)
     if found is not None:
@@ -140,7 +157,7 @@ def index(con) -> Index:
 
 
 def _build(con) -> Index:
-    con.execute(_IDS)
+    con.execute(_IDS_PG if _postgres(con) else _IDS)
     try:
         # Column-wise (numpy) fetches: a list of 50,000 Python tuples, taken apart again, cost more than the query.
         nodes = con.execute("""

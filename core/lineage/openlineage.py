@@ -147,10 +147,10 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
         con.register("ol_columns", column_df)
         before_n = con.execute("SELECT count(*) FROM lineage_nodes").fetchall()[0][0]
         before_e = con.execute("SELECT count(*) FROM lineage_edges").fetchall()[0][0]
-        con.execute("INSERT INTO lineage_nodes (id, kind, name, attributes, created_at) SELECT id, kind, name, attrs, ?"
-                    " FROM ol_nodes ON CONFLICT DO NOTHING", [now])
+        con.execute("INSERT INTO lineage_nodes (id, kind, name, attributes, created_at) SELECT id, kind, name,"
+                    " CAST(attrs AS JSON), ? FROM ol_nodes ON CONFLICT DO NOTHING", [now])
         # Edges to model versions need the version to exist: the export of another store may name unknown ones.
-        missing = con.execute("SELECT DISTINCT x FROM (SELECT src AS x FROM ol_edges UNION SELECT dst FROM ol_edges)"
+        missing = con.execute("SELECT DISTINCT x FROM (SELECT src AS x FROM ol_edges UNION SELECT dst FROM ol_edges) AS u"
                               " WHERE x NOT IN (SELECT id FROM lineage_nodes)").fetchall()
         for (mid,) in missing:
             _model, name, version = mid.split(":")
@@ -158,11 +158,12 @@ def import_events(store, actor: Identity, source: str | Path, *, skip_invalid: b
                         " ?, '{\"registered\": false}', ?)", [mid, f"{name}:{version}", now])
         con.execute("INSERT INTO lineage_edges (src, dst, relation, created_at, created_by) SELECT src, dst, relation,"
                     " ?, ? FROM ol_edges ON CONFLICT DO NOTHING", [now, actor.email])
-        con.execute("INSERT INTO lineage_runs SELECT run_id, job_id, event_type, event_time, producer, ?, ? FROM ol_runs"
+        con.execute("INSERT INTO lineage_runs SELECT run_id, job_id, event_type, CAST(event_time AS TIMESTAMP), producer, ?, ?"
+                    " FROM ol_runs"
                     " ON CONFLICT DO NOTHING", [now, actor.email])
         before_c = con.execute("SELECT count(*) FROM lineage_columns").fetchall()[0][0]
         con.execute("INSERT INTO lineage_columns SELECT dataset, column_name, source_dataset, source_column, job_id, "
-                    "transformations, ?, ? FROM ol_columns ON CONFLICT DO NOTHING", [now, actor.email])
+                    "CAST(transformations AS JSON), ?, ? FROM ol_columns ON CONFLICT DO NOTHING", [now, actor.email])
         result.columns = len(column_df)
         result.new_columns = con.execute("SELECT count(*) FROM lineage_columns").fetchall()[0][0] - before_c
         result.new_nodes = con.execute("SELECT count(*) FROM lineage_nodes").fetchall()[0][0] - before_n

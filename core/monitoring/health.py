@@ -78,7 +78,7 @@ def health_by_environment(store, model: str | None = None) -> dict[str, list[dic
             "SELECT m.name, s.version, s.environment, CAST(s.summary AS VARCHAR), s.computed_at FROM "
             "monitor_snapshots s JOIN models m ON m.id = s.model_id").fetchall()}
         alerts = con.execute("SELECT m.name, a.version, a.environment, a.severity, count(*) FROM alerts a JOIN models m"
-                             " ON m.id = a.model_id WHERE a.status <> 'resolved' GROUP BY ALL").fetchall()
+                             " ON m.id = a.model_id WHERE a.status <> 'resolved' GROUP BY m.name, a.version, a.environment, a.severity").fetchall()
     open_alerts: dict[tuple, int] = {}
     high_alerts: dict[tuple, int] = {}
     for name, version, env, severity, n in alerts:

@@ -28,7 +28,7 @@ def set_config(store, actor: Identity, model: str, config: dict[str, Any]) -> re
     with store.transaction() as con:
         require(actor, "set-policy", MonitoringConfigured, model)
         m = get_model_tx(con, model)
-        con.execute("INSERT INTO monitoring_config VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET config = "
+        con.execute("INSERT INTO monitoring_config VALUES (?, ?, ?, ?) ON CONFLICT (model_id) DO UPDATE SET config = "
                     "excluded.config, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
                     [m.id, canonical_json(cfg.as_dict()), actor.email, utcnow()])
         record(con, actor, MonitoringConfigured(model, **cfg.as_dict()))

@@ -169,7 +169,8 @@ def save(store, actor: Identity, reviewed: dict[str, Any], stamp: dict[str, Any]
                     """INSERT INTO monitoring_results (version_id, environment, time_window, result, computed_at,
                            computed_by, seconds, log_rows, log_last, outcome_rows, ingest_run, data_stamp)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT DO UPDATE SET result = excluded.result, computed_at = excluded.computed_at,
+                       ON CONFLICT (version_id, environment, time_window) DO UPDATE SET result = excluded.result,
+                           computed_at = excluded.computed_at,
                            computed_by = excluded.computed_by, seconds = excluded.seconds,
                            log_rows = excluded.log_rows, log_last = excluded.log_last,
                            outcome_rows = excluded.outcome_rows, ingest_run = excluded.ingest_run,

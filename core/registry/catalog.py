@@ -87,7 +87,7 @@ def search_models(store, text: str | None = None, *, owner: str | None = None, r
         where.append("m.risk_tier = ?")
         params.append(risk_tier)
     if tag:
-        where.append("list_contains(m.tags, ?)")
+        where.append("? = ANY(m.tags)")
         params.append(tag)
     having = "WHERE status = ?" if status else ""
     if status:
@@ -99,7 +99,7 @@ def search_models(store, text: str | None = None, *, owner: str | None = None, r
                    count(v.id) AS versions, m.business_unit, m.description, m.tags, m.updated_at
             FROM models m LEFT JOIN model_versions v ON v.model_id = m.id
             {"WHERE " + " AND ".join(where) if where else ""}
-            GROUP BY ALL
+            GROUP BY m.id, m.name, m.owner, m.risk_tier, m.business_unit, m.description, m.tags, m.updated_at
         )
         SELECT *, count(*) OVER () AS total FROM s m {having}
         ORDER BY {order} LIMIT ? OFFSET ?"""
@@ -115,7 +115,7 @@ def search_models(store, text: str | None = None, *, owner: str | None = None, r
 
 def _count(con, sql: str, params: list) -> int:
     inner = sql.rsplit("ORDER BY", 1)[0]
-    return con.execute(f"SELECT count(*) FROM ({inner})", params).fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM ({inner}) AS q", params).fetchone()[0]
 
 
 def list_owners(store) -> list[str]:

@@ -292,7 +292,7 @@ def test_the_evidence_pack_is_frozen_and_its_hash_checked(store, people):
     catalog.update_model(store, people["ds"], "risk-model", intended_use="Something else entirely")
     assert evidence.evidence(store, people["ro"], r.id) == pack
     with store.transaction() as con:
-        con.execute("UPDATE approval_requests SET evidence = replace(CAST(evidence AS VARCHAR), 'Rank', 'Bank')")
+        con.execute("UPDATE approval_requests SET evidence = CAST(replace(CAST(evidence AS VARCHAR), 'Rank', 'Bank') AS JSON)")
     with pytest.raises(CheckFailed, match="no longer matches its SHA-256"):
         evidence.evidence(store, people["ro"], r.id)
 

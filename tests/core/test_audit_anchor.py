@@ -50,7 +50,8 @@ def _rewrite_from(con, seq, **changes):
     con.execute(f"UPDATE audit_log SET {sets} WHERE seq = ?", [*changes.values(), seq])
     prev = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [seq - 1]).fetchone()
     prev = prev[0] if prev else GENESIS
-    rows = con.execute("SELECT seq, strftime(ts, '%Y-%m-%dT%H:%M:%S.%f'), actor, action, entity_type, entity_id,"
+    ts_text = audit._TS_TEXT_SQL[getattr(con, "dialect", "duckdb")]  # the time as the trail hashes it
+    rows = con.execute(f"SELECT seq, {ts_text}, actor, action, entity_type, entity_id,"
                        " outcome, CAST(payload AS VARCHAR) FROM audit_log WHERE seq >= ? ORDER BY seq",
                        [seq]).fetchall()
     for r in rows:

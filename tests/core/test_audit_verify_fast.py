@@ -47,7 +47,7 @@ def _fill(store, people, n=40):
                                 "2026-03-04 01:02:03.12", "2100-02-28 12:00:00.5"])
 def test_duckdb_writes_the_time_as_the_hash_does(store, ts):
     with store.read() as con:
-        value, text = con.execute(f"SELECT TIMESTAMP '{ts}', {audit._TS_TEXT_SQL} FROM (SELECT TIMESTAMP '{ts}' AS ts)"
+        value, text = con.execute(f"SELECT TIMESTAMP '{ts}', {audit._TS_TEXT_SQL['duckdb']} FROM (SELECT TIMESTAMP '{ts}' AS ts)"
                                   ).fetchone()
     assert isinstance(value, datetime) and text == _ts_text(value)
 

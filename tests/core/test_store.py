@@ -114,6 +114,7 @@ def _hold_lock(db: Path, seconds: float) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.duckdb_only("a DuckDB file's process lock; PostgreSQL's writers wait on an advisory lock instead")
 def test_a_writer_waits_for_another_process_and_then_succeeds(store, people):
     holder = _hold_lock(store.db_path, 1.0)
     started = time.monotonic()
@@ -124,6 +125,7 @@ def test_a_writer_waits_for_another_process_and_then_succeeds(store, people):
     assert catalog.get_model(store, "after-the-wait").owner == "ada@example.com"
 
 
+@pytest.mark.duckdb_only("a DuckDB file's process lock")
 def test_a_lasting_lock_gives_a_clear_conflict(store, people):
     impatient = Store(store.home, lock_timeout=0.3)
     holder = _hold_lock(store.db_path, 3.0)

@@ -304,11 +304,6 @@ def cli():
     return run
 
 
-# Why a test needing logged predictions does not run on PostgreSQL yet (tests say it with @pytest.mark.duckdb_only).
-DATA_PATH = ("prediction logs and outcomes are read by DuckDB inside the metadata store until they move to the data "
-             "location (issue 17, part A)")
-
-
 def pytest_configure(config):
     config.addinivalue_line("markers", "duckdb_only(reason): runs only with the DuckDB backend, for the reason given")
 

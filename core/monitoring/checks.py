@@ -146,7 +146,7 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
     with store.transaction() as con:
         require(actor, "store-monitoring", MonitoringSnapshotStored, model)
         m = get_model_tx(con, model)
-        con.execute("INSERT INTO monitor_snapshots VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+        con.execute("INSERT INTO monitor_snapshots VALUES (?, ?, ?, ?, ?) ON CONFLICT (model_id, version, environment) DO UPDATE SET "
                     "computed_at = excluded.computed_at, summary = excluded.summary",
                     [m.id, v.version, environment or "", utcnow(), canonical_json(s)])
         record(con, actor, MonitoringSnapshotStored(model, v.version, environment or "", int(s["rows"] or 0),

@@ -26,7 +26,7 @@ def _trained_on(con, model: str, version: int) -> list[str]:
 def _names(con, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    return dict(con.execute("SELECT id, name FROM lineage_nodes WHERE list_contains(?, id)", [sorted(ids)]).fetchall())
+    return dict(con.execute("SELECT id, name FROM lineage_nodes WHERE id = ANY(?)", [sorted(ids)]).fetchall())
 
 
 def _sources(con, datasets: list[str], column: str) -> list[dict[str, Any]]:

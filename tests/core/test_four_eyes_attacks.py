@@ -18,7 +18,7 @@ from core.governance import approvals, deployments, evidence, evidence_report
 from core.identity import Identity, identity_for
 from core.monitoring import ingest
 from core.registry import artifacts, catalog
-from tests.conftest import DATA_PATH, make_version, synthetic_classification
+from tests.conftest import make_version, synthetic_classification
 
 FULL_CARD = {"intended_use": "Rank applicants", "limitations": "Not for minors",
              "training_data_summary": "Synthetic", "ethical_considerations": "Reviewed", "caveats": "None"}
@@ -369,7 +369,6 @@ def _served(store, people, tmp_path, environment, *, shifted, seed):
     ingest.log_predictions(store, people["ds"], "credit", 1, path, time_column="ts", environment=environment)
 
 
-@pytest.mark.duckdb_only(DATA_PATH)
 def test_clean_staging_traffic_does_not_hide_production_drift(store, people, tmp_path):
     _high_risk_model(store, people)
     with store.transaction() as con:
@@ -388,7 +387,6 @@ def test_clean_staging_traffic_does_not_hide_production_drift(store, people, tmp
     assert next(c for c in clean["checks"] if c["check"] == "maximum drift")["status"] == "pass"
 
 
-@pytest.mark.duckdb_only(DATA_PATH)
 def test_no_traffic_in_the_requested_environment_means_no_drift_evidence(store, people, tmp_path):
     _high_risk_model(store, people)
     _served(store, people, tmp_path, "staging", shifted=False, seed=12)

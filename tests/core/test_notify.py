@@ -97,7 +97,7 @@ def test_a_snapshot_with_dataset_drift_raises_drift_gate_failed(store, people, t
     for drifted in (False, True):
         with store.transaction() as con:
             con.execute("INSERT INTO monitor_snapshots SELECT id, 1, 'production', ?, ? FROM models WHERE name = ? "
-                        "ON CONFLICT DO UPDATE SET summary = excluded.summary",
+                        "ON CONFLICT (model_id, version, environment) DO UPDATE SET summary = excluded.summary",
                         [utcnow(), json.dumps({"dataset_drift": drifted, "drifted_share": 0.6, "rows": 300,
                                                "drifted_columns": ["x1", "x2"], "sentence": "2 of 2 shifted."}),
                          "toy-model"])

@@ -22,10 +22,16 @@ from tests.conftest import make_version, release_kept, synthetic_classification
 DS, RO, VIEWER = "ada@example.com", "rita@example.com", "vera@example.com"
 
 
+def table_names(con) -> list[str]:
+    """The store's tables, on either backend (information_schema: DuckDB's `main`, PostgreSQL's `public`)."""
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+        "AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
+
+
 def table_hashes(con) -> dict[str, str]:
     out = {}
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY 1").fetchall()]
+    tables = table_names(con)
     for t in tables:
         rows = sorted(repr(r) for r in con.execute(f'SELECT * FROM "{t}"').fetchall())
         out[t] = hashlib.sha256("\n".join(rows).encode()).hexdigest()

@@ -7,7 +7,12 @@ The rows go to production, so each ingest is followed by the refresh of the vers
 review the Monitoring page reads, over every row logged so far): its time is printed apart ("snapshot s") and is
 part of "seconds"; "ingest s" is the ingest alone.
 
-Run: .venv/bin/python benchmarks/bench_ingest.py [--rows 1000000]
+With `--postgres` the same files are also ingested into a store whose metadata is on PostgreSQL (the demo store
+moved there with `store copy`; `MODELGOV_BENCH_DATABASE_URL` or a throwaway local cluster, tests/pgserver.py), side
+by side: the rows go to Parquet under the data location either way, so the backends differ only in the ingest run,
+catalogue rows and audit event they commit, and in the snapshot's metadata reads.
+
+Run: .venv/bin/python benchmarks/bench_ingest.py [--rows 1000000] [--postgres]
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from core.store import Store  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--postgres", action="store_true", help="also ingest with the metadata on PostgreSQL")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "home")
@@ -54,17 +60,22 @@ def main() -> None:
         csv, parquet = Path(tmp) / "logs.csv", Path(tmp) / "logs.parquet"
         con.execute(f"COPY big TO '{csv}' (HEADER)")
         con.execute(f"COPY big TO '{parquet}' (FORMAT parquet)")
+        stores = [("DuckDB", store)]
+        if a.postgres:
+            stores.append(("PostgreSQL", _on_postgres(store, Path(tmp))))
         rows = []
-        for f in (csv, parquet):
+        for (backend, target), f in [(b, f) for b in stores for f in (csv, parquet)]:
             t = time.perf_counter()
-            r = ingest.log_predictions(store, ada, "credit-default", 1, f, time_column="ts", id_column="request_id",
-                                       environment="production")
+            r = ingest.log_predictions(target, ada, "credit-default", 1, f, time_column="ts",
+                                       id_column="request_id", environment="production")
             took = time.perf_counter() - t
             snap = sum(x["seconds"] for x in r.snapshots)
-            over = snapshots.latest(store, ada, "credit-default", 1).stamp["log_rows"]
+            over = snapshots.latest(target, ada, "credit-default", 1).stamp["log_rows"]
             if not all(x["ok"] for x in r.snapshots):
                 raise SystemExit(f"A snapshot failed: {r.snapshots}")
-            rows.append({"what": f"log-predictions from {f.suffix[1:].upper()}", "rows": f"{r.rows_in:,}",
+            rows.append({"what": f"log-predictions from {f.suffix[1:].upper()}" + (f", metadata on {backend}"
+                                                                                   if a.postgres else ""),
+                         "rows": f"{r.rows_in:,}",
                          "logged": f"{r.rows_ok:,}", "rejected": f"{r.rows_rejected:,}", "seconds": took,
                          "ingest s": took - snap, "snapshot s": snap,
                          "snapshot over": f"{over:,} rows"})
@@ -79,6 +90,33 @@ def main() -> None:
                      "snapshot s": "-", "snapshot over": "-"})
         print_table(f"Ingesting {a.rows:,} logged predictions x {len(feats)} inputs", rows)
         print(f"\nPeak RSS of this process: {max_rss_mib():.0f} MiB")
+
+
+def _on_postgres(store: Store, tmp: Path) -> Store:
+    """A second home whose metadata is the demo store copied into a fresh PostgreSQL database (`store copy`)."""
+    import os
+    import shutil
+
+    import psycopg
+
+    from core import store_copy
+
+    url = os.environ.get("MODELGOV_BENCH_DATABASE_URL")
+    if not url:
+        from tests import pgserver
+
+        srv = pgserver.server()
+        if srv is None:
+            raise SystemExit(f"No PostgreSQL: {pgserver.why_not}")
+        url = srv.url
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute('DROP DATABASE IF EXISTS "modelgov_bench_ingest"')
+        con.execute('CREATE DATABASE "modelgov_bench_ingest"')
+    db_url = url.rsplit("/", 1)[0] + "/modelgov_bench_ingest"
+    home = tmp / "pg-home"
+    shutil.copytree(store.home, home, ignore=shutil.ignore_patterns("modelgov.duckdb*"))
+    store_copy.copy_store(store, db_url)
+    return Store(home, database_url=db_url)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import contextlib
 import errno
 import os
 import re
-import tempfile
 import threading
 import time
 from importlib import resources
@@ -26,7 +25,8 @@ from typing import Iterator
 
 import duckdb
 
-from . import config
+from . import config, datadb
+from .datadb import warm  # noqa: F401  (app.serve warms DuckDB through core)
 from .errors import Conflict, CoreError, audited
 from .frozen import frozen_record
 
@@ -306,36 +306,13 @@ class Store:
         process (a new database costs 35-65 ms, a cursor about one): its temporary tables and views are its own and
         go when it closes. It holds no lock on the metadata store.
         """
-        con = _data_cursor()
+        con = datadb.cursor()
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
             yield con
         finally:
             con.close()
-
-
-_data_db: duckdb.DuckDBPyConnection | None = None
-_data_db_lock = threading.Lock()
-_data_db_pid = 0
-
-
-def warm() -> None:
-    """Set DuckDB up in this process before a server's first request: its first connection in a process costs about
-    0.1 s, which the first page or API call would otherwise pay. Makes the process's in-memory data database."""
-    _data_cursor().close()
-
-
-def _data_cursor() -> duckdb.DuckDBPyConnection:
-    """A cursor of the process's in-memory DuckDB for data files (the database made again in a forked child, which
-    must not share it; cursors made under a lock, as the dashboard's threads ask at once)."""
-    global _data_db, _data_db_pid
-    with _data_db_lock:
-        if _data_db is None or _data_db_pid != os.getpid():
-            # An in-memory database spills to `.tmp` in the working folder by default: keep spills in the temp folder.
-            spill = Path(tempfile.gettempdir()) / f"modelgov-data-{os.getpid()}"
-            _data_db, _data_db_pid = duckdb.connect(":memory:", config={"temp_directory": str(spill)}), os.getpid()
-        return _data_db.cursor()
 
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:

@@ -54,7 +54,7 @@ def test_migrated_schema_equals_the_committed_snapshot(store):
 # --- the direction of dependencies between core's packages ------------------------------------------------
 
 BASE = {"core", "core.errors", "core.config", "core.vocabulary", "core.frozen", "core.events", "core.sql", "core.csvsafe",
-        "core.identity", "core.audit", "core.store", "core.datafiles", "core.metrics",
+        "core.identity", "core.audit", "core.store", "core.datadb", "core.datafiles", "core.metrics",
         "core.outbox"}
 # package -> the core modules (or module prefixes) it may import besides BASE and itself
 MAY_IMPORT = {

@@ -13,6 +13,7 @@ derived cache, not governed data: not audited (see docs/architecture.md, "Monito
 from __future__ import annotations
 
 import json
+import math
 import logging
 import time
 from dataclasses import dataclass
@@ -78,9 +79,32 @@ def _env_key(environment: str | None) -> str:
     return environment or ""  # '' = every environment (the key of a primary key cannot be NULL)
 
 
+_NONFINITE = "$float"  # {"$float": "NaN"}: a number JSON cannot spell, as PostgreSQL's json type accepts it
+
+
 def _dumps(value: Any) -> str:
-    # Python's JSON keeps NaN and the infinities (a test that could not be computed) as they were computed.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_plain)
+    """The review as JSON text, NaN and the infinities (a test that could not be computed) kept as they were computed.
+
+    JSON has no NaN: Python writes a bare `NaN`, which DuckDB stores but PostgreSQL's json type refuses. So each
+    non-finite number is written as {"$float": "NaN"} and read back as the float by `_loads` (and a review stored
+    with bare NaN by an older ModelGov still reads)."""
+    return json.dumps(_tag(value), separators=(",", ":"), ensure_ascii=False, default=_plain, allow_nan=False)
+
+
+def _tag(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return {_NONFINITE: "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"}
+    if isinstance(value, dict):
+        return {k: _tag(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tag(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        return _tag(value.item())
+    return value
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, object_hook=lambda d: float(d[_NONFINITE]) if d.keys() == {_NONFINITE} else d)
 
 
 def _plain(value: Any) -> Any:
@@ -125,8 +149,8 @@ def latest(store, actor: Identity, model: str, version: int, environment: str | 
         return None
     now = _now_stamp(store, files, sources, environment)
     result, computed_at, computed_by, seconds, stamp = row
-    return Snapshot(model, v.version, environment, window, json.loads(result), computed_at, computed_by, seconds,
-                    json.loads(stamp), now)
+    return Snapshot(model, v.version, environment, window, _loads(result), computed_at, computed_by, seconds,
+                    _loads(stamp), now)
 
 
 def refresh(store, actor: Identity, model: str, version: int, environment: str | None = "production",
@@ -189,10 +213,10 @@ def save(store, actor: Identity, reviewed: dict[str, Any], stamp: dict[str, Any]
     now_stamp = _now_stamp(store, files, sources, environment)
     result, computed_at, computed_by, secs, kept = row
     if computed_at != now or computed_by != actor.email:  # a newer review won: return that one
-        return Snapshot(model, version, environment, window, json.loads(result), computed_at, computed_by, secs,
-                        json.loads(kept), now_stamp)
-    return Snapshot(model, version, environment, window, json.loads(text), now, actor.email, seconds,
-                    json.loads(stamp_text), now_stamp)
+        return Snapshot(model, version, environment, window, _loads(result), computed_at, computed_by, secs,
+                        _loads(kept), now_stamp)
+    return Snapshot(model, version, environment, window, _loads(text), now, actor.email, seconds,
+                    _loads(stamp_text), now_stamp)
 
 
 def latest_or_refresh(store, actor: Identity, model: str, version: int, environment: str | None = "production",

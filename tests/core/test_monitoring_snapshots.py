@@ -213,3 +213,23 @@ def test_cli_ingest_reports_its_snapshots_and_can_skip_them(demo_store, demo_peo
     assert [(s["version"], s["environment"], s["ok"]) for s in json.loads(r.out)["snapshots"]] == \
         [(1, "production", True)]
     assert snapshots.latest(demo_store, demo_people["ada"], MODEL, 1, "production").current
+
+
+def test_a_review_keeps_nan_and_infinities_in_json_both_backends_accept():
+    """PostgreSQL's json type refuses a bare NaN; the stored review tags non-finite numbers and reads them back."""
+    import json
+    import math
+
+    import numpy as np
+
+    from core.monitoring.snapshots import _dumps, _loads
+
+    review = {"p_value": float("nan"), "stats": [1.5, float("inf"), -float("inf")], "np": np.float64("nan"),
+              "word": "NaN", "n": np.int64(3)}
+    text = _dumps(review)
+    assert "NaN," not in text and "Infinity]" not in text
+    json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))  # strict JSON: no bare NaN
+    back = _loads(text)
+    assert math.isnan(back["p_value"]) and math.isnan(back["np"]) and back["stats"][1:] == [math.inf, -math.inf]
+    assert back["word"] == "NaN" and back["n"] == 3 and back["stats"][0] == 1.5
+    assert math.isnan(_loads('{"p": NaN}')["p"])  # a review an older ModelGov stored still reads

@@ -19,6 +19,7 @@ from core.governance import policy
 from core.registry import versions
 
 from tests.conftest import logs_relation, synthetic_classification
+from tests.core.test_store_whole import table_names  # noqa: E402
 
 ADA, ALAN = "ada@example.com", "alan@example.com"
 
@@ -35,7 +36,7 @@ def refused(r, code: int = 2) -> None:
 def footprint(store) -> dict:
     """What any command could have written: rows of every governed table, the audit trail, the log tables."""
     with store.read() as con:
-        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()]
+        tables = table_names(con)  # either backend's tables (information_schema)
         counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in tables}
         counts["__audit_head"] = con.execute("SELECT max(seq) FROM audit_log").fetchall()[0][0]
         counts["__policies"] = con.execute("SELECT * FROM policies ORDER BY risk_tier").fetchall()

@@ -32,7 +32,7 @@ from typing import Any, Iterator
 
 from .audit import utcnow
 from .errors import CoreError
-from .sql import literal
+from .sql import literal, quote
 
 PREDICTIONS, OUTCOMES = "predictions", "outcomes"
 
@@ -85,15 +85,16 @@ def write_days(store, dcon, table: str, *, kind: str, model_id: int, version: in
     appended to `written` as soon as it exists, so the caller's `removed_on_error` deletes it if what follows fails.
     """
     new: list[DataFile] = []
-    days = dcon.execute(f"SELECT CAST({time_column} AS DATE) AS d, count(*), min({time_column}), max({time_column}) "
-                        f"FROM {table} GROUP BY 1 ORDER BY 1").fetchall()
+    tc, src = quote(time_column), quote(table)
+    days = dcon.execute(f"SELECT CAST({tc} AS DATE) AS d, count(*), min({tc}), max({tc}) "
+                        f"FROM {src} GROUP BY 1 ORDER BY 1").fetchall()
     for day, rows, first, last in days:
         rel = f"{folder(kind, model_id, version, day)}/{name or ingest_id}-{uuid.uuid4().hex}.parquet"
         target = store.data_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         try:
-            dcon.execute(f"COPY (SELECT * FROM {table} WHERE CAST({time_column} AS DATE) = DATE "
+            dcon.execute(f"COPY (SELECT * FROM {src} WHERE CAST({tc} AS DATE) = DATE "
                          f"{literal(day.isoformat())}) TO {literal(str(tmp))} (FORMAT parquet)")
             size, digest = _sync_and_hash(tmp)
             os.replace(tmp, target)

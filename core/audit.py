@@ -21,6 +21,7 @@ import duckdb
 from . import outbox
 from .errors import CoreError, InvalidInput, NotFound
 from .frozen import frozen_record
+from .sql import refuse_nul
 
 if TYPE_CHECKING:  # for annotations only: verifying the trail needs neither the events nor the permissions
     from .events import Event
@@ -98,6 +99,9 @@ def record(con: duckdb.DuckDBPyConnection, actor: Identity, event: Event) -> int
     """Append `event` (a typed record from core.events) by `actor` inside the caller's transaction; returns its
     sequence number."""
     payload = event.payload()
+    # Text with a NUL is refused on both backends (PostgreSQL cannot keep it): raised inside the caller's transaction,
+    # so the change it belongs to is rolled back with it.
+    refuse_nul([actor.email, event.entity_id, payload])
     if actor.token_id:  # done through the API with a ModelGov token: the trail names which one
         payload["via_token"] = actor.token_id
     seq = _append(con, actor.email, event.action, event.entity_type, event.entity_id, "ok", payload)
@@ -108,11 +112,16 @@ def record(con: duckdb.DuckDBPyConnection, actor: Identity, event: Event) -> int
 
 def record_refusal(con: duckdb.DuckDBPyConnection, refused: CoreError) -> int:
     """Append a refused attempt (called by `Store.transaction` after the rollback)."""
-    payload = {"reason": str(refused)}
+    payload = {"reason": _visible_nul(str(refused))}
     if getattr(refused, "token_id", ""):
         payload["via_token"] = refused.token_id
-    return _append(con, refused.actor or "anonymous", refused.action, refused.entity_type or "",
-                   refused.entity_id or "", "refused", payload)
+    # A refusal is recorded whatever text the attempt carried: a NUL in it is written as the four characters \x00.
+    return _append(con, _visible_nul(refused.actor or "anonymous"), refused.action,
+                   _visible_nul(refused.entity_type or ""), _visible_nul(refused.entity_id or ""), "refused", payload)
+
+
+def _visible_nul(text: str) -> str:
+    return text.replace("\x00", "\\x00")
 
 
 @frozen_record

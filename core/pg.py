@@ -257,9 +257,22 @@ def copy_rows(con: PgConnection, table: str, columns: list[str], rows) -> None:
 
 
 def _param(p: Any) -> Any:
-    """A parameter as psycopg should send it: numpy scalars as Python numbers, dicts as JSON text."""
+    """A parameter as psycopg should send it: numpy scalars as Python numbers, dicts as JSON text. Text holding a NUL,
+    which PostgreSQL cannot keep, is refused with the sentence DuckDB stores get from `audit.record`
+    (`sql.refuse_nul`), never sent to end in the server's error."""
     import numpy as np
 
+    if isinstance(p, str):
+        if "\x00" in p:
+            from .sql import refuse_nul
+
+            refuse_nul(p)
+        return p
+    if isinstance(p, (list, tuple)):
+        from .sql import refuse_nul
+
+        refuse_nul(p)
+        return p
     if isinstance(p, np.generic):
         return p.item()
     if isinstance(p, dict):

@@ -22,6 +22,27 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# PostgreSQL cannot keep a NUL character in text, and DuckDB can: so that no text is kept on one backend and refused
+# on the other, core refuses it on both (audit.record for every audited change, core.pg for every value bound there).
+NUL_REFUSED = ("The text given contains a NUL character (\\x00), which ModelGov does not store; remove it and "
+               "try again.")
+
+
+def refuse_nul(value: object) -> None:
+    """Raise InvalidInput (`NUL_REFUSED`) when `value`, or any text inside it (dict keys and values, list items), holds
+    a NUL character."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(NUL_REFUSED)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            refuse_nul(k)
+            refuse_nul(v)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            refuse_nul(v)
+
+
 def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 

@@ -101,6 +101,26 @@ def _copy_home(src: Path, dst: Path) -> Store:
     return copy
 
 
+@pytest.fixture
+def copy_store():
+    """copy_store(store, dst): a whole copy of `store` (its home, and on PostgreSQL its database) at folder `dst`,
+    dropped after the test."""
+    made: list[str] = []
+
+    def copy(s: Store, dst: Path) -> Store:
+        shutil.copytree(s.home, dst)
+        if not s.database_url:
+            return Store(dst)
+        url = new_postgres_database(s.database_url)
+        made.append(url)
+        store_module._migrated.add(url)
+        return Store(dst, database_url=url)
+
+    yield copy
+    for url in made:
+        drop_postgres_database(url)
+
+
 def _use_backend(s: Store, monkeypatch) -> None:
     """Point the process's MODELGOV_DATABASE_URL at `s` for one test (the CLI and app build their own Store)."""
     if s.database_url:

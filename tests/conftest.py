@@ -121,6 +121,24 @@ def copy_store():
         drop_postgres_database(url)
 
 
+@pytest.fixture
+def fresh_store():
+    """fresh_store(home): a new, empty store at folder `home` on the test's backend (on PostgreSQL a database of its
+    own, dropped after the test), for a test that needs a second store beside `store`."""
+    made: list[str] = []
+
+    def fresh(home: Path) -> Store:
+        if BACKEND != "postgresql":
+            return Store(home)
+        url = new_postgres_database()
+        made.append(url)
+        return Store(home, database_url=url)
+
+    yield fresh
+    for url in made:
+        drop_postgres_database(url)
+
+
 def _use_backend(s: Store, monkeypatch) -> None:
     """Point the process's MODELGOV_DATABASE_URL at `s` for one test (the CLI and app build their own Store)."""
     if s.database_url:

@@ -16,13 +16,21 @@ from tests.core.test_lineage_graph import _load
 
 
 def _write_elsewhere(store, sql: str, params: list) -> None:
-    """Run `sql` in another Python process on the store's database file, with plain DuckDB (no core)."""
-    code = textwrap.dedent(f"""
-        import duckdb, sys
-        con = duckdb.connect({str(store.db_path)!r})
-        con.execute({sql!r}, {params!r})
-        con.close()
-    """)
+    """Run `sql` in another Python process on the store's database, with the plain driver (no core): DuckDB on its
+    file, psycopg on the PostgreSQL database."""
+    if store.database_url:
+        code = textwrap.dedent(f"""
+            import psycopg
+            with psycopg.connect({store.database_url!r}, autocommit=True) as con:
+                con.execute({sql.replace("?", "%s")!r}, {params!r})
+        """)
+    else:
+        code = textwrap.dedent(f"""
+            import duckdb, sys
+            con = duckdb.connect({str(store.db_path)!r})
+            con.execute({sql!r}, {params!r})
+            con.close()
+        """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
@@ -54,11 +62,10 @@ def test_writes_from_another_process_are_seen_by_the_next_query(store):
     assert lg.path(store, "dataset:t:a", "dataset:t:d").nodes == []
 
 
-def test_two_stores_in_one_process_answer_for_themselves(store, tmp_path):
+def test_two_stores_in_one_process_answer_for_themselves(store, tmp_path, fresh_store):
     from core import users
-    from core.store import Store
 
-    other = Store(tmp_path / "other")
+    other = fresh_store(tmp_path / "other")
     users.init_store(other, "admin@example.com")
     _load(store, [("dataset:t:a", "dataset:t:b")])
     _load(other, [("dataset:t:a", "dataset:t:z")])
@@ -67,13 +74,12 @@ def test_two_stores_in_one_process_answer_for_themselves(store, tmp_path):
         assert [n["id"] for n in lg.downstream(other, "dataset:t:a").nodes] == ["dataset:t:z"]
 
 
-def test_a_shortest_path_tie_is_broken_by_id_whatever_the_insertion_order(store, tmp_path):
+def test_a_shortest_path_tie_is_broken_by_id_whatever_the_insertion_order(store, tmp_path, fresh_store):
     from core import users
-    from core.store import Store
 
     edges = [("dataset:t:s", "job:t:m2"), ("dataset:t:s", "job:t:m1"), ("job:t:m2", "dataset:t:g"),
              ("job:t:m1", "dataset:t:g")]
-    other = Store(tmp_path / "other")
+    other = fresh_store(tmp_path / "other")
     users.init_store(other, "admin@example.com")
     _load(store, edges)
     _load(other, edges[::-1])

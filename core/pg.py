@@ -360,5 +360,36 @@ def pool(url: str) -> Pool:
         return found
 
 
+def schema_sql(con: PgConnection) -> str:
+    """The schema of the database's `public` schema as sorted statements (the snapshot test's, PostgreSQL's form):
+    each table with its columns (type, NOT NULL, default) and constraints, then indexes, views and sequences."""
+    columns: dict[str, list[str]] = {}
+    for table, column, kind, not_null, default in con.execute("""
+            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                   pg_get_expr(d.adbin, d.adrelid)
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY c.relname, a.attnum""").fetchall():
+        columns.setdefault(table, []).append(
+            f"{column} {kind}{' NOT NULL' if not_null else ''}{f' DEFAULT {default}' if default else ''}")
+    for table, definition in con.execute("""
+            SELECT c.relname, pg_get_constraintdef(k.oid)
+            FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND k.contype <> 'n'
+            ORDER BY c.relname, pg_get_constraintdef(k.oid)""").fetchall():
+        columns.setdefault(table, []).append(definition)
+    statements = [f"CREATE TABLE {table}({', '.join(parts)});" for table, parts in columns.items()]
+    statements += [r[0] + ";" for r in con.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT IN "
+        "(SELECT conname FROM pg_constraint)").fetchall()]
+    statements += [f"CREATE VIEW {name} AS {' '.join(definition.split())}" for name, definition in con.execute(
+        "SELECT viewname, definition FROM pg_views WHERE schemaname = 'public'").fetchall()]
+    statements += [f"CREATE SEQUENCE {r[0]};" for r in con.execute(
+        "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'").fetchall()]
+    return "\n".join(sorted(statements)) + "\n"
+
+
 def is_postgres(con: Any) -> bool:
     return getattr(con, "dialect", "") == "postgresql"

@@ -429,7 +429,11 @@ def _migrate(con, data_dir: Path | None = None) -> list[int]:
 
 
 def schema_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """The schema as CREATE statements, sorted, for the snapshot test."""
+    """The schema as CREATE statements, sorted, for the snapshot test (PostgreSQL's from its catalogue)."""
+    if getattr(con, "dialect", "") == "postgresql":
+        from .pg import schema_sql as postgresql_schema
+
+        return postgresql_schema(con)
     rows = con.execute(
         "SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
         "UNION ALL SELECT sql FROM duckdb_indexes() WHERE database_name = current_database() AND sql IS NOT NULL "

@@ -335,7 +335,10 @@ def cli():
     def run(store: Store, *args: str, as_: str | None = None) -> CliResult:
         argv = ["--home", str(store.home)] + (["--as", as_] if as_ else []) + list(args)
         out, err = io.StringIO(), io.StringIO()
-        with redirect_stdout(out), redirect_stderr(err):
+        # The CLI builds its Store from --home and, for PostgreSQL, MODELGOV_DATABASE_URL: point that at `store`'s
+        # database for the call (a module-scoped store has no per-test environment of its own).
+        with pytest.MonkeyPatch.context() as env, redirect_stdout(out), redirect_stderr(err):
+            _use_backend(store, env)
             code = main(argv)
         return CliResult(code, out.getvalue(), err.getvalue())
 

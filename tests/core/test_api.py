@@ -27,7 +27,7 @@ from core import tokens, users
 from core.api import bearer, endpoints
 from core.errors import Unauthenticated
 from core.identity import identity_for
-from tests.conftest import _copy_home, make_version, synthetic_classification
+from tests.conftest import _copy_home, _use_backend, drop_postgres_database, make_version, synthetic_classification
 
 starlette = pytest.importorskip("starlette")
 uvicorn = pytest.importorskip("uvicorn")
@@ -77,6 +77,10 @@ def api(_template_home, tmp_path_factory):
     """(base url, store, providers): the API over a copy of the template store, OIDC from two mock providers (the
     second issues tokens that are already expired)."""
     store = _copy_home(_template_home, tmp_path_factory.mktemp("api") / "home")
+    # The CLI the tests run beside the server builds its own Store from --home: on PostgreSQL it must find this
+    # module's database through MODELGOV_DATABASE_URL, as the `store` fixture sets it for one test.
+    env = pytest.MonkeyPatch()
+    _use_backend(store, env)
     admin = identity_for(store, "alan@example.com")
     for role in ("data_scientist", "risk_officer"):
         users.grant_role(store, admin, DORA, role)
@@ -113,6 +117,9 @@ def api(_template_home, tmp_path_factory):
     if ci is not None:
         ci[1].terminate()
         ci[1].wait(timeout=10)
+    env.undo()
+    if store.database_url:
+        drop_postgres_database(store.database_url)
 
 
 def _wait_for(url: str) -> None:

@@ -194,7 +194,7 @@ def test_attention_items_tell_each_role_its_next_step(demo_store, demo_people):
 
 def test_overdue_recertification_asks_the_risk_officer_to_decide(demo_store, demo_people):
     with demo_store.transaction() as con:
-        con.execute("UPDATE deployments SET since = since - INTERVAL 800 DAY WHERE until IS NULL")
+        con.execute("UPDATE deployments SET since = since - INTERVAL '800 days' WHERE until IS NULL")
     items = [i for i in queries.attention_items(demo_store, demo_people["rita"]) if i.kind == "recertification"]
     assert items and all(i.severity == "action" and "overdue" in i.reason for i in items)
     assert all("re-certify" in i.action for i in items)

@@ -95,10 +95,9 @@ def test_a_dbt_run_keeps_its_parent_run(store, people, cli):
     assert parent in {n["id"] for n in lg.upstream(store, ds).nodes}
 
 
-def test_the_parent_survives_an_export_round_trip(store, people, tmp_path):
+def test_the_parent_survives_an_export_round_trip(store, people, tmp_path, fresh_store):
     from core import users
     from core.identity import identity_for
-    from core.store import Store
 
     openlineage.import_events(store, people["ds"], FILES / "dbt-postgres__successful_run_ol_events.json")
     parents = {e for e in _stored(store)[1] if e[2] == "parent_of"}
@@ -108,7 +107,7 @@ def test_the_parent_survives_an_export_round_trip(store, people, tmp_path):
     assert facets == {(a, b) for a, b, _r in parents}
     f = tmp_path / "export.json"
     f.write_text(json.dumps(exported, indent=2))  # a pretty-printed array this time
-    other = Store(tmp_path / "other")
+    other = fresh_store(tmp_path / "other")
     users.init_store(other, "admin@example.com")
     users.grant_role(other, identity_for(other, "admin@example.com"), "ds@example.com", "data_scientist")
     openlineage.import_events(other, identity_for(other, "ds@example.com"), f)

@@ -262,16 +262,10 @@ def _param(p: Any) -> Any:
     (`sql.refuse_nul`), never sent to end in the server's error."""
     import numpy as np
 
-    if isinstance(p, str):
-        if "\x00" in p:
-            from .sql import refuse_nul
+    if isinstance(p, (str, list, tuple)):
+        from .sql import refuse_nul_param
 
-            refuse_nul(p)
-        return p
-    if isinstance(p, (list, tuple)):
-        from .sql import refuse_nul
-
-        refuse_nul(p)
+        refuse_nul_param(p)
         return p
     if isinstance(p, np.generic):
         return p.item()

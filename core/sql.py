@@ -43,6 +43,50 @@ def refuse_nul(value: object) -> None:
             refuse_nul(v)
 
 
+def refuse_nul_param(p: object) -> None:
+    """`refuse_nul` for one value bound to a statement: text, and the text in a list (a dict is bound as JSON text,
+    where a NUL is written as the escape \\u0000, so both backends keep it)."""
+    if isinstance(p, str):
+        if "\x00" in p:
+            raise InvalidInput(NUL_REFUSED)
+    elif isinstance(p, (list, tuple)):
+        refuse_nul(p)
+
+
+class NulGuard:
+    """A DuckDB connection to the metadata store that refuses text holding a NUL in the values bound to it (and in
+    the text columns of a DataFrame registered on it) as core.pg does on PostgreSQL, before the statement runs: one
+    sentence, the same on both backends. Everything else is the connection's own."""
+
+    __slots__ = ("_con",)
+
+    def __init__(self, con) -> None:
+        self._con = con
+
+    def execute(self, sql: str, params=None):
+        if params:
+            for p in (params.values() if isinstance(params, dict) else params):
+                refuse_nul_param(p)
+        return self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+
+    def executemany(self, sql: str, rows):
+        rows = list(rows)
+        for row in rows:
+            for p in row:
+                refuse_nul_param(p)
+        return self._con.executemany(sql, rows)
+
+    def register(self, name: str, frame):
+        for c in frame.columns:
+            if frame[c].dtype.kind in "OSUT" or str(frame[c].dtype) in ("str", "string"):
+                for v in frame[c]:
+                    refuse_nul_param(v)
+        return self._con.register(name, frame)
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
 def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 

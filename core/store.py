@@ -29,6 +29,7 @@ from . import config, datadb
 from .datadb import warm  # noqa: F401  (app.serve warms DuckDB through core)
 from .errors import Conflict, CoreError, audited
 from .frozen import frozen_record
+from .sql import NulGuard
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 # DuckDB reports a full disk as an IOException (or a failed commit) carrying the OS's strerror(ENOSPC).
@@ -229,6 +230,7 @@ class Store:
         con = self._open() if held is None else held.cursor()
         if self.database_url is None:
             con.execute("SET enable_progress_bar = false")  # never on stdout: --json stays JSON
+            con = NulGuard(con)  # text with a NUL refused as on PostgreSQL (core.pg), which cannot keep it
         try:
             key = self._key
             if key not in _migrated:

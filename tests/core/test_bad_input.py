@@ -364,3 +364,27 @@ def test_every_store_connection_has_the_progress_bar_off(store):
     for unit in duckdb_units:
         with unit() as con:
             assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0] is False
+
+
+# 9. Text holding a NUL: PostgreSQL cannot keep it, so core refuses it on both backends, audited or not -------------
+
+@pytest.mark.parametrize("action", ["create description", "create card field", "update description"])
+def test_a_nul_in_any_text_is_one_sentence_on_both_backends_and_nothing_is_written(store, people, action):
+    from core.registry import catalog
+    from core.sql import NUL_REFUSED
+
+    catalog.create_model(store, people["ds"], "plain-model")
+    with store.read() as con:
+        before = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    with pytest.raises(InvalidInput) as e:
+        if action == "create description":
+            catalog.create_model(store, people["ds"], "nul-model", description="before\x00after")
+        elif action == "create card field":
+            catalog.create_model(store, people["ds"], "nul-model", use_case="\x00")
+        else:
+            catalog.update_model(store, people["ds"], "plain-model", description="x\x00")
+    assert str(e.value) == NUL_REFUSED
+    with store.read() as con:
+        assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == before
+        assert [r[0] for r in con.execute("SELECT name FROM models ORDER BY name").fetchall()] == ["plain-model"]
+        assert con.execute("SELECT description FROM models").fetchone()[0] == ""

@@ -104,7 +104,12 @@ def copy_store(source, target_url: str) -> CopyResult:
             cur = src.execute(f"SELECT {', '.join(map(quote, names))} FROM {quote(table)}")
             n = 0
             while rows := cur.fetchmany(_BATCH):
-                pg.copy_rows(dst, table, names, rows)
+                try:
+                    pg.copy_rows(dst, table, names, rows)
+                except InvalidInput as e:  # a NUL in text (written before core refused it): PostgreSQL cannot keep it
+                    raise CoreError(f"The source's table {table} holds text with a NUL character (\\x00), which "
+                                    "PostgreSQL cannot keep, so nothing was copied; the store stays usable on "
+                                    "DuckDB.") from e
                 n += len(rows)
             copied[table] = n
         # Each sequence past the ids copied (and past where DuckDB's counter stood: ids of deleted rows stay unused).

@@ -160,6 +160,24 @@ def test_a_store_copies_into_an_empty_database_and_its_chain_verifies(store, peo
         drop_postgres_database(url)
 
 
+def test_a_store_holding_a_nul_from_before_is_not_copied_and_the_table_is_named(store, people, cli):
+    if store.database_url:
+        pytest.skip("the source of a copy is a DuckDB store")
+    catalog.create_model(store, people["ds"], "old-model")
+    with store.transaction() as con:  # as a store written before core refused a NUL (past its guard)
+        con._con.execute("UPDATE models SET description = ? WHERE name = 'old-model'", ["old\x00text"])
+    url = new_postgres_database()
+    try:
+        store_module._migrated.discard(str(store.db_path))
+        res = cli(store, "store", "copy", "--to", url)
+        assert res.code != 0 and res.err.count("\n") == 1
+        assert "table models holds text with a NUL" in res.err and "nothing was copied" in res.err
+        with Store(store.home, database_url=url).read() as con:
+            assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 0
+    finally:
+        drop_postgres_database(url)
+
+
 def test_copy_refuses_what_is_not_a_postgresql_url(store, cli):
     res = cli(store, "store", "copy", "--to", "mysql://x@y/z")
     assert res.code == 2 and "postgresql://" in res.err

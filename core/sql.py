@@ -64,10 +64,11 @@ class NulGuard:
         self._con = con
 
     def execute(self, sql: str, params=None):
-        if params:
-            for p in (params.values() if isinstance(params, dict) else params):
-                refuse_nul_param(p)
-        return self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+        if params is None:
+            return self._con.execute(sql)
+        for p in (params.values() if isinstance(params, dict) else params):
+            refuse_nul_param(p)
+        return self._con.execute(sql, params)
 
     def executemany(self, sql: str, rows):
         rows = list(rows)

@@ -138,3 +138,35 @@ def test_core_uses_no_importlib():
 def test_modules_stay_small():
     big = {mod: n for mod, path in _core_modules() if (n := len(path.read_text().splitlines())) > 450}
     assert not big, f"modules past 450 lines want splitting by concern: {big}"
+
+
+def _tables_and_columns(snapshot: Path) -> dict[str, list[str]]:
+    """Each table's columns (names, in order, with NOT NULL) from a schema snapshot's CREATE TABLE statements."""
+    found = {}
+    for line in snapshot.read_text().splitlines():
+        if not line.startswith("CREATE TABLE "):
+            continue
+        name, body = line[len("CREATE TABLE "):].split("(", 1)
+        parts, depth, start = [], 0, 0
+        for i, ch in enumerate(body):
+            depth += ch == "("
+            depth -= ch == ")"
+            if (ch == "," and depth == 0) or depth < 0:
+                parts.append(body[start:i].strip())
+                start = i + 1
+                if depth < 0:
+                    break
+        found[name] = [p.split()[0].strip('"') + (" NOT NULL" if "NOT NULL" in p or "PRIMARY KEY" in p else "")
+                       for p in parts if not p.upper().startswith(("CHECK", "PRIMARY KEY", "UNIQUE", "FOREIGN KEY"))]
+    return found
+
+
+def test_both_backends_migrate_to_the_same_tables_and_columns():
+    """No feature on one backend only: the two committed snapshots name the same tables, with the same columns in the
+    same order and the same NOT NULLs (a primary key's columns are NOT NULL on PostgreSQL)."""
+    duck = _tables_and_columns(ROOT / "core" / "schema.sql")
+    pg = _tables_and_columns(ROOT / "core" / "schema.postgresql.sql")
+    assert duck and duck.keys() == pg.keys()
+    for table in duck:
+        assert [c.removesuffix(" NOT NULL") for c in duck[table]] == [c.removesuffix(" NOT NULL") for c in pg[table]]
+        assert {c for c in duck[table] if c.endswith("NOT NULL")} <= set(pg[table]), table

@@ -129,7 +129,7 @@ def test_a_refused_attempt_carrying_a_nul_is_recorded_with_the_nul_written_out(s
         assert audit.verify_chain(con) == _walk(con) == ChainCheck(True, _walk(con).rows)
 
 
-@pytest.mark.duckdb_only("a DuckDB store may hold rows with a NUL written before core refused it; PostgreSQL never could")
+@pytest.mark.duckdb_only("a DuckDB store may hold rows with a NUL from before core refused it (PostgreSQL never could)")
 def test_rows_written_with_a_nul_before_it_was_refused_still_verify(store, people):
     _fill(store, people, n=10)
     with store.transaction() as con:

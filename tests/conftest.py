@@ -12,6 +12,10 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
+# As core.explain does in the processes it runs in (core/explain/compute.py, _shap): shap's numba code runs as plain
+# Python. Set here because test modules import shap themselves, before core could.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
 import duckdb
 import numpy as np
 import pandas as pd

@@ -8,9 +8,14 @@ import multiprocessing.process
 import os
 import shutil
 import subprocess
+import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+
+# As core.explain does in the processes it runs in (core/explain/compute.py, _shap): shap's numba code runs as plain
+# Python. Set here because test modules import shap themselves, before core could.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 
 import duckdb
 import numpy as np
@@ -224,20 +229,57 @@ def store(_template_home, tmp_path, monkeypatch):
     yield from _kept_open(s)
 
 
-@pytest.fixture(scope="session")
-def _demo_home(tmp_path_factory, worker_id) -> Path:
-    """The quick demo store, built once per test run: under xdist the first worker builds it (half a minute of
-    training, explaining and replaying traffic) while the other waits on a lock instead of building the same
-    store beside it on the same two cores. Each worker then reads its own copy, so no two processes ever open
-    one database file."""
+_DEMO_FIXTURES = {"demo_store", "_demo_home", "demo_people"}
+_BUILD_DEMO = ("import sys; from pathlib import Path; from core import demo; from core.store import Store; "
+               "demo.build(Store(Path(sys.argv[1]) / 'home'), quick=True); (Path(sys.argv[1]) / 'ready').touch()")
+_demo_builder: list[subprocess.Popen] = []
+
+
+def _demo_place(config) -> Path:
+    """Where this run's demo store is built: pytest-N/ (shared by this run's xdist workers only)."""
+    root = config._tmp_path_factory.getbasetemp()
+    return root.parent if hasattr(config, "workerinput") else root
+
+
+def start_demo_build(config, items) -> None:
+    """When the selected tests need the demo store, start building it in a process of its own at once, so that
+    the workers run other tests meanwhile instead of one training the demo (half a minute) while the other waits.
+    The builder holds the lock `_demo_home` waits on; the first worker to get the lock starts it."""
     import fcntl
 
-    root = tmp_path_factory.getbasetemp()
-    shared = root.parent if worker_id != "master" else root  # pytest-N/, shared by this run's workers only
+    if not any(_DEMO_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
+        return
+    shared = _demo_place(config)
+    fd = os.open(shared / "demo-template.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # the other worker has started it
+        os.close(fd)
+        return
+    built = shared / "demo-template"
+    if not (built / "ready").exists():
+        shutil.rmtree(built, ignore_errors=True)
+        built.mkdir()
+        log = open(shared / "demo-template.log", "wb")
+        # The builder inherits the locked descriptor (one open file, one lock): the lock is held until it exits.
+        _demo_builder.append(subprocess.Popen([sys.executable, "-c", _BUILD_DEMO, str(built)], pass_fds=(fd,),
+                                              stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1]))
+        log.close()
+    os.close(fd)
+
+
+@pytest.fixture(scope="session")
+def _demo_home(tmp_path_factory, pytestconfig) -> Path:
+    """The quick demo store, built once per test run (start_demo_build starts it while the tests are collected):
+    this waits on the builder's lock, and builds it here if the builder could not. Each worker then reads its own
+    copy, so no two processes ever open one database file."""
+    import fcntl
+
+    shared = _demo_place(pytestconfig)
     built = shared / "demo-template"
     with open(shared / "demo-template.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (built / "ready").exists():
+        if not (built / "ready").exists():  # no builder (or it failed: its log is demo-template.log)
             shutil.rmtree(built, ignore_errors=True)
             demo.build(Store(built / "home"), quick=True)
             (built / "ready").touch()
@@ -364,16 +406,17 @@ def pytest_collection_modifyitems(config, items):
     # PostgreSQL's share in `make test`: what needs the demo store (trained once per run, half a minute) stays on
     # DuckDB, where the first run already covered it.
     if BACKEND == "postgresql" and os.environ.get("MODELGOV_TEST_SHARE") == "1":
-        heavy = {"demo_store", "_demo_home", "demo_people"}
-        keep = [item for item in items if not heavy & set(getattr(item, "fixturenames", ()))]
+        keep = [item for item in items if not _DEMO_FIXTURES & set(getattr(item, "fixturenames", ()))]
         if len(keep) != len(items):
             config.hook.pytest_deselected(items=[i for i in items if i not in keep])
             items[:] = keep
-    # The longest tests first (browser journeys, the mutation fuzz), so that the two workers end together
-    # instead of one finishing a minute-long journey alone at the end; the order within each group is kept.
+    # The longest tests first, so that the two workers end together instead of one finishing a minute-long
+    # journey alone at the end: the mutation fuzz (which needs no demo store, so it runs while the demo is built),
+    # then the browser journeys; the order within each group is kept.
     slow = {"test_model_validation_fuzz.py"}
-    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1 if Path(str(item.fspath)).name in slow
+    items.sort(key=lambda item: 0 if Path(str(item.fspath)).name in slow else 1 if item.get_closest_marker("e2e")
                else 2)
+    start_demo_build(config, items)
 
 
 def logs_relation(store: Store, model: str, version: int) -> str:

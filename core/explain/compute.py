@@ -262,6 +262,23 @@ def _model_output(final: Any, Xt: Any, space: str, classifier: bool, multi: bool
     return out if multi else out[:, 1]
 
 
+def _shap():
+    """shap, with numba's compiler off unless NUMBA_DISABLE_JIT says otherwise. Only the permutation explainer
+    runs shap's numba code, and compiling it cost 12-13 CPU-seconds in every process before the first row was
+    explained (a CLI command, a dashboard's first explanation), while the same loops in plain Python took 0.2 s
+    for a row and 10% more than compiled code on 50 rows of 23 features (numbers in the commit that made this)."""
+    import os
+    import sys
+
+    if "NUMBA_DISABLE_JIT" not in os.environ and "shap" not in sys.modules:
+        os.environ["NUMBA_DISABLE_JIT"] = "1"  # read when numba is imported, and again when its config reloads
+        if "numba" in sys.modules:
+            sys.modules["numba"].config.DISABLE_JIT = True
+    import shap
+
+    return shap
+
+
 def compute(version: ModelVersion, estimator: Any, X: pd.DataFrame, background: Callable[[], pd.DataFrame],
             progress: Progress | None = None) -> dict[str, Any]:
     """SHAP values for X (original columns), the base value and the additivity error.
@@ -269,8 +286,7 @@ def compute(version: ModelVersion, estimator: Any, X: pd.DataFrame, background: 
     Multiclass: every class at once: `values` (n, features, K), `base_value` and `prediction` per class ((K,) and
     (n, K)), and the additivity error of each class (`class_additivity_max_error`) as well as the largest.
     """
-    import shap
-
+    shap = _shap()
     say = progress or (lambda _f, _t: None)
     p = plan(version, estimator)
     prep, final = split_pipeline(estimator)

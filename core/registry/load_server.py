@@ -36,6 +36,23 @@ _lock = threading.Lock()
 _server: dict = {}  # "proc" and the "env" it was started with
 
 
+# What the process that opens a handed-in file may see of ours: what Python and the libraries need to run, and
+# nothing else. It unpickles files nobody has reviewed, so it must not inherit the store's URL and its password,
+# tokens, the sign-in client's secret or the SMTP password that the calling process may hold in its environment.
+# A stable environment also lets one model-loading server (load_server.py) serve every call of a process.
+_LOADER_PASSES = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "LD_LIBRARY_PATH",
+                  "VIRTUAL_ENV", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "SYSTEMROOT")
+
+
+def loader_env(root: str, memory_mb: int, cpu_s: int) -> dict[str, str]:
+    """The environment of the process that opens handed-in files (see _LOADER_PASSES)."""
+    env = {k: os.environ[k] for k in _LOADER_PASSES if k in os.environ}
+    return env | {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
+                  "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                  "PYTHONWARNINGS": "ignore", "MODELGOV_LOAD_MEMORY_MB": str(memory_mb),
+                  "MODELGOV_LOAD_CPU_SECONDS": str(cpu_s)}
+
+
 class Busy(Exception):
     """Another thread of this process is using the server."""
 

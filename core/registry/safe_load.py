@@ -303,9 +303,7 @@ def open_handed_in(path: Path, what: str, *, allow_pickle: bool) -> bytes:
             "does it only for the person registering it on the command line (modelgov register); save it with "
             "skops.io.dump(model, path) to hand it in here.")
     root = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
-               MODELGOV_LOAD_MEMORY_MB=str(memory_mb), MODELGOV_LOAD_CPU_SECONDS=str(cpu_s))
+    env = load_server.loader_env(root, memory_mb, cpu_s)
     resolved, mode = Path(path).resolve(), "native" if native else "pickle" if allow_pickle else "skops"
     try:
         try:  # a child of the server that has imported the libraries once (load_server.py)

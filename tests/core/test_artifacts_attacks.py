@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 import subprocess
 import sys
 import zipfile
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import joblib
@@ -165,11 +165,19 @@ def train_csv(tmp_path) -> Path:
     return tmp_path / "train.csv"
 
 
-def modelgov(store, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The real CLI in its own process, as a person or a pipeline runs it."""
-    return subprocess.run([sys.executable, "-m", "core.cli", "--home", str(store.home), "--as", DS, *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+def modelgov(store, *args: str, own_process: bool = False) -> subprocess.CompletedProcess:
+    """The real CLI, as a person or a pipeline runs it: in this process (its model-loading server then serves
+    every test of the worker), or with `own_process` in a process of its own."""
+    argv = ["--home", str(store.home), "--as", DS, *args]
+    if own_process:
+        return subprocess.run([sys.executable, "-m", "core.cli", *argv], cwd=ROOT, capture_output=True, text=True,
+                              timeout=600)
+    from core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(argv)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def assert_refused(result: subprocess.CompletedProcess, *phrases: str) -> None:
@@ -286,7 +294,7 @@ def test_a_crash_while_loading_is_a_refusal_not_a_crash_of_the_cli(store, tmp_pa
     path = pickle_file(tmp_path / "crash.joblib", _Reduce(eval, "__import__('ctypes').string_at(0)"))
     before = _state(store)
     result = modelgov(store, "register", "crashing", "--model", str(path), "--train-data", str(train_csv),
-                      "--target", "y")
+                      "--target", "y", own_process=True)
     assert_refused(result, "crashed the separate process", "SIGSEGV", "nothing was registered")
     assert _state(store) == before
 

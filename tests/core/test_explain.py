@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shap
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.naive_bayes import GaussianNB
 
 from core.errors import Forbidden, InvalidInput
 from core.explain import explanations, summary
@@ -66,11 +66,13 @@ def test_a_pipeline_is_explained_in_its_original_columns(demo_store, demo_people
 
 def test_an_unsupported_model_gets_the_permutation_explainer_in_probability(store, people):
     df = synthetic_classification(seed=3)
-    knn = KNeighborsClassifier(n_neighbors=15).fit(df[["x1", "x2"]], df["y"])
-    versions.register_version(store, people["ds"], "knn-model", knn, df.iloc[:300], "y", test_data=df.iloc[300:])
-    e = explanations.explain(store, people["ds"], "knn-model", 1, rows=2)  # each row costs ~100k k-NN predictions
+    # Naive Bayes has no tree or linear explainer either, and predicts ~100k rows (a row's permutations against
+    # the background) in milliseconds where k-NN took seconds.
+    nb = GaussianNB().fit(df[["x1", "x2"]], df["y"])
+    versions.register_version(store, people["ds"], "nb-model", nb, df.iloc[:300], "y", test_data=df.iloc[300:])
+    e = explanations.explain(store, people["ds"], "nb-model", 1, rows=2)
     assert (e.explainer, e.output_space) == ("permutation", "probability")
-    proba = knn.predict_proba(e.inputs)[:, 1]
+    proba = nb.predict_proba(e.inputs)[:, 1]
     np.testing.assert_allclose(e.frame["prediction"], proba, atol=1e-12)
     assert e.additivity_ok and e.additivity_max_error < 1e-4
 
@@ -131,3 +133,20 @@ def test_cli_json_contract(demo_store, cli, tmp_path):
     X.drop(columns=["AGE"]).to_csv(bad, index=False)
     res = cli(demo_store, "explain", "credit-default:2", "--data", str(bad), as_="ada@modelgov.demo")
     assert res.code == 2 and "AGE" in res.err and "Traceback" not in res.err
+
+
+@pytest.mark.parametrize("setting, jit_off", [(None, "1"), ("0", "0")])
+def test_explaining_processes_run_shaps_numba_code_uncompiled_unless_told(setting, jit_off):
+    """Compiling shap's numba code cost every process 12-13 CPU-seconds before its first permutation
+    explanation; core turns the compiler off unless NUMBA_DISABLE_JIT is set."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"} | (
+        {"NUMBA_DISABLE_JIT": setting} if setting is not None else {})
+    code = "from core.explain.compute import _shap; _shap(); import numba; print(int(numba.config.DISABLE_JIT))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip() == jit_off, done.stderr[-1500:]

@@ -98,3 +98,27 @@ def test_two_threads_each_get_an_answer_of_their_own(tmp_path, honest):
     for t in threads:
         t.join()
     assert got == {"honest.joblib": 1.0, "other.joblib": 0.5}
+
+
+def test_a_file_sees_none_of_the_callers_secrets(tmp_path, honest, monkeypatch):
+    """The process that unpickles a handed-in file inherits no store URL, token or password from ours."""
+    secrets = {"MODELGOV_DATABASE_URL": "postgresql://mg:hunter2@db/mg", "MODELGOV_TOKEN": "mgt_secret",
+               "MODELGOV_SMTP_PASSWORD": "hunter3", "AWS_SECRET_ACCESS_KEY": "hunter4"}
+    for k, v in secrets.items():
+        monkeypatch.setenv(k, v)
+    # The child may write no file (its file-size limit is 0): it says what it saw in the error it raises.
+    spy = _hostile(tmp_path / "spy.joblib", f"import os; names = {sorted(secrets)!r}; values = {sorted(secrets.values())!r}; "
+                   "raise ValueError('LEAKED' if set(names) & set(os.environ) or set(values) & set(os.environ.values()) "
+                   "else 'clean, threads ' + os.environ.get('OMP_NUM_THREADS', '?') + ', path ' + str('PATH' in os.environ))")
+    with pytest.raises(InvalidInput) as info:
+        artifacts.read_model_file(spy, allow_pickle=True)
+    assert "ValueError: clean, threads 1, path True" in str(info.value), str(info.value)
+
+
+def test_one_server_serves_calls_whose_environment_differs_only_in_what_the_loader_never_sees(honest, monkeypatch):
+    artifacts.read_model_file(honest, allow_pickle=True)
+    first = load_server._server["proc"].pid
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "another test")  # pytest sets it anew for every test
+    monkeypatch.setenv("MODELGOV_HOME", "/elsewhere")
+    artifacts.read_model_file(honest, allow_pickle=True)
+    assert load_server._server["proc"].pid == first

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import joblib
@@ -340,25 +338,13 @@ def test_drift_windows_keep_the_instant_of_offset_times(tmp_path, cli, store, ki
     assert rep["time_column"]["unparsed"] == 0
 
 
-# 8. --json stays JSON on a large ingest (a real process: DuckDB's progress bar writes to the C-level stdout) ----------
-
-def test_json_stays_json_on_a_one_million_row_ingest(store, people, typed_model, tmp_path):
-    n = 1_000_000
-    rng = np.random.default_rng(4)
-    f = tmp_path / "big.csv"
-    pd.DataFrame({"age": rng.integers(18, 80, n), "income": rng.normal(50, 10, n)}).to_csv(f, index=False)
-    exe = Path(sys.executable).with_name("modelgov")
-    env = dict(os.environ, MODELGOV_USER=ADA)
-    p = subprocess.run([str(exe), "--home", str(store.home), "log-predictions", "typed:1", "--input", str(f),
-                        "--json"], capture_output=True, text=True, env=env, timeout=540)
-    assert p.returncode == 0, p.stderr
-    out = json.loads(p.stdout)  # the whole of stdout: one JSON document, no progress bar around it
-    assert out["logged"] == n
-
+# 8. --json stays JSON on a large ingest: DuckDB draws a progress bar on the C-level stdout around any query that
+# outlasts its 2 s wait. A 1M-row ingest through a real process showed it, but only on a machine slow enough for a
+# query to outlast the wait (25-60 s of the suite for a test that could not fail on a fast one); this one fails
+# without the fix whatever the machine. ---------------------------------------------------------------------------
 
 def test_every_store_connection_has_the_progress_bar_off(store):
-    """The 1M-row test above passes only when a query outlasts DuckDB's 2 s wait; this one fails without the fix.
-    Every DuckDB connection the store hands out: the data files' always, the metadata's on a DuckDB store (on
+    """Every DuckDB connection the store hands out: the data files' always, the metadata's on a DuckDB store (on
     PostgreSQL those are the server's, which draws no progress bar)."""
     duckdb_units = [store.data] + ([store.read, store.transaction] if store.backend == "duckdb" else [])
     for unit in duckdb_units:

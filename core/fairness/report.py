@@ -204,14 +204,11 @@ def production_rows(store, v: ModelVersion, attrs: list[Attribute], settings: Fa
     return rows
 
 
-def fairness_in_production(store, actor: Identity | None, model: str, version: int | None = None, *,
-                           environment: str = "production", days: int | None = 30, until: datetime | None = None,
-                           sensitive: list[str] | str | None = None, threshold: float | None = None,
-                           bootstrap: int = metrics.DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
-    """Per-group fairness on the version's logged traffic of the last `days` days (up to its latest prediction):
-    selection rates on every row, outcome rates on the rows whose outcome arrived. Without `version`, the live
-    champion in `environment` (else the latest version). Needs `view`. Raises InvalidInput, NotFound (nothing
-    logged), Forbidden."""
+def _production(store, actor: Identity | None, model: str, version: int | None, environment: str, sensitive,
+                threshold, until: datetime | None):
+    """What both production reports start from: the version (without one, the live champion in `environment`,
+    else the latest), checked for `view` and its task, the threshold, the card's settings, the attributes and the
+    logged rows (NotFound when there are none)."""
     if version is None:
         from ..governance.live import champion
 
@@ -226,6 +223,18 @@ def fairness_in_production(store, actor: Identity | None, model: str, version: i
     rows = production_rows(store, v, attrs, settings, environment=environment, since=None, until=until)
     if rows.empty:
         raise NotFound(f"{v.ref} has no logged predictions in {environment}.")
+    return v, t, settings, attrs, rows
+
+
+def fairness_in_production(store, actor: Identity | None, model: str, version: int | None = None, *,
+                           environment: str = "production", days: int | None = 30, until: datetime | None = None,
+                           sensitive: list[str] | str | None = None, threshold: float | None = None,
+                           bootstrap: int = metrics.DEFAULT_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+    """Per-group fairness on the version's logged traffic of the last `days` days (up to its latest prediction):
+    selection rates on every row, outcome rates on the rows whose outcome arrived. Without `version`, the live
+    champion in `environment` (else the latest version). Needs `view`. Raises InvalidInput, NotFound (nothing
+    logged), Forbidden."""
+    v, t, settings, attrs, rows = _production(store, actor, model, version, environment, sensitive, threshold, until)
     if days is not None:
         last = pd.Timestamp(rows["ts"].max())
         rows = rows[rows["ts"] > last - pd.Timedelta(days=days)]
@@ -240,18 +249,11 @@ def fairness_over_time(store, actor: Identity | None, model: str, version: int |
                        sensitive: list[str] | str | None = None, threshold: float | None = None) -> pd.DataFrame:
     """Selection rate (with its 95% interval), demographic-parity ratio and outcome rate per group and window of
     the version's logged traffic: window, attribute, group, n, selection_rate, ci_low, ci_high, observed_rate,
-    demographic_parity_ratio, small. Needs `view`. Raises InvalidInput, NotFound, Forbidden."""
+    demographic_parity_ratio, small. Without `version`, the live champion in `environment` (else the latest
+    version), as fairness_in_production. Needs `view`. Raises InvalidInput, NotFound, Forbidden."""
     if window not in ("day", "week"):
         raise InvalidInput(f"The window is day or week; got {window!r}.")
-    v = get_model_version(store, model, version)
-    _require_view(store, actor, v.ref)
-    _check_task(v)
-    t = _threshold(threshold)
-    settings = get_settings(store, model)
-    attrs = resolve_attributes(settings, sensitive)
-    rows = production_rows(store, v, attrs, settings, environment=environment, since=None, until=None)
-    if rows.empty:
-        raise NotFound(f"{v.ref} has no logged predictions in {environment}.")
+    v, t, settings, attrs, rows = _production(store, actor, model, version, environment, sensitive, threshold, None)
     starts = pd.to_datetime(rows["ts"]).dt.floor("D")
     if window == "week":
         starts = starts - pd.to_timedelta(starts.dt.day_of_week, unit="D")

@@ -62,6 +62,24 @@ def numeric_counts(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool
             np.asarray(q["x"], dtype=float), np.asarray(q["n"], dtype=np.int64))
 
 
+def numeric_counts_many(con, ref: str, cur: str, cols: list[str], wexpr: str, windowed: bool
+                        ) -> dict[str, tuple[np.ndarray, ...]]:
+    """`numeric_counts` of several columns in one scan of each side (the columns stacked as (column, value) rows):
+    what `numeric_counts` returns for each, for an engine whose every statement is a job with a fixed cost (Spark).
+    """
+    d = dialect_of(con)
+    pairs = ", ".join(f"{i}, {d.double_or_nan(d.quote(c))}" for i, c in enumerate(cols))
+    stacked = f"stack({len(cols)}, {pairs}) AS (i, x)"
+    r = con.execute(f"SELECT i, x, count(*) AS n FROM (SELECT {stacked} FROM {ref}) GROUP BY i, x").fetchnumpy()
+    w_sql = f"coalesce({wexpr}, {NO_WINDOW})" if windowed else "0"
+    q = con.execute(f"SELECT i, w, x, count(*) AS n FROM (SELECT {w_sql} AS w, {stacked} FROM {cur}) GROUP BY i, w, x"
+                    ).fetchnumpy()
+    ri, qi = np.asarray(r["i"], dtype=np.int64), np.asarray(q["i"], dtype=np.int64)
+    rx, rn = np.asarray(r["x"], dtype=float), np.asarray(r["n"], dtype=np.int64)
+    qw, qx, qn = np.asarray(q["w"], dtype=np.int64), np.asarray(q["x"], dtype=float), np.asarray(q["n"], dtype=np.int64)
+    return {c: (rx[ri == i], rn[ri == i], qw[qi == i], qx[qi == i], qn[qi == i]) for i, c in enumerate(cols)}
+
+
 def numeric_summary(counts: tuple[np.ndarray, ...], windowed: bool) -> dict[str, Any]:
     """The numpy half of `numeric_rows` (no connection: it may run in another thread while DuckDB scans on)."""
     rx, rn, epochs, xv, cv = counts

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..engine import dialect_of
 from ..errors import InvalidInput
-from .counts import ALL, categorical_rows, describe, kind_of, numeric_counts, numeric_summary, quote
+from .counts import (ALL, categorical_rows, describe, kind_of, numeric_counts, numeric_counts_many, numeric_summary,
+                     quote)
 from . import stattests
 from .stattests import Sample, default_test, homogeneity_p_value, js_distance, psi
 
@@ -224,6 +225,12 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
 
         ksdist.warm_up()
     per_col: dict[str, Any] = {}
+    kinds = {col: cfg.columns.get(col, {}).get("kind") or kind_of(ref_types[col]) for col in columns}
+    for col in columns:
+        if kinds[col] == "numeric" and kind_of(cur_types[col]) != "numeric":
+            raise InvalidInput(f"Column {col} is numeric in the reference but {cur_types[col]} in the current data.")
+    numeric = [col for col in columns if kinds[col] == "numeric"]
+    batched = numeric_counts_many(con, ref, cur, numeric, wexpr, windowed) if dialect.batch_columns and numeric else {}
     # While DuckDB scans the next column (its threads release the GIL), one worker thread turns the previous
     # column's counts into statistics: the two halves overlap instead of taking turns. At most one column waits
     # for the worker, so at most two columns' counts are held at once.
@@ -231,11 +238,9 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     with ThreadPoolExecutor(max_workers=1) as worker:
         for col in columns:
             over = cfg.columns.get(col, {})
-            kind = over.get("kind") or kind_of(ref_types[col])
-            if kind == "numeric" and kind_of(cur_types[col]) != "numeric":
-                raise InvalidInput(f"Column {col} is numeric in the reference but {cur_types[col]} in the current data.")
+            kind = kinds[col]
             if kind == "numeric":
-                counts = numeric_counts(con, ref, cur, col, wexpr, windowed)
+                counts = batched.pop(col) if col in batched else numeric_counts(con, ref, cur, col, wexpr, windowed)
                 if pending is not None:
                     pending.result()
                 pending = worker.submit(numeric_summary, counts, windowed)

@@ -29,6 +29,9 @@ def spark():
         if os.environ.get("MODELGOV_REQUIRE_SPARK") == "1":
             pytest.fail(missing)
         pytest.skip(missing)
+    import warnings
+
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     from pyspark.sql import SparkSession
 
     session = (SparkSession.builder.master("local[2]").appName("modelgov-tests")
@@ -115,19 +118,19 @@ def test_drift_of_hostile_files_equals_duckdb_on_every_statistic_and_verdict(spa
     config = DriftConfig.from_dict({"columns": {"ties": {"method": "psi"}, "cat": {"method": "jensenshannon"},
                                                 UNICODE: {"method": "wasserstein"}, SPACED: {"method": "chisquare"},
                                                 "big": {"kind": "categorical"}}})
-    for ext, window, cfg in (("parquet", "day", config), ("parquet", "week", None), ("csv", "day", config)):
+    # Each report holds the overall comparison ("columns") and every window's: both are compared.
+    for ext, window, cfg, methods in (("parquet", "day", config, {"ks", "psi", "jensenshannon", "wasserstein",
+                                                                   "chisquare"}),
+                                      ("csv", "week", None, {"ks", "chisquare", "z"})):
         ref, cur = hostile_files[ext]
         kw = dict(time_column="ts", window=window, config=cfg)
         duck = files_report(ref, cur, **kw)
         sparked = files_report(ref, cur, engine="spark", **kw)
         assert_same(duck, sparked, f"{ext}/{window}")
         assert any(c["drifted"] for c in duck["columns"]) and any(not c["drifted"] for c in duck["columns"])
-        methods = {c["method"] for c in duck["columns"]}
-        assert {"ks", "psi", "jensenshannon", "wasserstein", "chisquare"} <= methods, methods
-    # The empty days do not appear as windows, in either engine; the overall report, without windows, agrees too.
-    assert len(duck["windows"]) == 3
-    ref, cur = hostile_files["parquet"]
-    assert_same(files_report(ref, cur, id_column="ts"), files_report(ref, cur, id_column="ts", engine="spark"))
+        assert {c["method"] for c in duck["columns"]} == methods
+        if window == "day":  # the three empty days are no window, in either engine
+            assert len(duck["windows"]) == 3
 
 
 def test_refusals_are_the_same_sentence_on_both_engines(spark, tmp_path):

@@ -4,12 +4,12 @@ Data (generated once inside DuckDB, written as Parquet into a temp folder; `--fo
 credit-like columns of bench_drift.py (9 small integers and 14 rounded amounts: 23 features), a 100,000-row reference
 and a current sample of 10,000,000 (and with `--fifty-million` 50,000,000) rows over 30 days with a shift from day 15.
 
-Each engine runs `files_report(REF, CUR, time_column="ts")` (what `modelgov drift … --time-column ts --engine E`
-does) in its own process. Printed per engine: the whole process (start, JVM start and imports included), the
+Each engine runs `files_report(REF, CUR, id_column="ts")` (what `modelgov drift REF CUR --id-column ts --engine E`
+does: the overall comparison a CI gate makes; `--windows` adds 30 daily windows) in its own process. Printed per engine: the whole process (start, JVM start and imports included), the
 report alone, and peak memory (driver = the Python process's VmHWM; JVM = the Java process's VmHWM, read before it
 exits), each as min-max over `--repeat` runs; and that Spark's report equals DuckDB's to 1e-9.
 
-Run: .venv/bin/python benchmarks/bench_spark.py [--repeat 2] [--fifty-million] [--folder /tmp/bench-spark]
+Run: .venv/bin/python benchmarks/bench_spark.py [--repeat 2] [--fifty-million] [--folder /tmp/bench-spark] [--windows]
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ if mode != "duckdb":
     engine.spark_session(master=mode)  # started here so that the report's time is the report's
     jvm_pid = engine._session._jvm.java.lang.ProcessHandle.current().pid()
 t1 = time.perf_counter()
-rep = files_report(ref, cur, time_column="ts", engine="duckdb" if mode == "duckdb" else "spark")
+windows = sys.argv[6] == "1"
+rep = files_report(ref, cur, time_column="ts" if windows else None, id_column=None if windows else "ts",
+                   engine="duckdb" if mode == "duckdb" else "spark")
 t2 = time.perf_counter()
 
 def hwm(pid):
@@ -52,9 +54,9 @@ print(json.dumps({"report_s": t2 - t1, "start_s": t1 - t0, "driver_mb": hwm("sel
 """
 
 
-def run(mode: str, ref: Path, cur: Path, out: Path) -> dict:
+def run(mode: str, ref: Path, cur: Path, out: Path, windows: bool) -> dict:
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), mode, str(ref), str(cur), str(out)],
+    p = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), mode, str(ref), str(cur), str(out), str(int(windows))],
                        capture_output=True, text=True)
     wall = time.perf_counter() - t
     if p.returncode:
@@ -91,6 +93,9 @@ def main() -> None:
     ap.add_argument("--fifty-million", action="store_true")
     ap.add_argument("--folder", help="keep the generated Parquet here (default: a temp folder, removed)")
     ap.add_argument("--modes", default="duckdb,local[1],local[2]")
+    ap.add_argument("--windows", action="store_true",
+                    help="30 daily windows (--time-column ts): the counts then number windows x distinct values, and "
+                         "the statistics in numpy (the same for every engine) take most of the time")
     args = ap.parse_args()
     from benchmarks.bench_drift import make_files
 
@@ -111,7 +116,7 @@ def main() -> None:
         for mode in args.modes.split(","):
             ms = []
             for i in range(args.repeat):
-                ms.append(run(mode, ref, cur, folder / f"report-{mode}.json"))
+                ms.append(run(mode, ref, cur, folder / f"report-{mode}.json", args.windows))
             reports[mode] = json.loads((folder / f"report-{mode}.json").read_text())
             diff = same(reports["duckdb"], reports[mode]) if "duckdb" in reports else "no duckdb run"
             jvm = [m["jvm_mb"] for m in ms if m["jvm_mb"]]

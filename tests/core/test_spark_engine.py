@@ -128,7 +128,7 @@ def test_drift_of_hostile_files_equals_duckdb_on_every_statistic_and_verdict(spa
         sparked = files_report(ref, cur, engine="spark", **kw)
         assert_same(duck, sparked, f"{ext}/{window}")
         assert any(c["drifted"] for c in duck["columns"]) and any(not c["drifted"] for c in duck["columns"])
-        assert {c["method"] for c in duck["columns"]} == methods
+        assert methods <= {c["method"] for c in duck["columns"]}
         if window == "day":  # the three empty days (March 3 to 5) are no window, in either engine
             assert len(duck["windows"]) == 4
 

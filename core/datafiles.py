@@ -64,13 +64,16 @@ def folder(kind: str, model_id: int, version: int | None, day: date) -> str:
     return "/".join(parts + [f"day={day.isoformat()}"])
 
 
-def relation(store, paths: list[str], *, by_name: bool = False) -> str:
+def relation(store, paths: list[str], *, by_name: bool = False, dialect=None) -> str:
     """The catalogued files `paths` as one relation DuckDB reads in place (never a glob: only committed files).
 
     The files of one version share their columns (the version's signature); files of several versions do not, and
-    need `by_name` (columns matched by name, which reads every file's schema each time the relation is bound)."""
+    need `by_name` (columns matched by name, which reads every file's schema each time the relation is bound).
+    `dialect`: the engine that reads them (core/engine.py; default DuckDB)."""
     if not paths:
         raise ValueError("relation() needs at least one file; ask the catalogue first")
+    if dialect is not None:
+        return dialect.files([str(store.data_dir / p) for p in paths], by_name=by_name)
     files = ", ".join(literal(str(store.data_dir / p)) for p in paths)
     return f"read_parquet([{files}]{', union_by_name = true' if by_name else ''})"
 
@@ -191,12 +194,18 @@ def logged_versions_tx(con, model_id: int) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def outcomes_relation(store, paths: list[str]) -> str:
+def outcomes_relation(store, paths: list[str], dialect=None) -> str:
     """The model's outcomes as they stand (one row per request id: the latest arrival wins, as an upsert did
-    before migration 0017), as a relation: request_id, label, label_text, arrived_at."""
+    before migration 0017), as a relation: request_id, label, label_text, arrived_at. `dialect`: as `relation`."""
+    spark = dialect is not None and dialect.name == "spark"
     if not paths:
-        return ("(SELECT CAST(NULL AS VARCHAR) AS request_id, CAST(NULL AS DOUBLE) AS label, "
-                "CAST(NULL AS VARCHAR) AS label_text, CAST(NULL AS TIMESTAMP) AS arrived_at WHERE false)")
+        text = "STRING" if spark else "VARCHAR"
+        return (f"(SELECT CAST(NULL AS {text}) AS request_id, CAST(NULL AS DOUBLE) AS label, "
+                f"CAST(NULL AS {text}) AS label_text, CAST(NULL AS TIMESTAMP) AS arrived_at WHERE false)")
+    if spark:  # Spark SQL has no QUALIFY
+        return (f"(SELECT request_id, label, label_text, arrived_at FROM (SELECT *, row_number() OVER (PARTITION BY "
+                f"request_id ORDER BY ingest_id DESC, arrived_at DESC) AS mg_rank FROM "
+                f"{relation(store, paths, dialect=dialect)}) WHERE mg_rank = 1)")
     return (f"(SELECT request_id, label, label_text, arrived_at FROM {relation(store, paths)} "
             "QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY ingest_id DESC, arrived_at DESC) = 1)")
 

@@ -14,6 +14,9 @@ from .argtypes import ENTITY_ID, output_file
 from ..vocabulary import ENVIRONMENTS
 
 
+ENGINE_HELP = ("what reduces the data to counts: duckdb (default) or spark (pyspark and Java; MODELGOV_SPARK_MASTER, "
+               "default local[*]); default MODELGOV_ENGINE or duckdb. The numbers are the same")
+
 NO_SNAPSHOT = ("do not refresh the stored monitoring review afterwards (for bulk backfills; the Monitoring page "
                "says it is stale and computes it on request)")
 
@@ -58,6 +61,7 @@ def register(sub, common) -> None:
     p.add_argument("--config", metavar="FILE", help='JSON: {"columns": {"AGE": {"kind", "method", "threshold"}}, '
                                                    '"drift_share": 0.5, "exclude": ["COL"]}')
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted (a CI/CD gate)")
+    p.add_argument("--engine", metavar="ENGINE", help=ENGINE_HELP)
     p.set_defaults(handler=cmd_drift)
     p = sub.add_parser("monitor", parents=[common])
     p.add_argument("ref", metavar="MODEL[:VERSION]", nargs="?")
@@ -68,6 +72,7 @@ def register(sub, common) -> None:
     p.add_argument("--env", choices=ENVIRONMENTS, default="production")
     p.add_argument("--no-store", action="store_true",
                    help="only print; by default a named person's run stores the snapshot and raises alerts")
+    p.add_argument("--engine", metavar="ENGINE", help=ENGINE_HELP)
     p.set_defaults(handler=cmd_monitor)
     p = sub.add_parser("monitor-config", parents=[common])
     p.add_argument("model", metavar="MODEL")
@@ -175,7 +180,7 @@ def cmd_drift(ctx: Ctx) -> int:
     exclude = [c.strip() for arg in ctx.args.exclude for c in arg.split(",") if c.strip()]
     rep = drift_report.files_report(ctx.args.reference, ctx.args.current, time_column=ctx.args.time_column,
                                     window=ctx.args.window, config=cfg, id_column=ctx.args.id_column,
-                                    exclude=exclude)
+                                    exclude=exclude, engine=ctx.args.engine)
 
     def text() -> str:
         head = (f"{'DATASET DRIFT' if rep['dataset_drift'] else 'No dataset drift'}: {rep['drifted_share']:.0%} of "
@@ -204,15 +209,18 @@ def cmd_drift(ctx: Ctx) -> int:
 def cmd_monitor(ctx: Ctx) -> int:
     from ..monitoring import checks  # per command: `modelgov drift` loads no pandas
 
+    from ..engine import resolve
+
+    engine = resolve(ctx.args.engine)  # an unknown engine is refused before any work
     if ctx.args.all:
-        return _monitor_all(ctx)
+        return _monitor_all(ctx, engine)
     if not ctx.args.ref:
         raise InvalidInput("Name the model to monitor (modelgov monitor MODEL[:VERSION]), or monitor every live "
                            "deployment with --all.")
     name, version = parse_ref(ctx.args.ref)
     named = None if ctx.args.no_store else ctx.named()
     if named is not None:
-        out = checks.check(ctx.store, named, name, version, ctx.args.env, ctx.args.window)
+        out = checks.check(ctx.store, named, name, version, ctx.args.env, ctx.args.window, engine=engine)
         result, summary = out["result"], out["summary"]
         result["alerts_raised"] = out["alerts_raised"]
         if ctx.args.env:  # the scheduled run also holds the live versions' recent traffic to the tier's fairness bar
@@ -221,7 +229,8 @@ def cmd_monitor(ctx: Ctx) -> int:
             result["fairness"] = check_fairness(ctx.store, named, name, ctx.args.env)
             result["alerts_raised"] = result["alerts_raised"] + result["fairness"]["alerts_raised"]
     else:
-        reviewed = checks.review(ctx.store, name, version, environment=ctx.args.env, window=ctx.args.window)
+        reviewed = checks.review(ctx.store, name, version, environment=ctx.args.env, window=ctx.args.window,
+                                 engine=engine)
         result, summary = reviewed["result"], reviewed["summary"]
     result["summary"] = summary
 
@@ -244,14 +253,14 @@ def cmd_monitor(ctx: Ctx) -> int:
     return 0
 
 
-def _monitor_all(ctx: Ctx) -> int:
+def _monitor_all(ctx: Ctx, engine: str) -> int:
     from ..notify import schedule  # per command: `modelgov drift` loads no pandas
 
     if ctx.args.ref:
         raise InvalidInput("Give either a MODEL or --all, not both.")
     if ctx.args.no_store:
         raise InvalidInput("--all stores every snapshot and raises alerts; --no-store is for one MODEL.")
-    out = schedule.monitor_all(ctx.store, ctx.actor(), window=ctx.args.window)
+    out = schedule.monitor_all(ctx.store, ctx.actor(), window=ctx.args.window, engine=engine)
 
     def text() -> str:
         rows = [(f"{r['model']}:{r['version']}", r["environment"], r["role"],

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import dialect_of
 from ..sql import quote
 from . import ecdf
 from .stattests import ks_p_value_array, ks_statistics
@@ -23,7 +24,8 @@ NO_WINDOW = -9223372036854775807  # rows whose time could not be read
 
 
 def describe(con, relation: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+    """Column name → DuckDB type name (a Spark connection maps its types to those names)."""
+    return dialect_of(con).describe(con, relation)
 
 
 def kind_of(sql_type: str) -> str:
@@ -44,9 +46,10 @@ def numeric_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) 
 
 def numeric_counts(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) -> tuple[np.ndarray, ...]:
     """The SQL half of `numeric_rows`: reference (value, count) and current (window epoch, value, count), NULL
-    and NaN as NaN. Only this half touches the connection."""
-    c = quote(col)
-    x_sql = f"coalesce(CAST({c} AS DOUBLE), 'NaN'::DOUBLE)"
+    and NaN as NaN. Only this half touches the connection; its SQL is the same for every engine but for the
+    dialect's spelling of a few pieces (core/engine.py)."""
+    d = dialect_of(con)
+    x_sql = d.double_or_nan(d.quote(col))
     r = con.execute(f"SELECT {x_sql} AS x, count(*) AS n FROM {ref} GROUP BY 1").fetchnumpy()
     if windowed:
         q = con.execute(f"SELECT coalesce({wexpr}, {NO_WINDOW}) AS w, {x_sql} AS x, count(*) AS n FROM {cur} GROUP BY ALL"
@@ -57,6 +60,24 @@ def numeric_counts(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool
         epochs = np.zeros(len(q["n"]), dtype=np.int64)
     return (np.asarray(r["x"], dtype=float), np.asarray(r["n"], dtype=np.int64), epochs,
             np.asarray(q["x"], dtype=float), np.asarray(q["n"], dtype=np.int64))
+
+
+def numeric_counts_many(con, ref: str, cur: str, cols: list[str], wexpr: str, windowed: bool
+                        ) -> dict[str, tuple[np.ndarray, ...]]:
+    """`numeric_counts` of several columns in one scan of each side (the columns stacked as (column, value) rows):
+    what `numeric_counts` returns for each, for an engine whose every statement is a job with a fixed cost (Spark).
+    """
+    d = dialect_of(con)
+    pairs = ", ".join(f"{i}, {d.double_or_nan(d.quote(c))}" for i, c in enumerate(cols))
+    stacked = f"stack({len(cols)}, {pairs}) AS (i, x)"
+    r = con.execute(f"SELECT i, x, count(*) AS n FROM (SELECT {stacked} FROM {ref}) GROUP BY i, x").fetchnumpy()
+    w_sql = f"coalesce({wexpr}, {NO_WINDOW})" if windowed else "0"
+    q = con.execute(f"SELECT i, w, x, count(*) AS n FROM (SELECT {w_sql} AS w, {stacked} FROM {cur}) GROUP BY i, w, x"
+                    ).fetchnumpy()
+    ri, qi = np.asarray(r["i"], dtype=np.int64), np.asarray(q["i"], dtype=np.int64)
+    rx, rn = np.asarray(r["x"], dtype=float), np.asarray(r["n"], dtype=np.int64)
+    qw, qx, qn = np.asarray(q["w"], dtype=np.int64), np.asarray(q["x"], dtype=float), np.asarray(q["n"], dtype=np.int64)
+    return {c: (rx[ri == i], rn[ri == i], qw[qi == i], qx[qi == i], qn[qi == i]) for i, c in enumerate(cols)}
 
 
 def numeric_summary(counts: tuple[np.ndarray, ...], windowed: bool) -> dict[str, Any]:
@@ -107,10 +128,11 @@ def numeric_summary(counts: tuple[np.ndarray, ...], windowed: bool) -> dict[str,
 
 
 def categorical_rows(con, ref: str, cur: str, col: str, wexpr: str, windowed: bool) -> dict[str, Any]:
-    c = quote(col)
+    d = dialect_of(con)
+    c = d.quote(col)
     ref_counts = {v: int(n) for v, n in con.execute(
-        f"SELECT CAST({c} AS VARCHAR), count(*) FROM {ref} WHERE {c} IS NOT NULL GROUP BY ALL").fetchall()}
-    rows = con.execute(f"""SELECT {wexpr} AS w, CAST({c} AS VARCHAR) AS v, count(*) FROM {cur} GROUP BY ALL""").fetchall()
+        f"SELECT {d.text(c)}, count(*) FROM {ref} WHERE {c} IS NOT NULL GROUP BY ALL").fetchall()}
+    rows = con.execute(f"""SELECT {wexpr} AS w, {d.text(c)} AS v, count(*) FROM {cur} GROUP BY ALL""").fetchall()
     per_w: dict[str, dict[str, Any]] = {}
     for w, v, n in rows:
         keys = ([window_label(int(w))] if w is not None else []) + [ALL] if windowed else [ALL]

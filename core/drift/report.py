@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import dialect_of
 from ..errors import InvalidInput
-from .counts import ALL, categorical_rows, describe, kind_of, numeric_counts, numeric_summary, quote
+from .counts import (ALL, categorical_rows, describe, kind_of, numeric_counts, numeric_counts_many, numeric_summary,
+                     quote)
 from . import stattests
 from .stattests import Sample, default_test, homogeneity_p_value, js_distance, psi
 
@@ -188,6 +190,7 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     (see `files_report`), found in the same grouped scans that compute the statistics.
     """
     cfg = config or DriftConfig()
+    dialect = dialect_of(con)
     ref_types, cur_types = describe(con, ref), describe(con, cur)
     excluded: list[dict[str, str]] | None = None
     if columns is None:
@@ -207,10 +210,10 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
             raise InvalidInput(f"--window must be one of {', '.join(WINDOWS)}; got {window!r}.")
         if time_column not in cur_types:
             raise InvalidInput(f"The current data has no time column {time_column!r}.")
-        ts = time_sql or f"TRY_CAST({quote(time_column)} AS TIMESTAMP)"
-        wexpr = f"CAST(epoch(date_trunc('{window}', {ts})) AS BIGINT)"
-        unparsed = con.execute(f"SELECT count(*) FROM {cur} WHERE {quote(time_column)} IS NOT NULL AND {ts} IS NULL"
-                               ).fetchall()[0][0]
+        ts = time_sql or dialect.try_timestamp(dialect.quote(time_column))
+        wexpr = dialect.window_epoch(window, ts)
+        unparsed = con.execute(f"SELECT count(*) FROM {cur} WHERE {dialect.quote(time_column)} IS NOT NULL AND "
+                               f"{ts} IS NULL").fetchall()[0][0]
     else:
         wexpr = "0"
     n_ref = con.execute(f"SELECT count(*) FROM {ref}").fetchall()[0][0]
@@ -222,6 +225,12 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
 
         ksdist.warm_up()
     per_col: dict[str, Any] = {}
+    kinds = {col: cfg.columns.get(col, {}).get("kind") or kind_of(ref_types[col]) for col in columns}
+    for col in columns:
+        if kinds[col] == "numeric" and kind_of(cur_types[col]) != "numeric":
+            raise InvalidInput(f"Column {col} is numeric in the reference but {cur_types[col]} in the current data.")
+    numeric = [col for col in columns if kinds[col] == "numeric"]
+    batched = numeric_counts_many(con, ref, cur, numeric, wexpr, windowed) if dialect.batch_columns and numeric else {}
     # While DuckDB scans the next column (its threads release the GIL), one worker thread turns the previous
     # column's counts into statistics: the two halves overlap instead of taking turns. At most one column waits
     # for the worker, so at most two columns' counts are held at once.
@@ -229,11 +238,9 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
     with ThreadPoolExecutor(max_workers=1) as worker:
         for col in columns:
             over = cfg.columns.get(col, {})
-            kind = over.get("kind") or kind_of(ref_types[col])
-            if kind == "numeric" and kind_of(cur_types[col]) != "numeric":
-                raise InvalidInput(f"Column {col} is numeric in the reference but {cur_types[col]} in the current data.")
+            kind = kinds[col]
             if kind == "numeric":
-                counts = numeric_counts(con, ref, cur, col, wexpr, windowed)
+                counts = batched.pop(col) if col in batched else numeric_counts(con, ref, cur, col, wexpr, windowed)
                 if pending is not None:
                     pending.result()
                 pending = worker.submit(numeric_summary, counts, windowed)
@@ -283,8 +290,9 @@ def report(con, ref: str, cur: str, *, columns: list[str] | None = None, time_co
 
 def files_report(reference: str, current: str, *, time_column: str | None = None, window: str = "day",
                  config: DriftConfig | None = None, id_column: str | None = None,
-                 exclude: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """`modelgov drift REFERENCE CURRENT`: both files read by DuckDB directly (CSV or Parquet).
+                 exclude: list[str] | tuple[str, ...] = (), engine: str | None = None) -> dict[str, Any]:
+    """`modelgov drift REFERENCE CURRENT`: both files read by DuckDB directly (CSV or Parquet), or by Spark where
+    they lie (`engine`, default MODELGOV_ENGINE or duckdb: core/engine.py; the same report either way).
 
     A file DuckDB cannot read (random bytes, empty, a ragged CSV row, a truncated Parquet) and a numeric column
     holding an infinity are refused with one sentence naming the file: an infinity is no measurement, and it
@@ -293,6 +301,11 @@ def files_report(reference: str, current: str, *, time_column: str | None = None
     """
     from pathlib import Path
 
+    from ..engine import resolve
+
+    if resolve(engine) == "spark":
+        return _spark_files_report(reference, current, time_column=time_column, window=window, config=config,
+                                   id_column=id_column, exclude=exclude)
     import duckdb
 
     from ..sql import file_relation, utc_timestamp
@@ -335,6 +348,57 @@ def files_report(reference: str, current: str, *, time_column: str | None = None
         con.close()
 
 
+def _spark_files_report(reference: str, current: str, *, time_column: str | None, window: str,
+                        config: DriftConfig | None, id_column: str | None,
+                        exclude: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """`files_report` on Spark: the files read where they lie (a CSV's types inferred from every row), the same
+    `report` over them, only grouped counts collected."""
+    import uuid
+    from pathlib import Path
+
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    from ..engine import spark_connection
+
+    for path in (reference, current):
+        p = Path(path)
+        if not p.is_file():
+            raise InvalidInput(f"No file {p}; give a CSV or Parquet file.")
+        if p.suffix.lower() not in (".csv", ".parquet"):
+            raise InvalidInput(f"{p.name} is neither CSV nor Parquet; give a .csv or .parquet file.")
+    con = spark_connection()
+    tag = uuid.uuid4().hex[:12]
+    views = (f"mg_ref_{tag}", f"mg_cur_{tag}")
+    try:
+        for view, path in zip(views, (reference, current)):
+            p = Path(path).resolve()
+            try:
+                if p.suffix.lower() == ".csv":
+                    con.csv_view(view, str(p))
+                else:
+                    con.parquet_view(view, str(p))
+                con.execute(f"SELECT count(*) FROM {view}").fetchall()  # a bad row or footer is found now
+            except (PySparkException, Py4JError) as e:
+                raise _unreadable(path, e) from None
+        time_sql = con.dialect.utc_timestamp(con.dialect.quote(time_column)) if time_column else None
+        try:
+            return report(con, views[0], views[1], time_column=time_column, window=window, config=config,
+                          time_sql=time_sql, files=(reference, current), id_column=id_column, exclude=exclude)
+        except (PySparkException, Py4JError) as e:  # a page damaged past the footer
+            raise _unreadable(f"{reference} or {current}", e) from None
+        except InvalidInput:
+            set_aside = {time_column, id_column, *exclude, *(config.exclude if config else ())}
+            for view, path in zip(views, (reference, current)):
+                only = [c for c in describe(con, view) if c not in set_aside]
+                _refuse_infinities(con, view, path, only=only, found={})
+            raise
+    finally:
+        for view in views:
+            con.spark.catalog.dropTempView(view)
+        con.close()
+
+
 def _unreadable(path: str, e: Exception) -> InvalidInput:
     from ..sql import read_error
 
@@ -358,7 +422,9 @@ def _refuse_infinities(con, view: str, path: str, *, only: list[str] | None, fou
     rest = [c for c in numeric if c not in found]
     counts = dict(found)
     if rest:
-        counts.update(zip(rest, con.execute("SELECT " + ", ".join(f"count(*) FILTER (isinf({quote(c)}))" for c in rest)
+        d = dialect_of(con)
+        counts.update(zip(rest, con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {d.is_infinite(d.quote(c))})"
+                                                                   for c in rest)
                                             + f" FROM {view}").fetchall()[0]))
     bad = [(c, counts[c]) for c in numeric if counts[c]]
     if bad:

@@ -94,7 +94,7 @@ def plain_sentence(s: dict[str, Any]) -> str:
 
 
 def check(store, actor: Identity, model: str, version: int | None = None, environment: str = "production",
-          window: str = "day", thresholds: dict[str, float] | None = None) -> dict[str, Any]:
+          window: str = "day", thresholds: dict[str, float] | None = None, engine: str | None = None) -> dict[str, Any]:
     """Run monitoring, store the snapshot and raise alerts for crossed thresholds (one open alert per kind).
 
     Needs `store-monitoring` (health and evidence packs read the snapshot; anyone with `view` may compute the same
@@ -111,7 +111,7 @@ def check(store, actor: Identity, model: str, version: int | None = None, enviro
                             entity_type=MonitoringSnapshotStored.entity_type, entity_id=model)
     th = {**DEFAULT_ALERTS, **(thresholds or {})}
     started = time.perf_counter()
-    review_, mon = review_monitored(store, model, version, environment=environment, window=window)
+    review_, mon = review_monitored(store, model, version, environment=environment, window=window, engine=engine)
     seconds = time.perf_counter() - started
     result, v, s = mon.result, mon.version, review_["summary"]
     raised = []
@@ -195,18 +195,19 @@ def performance_change(s: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def review(store, model: str, version: int | None = None, *, environment: str | None = "production",
-           window: str = "day") -> dict[str, Any]:
+           window: str = "day", engine: str | None = None) -> dict[str, Any]:
     """Monitor a version's logs and summarise them for people: the report, the summary with its plain sentence,
     whether it needs attention (an input drifted or performance moved the wrong way) and the model card's
     caveats. Stores nothing (that is `check`, and `snapshots.refresh` keeps it for pages); pages and CLI show
     this one answer."""
-    return review_monitored(store, model, version, environment=environment, window=window)[0]
+    return review_monitored(store, model, version, environment=environment, window=window, engine=engine)[0]
 
 
 def review_monitored(store, model: str, version: int | None = None, *, environment: str | None = "production",
-                     window: str = "day") -> tuple[dict[str, Any], Monitored]:
-    """`review`, with the report it rests on (its version, model and the stamp of the data it read)."""
-    mon = monitor_version(store, model, version, environment=environment, window=window)
+                     window: str = "day", engine: str | None = None) -> tuple[dict[str, Any], Monitored]:
+    """`review`, with the report it rests on (its version, model and the stamp of the data it read). `engine`:
+    duckdb or spark (core/engine.py; default MODELGOV_ENGINE or duckdb): the same review either way."""
+    mon = monitor_version(store, model, version, environment=environment, window=window, engine=engine)
     rev = reviewed(mon)
     from . import drift_sources
 

@@ -163,10 +163,14 @@ def reference_relation(store, v: ModelVersion) -> str:
 
 def reference_relation_tx(con, store, v: ModelVersion) -> str:
     """The version's training data (the drift reference) as a relation DuckDB reads in place."""
+    return f"read_parquet({literal(str(reference_file_tx(con, store, v)))})"
+
+
+def reference_file_tx(con, store, v: ModelVersion):
+    """The Parquet file of the version's training data (the drift reference)."""
     if v.train_dataset_id is None:
         raise InvalidInput(f"{v.ref} has no stored training data to serve as the drift reference.")
-    ds = get_dataset_by_id(con, v.train_dataset_id)
-    return f"read_parquet({literal(str(stored_file(store, ds)))})"
+    return stored_file(store, get_dataset_by_id(con, v.train_dataset_id))
 
 
 def data_stamp_tx(con, dcon, store, model_id: int, files: list[str], environment: str | None) -> dict[str, Any]:
@@ -193,11 +197,16 @@ def stamp_sources_tx(con, model_id: int) -> dict[str, Any]:
 
 def data_stamp(dcon, store, files: list[str], sources: dict[str, Any], environment: str | None) -> dict[str, Any]:
     """`data_stamp_tx` from the metadata part already read (`stamp_sources_tx`), reading the files in `dcon`."""
+    from ..engine import dialect_of
+
+    d = dialect_of(dcon)
     scope = scope_sql(environment, None, None)
-    rows, last, ingest_id = dcon.execute(f"SELECT count(*), CAST(max(ts) AS VARCHAR), max(ingest_id) FROM "
-                                         f"{datafiles.relation(store, files)} WHERE {scope}").fetchall()[0]
-    outcomes, arrived = dcon.execute(f"SELECT count(*), CAST(max(arrived_at) AS VARCHAR) FROM "
-                                     f"{datafiles.outcomes_relation(store, sources['outcome_files'])}").fetchall()[0]
+    rows, last, ingest_id = dcon.execute(f"SELECT count(*), {d.timestamp_text('max(ts)')}, max(ingest_id) FROM "
+                                         f"{datafiles.relation(store, files, dialect=d)} WHERE {scope}"
+                                         ).fetchall()[0]
+    outcomes, arrived = dcon.execute(
+        f"SELECT count(*), {d.timestamp_text('max(arrived_at)')} FROM "
+        f"{datafiles.outcomes_relation(store, sources['outcome_files'], dialect=d)}").fetchall()[0]
     return {"log_rows": int(rows), "log_last": last, "log_ingest": ingest_id, "outcome_rows": int(outcomes),
             "outcome_last": arrived, "ingest_run": sources["ingest_run"], "config_at": sources["config_at"],
             "caveats": sources["caveats"]}

@@ -14,11 +14,12 @@ from ..registry.catalog import get_model_tx
 from ..registry.datasets import get_dataset_by_id
 from ..registry.records import Model, ModelVersion
 from ..registry.versions import get_model_version_tx
+from ..engine import dialect_of
 from ..sql import literal
 from . import holdout_scores
 from .. import datafiles
 from .ingest import log_files_tx
-from .logs import _monitored_tx, data_stamp, outcome_sql, reference_relation_tx, scope_sql, stamp_sources_tx
+from .logs import _monitored_tx, data_stamp, outcome_sql, reference_file_tx, scope_sql, stamp_sources_tx
 from .settings import get_config_tx
 
 RECENT_DAYS = 7
@@ -38,10 +39,11 @@ def _pick_version_tx(con, model: str, version: int | None, environment: str | No
 
 
 def monitor(store, model: str, version: int | None = None, *, environment: str | None = "production",
-            window: str = "day", since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
+            window: str = "day", since: datetime | None = None, until: datetime | None = None,
+            engine: str | None = None) -> dict[str, Any]:
     """Drift (per feature and window, and of the score), performance, volume and data quality of the logs."""
     return monitor_version(store, model, version, environment=environment, window=window, since=since,
-                           until=until).result
+                           until=until, engine=engine).result
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,17 @@ class Monitored:
 
 
 def monitor_version(store, model: str, version: int | None = None, *, environment: str | None = "production",
-                    window: str = "day", since: datetime | None = None, until: datetime | None = None) -> Monitored:
-    """`monitor`, with the version it monitored, its model and the stamp of the data it read."""
+                    window: str = "day", since: datetime | None = None, until: datetime | None = None,
+                    engine: str | None = None) -> Monitored:
+    """`monitor`, with the version it monitored, its model and the stamp of the data it read.
+
+    `engine` (core/engine.py; default MODELGOV_ENGINE or duckdb) reduces the logs: DuckDB in process, or Spark
+    reading the catalogued files where they lie. The SQL is the same but for the dialect's hooks, and every
+    statistic is computed from the reduced tables by the same code, so both give the same report.
+    """
+    from ..engine import data_connection, resolve
+
+    engine = resolve(engine)
     scope = scope_sql(environment, since, until)
     # What to read, from the metadata store in one transaction (released before the statistics): the version, its
     # settings, the catalogued log and outcome files, the ingestion runs, and the stamp's metadata part. Files never
@@ -69,37 +80,38 @@ def monitor_version(store, model: str, version: int | None = None, *, environmen
         if not files:
             raise NotFound(f"{v.ref} has no logged predictions yet; score or log some first.")
         cfg = get_config_tx(con, m.id)
-        ref = reference_relation_tx(con, store, v)
+        ref = reference_file_tx(con, store, v)
         rejected = con.execute("""SELECT CAST(date_trunc(?, created_at) AS VARCHAR), sum(rows_in), sum(rows_rejected)
                                   FROM ingest_runs WHERE model_id = ? AND kind <> 'log-outcomes' GROUP BY 1 ORDER BY 1""",
                                [window, m.id]).fetchall()
         sources = stamp_sources_tx(con, m.id)
         holdout = get_dataset_by_id(con, v.test_dataset_id) if v.test_dataset_id is not None else None
         con.execute("ROLLBACK")  # it only read
-    with store.data() as con:
+    with data_connection(store, engine) as con:
+        d = dialect_of(con)
         # The rows in scope and the outcomes, read from their files once into this connection's own tables: the
         # report runs dozens of statements over them, and each read of the files would open every file again.
+        # (Spark: views over the files, which stay with its executors.)
         name, outcomes = "mon_log", "mon_outcomes"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {datafiles.relation(store, files)} "
-                    f"WHERE {scope}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {outcomes} AS SELECT * FROM "
-                    f"{datafiles.outcomes_relation(store, sources['outcome_files'])}")
+        d.temp_table(con, name, f"SELECT * FROM {datafiles.relation(store, files, dialect=d)} WHERE {scope}")
+        d.temp_table(con, outcomes, f"SELECT * FROM "
+                     f"{datafiles.outcomes_relation(store, sources['outcome_files'], dialect=d)}")
         n = con.execute(f"SELECT count(*) FROM {name} WHERE {scope}").fetchall()[0][0]
         if n == 0:
             env_txt = f" in {environment}" if environment else ""
             raise NotFound(f"{v.ref} has no logged predictions{env_txt} in that period.")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW mon_cur AS SELECT * FROM {name} WHERE {scope}")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW mon_ref AS SELECT * FROM {ref}")
+        con.execute(f"CREATE OR REPLACE TEMPORARY VIEW mon_cur AS SELECT * FROM {name} WHERE {scope}")
+        con.execute(f"CREATE OR REPLACE TEMPORARY VIEW mon_ref AS SELECT * FROM {d.files([str(ref)])}")
         inputs = [f for f in v.feature_names if f not in set(cfg.exclude)]  # the model's config may set some aside
         report = drift_report.report(con, "mon_ref", "mon_cur", columns=inputs, time_column="ts", window=window,
                                      config=cfg, time_sql="ts")
         # The last 7 days as one sample: daily windows of a few hundred rows are noisy, a week is not.
         last_ts = con.execute("SELECT max(ts) FROM mon_cur").fetchall()[0][0]
-        con.execute(f"CREATE OR REPLACE TEMP VIEW mon_recent AS SELECT * FROM mon_cur WHERE ts > "
+        con.execute(f"CREATE OR REPLACE TEMPORARY VIEW mon_recent AS SELECT * FROM mon_cur WHERE ts > "
                     f"TIMESTAMP {literal((last_ts - timedelta(days=RECENT_DAYS)).isoformat(sep=' '))}")
         recent = drift_report.report(con, "mon_ref", "mon_recent", columns=inputs, config=cfg)
         performance = _performance(con, name, outcomes, v, scope, window)
-        volume = con.execute(f"""SELECT CAST(date_trunc('{window}', ts) AS VARCHAR) AS w, count(*) AS n,
+        volume = con.execute(f"""SELECT {d.window_text(window, 'ts')} AS w, count(*) AS n,
                                         avg(score) AS mean_score FROM {name} WHERE {scope} GROUP BY 1 ORDER BY 1""").df()
         first, last = con.execute(f"SELECT min(ts), max(ts) FROM {name} WHERE {scope}").fetchall()[0]
         # The score's own drift: the hold-out scores of the version are the reference when they exist.
@@ -128,11 +140,12 @@ def _score_drift(con, store, v: ModelVersion, ds, name: str, scope: str, window:
     path = holdout_scores.path(store, v, ds)
     if not path.exists():
         holdout_scores.compute(store, v, ds)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW mon_cur_scores AS SELECT score, ts FROM {name} WHERE {scope} "
+    d = dialect_of(con)
+    con.execute(f"CREATE OR REPLACE TEMPORARY VIEW mon_cur_scores AS SELECT score, ts FROM {name} WHERE {scope} "
                 "AND score IS NOT NULL")
     if con.execute("SELECT count(*) FROM mon_cur_scores").fetchall()[0][0] == 0:
         return None
-    con.execute(f"CREATE OR REPLACE TEMP VIEW mon_ref_scores AS SELECT score FROM read_parquet({literal(str(path))})")
+    con.execute(f"CREATE OR REPLACE TEMPORARY VIEW mon_ref_scores AS SELECT score FROM {d.files([str(path)])}")
     return drift_report.report(con, "mon_ref_scores", "mon_cur_scores", columns=["score"], time_column="ts",
                                window=window, time_sql="ts")
 
@@ -146,21 +159,22 @@ def _prediction_drift(con, store, v: ModelVersion, ds, name: str, scope: str, wi
     path = holdout_scores.path(store, v, ds)
     if not path.exists():
         holdout_scores.compute(store, v, ds)
-    classes = _class_case(v, "prediction")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW mon_cur_pred AS SELECT {classes} AS predicted_class, ts FROM {name} "
-                f"WHERE {scope} AND prediction IS NOT NULL")
+    d = dialect_of(con)
+    classes = _class_case(v, "prediction", d)
+    con.execute(f"CREATE OR REPLACE TEMPORARY VIEW mon_cur_pred AS SELECT {classes} AS predicted_class, ts FROM "
+                f"{name} WHERE {scope} AND prediction IS NOT NULL")
     if con.execute("SELECT count(*) FROM mon_cur_pred").fetchall()[0][0] == 0:
         return None
-    con.execute(f"CREATE OR REPLACE TEMP VIEW mon_ref_pred AS SELECT {classes} AS predicted_class "
-                f"FROM read_parquet({literal(str(path))})")
+    con.execute(f"CREATE OR REPLACE TEMPORARY VIEW mon_ref_pred AS SELECT {classes} AS predicted_class "
+                f"FROM {d.files([str(path)])}")
     return drift_report.report(con, "mon_ref_pred", "mon_cur_pred", columns=["predicted_class"], time_column="ts",
                                window=window, time_sql="ts")
 
 
-def _class_case(v: ModelVersion, column: str) -> str:
+def _class_case(v: ModelVersion, column: str, dialect) -> str:
     """SQL naming each class position (0..K−1) in `column` by its class, as text."""
     whens = " ".join(f"WHEN {i} THEN {literal(str(c))}" for i, c in enumerate(v.classes or []))
-    return f"CAST(CASE CAST({column} AS BIGINT) {whens} END AS VARCHAR)"
+    return dialect.text(f"CASE CAST({column} AS BIGINT) {whens} END")
 
 
 def _label_index(v: ModelVersion, outcome: str) -> str:
@@ -181,33 +195,36 @@ def _performance_multiclass(con, name: str, outcomes: str, v: ModelVersion, scop
     one-vs-rest AUC (macro and weighted; the rank-sum AUC of each class against the rest, NULL when a class is
     absent from the window), each as scikit-learn computes it on those rows."""
     k = len(v.classes or [])
-    base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.probabilities AS pr,
+    d = dialect_of(con)
+    base = f"""SELECT {d.window_text(window, 'l.ts')} AS w, l.probabilities AS pr,
                       CAST(l.prediction AS BIGINT) AS pred, {_label_index(v, 'o')} AS y
                FROM {name} l JOIN {outcomes} o ON o.request_id = l.request_id
                WHERE {scope} AND l.probabilities IS NOT NULL"""
     rows = con.execute(f"""
         WITH d AS (SELECT * FROM ({base}) WHERE y IS NOT NULL),
-        per_row AS (SELECT w, count(*) AS n, avg(CASE WHEN pred = y THEN 1.0 ELSE 0.0 END) AS accuracy,
-                           avg(-ln(greatest(least(list_extract(pr, y + 1), 1 - {EPS!r}), {EPS!r}))) AS log_loss
+        per_row AS (SELECT w, count(*) AS n, avg(CASE WHEN pred = y THEN 1e0 ELSE 0e0 END) AS accuracy,
+                           avg(-ln(greatest(least({d.list_item('pr', 'y + 1')}, 1 - {EPS!r}), {EPS!r}))) AS log_loss
                     FROM d GROUP BY w),
-        cls AS (SELECT unnest(range({k})) AS c),
-        per_class AS (SELECT d.w, cls.c, count(*) FILTER (d.y = cls.c) AS pos,
-                             count(*) FILTER (d.pred = cls.c) AS predicted,
-                             count(*) FILTER (d.y = cls.c AND d.pred = cls.c) AS tp
+        cls AS {d.integers_below(k, 'c')},
+        per_class AS (SELECT d.w, cls.c, count(*) FILTER (WHERE d.y = cls.c) AS pos,
+                             count(*) FILTER (WHERE d.pred = cls.c) AS predicted,
+                             count(*) FILTER (WHERE d.y = cls.c AND d.pred = cls.c) AS tp
                       FROM d CROSS JOIN cls GROUP BY ALL),
         ranked AS (SELECT d.w, cls.c, d.y = cls.c AS hit,
-                          rank() OVER (PARTITION BY d.w, cls.c ORDER BY list_extract(d.pr, cls.c + 1))
-                          + (count(*) OVER (PARTITION BY d.w, cls.c, list_extract(d.pr, cls.c + 1)) - 1) / 2.0 AS rk
+                          rank() OVER (PARTITION BY d.w, cls.c ORDER BY {d.list_item('d.pr', 'cls.c + 1')})
+                          + (count(*) OVER (PARTITION BY d.w, cls.c, {d.list_item('d.pr', 'cls.c + 1')}) - 1) / 2e0
+                          AS rk
                    FROM d CROSS JOIN cls),
-        auc AS (SELECT w, c, count(*) AS n, count(*) FILTER (hit) AS pos,
-                       (sum(rk) FILTER (hit) - count(*) FILTER (hit) * (count(*) FILTER (hit) + 1) / 2.0)
-                       / nullif(count(*) FILTER (hit) * (count(*) - count(*) FILTER (hit)), 0) AS auc
+        auc AS (SELECT w, c, count(*) AS n, count(*) FILTER (WHERE hit) AS pos,
+                       (sum(rk) FILTER (WHERE hit) - count(*) FILTER (WHERE hit) * (count(*) FILTER (WHERE hit) + 1) / 2e0)
+                       / nullif(count(*) FILTER (WHERE hit) * (count(*) - count(*) FILTER (WHERE hit)), 0) AS auc
                 FROM ranked GROUP BY w, c),
         per_window AS (SELECT p.w,
-                              avg(p.tp / p.pos) FILTER (p.pos > 0) AS balanced_accuracy,
-                              avg(2.0 * p.tp / (p.pos + p.predicted)) FILTER (p.pos + p.predicted > 0) AS f1_macro,
-                              CASE WHEN count(*) FILTER (p.pos = 0) = 0 THEN avg(a.auc) END AS auc_ovr_macro,
-                              CASE WHEN count(*) FILTER (p.pos = 0) = 0 THEN sum(a.auc * p.pos) / sum(p.pos) END
+                              avg(p.tp / nullif(p.pos, 0)) FILTER (WHERE p.pos > 0) AS balanced_accuracy,
+                              avg(2e0 * p.tp / nullif(p.pos + p.predicted, 0)) FILTER (WHERE p.pos + p.predicted > 0)
+                                  AS f1_macro,
+                              CASE WHEN count(*) FILTER (WHERE p.pos = 0) = 0 THEN avg(a.auc) END AS auc_ovr_macro,
+                              CASE WHEN count(*) FILTER (WHERE p.pos = 0) = 0 THEN sum(a.auc * p.pos) / sum(p.pos) END
                                   AS auc_ovr_weighted
                        FROM per_class p JOIN auc a ON a.w = p.w AND a.c = p.c GROUP BY p.w)
         SELECT r.w, r.n, pw.auc_ovr_macro, pw.auc_ovr_weighted, r.accuracy, pw.balanced_accuracy, r.log_loss,
@@ -224,17 +241,19 @@ def _performance(con, name: str, outcomes: str, v: ModelVersion, scope: str, win
     if v.task == "multiclass_classification":
         return _performance_multiclass(con, name, outcomes, v, scope, window)
     y = outcome_sql(v)  # a number; a binary model's text class ("yes") as 0/1
-    base = f"""SELECT CAST(date_trunc('{window}', l.ts) AS VARCHAR) AS w, l.score AS s, {y} AS y
+    d = dialect_of(con)
+    base = f"""SELECT {d.window_text(window, 'l.ts')} AS w, l.score AS s, {y} AS y
                FROM {name} l JOIN {outcomes} o ON o.request_id = l.request_id
                WHERE {scope} AND l.score IS NOT NULL AND {y} IS NOT NULL"""
     if v.task == "binary_classification":
         rows = con.execute(f"""
             WITH d AS ({base}),
-            r AS (SELECT w, s, y, rank() OVER (PARTITION BY w ORDER BY s) + (count(*) OVER (PARTITION BY w, s) - 1) / 2.0
+            r AS (SELECT w, s, y, rank() OVER (PARTITION BY w ORDER BY s) + (count(*) OVER (PARTITION BY w, s) - 1) / 2e0
                          AS rk FROM d)
             SELECT w, count(*) AS n, sum(y) AS pos,
-                   (sum(rk) FILTER (y = 1) - sum(y) * (sum(y) + 1) / 2.0) / nullif(sum(y) * (count(*) - sum(y)), 0) AS auc,
-                   avg(CASE WHEN (s >= 0.5) = (y = 1) THEN 1.0 ELSE 0.0 END) AS accuracy,
+                   (sum(rk) FILTER (WHERE y = 1) - sum(y) * (sum(y) + 1) / 2e0)
+                   / nullif(sum(y) * (count(*) - sum(y)), 0) AS auc,
+                   avg(CASE WHEN (s >= 0.5e0) = (y = 1) THEN 1e0 ELSE 0e0 END) AS accuracy,
                    avg((s - y) * (s - y)) AS brier, avg(s) AS mean_score, avg(y) AS observed_rate
             FROM r GROUP BY w ORDER BY w""").fetchall()
         return [{"window": w, "labelled": int(n), "positives": int(p), "auc": auc, "accuracy": acc, "brier": br,

@@ -43,13 +43,15 @@ def raise_recertification_notices(store, actor: Identity) -> list[dict[str, Any]
     return raised
 
 
-def monitor_all(store, actor: Identity, *, window: str = "day", send: bool = True, settings=None) -> dict[str, Any]:
+def monitor_all(store, actor: Identity, *, window: str = "day", send: bool = True, settings=None,
+                engine: str | None = None) -> dict[str, Any]:
     """Monitor every live deployment (champions and challengers in every environment), store each snapshot and
     raise its alerts (`checks.check`), raise due re-certification notices, then deliver the outbox.
 
     Needs `store-monitoring` (refused before any work, audited). A deployment that cannot be monitored (no logs
     yet) is reported in `runs` as skipped, one that fails with its reason (in `failed`); the others still run. Returns `runs`, `alerts_raised` (ids),
-    `recertification_due`, `failed` and `delivery`.
+    `recertification_due`, `failed` and `delivery`. `engine`: what reduces the logs (core/engine.py); Spark that
+    cannot start is refused once, before any deployment runs.
     """
     if not allowed(actor, "store-monitoring"):
         with store.transaction():
@@ -58,11 +60,16 @@ def monitor_all(store, actor: Identity, *, window: str = "day", send: bool = Tru
                             "needs the role data_scientist (give the scheduler's service account that role).",
                             actor=who, action=MonitoringSnapshotStored.action,
                             entity_type=MonitoringSnapshotStored.entity_type, entity_id="all")
+    from ..engine import resolve, spark_session
+
+    engine = resolve(engine)
+    if engine == "spark":
+        spark_session()
     runs = []
     for d in live.live(store):  # per model and environment, the champion first
         run = {"model": d.model, "version": d.version, "environment": d.environment, "role": d.role}
         try:
-            out = checks.check(store, actor, d.model, d.version, d.environment, window)
+            out = checks.check(store, actor, d.model, d.version, d.environment, window, engine=engine)
         except NotFound as e:  # live, but nothing logged yet: nothing to monitor, and nothing broken
             run |= {"ok": True, "skipped": True, "alerts_raised": [], "sentence": str(e)}
         except CoreError as e:

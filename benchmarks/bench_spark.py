@@ -91,6 +91,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--fifty-million", action="store_true")
+    ap.add_argument("--rows", help="comma-separated row counts to run instead (e.g. 50000000 for 50M alone)")
     ap.add_argument("--folder", help="keep the generated Parquet here (default: a temp folder, removed)")
     ap.add_argument("--modes", default="duckdb,local[1],local[2]")
     ap.add_argument("--windows", action="store_true",
@@ -102,7 +103,8 @@ def main() -> None:
     holder = None if args.folder else tempfile.TemporaryDirectory(prefix="bench-spark-")
     folder = Path(args.folder or holder.name)
     folder.mkdir(parents=True, exist_ok=True)
-    sizes = [10_000_000] + ([50_000_000] if args.fifty_million else [])
+    sizes = ([int(r) for r in args.rows.split(",")] if args.rows
+             else [10_000_000] + ([50_000_000] if args.fifty_million else []))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
     print(f"{'rows':>12}  {'engine':<9} {'process s':>12} {'report s':>12} {'driver MB':>10} {'JVM MB':>10}  same")
     for rows in sizes:

@@ -49,6 +49,12 @@ class Dialect:
 
         return quote(name)
 
+    @staticmethod
+    def literal(text: str) -> str:
+        from .sql import literal
+
+        return literal(text)
+
     def text(self, expr: str) -> str:
         return f"CAST({expr} AS VARCHAR)"
 
@@ -105,6 +111,11 @@ class Dialect:
 DUCKDB = Dialect()
 
 
+def dialect_for(engine: str) -> type[Dialect]:
+    """The dialect class of an engine by name, for what is written before a connection exists (literals)."""
+    return SparkDialect if engine == "spark" else Dialect
+
+
 def dialect_of(con) -> Dialect:
     """The dialect of a connection: a Spark connection carries its own; anything else speaks DuckDB's SQL."""
     return getattr(con, "dialect", None) or DUCKDB
@@ -143,6 +154,15 @@ class SparkDialect(Dialect):
 
         quote(name)  # the same names are refused (empty, NUL)
         return "`" + name.replace("`", "``") + "`"
+
+    @staticmethod
+    def literal(text: str) -> str:
+        """Spark reads backslash escapes in string literals and takes '' as two literals run together, so DuckDB's
+        doubled quote would let a value ending in a backslash (a class label, say) end the literal early."""
+        from .sql import refuse_nul
+
+        refuse_nul(text)
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
     def text(self, expr: str) -> str:
         return f"CAST({expr} AS STRING)"

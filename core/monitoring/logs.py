@@ -21,7 +21,9 @@ from .. import datafiles
 from .ingest import log_files, log_files_tx
 
 
-def scope_sql(environment: str | None, since: datetime | None, until: datetime | None) -> str:
+def scope_sql(environment: str | None, since: datetime | None, until: datetime | None, dialect=None) -> str:
+    """The WHERE condition of an environment and a time span; `dialect` (core/engine.py) spells its literals."""
+    literal = (dialect or _duckdb()).literal
     parts = []
     if environment:
         parts.append(f"environment = {literal(environment)}")
@@ -68,9 +70,16 @@ def recent_rows(store, model: str, version: int, *, days: int = 7, environment: 
     return frame.sample(n=min(limit, len(frame)), random_state=0).sort_index() if len(frame) > limit else frame
 
 
-def outcome_sql(v: ModelVersion, o: str = "o") -> str:
+def _duckdb():
+    from ..engine import DUCKDB
+
+    return DUCKDB
+
+
+def outcome_sql(v: ModelVersion, o: str = "o", dialect=None) -> str:
     """SQL for the number an outcome (row alias `o` of `outcomes`) means to a binary or regression version: its
     number, or for a binary classifier trained on text classes ("no"/"yes") 0 or 1 by its text; NULL otherwise."""
+    literal = (dialect or _duckdb()).literal
     whens = " ".join(f"WHEN {o}.label_text = {literal(str(c).strip())} THEN {float(i)!r}"
                      for i, c in enumerate(v.classes or []) if v.task == "binary_classification" and isinstance(c, str))
     return f"(CASE WHEN {o}.label IS NOT NULL THEN {o}.label {whens} END)"
@@ -200,7 +209,7 @@ def data_stamp(dcon, store, files: list[str], sources: dict[str, Any], environme
     from ..engine import dialect_of
 
     d = dialect_of(dcon)
-    scope = scope_sql(environment, None, None)
+    scope = scope_sql(environment, None, None, d)
     rows, last, ingest_id = dcon.execute(f"SELECT count(*), {d.timestamp_text('max(ts)')}, max(ingest_id) FROM "
                                          f"{datafiles.relation(store, files, dialect=d)} WHERE {scope}"
                                          ).fetchall()[0]

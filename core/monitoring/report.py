@@ -15,7 +15,6 @@ from ..registry.datasets import get_dataset_by_id
 from ..registry.records import Model, ModelVersion
 from ..registry.versions import get_model_version_tx
 from ..engine import dialect_of
-from ..sql import literal
 from . import holdout_scores
 from .. import datafiles
 from .ingest import log_files_tx
@@ -65,10 +64,10 @@ def monitor_version(store, model: str, version: int | None = None, *, environmen
     reading the catalogued files where they lie. The SQL is the same but for the dialect's hooks, and every
     statistic is computed from the reduced tables by the same code, so both give the same report.
     """
-    from ..engine import data_connection, resolve
+    from ..engine import data_connection, dialect_for, resolve
 
     engine = resolve(engine)
-    scope = scope_sql(environment, since, until)
+    scope = scope_sql(environment, since, until, dialect_for(engine))
     # What to read, from the metadata store in one transaction (released before the statistics): the version, its
     # settings, the catalogued log and outcome files, the ingestion runs, and the stamp's metadata part. Files never
     # change once catalogued, so the stamp names exactly the data every query of the report reads.
@@ -108,7 +107,7 @@ def monitor_version(store, model: str, version: int | None = None, *, environmen
         # The last 7 days as one sample: daily windows of a few hundred rows are noisy, a week is not.
         last_ts = con.execute("SELECT max(ts) FROM mon_cur").fetchall()[0][0]
         con.execute(f"CREATE OR REPLACE TEMPORARY VIEW mon_recent AS SELECT * FROM mon_cur WHERE ts > "
-                    f"TIMESTAMP {literal((last_ts - timedelta(days=RECENT_DAYS)).isoformat(sep=' '))}")
+                    f"TIMESTAMP {d.literal((last_ts - timedelta(days=RECENT_DAYS)).isoformat(sep=' '))}")
         recent = drift_report.report(con, "mon_ref", "mon_recent", columns=inputs, config=cfg)
         performance = _performance(con, name, outcomes, v, scope, window)
         volume = con.execute(f"""SELECT {d.window_text(window, 'ts')} AS w, count(*) AS n,
@@ -173,16 +172,17 @@ def _prediction_drift(con, store, v: ModelVersion, ds, name: str, scope: str, wi
 
 def _class_case(v: ModelVersion, column: str, dialect) -> str:
     """SQL naming each class position (0..K−1) in `column` by its class, as text."""
-    whens = " ".join(f"WHEN {i} THEN {literal(str(c))}" for i, c in enumerate(v.classes or []))
+    whens = " ".join(f"WHEN {i} THEN {dialect.literal(str(c))}" for i, c in enumerate(v.classes or []))
     return dialect.text(f"CASE CAST({column} AS BIGINT) {whens} END")
 
 
-def _label_index(v: ModelVersion, outcome: str) -> str:
+def _label_index(v: ModelVersion, outcome: str, dialect) -> str:
     """SQL giving an outcome's position in the version's classes (NULL when it is none of them): a numeric class
     by the outcome's number (1, 1.0), a text class ("barolo") by its text (migration 0016)."""
     whens = " ".join(
         f"WHEN {outcome}.label = {float(c)!r} THEN {i}" if isinstance(c, (int, float)) and not isinstance(c, bool)
-        else f"WHEN {outcome}.label_text = {literal(str(c).strip())} THEN {i}" for i, c in enumerate(v.classes or []))
+        else f"WHEN {outcome}.label_text = {dialect.literal(str(c).strip())} THEN {i}"
+        for i, c in enumerate(v.classes or []))
     return f"(CASE {whens} END)" if whens else "CAST(NULL AS BIGINT)"
 
 
@@ -197,7 +197,7 @@ def _performance_multiclass(con, name: str, outcomes: str, v: ModelVersion, scop
     k = len(v.classes or [])
     d = dialect_of(con)
     base = f"""SELECT {d.window_text(window, 'l.ts')} AS w, l.probabilities AS pr,
-                      CAST(l.prediction AS BIGINT) AS pred, {_label_index(v, 'o')} AS y
+                      CAST(l.prediction AS BIGINT) AS pred, {_label_index(v, 'o', d)} AS y
                FROM {name} l JOIN {outcomes} o ON o.request_id = l.request_id
                WHERE {scope} AND l.probabilities IS NOT NULL"""
     rows = con.execute(f"""
@@ -240,8 +240,8 @@ def _performance(con, name: str, outcomes: str, v: ModelVersion, scope: str, win
     mean score vs observed rate (calibration); regression: RMSE, MAE."""
     if v.task == "multiclass_classification":
         return _performance_multiclass(con, name, outcomes, v, scope, window)
-    y = outcome_sql(v)  # a number; a binary model's text class ("yes") as 0/1
     d = dialect_of(con)
+    y = outcome_sql(v, dialect=d)  # a number; a binary model's text class ("yes") as 0/1
     base = f"""SELECT {d.window_text(window, 'l.ts')} AS w, l.score AS s, {y} AS y
                FROM {name} l JOIN {outcomes} o ON o.request_id = l.request_id
                WHERE {scope} AND l.score IS NOT NULL AND {y} IS NOT NULL"""

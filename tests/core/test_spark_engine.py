@@ -192,3 +192,16 @@ def test_an_unknown_or_missing_engine_is_one_sentence(demo_store, cli, monkeypat
         r = cli(demo_store, *args)
         assert r.code == 2 and "needs Java" in r.err and "default-jre-headless" in r.err, r.err
         assert len(r.err.strip().splitlines()) == 1 and r.out == ""
+
+
+def test_text_literals_read_back_exactly_in_both_dialects(spark):
+    """Class labels and environments are written into the reduction SQL as literals. Spark reads backslash escapes
+    and takes '' as two literals run together, so DuckDB's spelling would end a Spark literal early at a value
+    ending in a backslash; each dialect spells its own."""
+    import duckdb
+
+    values = ["it's", "x\\", "a\\' OR 1=1 --", "\\\\'", "''", "naïve 列 🚀", "tab\there", "line\nbreak", "%_"]
+    spark_sql = "SELECT " + ", ".join(f"{engine.SparkDialect.literal(v)} AS c{i}" for i, v in enumerate(values))
+    duck_sql = "SELECT " + ", ".join(f"{engine.Dialect.literal(v)} AS c{i}" for i, v in enumerate(values))
+    assert list(spark.sql(spark_sql).collect()[0]) == values
+    assert list(duckdb.sql(duck_sql).fetchall()[0]) == values

@@ -16,6 +16,7 @@ from ..registry.catalog import get_model_tx
 from ..registry.datasets import get_dataset_by_id, stored_file
 from ..registry.records import ModelVersion
 from ..registry.versions import get_model_version, get_model_version_tx
+from ..engine import DUCKDB, dialect_of
 from ..sql import literal, quote
 from .. import datafiles
 from .ingest import log_files, log_files_tx
@@ -23,7 +24,7 @@ from .ingest import log_files, log_files_tx
 
 def scope_sql(environment: str | None, since: datetime | None, until: datetime | None, dialect=None) -> str:
     """The WHERE condition of an environment and a time span; `dialect` (core/engine.py) spells its literals."""
-    literal = (dialect or _duckdb()).literal
+    literal = (dialect or DUCKDB).literal
     parts = []
     if environment:
         parts.append(f"environment = {literal(environment)}")
@@ -70,16 +71,10 @@ def recent_rows(store, model: str, version: int, *, days: int = 7, environment: 
     return frame.sample(n=min(limit, len(frame)), random_state=0).sort_index() if len(frame) > limit else frame
 
 
-def _duckdb():
-    from ..engine import DUCKDB
-
-    return DUCKDB
-
-
 def outcome_sql(v: ModelVersion, o: str = "o", dialect=None) -> str:
     """SQL for the number an outcome (row alias `o` of `outcomes`) means to a binary or regression version: its
     number, or for a binary classifier trained on text classes ("no"/"yes") 0 or 1 by its text; NULL otherwise."""
-    literal = (dialect or _duckdb()).literal
+    literal = (dialect or DUCKDB).literal
     whens = " ".join(f"WHEN {o}.label_text = {literal(str(c).strip())} THEN {float(i)!r}"
                      for i, c in enumerate(v.classes or []) if v.task == "binary_classification" and isinstance(c, str))
     return f"(CASE WHEN {o}.label IS NOT NULL THEN {o}.label {whens} END)"
@@ -206,8 +201,6 @@ def stamp_sources_tx(con, model_id: int) -> dict[str, Any]:
 
 def data_stamp(dcon, store, files: list[str], sources: dict[str, Any], environment: str | None) -> dict[str, Any]:
     """`data_stamp_tx` from the metadata part already read (`stamp_sources_tx`), reading the files in `dcon`."""
-    from ..engine import dialect_of
-
     d = dialect_of(dcon)
     scope = scope_sql(environment, None, None, d)
     rows, last, ingest_id = dcon.execute(f"SELECT count(*), {d.timestamp_text('max(ts)')}, max(ingest_id) FROM "

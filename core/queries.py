@@ -13,20 +13,19 @@ from .governance.live import live
 from .monitoring.health import health_by_environment
 from .identity import Identity, allowed, require
 from .governance.recertification import recertification_status
-from .registry.catalog import _STATUS_SQL
+from .registry.catalog import _STATUS_SQL, CARD_COMPLETENESS_SQL
 from .registry.records import CARD_FIELDS
 from .vocabulary import DEFAULT_ENVIRONMENT
 
 
 def portfolio(store) -> pd.DataFrame:
     """One row per model: status, tier, versions, latest metrics and card completeness."""
-    card_filled = " + ".join(f"(CASE WHEN trim(m.{f}) <> '' THEN 1 ELSE 0 END)" for f in CARD_FIELDS)
     sql = f"""
         SELECT m.name, m.owner, m.business_unit, m.risk_tier, {_STATUS_SQL} AS status,
                count(v.id) AS versions, max(v.version) AS latest_version,
                (array_agg(CAST(v.metrics AS VARCHAR) ORDER BY v.version DESC))[1] AS latest_metrics,
                (array_agg(v.task ORDER BY v.version DESC))[1] AS task,
-               ({card_filled}) / {len(CARD_FIELDS)}.0 AS card_completeness,
+               {CARD_COMPLETENESS_SQL} AS card_completeness,
                m.updated_at
         FROM models m LEFT JOIN model_versions v ON v.model_id = m.id
         GROUP BY m.id, m.name, m.owner, m.business_unit, m.risk_tier, m.updated_at, {", ".join(
@@ -70,14 +69,16 @@ def _monitored(store) -> set[tuple[str, int, str]]:
         ).fetchall()}
 
 
-def attention_items(store, actor: Identity | None, frame: pd.DataFrame | None = None) -> list[AttentionItem]:
+def attention_items(store, actor: Identity | None, frame: pd.DataFrame | None = None,
+                    health_by_env: dict[str, list[dict[str, Any]]] | None = None) -> list[AttentionItem]:
     """What needs attention across the portfolio, "action" items first, each with its next step for `actor`.
 
     Every live champion whose health (`monitoring.health`, per environment) is below green; every production
     deployment without a monitoring snapshot; re-certifications overdue or due within 30 days; deployment
     requests waiting for a decision or a deployment (only for people who may see approvals, `view-approvals`);
     models without a version, hold-out metrics or a complete model card. A viewer is told whom to ask, a data
-    scientist what to run or which page to open, a risk officer what to decide.
+    scientist what to run or which page to open, a risk officer what to decide. `frame` (`portfolio`) and
+    `health_by_env` (`monitoring.health.health_by_environment`) are read here unless the page passes what it read.
     """
     df = portfolio(store) if frame is None else frame
     owners = dict(zip(df["name"], df["owner"]))
@@ -106,7 +107,7 @@ def attention_items(store, actor: Identity | None, frame: pd.DataFrame | None = 
                     "risk_officer": f"a request fails its card check until it is complete; ask {owner(r.name)}",
                     "viewer": f"ask {owner(r.name)} to complete the model card"}), "card"))
 
-    for model, records in health_by_environment(store).items():
+    for model, records in (health_by_environment(store) if health_by_env is None else health_by_env).items():
         for h in records:
             if h["status"] not in ("amber", "red"):
                 continue

@@ -43,16 +43,27 @@ def recertification_status(store, model: str | None = None, today: date | None =
     """Per live champion: when it was last certified (deployment or re-certification), when it is due, overdue."""
     today = today or utcnow().date()
     with store.read() as con:
-        # What is live comes from live.py; only the certification dates are read here.
+        # What is live comes from live.py; only the certification dates are read here: two reads in all, whatever
+        # the number of champions (each model's tier and policy, and the re-certifications of the models asked).
         champions = [d for d in live_tx(con, model) if d.role == "champion"]
-        rows = []
-        for d in champions:
-            tier, days, last = con.execute(
-                "SELECT m.risk_tier, p.recertify_days, (SELECT max(r.recertified_at) FROM recertifications r"
-                " WHERE r.model_id = m.id AND r.environment = ? AND r.recertified_at >= ?)"
-                " FROM models m JOIN policies p ON p.risk_tier = m.risk_tier WHERE m.name = ?",
-                [d.environment, d.since, d.model]).fetchone()
-            rows.append((d.model, d.environment, d.version, tier, days, d.since, last))
+        if not champions:
+            return []
+        where, params = (" WHERE m.name = ?", [model]) if model else ("", [])
+        policy_of = {name: (tier, days) for name, tier, days in con.execute(
+            "SELECT m.name, m.risk_tier, p.recertify_days FROM models m JOIN policies p ON p.risk_tier = m.risk_tier"
+            + where, params).fetchall()}
+        recertified = con.execute(
+            "SELECT m.name, r.environment, r.recertified_at FROM recertifications r JOIN models m ON m.id = r.model_id"
+            + where, params).fetchall()
+    by_place: dict[tuple[str, str], list] = {}
+    for name, env, at in recertified:
+        by_place.setdefault((name, env), []).append(at)
+    rows = []
+    for d in champions:
+        tier, days = policy_of[d.model]
+        # The newest re-certification of this deployment: in its environment, since it went live.
+        last = max((at for at in by_place.get((d.model, d.environment), []) if at >= d.since), default=None)
+        rows.append((d.model, d.environment, d.version, tier, days, d.since, last))
     out = []
     for name, env, version, tier, days, since, last in rows:
         certified = last or since

@@ -103,7 +103,10 @@ def health_by_environment(store, model: str | None = None) -> dict[str, list[dic
     return out
 
 
-def health(store, model: str | None = None) -> dict[str, dict[str, Any]]:
-    """The model's health: its live production champion's (models with none are absent)."""
-    return {name: rec for name, recs in health_by_environment(store, model).items()
-            for rec in recs if rec["environment"] == DEFAULT_ENVIRONMENT}
+def health(store, model: str | None = None, *, by_environment: dict[str, list[dict[str, Any]]] | None = None
+           ) -> dict[str, dict[str, Any]]:
+    """The model's health: its live production champion's (models with none are absent). A page that also needs
+    every environment's passes the `health_by_environment` it read, which is then not read again."""
+    if by_environment is None:
+        by_environment = health_by_environment(store, model)
+    return {name: rec for name, recs in by_environment.items() for rec in recs if rec["environment"] == DEFAULT_ENVIRONMENT}

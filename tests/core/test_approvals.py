@@ -345,3 +345,35 @@ def test_two_risk_officers_deciding_at_once_from_two_processes(store, people):
                                 ("rita@example.com", ["deploy", str(r.id)])])
         assert sorted(code for code, _ in results) == [0, 4], results
         assert len(live.history(store, "risk-model")) == 1
+
+
+def test_recertification_status_reads_all_champions_at_once_and_counts_only_this_deployments_certificates(
+        demo_store, demo_people):
+    """The whole portfolio's status is the same as each model's asked alone, and a champion's last certificate is the
+    newest one of its own environment since it went live: one given before it, or in another environment, is not."""
+    whole = recertification.recertification_status(demo_store)
+    assert len(whole) >= 3
+    alone = [s for name in sorted({s["model"] for s in whole})
+             for s in recertification.recertification_status(demo_store, name)]
+    assert sorted(whole, key=lambda s: (s["model"], s["environment"])) == \
+        sorted(alone, key=lambda s: (s["model"], s["environment"]))
+    target = next(s for s in whole if s["model"] == "credit-default" and s["environment"] == "production")
+    from core.governance.live import live
+
+    since = next(d.since for d in live(demo_store, "credit-default") if d.environment == "production"
+                 and d.role == "champion")
+    with demo_store.transaction() as con:
+        model_id, version_id = con.execute(
+            "SELECT m.id, v.id FROM models m JOIN model_versions v ON v.model_id = m.id WHERE m.name = 'credit-default'"
+            " AND v.version = ?", [target["version"]]).fetchone()
+        # before this deployment went live (a certificate of what was live then), and in another environment
+        for env, at in (("production", since - timedelta(seconds=1)), ("staging", since + timedelta(days=2))):
+            con.execute("INSERT INTO recertifications (model_id, environment, version_id, recertified_by, "
+                        "recertified_at, comment, next_due) VALUES (?, ?, ?, 'x@example.com', ?, 'crafted', ?)",
+                        [model_id, env, version_id, at, (at + timedelta(days=180)).date()])
+    assert recertification.recertification_status(demo_store) == whole  # neither counts
+    recertification.recertify(demo_store, demo_people["rita"], "credit-default", "production", "reviewed")
+    after = {(s["model"], s["environment"]): s for s in recertification.recertification_status(demo_store)}
+    assert after[("credit-default", "production")]["last_certified"] > target["last_certified"]
+    assert [s for k, s in after.items() if k != ("credit-default", "production")] == \
+        [s for s in whole if (s["model"], s["environment"]) != ("credit-default", "production")]

@@ -54,12 +54,24 @@ if page > result.pages:
     st.rerun()
 
 health = monitoring_health.health(store)
+
+
+def _or_dash(text: str | None) -> str:
+    return text if isinstance(text, str) and text.strip() else "—"
+
+
 rows = [{"Model": m.name, "Status": badges.model_status(m.status), "Risk": badges.risk(m.risk_tier),
-         "Health": badges.health(health.get(m.name)), "Why": "; ".join(health.get(m.name, {}).get("reasons", [])),
-         "Owner": m.owner, "Latest": m.latest_version, "Versions": m.versions, "Business unit": m.business_unit,
-         "Tags": ", ".join(m.tags), "Description": m.description} for m in result.items]
+         "Health": badges.health(health.get(m.name)),
+         "Why": _or_dash("; ".join(health.get(m.name, {}).get("reasons", []))), "Owner": _or_dash(m.owner),
+         "Latest": "—" if m.latest_version is None else f"v{m.latest_version}", "Versions": m.versions,
+         "Business unit": _or_dash(m.business_unit),
+         "Model card": round(m.card_completeness * 100), "Tags": ", ".join(m.tags), "Description": m.description}
+        for m in result.items]
 st.caption(f"{result.total} model(s) · page {result.page} of {result.pages}. Select a row to open the model.")
-event = st.dataframe(rows, hide_index=True, key="inv_table", on_select="rerun", selection_mode="single-row")
+event = st.dataframe(rows, hide_index=True, key="inv_table", on_select="rerun", selection_mode="single-row",
+                     column_config={"Why": st.column_config.TextColumn("Why not green", width="large"),
+                                    "Model card": st.column_config.ProgressColumn("Model card", format="%d%%",
+                                                                                  min_value=0, max_value=100)})
 selected = event.selection.rows if event is not None and hasattr(event, "selection") else []
 
 p1, p2, p3, p4 = st.columns([1, 1, 4, 3])

@@ -63,6 +63,10 @@ _STATUS_SQL = """
         ELSE 'retired'
     END"""
 
+# The share of the model card filled in (0 to 1), for a query over `models m` grouped by model.
+CARD_COMPLETENESS_SQL = "(" + " + ".join(f"(CASE WHEN trim(m.{f}) <> '' THEN 1 ELSE 0 END)" for f in CARD_FIELDS) \
+    + f") / {len(CARD_FIELDS)}.0"
+
 
 def search_models(store, text: str | None = None, *, owner: str | None = None, risk_tier: str | None = None,
                   status: str | None = None, tag: str | None = None, sort: str = "name",
@@ -96,10 +100,12 @@ def search_models(store, text: str | None = None, *, owner: str | None = None, r
     sql = f"""
         WITH s AS (
             SELECT m.name, m.owner, m.risk_tier, {_STATUS_SQL} AS status, max(v.version) AS latest_version,
-                   count(v.id) AS versions, m.business_unit, m.description, m.tags, m.updated_at
+                   count(v.id) AS versions, m.business_unit, m.description, m.tags, m.updated_at,
+                   {CARD_COMPLETENESS_SQL} AS card_completeness
             FROM models m LEFT JOIN model_versions v ON v.model_id = m.id
             {"WHERE " + " AND ".join(where) if where else ""}
-            GROUP BY m.id, m.name, m.owner, m.risk_tier, m.business_unit, m.description, m.tags, m.updated_at
+            GROUP BY m.id, m.name, m.owner, m.risk_tier, m.business_unit, m.description, m.tags, m.updated_at,
+                     {", ".join(f"m.{f}" for f in CARD_FIELDS)}
         )
         SELECT *, count(*) OVER () AS total FROM s m {having}
         ORDER BY {order} LIMIT ? OFFSET ?"""
@@ -109,7 +115,8 @@ def search_models(store, text: str | None = None, *, owner: str | None = None, r
     if not rows and page > 1:
         with store.read() as con:
             total = _count(con, sql, params)
-    items = [ModelSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], list(r[8] or []), r[9]) for r in rows]
+    items = [ModelSummary(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], list(r[8] or []), r[9], float(r[10]))
+             for r in rows]
     return SearchResult(items, total, page, per_page)
 
 

@@ -130,12 +130,13 @@ class ModelSummary:
     description: str
     tags: list[str]
     updated_at: Any
+    card_completeness: float = 0.0  # the share of the model card's fields filled in, 0 to 1
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "owner": self.owner, "risk_tier": self.risk_tier, "status": self.status,
                 "latest_version": self.latest_version, "versions": self.versions,
                 "business_unit": self.business_unit, "description": self.description, "tags": self.tags,
-                "updated_at": iso(self.updated_at)}
+                "updated_at": iso(self.updated_at), "card_completeness": round(self.card_completeness, 4)}
 
 
 @frozen_record

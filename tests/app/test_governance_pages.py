@@ -139,7 +139,8 @@ def test_needs_attention_lists_health_and_unmonitored_deployments_with_next_step
     assert not any("'modelgov " in x or " --" in x for x in lines)  # a viewer is told whom to ask
     # Severity is words with an icon, never a high/medium/low badge like the risk tiers.
     assert all(":material/" in x and "-badge[" not in x.split("**")[0] for x in _attention(at))
-    portfolio = _table_with(at, "why")
+    # Every model's row (the Overview links to it) shows no None.
+    portfolio = _table_with(open_app(demo_store.home, monkeypatch, "vera@modelgov.demo", "pages/inventory.py"), "Why")
     assert not portfolio.isna().any().any() and "None" not in portfolio.astype(str).values
     at = open_app(demo_store.home, monkeypatch, "ada@modelgov.demo")
     lines = [line.replace("\\", "") for line in _attention(at)]

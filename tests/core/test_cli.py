@@ -12,6 +12,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from core.registry import artifacts, catalog
+from core.registry.records import CARD_FIELDS
 from tests.conftest import make_version, synthetic_classification
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,10 @@ def test_register_then_list_and_show(store, cli, files):
     listed = json.loads(cli(store, "models", "list", "--json").out)
     assert {"name", "owner", "risk_tier", "status", "latest_version", "versions"} <= set(listed[0])
     assert (listed[0]["name"], listed[0]["versions"], listed[0]["latest_version"]) == ("cli-model", 1, 1)
+    assert listed[0]["card_completeness"] == 0  # no model-card field filled in yet (0 to 1, as the Overview had it)
+    assert cli(store, "models", "update", "cli-model", "--intended-use", "Rank risk.", as_=DS).code == 0
+    listed = json.loads(cli(store, "models", "list", "--json").out)
+    assert listed[0]["card_completeness"] == pytest.approx(1 / len(CARD_FIELDS))
     shown = json.loads(cli(store, "models", "show", "cli-model", "--json").out)
     assert {"name", "owner", "risk_tier", "description", "versions"} <= set(shown)
     v = shown["versions"][0]

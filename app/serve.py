@@ -9,6 +9,7 @@ the same process after importing, once, every module the entry script and the pa
 from __future__ import annotations
 
 import ast
+import gc
 import importlib
 import sys
 from pathlib import Path
@@ -52,10 +53,12 @@ def warm() -> None:
       server started by this module is never a REPL, so the check is marked done.
     - Plotly builds its figure and trace classes lazily, on first use (0.3 s here for the first bar chart).
     - DuckDB sets itself up on its first connection in a process (0.1 s here), before it opens any file.
+    - Each process checks once that the store has every migration; the check is done here (`_check_store`).
     """
     from core import store
 
     store.warm()
+    _check_store()
     from streamlit import delta_generator
 
     if hasattr(delta_generator, "_use_warning_has_been_displayed"):
@@ -70,9 +73,41 @@ def warm() -> None:
     fig.to_json()
 
 
+def _check_store() -> None:
+    """Open the configured DuckDB store once, if it exists, so that this process's one check that the store has
+    every migration (and the first read of its file) is not paid by the first visitor. A store that is missing,
+    locked by another process or broken is left alone: the page says what is wrong with it."""
+    from core.errors import CoreError
+    from core.store import Store
+
+    s = Store(lock_timeout=0)
+    if s.database_url is not None or not s.db_path.exists():
+        return
+    try:
+        with s.read():
+            pass
+    except CoreError:
+        pass
+
+
+def freeze_startup_objects() -> None:
+    """Move every object alive after start-up (the imported libraries' modules, classes and functions) out of the
+    garbage collector's reach.
+
+    Streamlit runs a full collection after every page run (`runner.postScriptGC`, kept on to bound memory), and a
+    full collection walks every tracked object: 0.11 s per run on an idle machine here, 0.15-0.17 s while the
+    browser draws, nearly all of it over objects that live as long as the process and are never garbage. Frozen,
+    they are skipped (the same collection then takes microseconds), and each run's collection walks only what the
+    runs made: `gc.freeze`, as CPython's documentation advises for a process that preloads before serving.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> None:
     preload()
     warm()
+    freeze_startup_objects()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", "run", str(APP / "main.py"), *(sys.argv[1:] if argv is None else argv)]

@@ -57,22 +57,40 @@ def test_no_page_relies_on_streamlit_magic_which_the_config_turns_off():
     assert not bare, f"bare values that magic would have drawn: {bare}"
 
 
-def test_the_overviews_chart_counts_models_by_status_and_tier_in_the_pages_order_and_colours():
+def test_the_overviews_risk_grid_counts_models_by_tier_and_status_in_the_pages_order():
     import pandas as pd
 
-    from app.components import charts
-    from app.components.badges import RISK_COLORS
+    from app.components import portfolio
 
     df = pd.DataFrame({"status": ["production", "staging", "production", "retired", "production"],
                        "risk_tier": ["high", "low", "high", "medium", "low"]})
-    spec = charts.portfolio_spec(df)
-    got = {(v["status"], v["risk_tier"]): v["models"] for v in spec["data"]["values"]}
-    assert got == {("production", "high"): 2, ("production", "low"): 1, ("staging", "low"): 1,
-                   ("retired", "medium"): 1}
-    assert spec["encoding"]["x"]["sort"] == ["production", "staging", "retired"]
-    color = spec["encoding"]["color"]["scale"]
-    assert color["domain"] == ["high", "medium", "low"]
-    assert color["range"] == [RISK_COLORS[t] for t in ("high", "medium", "low")]
+    lines = portfolio.risk_grid(df).splitlines()
+    assert lines[0] == "| Risk tier | Production | Staging | Retired | All |"  # no column for a status nobody has
+    assert lines[2:] == ["| :red-badge[high risk] | **2** | – | – | 2 |",
+                         "| :orange-badge[medium risk] | – | – | **1** | 1 |",
+                         "| :green-badge[low risk] | **1** | **1** | – | 2 |"]
+
+
+def test_the_overviews_health_line_counts_live_champions_by_colour():
+    from app.components import portfolio
+
+    health = {"a": {"status": "green"}, "b": {"status": "amber"}, "c": {"status": "unknown", "score": None},
+              "d": {"status": "green"}}
+    counts = portfolio.health_counts(health)
+    assert counts == {"green": 2, "amber": 1, "red": 0, "unknown": 1}
+    assert portfolio.health_line(counts) == ":green-badge[2 green] :orange-badge[1 amber] :gray-badge[1 not monitored yet]"
+
+
+def test_the_server_freezes_what_start_up_loaded_so_each_runs_collection_skips_it(monkeypatch):
+    """Streamlit collects garbage after every run; `main` freezes the preloaded libraries first, so that collection
+    walks only what runs made (checked in a fresh process: the freeze is process-wide)."""
+    code = ("import gc, json; from app import serve; import streamlit.web.cli as c; c.main = lambda: None; "
+            "before = gc.get_freeze_count(); serve.main([]); print(json.dumps([before, gc.get_freeze_count()]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "MODELGOV_HOME": str(ROOT / "no-such-home-for-this-test")})
+    assert out.returncode == 0, out.stderr
+    before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before == 0 and after > 100_000  # pandas, Plotly, DuckDB, Streamlit and core: far more than this
 
 
 def test_a_name_that_is_not_a_module_is_skipped(monkeypatch):

@@ -40,6 +40,7 @@ from core.store import Store
 DEMO_KEY = "demo_user"         # the demo picker's widget key (tests and pages may set it before a run)
 PERSON_KEY = "demo_person"     # the chosen demo person, kept outside widget state (see _demo_choice)
 DEMO_COOKIE = "modelgov_demo_person"
+COOKIE_SENT_KEY = "demo_cookie_sent"  # set once this session has sent the browser a demo-person cookie
 STATE_KEY = "auth_state"  # "demo" | "demo_unchosen" | "signed_in" | "signed_out" | "no_role" | "refused"
 #                           | "broken" | "problem"
 
@@ -282,6 +283,12 @@ def _remember_in_browser(email: str) -> None:
     The cookie carries no authority: it is read only in demo mode, where the
     picker offers everyone anyway, and only when it names one of the store's people.
     """
+    if _cookie_person() == email and not st.session_state.get(COOKIE_SENT_KEY):
+        # The browser came with this very cookie and this session has not changed it: no script to send, and none
+        # for the browser to load and run before the page counts as drawn. Once a session has sent one, every run
+        # sends it again, so a pick whose run was cut short still ends in the cookie.
+        return
+    st.session_state[COOKIE_SENT_KEY] = True
     cookie = f"{DEMO_COOKIE}={quote(email, safe='@')}; Path=/; SameSite=Strict"
     st.sidebar.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
 

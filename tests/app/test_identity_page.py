@@ -420,6 +420,29 @@ def test_the_demo_person_comes_back_from_the_browser_cookie_only_if_it_names_som
     assert fresh.sidebar.selectbox(key="demo_user").value == people["viewer"].email
 
 
+def _cookie_scripts(at) -> list[str]:
+    return [h.proto.body for h in at.sidebar.get("html") if "document.cookie" in h.proto.body]
+
+
+def test_the_demo_cookie_is_written_only_when_the_browser_does_not_hold_it_already(app, people, monkeypatch):
+    """A browser that came with the person's cookie gets no script (nothing to load and run on the first load);
+    one without it, or a session that picked someone else, gets the script on every run from then on."""
+    from app import session
+
+    ro = people["ro"].email
+    monkeypatch.setattr(session, "_cookie_person", lambda: ro)
+    app.run()
+    assert app.sidebar.selectbox(key="demo_user").value == ro and not _cookie_scripts(app)
+    app.sidebar.selectbox(key="demo_user").select(people["admin"].email).run()
+    assert [people["admin"].email in b for b in _cookie_scripts(app)] == [True]
+    app.sidebar.selectbox(key="demo_user").select(ro).run()  # back to the cookie's person: the browser holds admin
+    assert len(_cookie_scripts(app)) == 1 and ro in _cookie_scripts(app)[0]
+    fresh = AppTest.from_file(MAIN, default_timeout=30)
+    monkeypatch.setattr(session, "_cookie_person", lambda: None)
+    fresh.run()
+    assert len(_cookie_scripts(fresh)) == 1  # no cookie yet: the least-privileged person's is written
+
+
 def test_the_demo_cookie_means_nothing_once_a_provider_is_configured(app, people, monkeypatch):
     from app import session
 

@@ -6,40 +6,6 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from app.components.badges import RISK_COLORS, STATUS_COLORS
-from core.vocabulary import RISK_TIERS_HIGHEST_FIRST
-
-
-def portfolio_spec(df: pd.DataFrame) -> dict:
-    """The Overview's models-by-status chart as a Vega-Lite spec (Streamlit's built-in chart grammar).
-
-    The landing page draws its one chart with Vega-Lite rather than Plotly: Streamlit loads each chart library into
-    the browser on first use, Plotly's bundle is 4.7 MB against Vega's 0.8 MB, and on the first load of the app the
-    browser spent two to three seconds on Plotly's alone (benchmarks/bench_first_load.py). Every other chart is Plotly.
-    """
-    counts = df.groupby(["status", "risk_tier"]).size().rename("models").reset_index()
-    statuses = [s for s in STATUS_COLORS if s in set(df["status"])]
-    tiers = [t for t in RISK_TIERS_HIGHEST_FIRST if t in set(df["risk_tier"])]
-    counts = counts[counts["risk_tier"].isin(tiers)]
-    return {
-        "data": {"values": [{"status": str(r.status), "risk_tier": str(r.risk_tier), "models": int(r.models),
-                             "tier_rank": tiers.index(str(r.risk_tier))}
-                            for r in counts.itertuples()]},
-        "height": 300,
-        "mark": {"type": "bar", "tooltip": True},
-        "encoding": {
-            "x": {"field": "status", "type": "nominal", "sort": statuses, "title": "Status",
-                  "axis": {"labelAngle": 0}},
-            "y": {"field": "models", "type": "quantitative", "stack": "zero", "title": "Models",
-                  "axis": {"tickMinStep": 1, "format": "d"}},
-            "color": {"field": "risk_tier", "type": "nominal", "title": "Risk tier",
-                      "scale": {"domain": tiers, "range": [RISK_COLORS[t] for t in tiers]}},
-            "order": {"field": "tier_rank", "type": "quantitative"},
-            "tooltip": [{"field": "status", "title": "Status"}, {"field": "risk_tier", "title": "Risk tier"},
-                        {"field": "models", "title": "Models"}],
-        },
-    }
-
 
 def version_metrics(versions: pd.DataFrame, metric_names: list[str], labels: dict[str, str] | None = None,
                     better: str | None = None) -> go.Figure:

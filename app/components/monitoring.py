@@ -9,6 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from app.components import badges
+from app.components.text import escape
 from core.drift import stattests
 from core.errors import CoreError
 from core.identity import Identity, allowed
@@ -192,6 +193,15 @@ def rejections(ingestion: list[dict]) -> go.Figure:
     return fig
 
 
+def alert_line(a: alerts.Alert) -> str:
+    """One alert in Markdown: severity, model, where, kind, status and message (the model and the message are shown
+    as typed: a drift message names the data's own columns)."""
+    where = (f" v{a.version}" if a.version is not None else "") + (f" in {escape(a.environment)}" if a.environment
+                                                                     else "")
+    return (f"{badges.severity(a.severity)} **{escape(a.model)}**{where} · {a.kind.replace('_', ' ')} · {a.status} — "
+            f"{escape(a.message)}" + (f" _(acknowledged by {escape(a.acknowledged_by)})_" if a.acknowledged_by else ""))
+
+
 def alert_list(store, me: Identity, model: str | None, key: str, limit: int = 20) -> None:
     """Open and acknowledged alerts with acknowledge/resolve buttons for those allowed to act."""
     items = alerts.alerts(store, model, "active")
@@ -200,16 +210,27 @@ def alert_list(store, me: Identity, model: str | None, key: str, limit: int = 20
         return
     can = allowed(me, "manage-alerts")
     for a in items[:limit]:
-        icon = badges.severity(a.severity)
         cols = st.columns([6, 1, 1]) if can else [st.container()]
-        where = (f" v{a.version}" if a.version is not None else "") + (f" in {a.environment}" if a.environment else "")
-        cols[0].markdown(f"{icon} **{a.model}**{where} · {a.kind.replace('_', ' ')} · {a.status} — {a.message}"
-                         + (f" _(acknowledged by {a.acknowledged_by})_" if a.acknowledged_by else ""))
+        cols[0].markdown(alert_line(a))
         if can:
             if a.status == "open" and cols[1].button("Acknowledge", key=f"{key}_ack_{a.id}"):
                 _act(store, me, a.id, "acknowledge")
             if cols[2].button("Resolve", key=f"{key}_res_{a.id}"):
                 _act(store, me, a.id, "resolve")
+
+
+def alert_digest(store, me: Identity, limit: int = 8) -> None:
+    """The newest open and acknowledged alerts as one block of lines, and where to act on them (the Monitoring
+    page's list has the buttons): what a landing page shows without drawing a row of widgets per alert."""
+    items = alerts.alerts(store, None, "active")
+    if not items:
+        st.success("No open alert.", icon=":material/notifications_off:")
+        return
+    st.markdown("\n".join(f"- {alert_line(a)}" for a in items[:limit]))
+    rest = len(items) - limit
+    verb = "Acknowledge or resolve" if allowed(me, "manage-alerts") else "See"
+    label = f"{verb} {'them' if rest <= 0 else f'all {len(items)}'} on the Monitoring page"
+    st.page_link("pages/monitoring.py", label=label, icon=":material/monitor_heart:")
 
 
 def _act(store, me: Identity, alert_id: int, action: str) -> None:

@@ -1,9 +1,13 @@
-"""Overview: the portfolio at a glance and what needs attention."""
+"""Overview: the portfolio at a glance and what needs attention.
+
+The landing page: it draws only Markdown, metrics and links, so the first load waits for no chart or grid library
+in the browser (app/components/portfolio.py); every model's row is on Inventory, alerts are acted on in Monitoring.
+"""
 
 import streamlit as st
 
 from app import session
-from app.components import badges, charts
+from app.components import badges, portfolio
 from app.components import monitoring as monitoring_ui
 from app.components.text import escape
 from core import queries
@@ -31,6 +35,8 @@ if df.empty:
                 "first model will arrive.")
     st.stop()
 
+by_env = monitoring_health.health_by_environment(store)
+health = portfolio.health_counts(monitoring_health.health(store, by_environment=by_env))
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Models", len(df))
 c2.metric("Versions", int(df["versions"].sum()))
@@ -39,11 +45,19 @@ c4.metric("High risk", int((df["risk_tier"] == "high").sum()))
 
 left, right = st.columns([3, 2])
 with left:
-    st.subheader("Models by status and risk tier")
-    st.vega_lite_chart(charts.portfolio_spec(df), key="overview_status_chart")
+    st.subheader("Models by risk tier and status")
+    st.markdown(portfolio.risk_grid(df))
+    if sum(health.values()):
+        st.markdown("**Health of the champions live in production:** " + portfolio.health_line(health))
+    else:
+        st.markdown("**Health:** no model is live in production yet.")
+    st.page_link("pages/inventory.py", label="Every model with its health, owner and model card: Inventory",
+                 icon=":material/inventory_2:")
+    st.subheader("Alerts")
+    monitoring_ui.alert_digest(store, me, limit=8)
 with right:
     st.subheader("Needs attention")
-    items = queries.attention_items(store, me, df)
+    items = queries.attention_items(store, me, df, by_env)
     if not items:
         st.success("Nothing needs attention right now.", icon=":material/check_circle:")
     first, rest = items[:8], items[8:]
@@ -58,22 +72,3 @@ with right:
         with st.expander(f"{len(rest)} more"):
             for item in rest:
                 _item(item)
-
-st.subheader("Alerts")
-monitoring_ui.alert_list(store, me, None, key="overview_alerts", limit=8)
-
-st.subheader("Portfolio")
-health = monitoring_health.health(store)
-view = df.assign(status=df["status"].map(badges.model_status), risk_tier=df["risk_tier"].map(badges.risk),
-                 card=(df["card_completeness"] * 100).round(),
-                 health=df["name"].map(lambda n: badges.health(health.get(n))),
-                 why=df["name"].map(lambda n: "; ".join(health.get(n, {}).get("reasons", [])) or "—"),
-                 owner=df["owner"].map(lambda v: v if isinstance(v, str) and v.strip() else "—"),
-                 business_unit=df["business_unit"].map(lambda v: v if isinstance(v, str) and v.strip() else "—"))
-st.dataframe(view[["name", "status", "health", "why", "risk_tier", "owner", "business_unit", "versions", "card"]],
-             hide_index=True, key="overview_table",
-             column_config={"name": "Model", "status": "Status", "risk_tier": "Risk", "owner": "Owner",
-                            "business_unit": "Business unit", "versions": "Versions",
-                            "health": "Health", "why": st.column_config.TextColumn("Why not green", width="large"),
-                            "card": st.column_config.ProgressColumn("Model card", format="%d%%",
-                                                                    min_value=0, max_value=100)})

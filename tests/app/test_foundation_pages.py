@@ -39,6 +39,35 @@ def test_overview_shows_the_portfolio_and_what_needs_attention(demo_store, monke
     assert any(m.label == "Models" and m.value == "6" for m in at.metric)  # wine-cultivar is the sixth
     assert "churn-early-warning" in texts(at)  # has no version yet: needs attention
     assert "Demo mode" in texts(at)
+    # The risk grid counts what core's portfolio says, tier by tier (highest first), status by status.
+    from core import queries
+
+    df = queries.portfolio(demo_store)
+    grid = next(str(m.value) for m in at.markdown if str(m.value).startswith("| Risk tier |"))
+    rows = {line.split("|")[1].strip(): [c.strip().strip("*") for c in line.split("|")[2:-1]]
+            for line in grid.splitlines()[2:]}
+    header = [c.strip() for c in grid.splitlines()[0].split("|")[2:-1]]
+    for tier, cells in rows.items():
+        t = re.search(r"\[(\w+) risk\]", tier).group(1)
+        for status, cell in zip(header, cells):
+            same = df[df["risk_tier"] == t]
+            want = len(same) if status == "All" else int((same["status"] == status.lower()).sum())
+            assert cell == (str(want) if want else "–"), (t, status)
+    assert [re.search(r"\[(\w+) risk\]", k).group(1) for k in rows] == ["high", "medium", "low"]
+    # Health: the live production champions by colour, as core's health gives them.
+    from core.monitoring import health as monitoring_health
+
+    live = monitoring_health.health(demo_store)
+    line = next(str(m.value) for m in at.markdown if "Health of the champions live in production" in str(m.value))
+    amber = sum(1 for h in live.values() if h["status"] == "amber")
+    assert (f"[{amber} amber]" in line) == bool(amber)
+    # The landing page draws no chart and no data grid (their browser libraries would delay the first load); every
+    # model's row is one link away, and alerts are acted on in Monitoring.
+    assert not at.dataframe and not at.get("arrow_vega_lite_chart") and not at.get("plotly_chart")
+    links = [(p.proto.label, p.proto.page) for p in at.get("page_link")]
+    assert any("Inventory" in label for label, _ in links) and any("Monitoring" in label for label, _ in links)
+    assert not [b for b in at.button if "Acknowledge" in b.label or "Resolve" in b.label]
+    assert "high severity" in texts(at)  # the demo's open alerts are listed
 
 
 @pytest.mark.parametrize("who", ["vera@modelgov.demo", "rita@modelgov.demo", "ada@modelgov.demo"])

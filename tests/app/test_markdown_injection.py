@@ -52,6 +52,23 @@ def test_overview_and_inventory_draw_no_user_markdown(hostile_store, monkeypatch
     at = open_app(hostile_store.home, monkeypatch, "vera@modelgov.demo", page)
     assert not at.exception
     assert_no_live_markdown(rendered(at))
-    # the hostile owner is in the table, as plain cell text
-    frames = [d.value for d in at.dataframe]
-    assert any((f.astype(str) == IMAGE).any().any() for f in frames)
+    if page is None:  # Overview names the hostile owner in Needs attention ("ask the owner (…)"), escaped
+        assert r"\!\[x\]\(http\://127\.0\.0\.1\:9/x\.png\)" in "\n".join(rendered(at))
+    else:  # the hostile owner is in the table, as plain cell text
+        frames = [d.value for d in at.dataframe]
+        assert any((f.astype(str) == IMAGE).any().any() for f in frames)
+
+
+def test_an_alerts_model_message_and_people_are_shown_as_typed():
+    """Alert messages name the data's own columns (a drift alert lists them): a hostile column name is text."""
+    from datetime import datetime
+
+    from app.components.monitoring import alert_line
+    from core.monitoring.alerts import Alert
+
+    a = Alert(1, "credit-default", 2, "production", "drift", "high", f"3 of 9 inputs drifted ({IMAGE}, {LINK})",
+              "acknowledged", datetime(2026, 11, 1), DIRECTIVE, None, None)
+    line = alert_line(a)
+    assert_no_live_markdown([line])
+    assert r"\!\[x\]\(http\://127\.0\.0\.1\:9/x\.png\)" in line and r"\:red\[alarm\]" in line
+    assert line.startswith(":red[:material/notifications_active: high severity] **credit\\-default** v2 in production")

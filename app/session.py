@@ -13,12 +13,12 @@ How a run goes is decided on every run from the secrets, by `core.auth.sign_in_c
 
 "refused" and "broken" show one page naming what to do, and nothing else.
 
-Imports `app.navigation` (the page list), which imports nothing from `app/`.
+Imports `app.navigation` (the page list) and `app.demo_person` (demo mode's picker and cookie), which import
+nothing from `app/`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -26,21 +26,16 @@ import tomllib
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import quote, unquote
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from app import navigation
+from app import demo_person, navigation
 from core import auth
 from core.errors import CoreError
-from core.identity import PERMISSIONS, ROLE_LABELS, VIEWER, Identity, allowed, identity_for
+from core.identity import PERMISSIONS, ROLE_LABELS, Identity, allowed, identity_for
 from core.store import Store
 
-DEMO_KEY = "demo_user"         # the demo picker's widget key (tests and pages may set it before a run)
-PERSON_KEY = "demo_person"     # the chosen demo person, kept outside widget state (see _demo_choice)
-DEMO_COOKIE = "modelgov_demo_person"
-COOKIE_SENT_KEY = "demo_cookie_sent"  # set once this session has sent the browser a demo-person cookie
 STATE_KEY = "auth_state"  # "demo" | "demo_unchosen" | "signed_in" | "signed_out" | "no_role" | "refused"
 #                           | "broken" | "problem"
 
@@ -242,57 +237,6 @@ def sidebar_identity() -> Identity | None:
     return me
 
 
-def least_privileged(people: list[tuple[str, list[str]]]) -> str | None:
-    """The person a demo run acts as until someone is chosen: one who holds `viewer` and nothing else."""
-    return next((email for email, roles in sorted(people) if set(roles) == {VIEWER}), None)
-
-
-def _cookie_person() -> str | None:
-    try:
-        value = st.context.cookies.get(DEMO_COOKIE)
-    except Exception:  # no browser behind this run (AppTest, bare mode)
-        return None
-    return unquote(value) if value else None
-
-
-def _demo_choice(people: list[tuple[str, list[str]]]) -> str | None:
-    """Who this run acts as, set as the picker's value before the picker is drawn.
-
-    The picker's own value wins (a pick, or a value a test or page set). Streamlit
-    drops widget values on `st.switch_page` (the click-through from Inventory),
-    so the choice is also kept under PERSON_KEY, plain session state it never
-    drops; a refresh or a new tab starts a new session, which finds the choice in
-    the browser's cookie. Anything not naming one of the store's people is
-    ignored, and then the run acts as the least-privileged person.
-    """
-    emails = [e for e, _ in people]
-    picked = st.session_state.get(DEMO_KEY)
-    if picked in emails:
-        return picked
-    for candidate in (st.session_state.get(PERSON_KEY), _cookie_person(), least_privileged(people)):
-        if candidate in emails:
-            st.session_state[DEMO_KEY] = candidate
-            return candidate
-    st.session_state.pop(DEMO_KEY, None)
-    return None
-
-
-def _remember_in_browser(email: str) -> None:
-    """Write the demo person into a session cookie of this site, for a refresh and new tabs.
-
-    The cookie carries no authority: it is read only in demo mode, where the
-    picker offers everyone anyway, and only when it names one of the store's people.
-    """
-    if _cookie_person() == email and not st.session_state.get(COOKIE_SENT_KEY):
-        # The browser came with this very cookie and this session has not changed it: no script to send, and none
-        # for the browser to load and run before the page counts as drawn. Once a session has sent one, every run
-        # sends it again, so a pick whose run was cut short still ends in the cookie.
-        return
-    st.session_state[COOKIE_SENT_KEY] = True
-    cookie = f"{DEMO_COOKIE}={quote(email, safe='@')}; Path=/; SameSite=Strict"
-    st.sidebar.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
-
-
 def _demo_identity() -> Identity | None:
     st.session_state[STATE_KEY] = "demo"
     s = store()
@@ -307,22 +251,17 @@ def _demo_identity() -> Identity | None:
         st.sidebar.info("Nobody holds a role in this store yet. Run `modelgov demo` for the demo store, "
                         "or `modelgov init --admin EMAIL` to start your own.")
         return None
-    labels = {e: f"{e} · {', '.join(_short(r) for r in roles)}" for e, roles in people}
-    chosen = _demo_choice(people)
-    email = st.sidebar.selectbox("Acting as (demo)", [e for e, _ in people], key=DEMO_KEY,
-                                 index=None if chosen is None else 0, format_func=labels.get,
-                                 placeholder="Choose who you are")
+    email = demo_person.picker(people, {e: f"{e} · {', '.join(_short(r) for r in roles)}" for e, roles in people})
     if email is None:
         st.session_state[STATE_KEY] = "demo_unchosen"
         return None
-    st.session_state[PERSON_KEY] = email
     try:
         me = identity_for(s, email)
     except CoreError as e:
         st.sidebar.error(str(e))
         return None
     st.sidebar.caption("Roles: " + (", ".join(ROLE_LABELS[r] for r in sorted(me.roles)) or "none"))
-    _remember_in_browser(email)
+    demo_person.remember_in_browser(email)
     return me
 
 

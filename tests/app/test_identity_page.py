@@ -408,14 +408,14 @@ def test_without_a_viewer_in_the_store_the_demo_asks_who_you_are(tmp_path, monke
 
 def test_the_demo_person_comes_back_from_the_browser_cookie_only_if_it_names_someone(app, people, monkeypatch,
                                                                                        menus):
-    from app import session
+    from app import demo_person
 
-    monkeypatch.setattr(session, "_cookie_person", lambda: people["ro"].email)
+    monkeypatch.setattr(demo_person, "cookie_person", lambda: people["ro"].email)
     app.run()
     assert app.sidebar.selectbox(key="demo_user").value == people["ro"].email
     assert "Approvals" in menus[-1]["visible"]
     fresh = AppTest.from_file(MAIN, default_timeout=30)
-    monkeypatch.setattr(session, "_cookie_person", lambda: "intruder@evil.example")
+    monkeypatch.setattr(demo_person, "cookie_person", lambda: "intruder@evil.example")
     fresh.run()
     assert fresh.sidebar.selectbox(key="demo_user").value == people["viewer"].email
 
@@ -427,10 +427,10 @@ def _cookie_scripts(at) -> list[str]:
 def test_the_demo_cookie_is_written_only_when_the_browser_does_not_hold_it_already(app, people, monkeypatch):
     """A browser that came with the person's cookie gets no script (nothing to load and run on the first load);
     one without it, or a session that picked someone else, gets the script on every run from then on."""
-    from app import session
+    from app import demo_person
 
     ro = people["ro"].email
-    monkeypatch.setattr(session, "_cookie_person", lambda: ro)
+    monkeypatch.setattr(demo_person, "cookie_person", lambda: ro)
     app.run()
     assert app.sidebar.selectbox(key="demo_user").value == ro and not _cookie_scripts(app)
     app.sidebar.selectbox(key="demo_user").select(people["admin"].email).run()
@@ -438,15 +438,15 @@ def test_the_demo_cookie_is_written_only_when_the_browser_does_not_hold_it_alrea
     app.sidebar.selectbox(key="demo_user").select(ro).run()  # back to the cookie's person: the browser holds admin
     assert len(_cookie_scripts(app)) == 1 and ro in _cookie_scripts(app)[0]
     fresh = AppTest.from_file(MAIN, default_timeout=30)
-    monkeypatch.setattr(session, "_cookie_person", lambda: None)
+    monkeypatch.setattr(demo_person, "cookie_person", lambda: None)
     fresh.run()
     assert len(_cookie_scripts(fresh)) == 1  # no cookie yet: the least-privileged person's is written
 
 
 def test_the_demo_cookie_means_nothing_once_a_provider_is_configured(app, people, monkeypatch):
-    from app import session
+    from app import demo_person
 
-    monkeypatch.setattr(session, "_cookie_person", lambda: people["admin"].email)
+    monkeypatch.setattr(demo_person, "cookie_person", lambda: people["admin"].email)
     app.secrets = {"auth": PROVIDER}
     app.user = {"is_logged_in": False}
     app.run()
@@ -486,4 +486,5 @@ def test_session_and_navigation_do_not_import_each_other():
         return found
 
     assert app_imports("navigation") == set()        # the leaf: the page list
-    assert app_imports("session") == {"navigation"}  # one direction only
+    assert app_imports("demo_person") == set()       # demo mode's picker: a leaf too
+    assert app_imports("session") == {"navigation", "demo_person"}  # one direction only

@@ -259,16 +259,14 @@ def _attempt(model, X, mutate) -> int:
     return 0
 
 
-def _child(blob: bytes, X, first: int, out: int) -> None:
-    """In a forked child: corruption `first`, `first + 1`, ... each on a fresh copy of the pristine model, writing
-    "i" before and "i code" after each; never returns. A signal that kills it names the corruption it was on."""
+def _child(blob: bytes, X, first: int, last: int, out: int) -> None:
+    """In a forked child: corruptions `first` to `last`, each on a fresh copy of the pristine model, writing "i"
+    before and "i code" after each; never returns. A signal that kills it names the corruption it was on."""
     try:
-        for i in range(first, 10 ** 9):
+        for i in range(first, last + 1):
             model = pickle.loads(blob)
             plan = [m for kind, path, handle in list(targets(model, "model", set()))
                     for m in mutations(kind, path, handle)]
-            if i >= len(plan):
-                break
             os.write(out, f"{i}\n".encode())
             signal.alarm(ALARM)  # a corruption that hangs is a crash too (SIGALRM)
             _inject(i, alone=i == first)
@@ -279,65 +277,50 @@ def _child(blob: bytes, X, first: int, out: int) -> None:
         os._exit(0)
 
 
-def run_all(model, X) -> list[tuple[str, int]]:
-    """(corruption, result) for every corruption of `model`: the result as `_attempt` returns it, or minus the
-    signal that killed the process. One forked child runs them in turn, each on its own unpickled copy (a fork per
-    corruption cost 25 ms, most of the run, with scikit-learn loaded); after a crash a new child goes on from the
-    next one. A corruption that crashed only after earlier ones ran in the same child is run again alone."""
-    names, blob = _plan(model), pickle.dumps(model)
-    results: dict[int, int] = {}
-    first = 0
-    while first < len(names):
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read)
-            _child(blob, X, first, write)
-        os.close(write)
-        with os.fdopen(read) as lines:
-            started = None
-            for line in lines:
-                parts = line.split()
-                if len(parts) == 1:
-                    started = int(parts[0])
-                else:
-                    results[int(parts[0])] = int(parts[1])
-                    started = None
-        _pid, status = os.waitpid(pid, 0)
-        if started is None:
-            break
-        signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-        if signum and started > first:  # not the first in its child: does it crash alone?
-            alone = _alone(blob, X, started)
-            results[started] = alone if alone < 0 else -signum
-        else:
-            results[started] = -signum if signum else 13
-        first = started + 1
-    return [(names[i], results[i]) for i in range(len(names))]
-
-
-def _alone(blob: bytes, X, i: int) -> int:
+def _run_child(blob: bytes, X, first: int, last: int) -> tuple[dict[int, int], int | None, int]:
+    """Run corruptions `first` to `last` in one forked child: the results it reported, the corruption it was on
+    when it died (None if it finished) and the signal that killed it (0 if none)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read)
-        _child_one(blob, X, i, write)
+        _child(blob, X, first, last, write)
     os.close(write)
-    os.close(read)
+    results: dict[int, int] = {}
+    started = None
+    with os.fdopen(read) as lines:
+        for line in lines:
+            parts = line.split()
+            if len(parts) == 1:
+                started = int(parts[0])
+            else:
+                results[int(parts[0])] = int(parts[1])
+                started = None
     _pid, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    return results, started, os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
 
 
-def _child_one(blob: bytes, X, i: int, out: int) -> None:
-    try:
-        model = pickle.loads(blob)
-        plan = [m for kind, path, handle in list(targets(model, "model", set()))
-                for m in mutations(kind, path, handle)]
-        signal.alarm(ALARM)
-        _inject(i, alone=True)
-        _attempt(model, X, plan[i][1])
-    finally:
-        os._exit(0)
+def run_all(model, X) -> list[tuple[str, int]]:
+    """(corruption, result) for every corruption of `model`: the result as `_attempt` returns it, or minus the
+    signal that killed the process. One forked child runs them in turn, each on its own unpickled copy (a fork per
+    corruption cost 25 ms, most of the run, with scikit-learn loaded); after a crash a new child goes on from the
+    next one. A corruption that crashed only after earlier ones ran in the same child is run again alone, and
+    reported either way."""
+    names, blob = _plan(model), pickle.dumps(model)
+    results: dict[int, int] = {}
+    first = 0
+    while first < len(names):
+        done, started, signum = _run_child(blob, X, first, len(names) - 1)
+        results.update(done)
+        if started is None:
+            break
+        if signum and started > first:  # not the first in its child: does it crash alone?
+            _done, _started, alone = _run_child(blob, X, started, started)
+            results[started] = -(alone or signum)
+        else:
+            results[started] = -signum if signum else 13
+        first = started + 1
+    return [(names[i], results[i]) for i in range(len(names))]
 
 
 def _inject(i: int, alone: bool) -> None:

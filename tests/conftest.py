@@ -410,12 +410,18 @@ def pytest_collection_modifyitems(config, items):
         if len(keep) != len(items):
             config.hook.pytest_deselected(items=[i for i in items if i not in keep])
             items[:] = keep
-    # The longest tests first, so that the two workers end together instead of one finishing a minute-long
-    # journey alone at the end: the mutation fuzz (which needs no demo store, so it runs while the demo is built),
-    # then the browser journeys; the order within each group is kept.
-    slow = {"test_model_validation_fuzz.py"}
-    items.sort(key=lambda item: 0 if Path(str(item.fspath)).name in slow else 1 if item.get_closest_marker("e2e")
-               else 2)
+    # First what needs no demo store, which runs while the demo is built (half a minute and more on a busy machine;
+    # a test that needs it waits idle): the mutation fuzz, the sign-in journeys, the rest; then the demo's journeys
+    # and the rest that needs it. Long tests go early in each half, so that the two workers end together instead of
+    # one finishing a minute-long journey alone. The order within each group is kept (xdist still starts the Spark
+    # group first, on one worker).
+    def rank(item) -> int:
+        demo = bool(_DEMO_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if Path(str(item.fspath)).name == "test_model_validation_fuzz.py":
+            return 0
+        return (3 if demo else 1) if item.get_closest_marker("e2e") else (4 if demo else 2)
+
+    items.sort(key=rank)
     start_demo_build(config, items)
 
 

@@ -165,7 +165,9 @@ def test_monitoring_the_demo_month_equals_duckdb(spark, demo_store, cli):
     assert duck.code == sparked.code == 0, sparked.err
     a, b = json.loads(duck.out), json.loads(sparked.out)
     assert_same(a, b)
-    assert a["performance"] and a["performance"][-1]["auc"] is not None and a["score_drift"]["columns"]
+    # Every window's AUC, None where a day holds one class only (the demo's last day, by the clock, may hold two rows).
+    assert sum(p["auc"] is not None for p in a["performance"]) >= len(a["performance"]) - 1 >= 20
+    assert a["score_drift"]["columns"]
     assert_same(monitor(demo_store, "wine-cultivar"), monitor(demo_store, "wine-cultivar", engine="spark"))
 
 

@@ -28,7 +28,9 @@ from core.identity import Identity, identity_for
 from core.registry import records, versions
 from core import store as store_module
 from core.store import Store
-from tests import xdist_groups
+
+# `--dist loadgroup` under pytest 9: the xdist_group node-id suffix (tests/xdist_groups.py).
+pytest_plugins = ["tests.xdist_groups"]
 
 PEOPLE = {
     "admin": ("alan@example.com", ["admin"]),
@@ -423,9 +425,7 @@ def pytest_collection_modifyitems(config, items):
         return (3 if demo else 1) if item.get_closest_marker("e2e") else (4 if demo else 2)
 
     items.sort(key=rank)
-    xdist_groups.name_groups(config, items)
     start_demo_build(config, items)
-
 
 
 def logs_relation(store: Store, model: str, version: int) -> str:

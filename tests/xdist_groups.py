@@ -2,8 +2,8 @@
 
 pytest-xdist 3.8 writes the suffix to `item._nodeid`, which pytest 9 no longer reads (the id lives in
 `item._id`): every group was split across the workers, and the Spark tests started a JVM on each.
-tests/conftest.py calls `name_groups` from its collection hook; tests/test_xdist_groups.py loads this file as a
-plugin (`-p tests.xdist_groups`) in a pytest of its own to check a group stays on one worker.
+tests/conftest.py loads this plugin (`pytest_plugins`); tests/test_xdist_groups.py loads it (`-p tests.xdist_groups`)
+in a pytest of its own to check that a group stays on one worker.
 """
 
 from __future__ import annotations

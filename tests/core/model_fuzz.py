@@ -228,10 +228,9 @@ def mutations(kind, path, handle):
                 yield f"{path}.{attr}: {name}", (lambda m=handle, a=attr, n=new: setattr(m, a, n))
 
 
-def _plan(model) -> list[str]:
-    """The corruptions of `model`, in order: the same order for any unpickled copy of it."""
-    return [what for kind, path, handle in list(targets(model, "model", set()))
-            for what, _mutate in mutations(kind, path, handle)]
+def _plan(model) -> list[tuple[str, object]]:
+    """(name, mutate) for each corruption of `model`, in order: the same order for any unpickled copy of it."""
+    return [m for kind, path, handle in list(targets(model, "model", set())) for m in mutations(kind, path, handle)]
 
 
 def _attempt(model, X, mutate) -> int:
@@ -265,8 +264,7 @@ def _child(blob: bytes, X, first: int, last: int, out: int) -> None:
     try:
         for i in range(first, last + 1):
             model = pickle.loads(blob)
-            plan = [m for kind, path, handle in list(targets(model, "model", set()))
-                    for m in mutations(kind, path, handle)]
+            plan = _plan(model)
             os.write(out, f"{i}\n".encode())
             signal.alarm(ALARM)  # a corruption that hangs is a crash too (SIGALRM)
             _inject(i, alone=i == first)
@@ -306,7 +304,7 @@ def run_all(model, X) -> list[tuple[str, int]]:
     corruption cost 25 ms, most of the run, with scikit-learn loaded); after a crash a new child goes on from the
     next one. A corruption that crashed only after earlier ones ran in the same child is run again alone, and
     reported either way."""
-    names, blob = _plan(model), pickle.dumps(model)
+    names, blob = [what for what, _mutate in _plan(model)], pickle.dumps(model)
     results: dict[int, int] = {}
     first = 0
     while first < len(names):
